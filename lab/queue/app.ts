@@ -1,0 +1,270 @@
+/**
+ * The Celery-shaped application: a name, a configuration, a task registry, and the client side of sending.
+ * Constructing an App connects nothing; the broker and backend are opened on first use.
+ */
+import { pathToFileURL } from 'node:url';
+import { isAbsolute, resolve } from 'node:path';
+import { ConfigError } from '../errors.js';
+import { applyConfig, defaultConfig } from './config.js';
+import type { AppConfig, RouteSpec } from './config.js';
+import { buildTaskMessage, newTaskId } from './protocol.js';
+import type { Message, SignatureDict } from './protocol.js';
+import { AsyncResult, GroupResult } from './result.js';
+import { Task } from './task.js';
+import type { TaskFn, TaskOptions } from './task.js';
+import type { Signature } from './canvas.js';
+import type { SendOptions, Sender } from './send-options.js';
+import type { Broker, Route } from './broker.js';
+import type { ResultBackend } from './backend.js';
+import { createBackend, createBroker } from './transports.js';
+
+export interface AppOptions {
+  broker?: string;
+  backend?: string | null;
+  /** Modules a worker pool imports to find this app's tasks (paths or file: URLs). */
+  include?: (string | URL)[];
+  /** Celery settings by any of their names (broker_url, CELERY_ROUTES, taskAcksLate…). */
+  config?: Record<string, unknown>;
+}
+
+const REGISTRY_KEY = Symbol.for('lab.queue.apps');
+const registry = ((globalThis as unknown as Record<symbol, Set<App>>)[REGISTRY_KEY] ??= new Set<App>());
+
+/** Every App created in this process (a pool child finds tasks here after importing the include modules). */
+export function allApps(): ReadonlySet<App> {
+  return registry;
+}
+
+export function findTask(name: string): Task | undefined {
+  for (const app of registry) {
+    const t = app.tasks.get(name);
+    if (t) return t;
+  }
+  return undefined;
+}
+
+export function moduleUrl(m: string | URL): string {
+  if (m instanceof URL) return m.href;
+  if (/^file:/.test(m)) return m;
+  return pathToFileURL(isAbsolute(m) ? m : resolve(m)).href;
+}
+
+export class App implements Sender {
+  readonly main: string;
+  config: AppConfig;
+  readonly tasks = new Map<string, Task>();
+  #broker: Promise<Broker> | null = null;
+  #backend: Promise<ResultBackend> | null = null;
+  #declared = new Map<string, Promise<void>>();
+
+  constructor(main: string, options: AppOptions = {}) {
+    this.main = main;
+    let config = defaultConfig();
+    if (options.config) config = applyConfig(config, options.config);
+    if (options.broker !== undefined) config.brokerUrl = options.broker;
+    if (options.backend !== undefined) config.resultBackend = options.backend;
+    if (options.include) config.include = options.include.map(moduleUrl);
+    this.config = config;
+    registry.add(this);
+  }
+
+  /** Celery's config_from_object: settings from an object (any of Celery's spellings). Call before first use. */
+  configFromObject(obj: Record<string, unknown>, source?: string): this {
+    if (this.#broker || this.#backend) throw new ConfigError('configure the app before it sends or receives (its connections are open)', { field: 'configFromObject' });
+    this.config = applyConfig(this.config, obj, source);
+    return this;
+  }
+
+  /** Register a task under a string name (the name Python peers use: "mergesort.sort"). */
+  task<F extends TaskFn>(name: string, fn: F, options: TaskOptions = {}): Task<F> {
+    if (!name || typeof name !== 'string') throw new ConfigError('a task needs a non-empty string name', { field: 'task' });
+    const t = new Task<F>(this, name, fn, options);
+    this.tasks.set(name, t as unknown as Task);
+    return t;
+  }
+
+  getBroker(): Promise<Broker> {
+    this.#broker ??= (async () => {
+      const b = await createBroker(this.config.brokerUrl);
+      await b.ready();
+      return b;
+    })();
+    // A failed connect is not cached: the next call tries again.
+    this.#broker.catch(() => {
+      this.#broker = null;
+    });
+    return this.#broker;
+  }
+
+  getBackend(): Promise<ResultBackend> {
+    const url = this.config.resultBackend;
+    if (!url) return Promise.reject(new ConfigError('this app has no result backend; results cannot be read', { field: 'result_backend' }));
+    this.#backend ??= (async () => {
+      const b = await createBackend(url);
+      await b.ready();
+      return b;
+    })();
+    this.#backend.catch(() => {
+      this.#backend = null;
+    });
+    return this.#backend;
+  }
+
+  /** Close the connections this app opened (memory transports are shared and stay open). */
+  async close(): Promise<void> {
+    const [broker, backend] = [this.#broker, this.#backend];
+    this.#broker = this.#backend = null;
+    this.#declared.clear();
+    const closing: Promise<void>[] = [];
+    for (const p of [broker, backend]) {
+      if (!p) continue;
+      closing.push(
+        p.then(
+          (c) => (c.kind === 'memory' ? undefined : c.close()),
+          () => undefined,
+        ),
+      );
+    }
+    await Promise.all(closing);
+  }
+
+  /** Where a task goes: explicit options, then the task's own queue, then task_routes, then the default queue. */
+  route(name: string, options: SendOptions = {}): Route & { priority?: number } {
+    const fromRoutes: RouteSpec | undefined = this.config.taskRoutes[name] ?? this.matchGlobRoute(name);
+    const queue = options.queue ?? this.tasks.get(name)?.options.queue ?? fromRoutes?.queue ?? this.config.taskDefaultQueue;
+    const exchange = options.exchange ?? (options.queue ? undefined : fromRoutes?.exchange);
+    const routingKey = options.routingKey ?? (options.queue ? undefined : fromRoutes?.routingKey);
+    return { queue, exchange: exchange ?? '', routingKey: routingKey ?? queue, priority: options.priority ?? fromRoutes?.priority };
+  }
+
+  private matchGlobRoute(name: string): RouteSpec | undefined {
+    for (const [pattern, spec] of Object.entries(this.config.taskRoutes)) {
+      if (!pattern.includes('*')) continue;
+      const re = new RegExp(`^${pattern.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
+      if (re.test(name)) return spec;
+    }
+    return undefined;
+  }
+
+  /** Declare a queue the way Celery does (durable, bound to a direct exchange of its name), once per connection. */
+  ensureQueue(broker: Broker, queue: string): Promise<void> {
+    let p = this.#declared.get(queue);
+    if (!p) {
+      const maxPriority = this.config.taskQueueMaxPriority ?? undefined;
+      p = broker.declare({ name: queue, exchange: queue, routingKey: queue, maxPriority });
+      this.#declared.set(queue, p);
+      p.catch(() => this.#declared.delete(queue));
+    }
+    return p;
+  }
+
+  private wantsResult(name: string, options: SendOptions): boolean {
+    if (!this.config.resultBackend) return false;
+    return !(options.ignoreResult ?? this.tasks.get(name)?.options.ignoreResult ?? this.config.taskIgnoreResult);
+  }
+
+  /** Build the protocol message for one task send. */
+  buildMessage(name: string, args: unknown[], kwargs: Record<string, unknown>, options: SendOptions, extra: { chord?: SignatureDict | null; chain?: SignatureDict[] | null } = {}): { id: string; message: Message } {
+    const id = options.taskId ?? newTaskId();
+    const task = this.tasks.get(name);
+    const hard = options.timeLimit ?? task?.options.timeLimit ?? null;
+    const soft = options.softTimeLimit ?? task?.options.softTimeLimit ?? null;
+    const expires = options.expires === undefined ? null : options.expires instanceof Date ? options.expires : new Date(Date.now() + options.expires * 1000);
+    const message = buildTaskMessage(name, {
+      id,
+      args,
+      kwargs,
+      eta: options.eta ?? null,
+      countdownSeconds: options.countdown,
+      expires,
+      retries: options.retries,
+      timeLimit: [hard, soft],
+      group: options.groupId ?? null,
+      groupIndex: options.groupIndex ?? null,
+      rootId: options.rootId ?? null,
+      parentId: options.parentId ?? null,
+      priority: options.priority,
+      ignoreResult: !this.wantsResult(name, options),
+      extraHeaders: options.headers,
+      embed: {
+        callbacks: options.link?.length ? options.link.map((s) => s.toDict()) : null,
+        errbacks: options.linkError?.length ? options.linkError.map((s) => s.toDict()) : null,
+        chord: extra.chord ?? null,
+        chain: extra.chain ?? null,
+      },
+    });
+    return { id, message };
+  }
+
+  /** Publish a built message on its route (declaring the queue first). */
+  async publish(message: Message, route: Route): Promise<void> {
+    const broker = await this.getBroker();
+    await this.ensureQueue(broker, route.queue);
+    await broker.publish(message, route);
+  }
+
+  async sendTask<R = unknown>(name: string, args: unknown[] = [], kwargs: Record<string, unknown> = {}, options: SendOptions = {}): Promise<AsyncResult<R>> {
+    const { id } = await this.sendRaw(name, args, kwargs, options);
+    return new AsyncResult<R>(id, this, name);
+  }
+
+  private async sendRaw(name: string, args: unknown[], kwargs: Record<string, unknown>, options: SendOptions, extra: { chord?: SignatureDict | null; chain?: SignatureDict[] | null } = {}, watch = true): Promise<{ id: string }> {
+    const route = this.route(name, options);
+    const { id, message } = this.buildMessage(name, args, kwargs, { ...options, priority: route.priority }, extra);
+    if (watch && this.wantsResult(name, options)) {
+      const backend = await this.getBackend();
+      await backend.watch([id]);
+    }
+    await this.publish(message, route);
+    return { id };
+  }
+
+  async sendGroup<R>(tasks: Signature<R>[], options: SendOptions = {}): Promise<GroupResult<R>> {
+    const groupId = options.groupId ?? newTaskId();
+    const frozen = tasks.map((t) => t.freeze());
+    const ids = frozen.map((t) => t.options.taskId as string);
+    if (this.config.resultBackend) await (await this.getBackend()).watch(ids);
+    // Publish all at once: the broker adapter pipelines them (publisher confirms with a window, not one round trip each).
+    await Promise.all(frozen.map((t, i) => this.sendRaw(t.task, t.args, t.kwargs, { ...t.options, ...options, taskId: ids[i], groupId, groupIndex: i }, {}, false)));
+    return new GroupResult<R>(
+      groupId,
+      frozen.map((t, i) => new AsyncResult<R>(ids[i], this, t.task)),
+      this,
+    );
+  }
+
+  async sendChain<R>(tasks: Signature[], args: unknown[] = [], options: SendOptions = {}): Promise<AsyncResult<R>> {
+    const frozen = tasks.map((t) => t.freeze());
+    const [first, ...rest] = frozen;
+    const last = frozen[frozen.length - 1];
+    const rootId = first.options.taskId as string;
+    const chainDicts = rest.map((s) => ({ ...s.toDict(), options: { ...s.toDict().options, root_id: rootId } })).reverse();
+    const lastId = last.options.taskId as string;
+    if (this.wantsResult(last.task, last.options)) await (await this.getBackend()).watch([lastId]);
+    const firstArgs = first.immutable ? first.args : [...args, ...first.args];
+    await this.sendRaw(first.task, firstArgs, first.kwargs, { ...first.options, ...options, taskId: rootId, rootId }, { chain: chainDicts.length ? chainDicts : null }, false);
+    return new AsyncResult<R>(lastId, this, last.task);
+  }
+
+  async sendChord<R>(header: Signature[], body: Signature<R>, options: SendOptions = {}): Promise<AsyncResult<R>> {
+    const groupId = options.groupId ?? newTaskId();
+    const frozenBody = body.freeze();
+    const bodyId = frozenBody.options.taskId as string;
+    const backend = await this.getBackend();
+    await backend.watch([bodyId]);
+    // The size goes in before any header task can finish, so the last one to finish always sees it.
+    await backend.chordSetSize(groupId, header.length, { expiresSeconds: this.config.resultExpires });
+    const bodyDict = frozenBody.toDict();
+    await Promise.all(
+      header.map((h, i) => {
+        const f = h.freeze();
+        return this.sendRaw(f.task, f.args, f.kwargs, { ...f.options, ...options, groupId, groupIndex: i }, { chord: bodyDict }, false);
+      }),
+    );
+    return new AsyncResult<R>(bodyId, this, frozenBody.task);
+  }
+
+  asyncResult<R = unknown>(id: string): AsyncResult<R> {
+    return new AsyncResult<R>(id, this);
+  }
+}

@@ -1,0 +1,94 @@
+import type { Connection } from './connection.js';
+import type { ExceptionInfo } from './errors.js';
+
+export type TaskState = 'PENDING' | 'RECEIVED' | 'STARTED' | 'RETRY' | 'SUCCESS' | 'FAILURE' | 'REVOKED';
+
+export const READY_STATES: ReadonlySet<TaskState> = new Set<TaskState>(['SUCCESS', 'FAILURE', 'REVOKED']);
+export const EXCEPTION_STATES: ReadonlySet<TaskState> = new Set<TaskState>(['FAILURE', 'RETRY', 'REVOKED']);
+
+/** Celery's result meta, exactly as the Redis backend stores it under celery-task-meta-<id>. */
+export interface TaskMeta {
+  status: TaskState;
+  /** The return value, or an ExceptionInfo for FAILURE / RETRY / REVOKED. */
+  result: unknown;
+  traceback: string | null;
+  children: unknown[];
+  /** Naive UTC ISO string; null while not ready. */
+  date_done: string | null;
+  task_id: string;
+  group_id?: string | null;
+  parent_id?: string | null;
+  [extra: string]: unknown;
+}
+
+/**
+ * A result that was encoded to JSON already (by a pool child). The backend splices the text into the meta instead
+ * of parsing and re-encoding a large value on the worker's main thread.
+ */
+export class EncodedResult {
+  constructor(readonly json: string) {}
+}
+
+export interface StoreOptions {
+  /** Seconds until the result expires (Celery's result_expires; default 86400). */
+  expiresSeconds?: number;
+}
+
+/** One finished header task of a chord, as the backend keeps it until the chord completes. */
+export interface ChordPart {
+  index: number;
+  taskId: string;
+  state: TaskState;
+  result: unknown;
+}
+
+/**
+ * A result backend. `watch` must be called before the task is published (subscribe-before-publish), so a result
+ * stored before `wait` starts is never missed; waiting never polls.
+ */
+export interface ResultBackend extends Connection {
+  readonly kind: string;
+  readonly displayUrl: string;
+  /** Start listening for these tasks' results. Resolves once the subscription is active. */
+  watch(taskIds: readonly string[]): void | Promise<void>;
+  /** Stop listening (after a result arrived, or when the caller gives up). */
+  unwatch(taskIds: readonly string[]): void;
+  /** Store a state. A stored SUCCESS is never overwritten. `result` may be an EncodedResult. */
+  store(meta: TaskMeta, options?: StoreOptions): Promise<void>;
+  get(taskId: string): Promise<TaskMeta | null>;
+  /** Resolve with the meta once the task is in a READY state; reject with TaskTimeoutError after timeoutMs. */
+  wait(taskId: string, timeoutMs: number | null, signal?: AbortSignal): Promise<TaskMeta>;
+  forget(taskId: string): Promise<void>;
+  saveGroup(groupId: string, taskIds: readonly string[], options?: StoreOptions): Promise<void>;
+  restoreGroup(groupId: string): Promise<string[] | null>;
+  /** Record the header size of a chord before its last header task is published. */
+  chordSetSize(groupId: string, size: number, options?: StoreOptions): Promise<void>;
+  /**
+   * Record one finished header task. Resolves with every part, ordered by index, once the chord is complete
+   * (exactly once across all workers), else null.
+   */
+  chordJoin(groupId: string, part: ChordPart, options?: StoreOptions): Promise<ChordPart[] | null>;
+}
+
+export function isReady(state: TaskState): boolean {
+  return READY_STATES.has(state);
+}
+
+/** Naive UTC ISO time, the form Celery stores in date_done. */
+export function dateDone(d = new Date()): string {
+  return d.toISOString().replace('Z', '');
+}
+
+export function failureMeta(taskId: string, exc: ExceptionInfo, traceback: string | null, state: TaskState = 'FAILURE'): TaskMeta {
+  return { status: state, result: exc, traceback, children: [], date_done: state === 'RETRY' ? null : dateDone(), task_id: taskId };
+}
+
+/** Encode a meta to its stored JSON text, splicing an EncodedResult in place. */
+export function encodeMeta(meta: TaskMeta): string {
+  if (meta.result instanceof EncodedResult) {
+    const { result, ...rest } = meta;
+    const tail = JSON.stringify(rest);
+    return `{"result":${result.json},${tail.slice(1)}`;
+  }
+  return JSON.stringify(meta);
+}

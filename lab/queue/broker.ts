@@ -1,0 +1,70 @@
+import type { Connection } from './connection.js';
+import type { Message, MessageProperties } from './protocol.js';
+
+/** A queue as Celery declares it: durable, bound to a direct exchange of the same name with the same key. */
+export interface QueueDeclaration {
+  name: string;
+  /** Direct exchange to bind to ('' = only the default exchange). Celery's default: same as the queue name. */
+  exchange?: string;
+  routingKey?: string;
+  /** x-max-priority; only then does the broker honour message priorities (as RabbitMQ does). */
+  maxPriority?: number;
+}
+
+export interface Route {
+  /** Queue the message is meant for (declared before publishing). */
+  queue: string;
+  /** Exchange to publish to; '' (the default exchange) routes by queue name. */
+  exchange?: string;
+  routingKey?: string;
+}
+
+export interface Delivery {
+  readonly body: Buffer;
+  readonly properties: MessageProperties;
+  readonly queue: string;
+  /** True when this message was delivered before and not acked (a consumer died or rejected it with requeue). */
+  readonly redelivered: boolean;
+  ack(): void;
+  /** requeue=false drops the message (or dead-letters it where the broker is configured to). */
+  reject(requeue: boolean): void;
+}
+
+export type DeliveryHandler = (delivery: Delivery) => void;
+
+export interface ConsumeOptions {
+  /** Unacked messages this consumer may hold at once (concurrency × prefetch multiplier). */
+  prefetch: number;
+  /** Tag for logs and status output. */
+  tag?: string;
+}
+
+export interface Consumer {
+  /** Change the prefetch window (the worker widens it while it holds ETA tasks, as Celery does). */
+  setPrefetch(prefetch: number): Promise<void>;
+  /** Stop receiving. Messages delivered but not yet acked are returned to their queues (redelivered=true). */
+  cancel(): Promise<void>;
+}
+
+export interface QueueStats {
+  name: string;
+  messages: number;
+  consumers: number;
+}
+
+/**
+ * A message broker. Adapters (memory, AMQP) own their connections; no transport type leaks past this interface.
+ * Publishing resolves only once the broker has taken responsibility for the message (publisher confirm for AMQP);
+ * during an outage it waits (bounded) and then rejects with BrokerError — a message never silently vanishes.
+ */
+export interface Broker extends Connection {
+  readonly kind: string;
+  /** The URL with its password masked, for messages. */
+  readonly displayUrl: string;
+  declare(queue: QueueDeclaration): Promise<void>;
+  publish(message: Message, route: Route): Promise<void>;
+  consume(queues: string[], options: ConsumeOptions, handler: DeliveryHandler): Promise<Consumer>;
+  /** Drop all ready messages of a queue; resolves with how many were dropped. */
+  purge(queue: string): Promise<number>;
+  stats(queue: string): Promise<QueueStats>;
+}

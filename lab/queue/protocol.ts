@@ -1,0 +1,252 @@
+/**
+ * Celery message protocol v2, as Celery 5.2 writes it (see shared/facts/celery-protocol.md).
+ * Every transport, the in-memory one included, carries exactly these messages, so swapping the embedded lab for
+ * RabbitMQ changes nothing above the Broker interface.
+ */
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { decodeJson, encodeJson } from './json-codec.js';
+
+export const JSON_CONTENT_TYPE = 'application/json';
+
+/** A task signature as Celery serializes it (canvas.Signature as a dict). */
+export interface SignatureDict {
+  task: string;
+  args: unknown[];
+  kwargs: Record<string, unknown>;
+  options: Record<string, unknown>;
+  subtask_type: string | null;
+  immutable: boolean;
+}
+
+export interface Embed {
+  callbacks: SignatureDict[] | null;
+  errbacks: SignatureDict[] | null;
+  /** Stored reversed: the worker pops the last one on success. */
+  chain: SignatureDict[] | null;
+  chord: SignatureDict | null;
+}
+
+export type TaskBody = [unknown[], Record<string, unknown>, Embed];
+
+export interface TaskHeaders {
+  lang: string;
+  task: string;
+  id: string;
+  shadow: string | null;
+  eta: string | null;
+  expires: string | null;
+  group: string | null;
+  group_index: number | null;
+  retries: number;
+  /** [hard, soft] in seconds, as Celery's code has it. */
+  timelimit: [number | null, number | null];
+  root_id: string;
+  parent_id: string | null;
+  argsrepr: string;
+  kwargsrepr: string;
+  origin: string;
+  ignore_result: boolean;
+  [extra: string]: unknown;
+}
+
+export interface MessageProperties {
+  contentType: string;
+  contentEncoding: string;
+  correlationId?: string;
+  replyTo?: string;
+  /** 2 = persistent */
+  deliveryMode: 1 | 2;
+  priority?: number;
+  /** Per-message TTL in milliseconds, as a string (AMQP's form). */
+  expiration?: string;
+  headers: Record<string, unknown>;
+}
+
+/** What a Broker publishes and delivers: opaque body bytes plus properties. */
+export interface Message {
+  body: Buffer;
+  properties: MessageProperties;
+}
+
+export interface TaskMessageOptions {
+  id?: string;
+  args?: unknown[];
+  kwargs?: Record<string, unknown>;
+  eta?: Date | null;
+  expires?: Date | null;
+  countdownSeconds?: number;
+  retries?: number;
+  timeLimit?: [number | null, number | null];
+  group?: string | null;
+  groupIndex?: number | null;
+  rootId?: string | null;
+  parentId?: string | null;
+  priority?: number;
+  ignoreResult?: boolean;
+  embed?: Partial<Embed>;
+  extraHeaders?: Record<string, unknown>;
+  replyTo?: string;
+  /** The already-encoded args JSON (avoids re-encoding large payloads on retry). */
+  encodedArgs?: string;
+}
+
+const ORIGIN = `gen${process.pid}@${hostname()}`;
+const REPR_LIMIT = 1024;
+
+export function newTaskId(): string {
+  return randomUUID();
+}
+
+/** ISO-8601 with an explicit offset (Python reads naive times in the worker's zone, so never send naive). */
+export function isoWithOffset(d: Date): string {
+  return d.toISOString().replace('Z', '+00:00');
+}
+
+function reprOf(json: string): string {
+  return json.length > REPR_LIMIT ? `${json.slice(0, REPR_LIMIT - 3)}...` : json;
+}
+
+export function emptyEmbed(): Embed {
+  return { callbacks: null, errbacks: null, chain: null, chord: null };
+}
+
+/** Build a protocol-v2 task message with a JSON body. */
+export function buildTaskMessage(task: string, o: TaskMessageOptions = {}): Message {
+  const id = o.id ?? newTaskId();
+  const args = o.args ?? [];
+  const kwargs = o.kwargs ?? {};
+  const embed: Embed = { ...emptyEmbed(), ...o.embed };
+  const argsJson = o.encodedArgs ?? encodeJson(args);
+  const kwargsJson = encodeJson(kwargs);
+  const body = `[${argsJson},${kwargsJson},${encodeJson(embed)}]`;
+  let eta = o.eta ?? null;
+  if (!eta && o.countdownSeconds !== undefined && o.countdownSeconds > 0) eta = new Date(Date.now() + o.countdownSeconds * 1000);
+  const expires = o.expires ?? null;
+  const headers: TaskHeaders = {
+    lang: 'py',
+    task,
+    id,
+    shadow: null,
+    eta: eta ? isoWithOffset(eta) : null,
+    expires: expires ? isoWithOffset(expires) : null,
+    group: o.group ?? null,
+    group_index: o.groupIndex ?? null,
+    retries: o.retries ?? 0,
+    timelimit: o.timeLimit ?? [null, null],
+    root_id: o.rootId ?? id,
+    parent_id: o.parentId ?? null,
+    argsrepr: reprOf(argsJson),
+    kwargsrepr: reprOf(kwargsJson),
+    origin: ORIGIN,
+    ignore_result: o.ignoreResult ?? false,
+    ...o.extraHeaders,
+  };
+  const properties: MessageProperties = {
+    contentType: JSON_CONTENT_TYPE,
+    contentEncoding: 'utf-8',
+    correlationId: id,
+    replyTo: o.replyTo ?? id,
+    deliveryMode: 2,
+    priority: o.priority ?? 0,
+    headers,
+  };
+  if (expires) properties.expiration = String(Math.max(0, expires.getTime() - Date.now()));
+  return { body: Buffer.from(body, 'utf8'), properties };
+}
+
+export class ProtocolError extends Error {
+  constructor(
+    message: string,
+    readonly taskId: string | null,
+  ) {
+    super(message);
+    this.name = 'ProtocolError';
+  }
+}
+
+/** The headers a worker needs before it looks at the body. Lenient: only `id` and `task` are required. */
+export interface ReceivedHeaders {
+  id: string;
+  task: string;
+  eta: Date | null;
+  expires: Date | null;
+  retries: number;
+  timeLimit: [number | null, number | null];
+  group: string | null;
+  groupIndex: number | null;
+  rootId: string;
+  parentId: string | null;
+  ignoreResult: boolean;
+  raw: Record<string, unknown>;
+}
+
+function parseDate(v: unknown, field: string, id: string): Date | null {
+  if (v === null || v === undefined || v === '') return null;
+  if (typeof v !== 'string') throw new ProtocolError(`header ${field} is not a string`, id);
+  // A naive timestamp is read in this process's zone, as a Python worker does; we always send offsets ourselves.
+  const d = new Date(v);
+  if (Number.isNaN(d.getTime())) throw new ProtocolError(`header ${field} is not an ISO-8601 time: ${JSON.stringify(v)}`, id);
+  return d;
+}
+
+function numOrNull(v: unknown): number | null {
+  return typeof v === 'number' && Number.isFinite(v) ? v : null;
+}
+
+export function readHeaders(headers: Record<string, unknown> | undefined): ReceivedHeaders {
+  const h = headers ?? {};
+  const id = typeof h.id === 'string' && h.id ? h.id : null;
+  if (!id) throw new ProtocolError('message has no task id header (not a Celery protocol v2 message)', null);
+  if (typeof h.task !== 'string' || !h.task) throw new ProtocolError('message has no task name header', id);
+  const tl = Array.isArray(h.timelimit) ? h.timelimit : [];
+  return {
+    id,
+    task: h.task,
+    eta: parseDate(h.eta, 'eta', id),
+    expires: parseDate(h.expires, 'expires', id),
+    retries: typeof h.retries === 'number' && h.retries >= 0 ? h.retries : 0,
+    timeLimit: [numOrNull(tl[0]), numOrNull(tl[1])],
+    group: typeof h.group === 'string' ? h.group : null,
+    groupIndex: numOrNull(h.group_index),
+    rootId: typeof h.root_id === 'string' ? h.root_id : id,
+    parentId: typeof h.parent_id === 'string' ? h.parent_id : null,
+    ignoreResult: h.ignore_result === true,
+    raw: h,
+  };
+}
+
+export interface DecodedBody {
+  args: unknown[];
+  kwargs: Record<string, unknown>;
+  embed: Embed;
+}
+
+/** Decode and shape-check a JSON body. Throws ProtocolError naming what is wrong. */
+export function decodeBody(body: Uint8Array, taskId: string): DecodedBody {
+  let parsed: unknown;
+  try {
+    parsed = decodeJson(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8'));
+  } catch (err) {
+    throw new ProtocolError(`body is not valid JSON (${(err as Error).message})`, taskId);
+  }
+  if (!Array.isArray(parsed) || parsed.length < 2) throw new ProtocolError('body is not a [args, kwargs, embed] array', taskId);
+  const [args, kwargs, embed] = parsed as [unknown, unknown, unknown];
+  if (!Array.isArray(args)) throw new ProtocolError('body args is not an array', taskId);
+  if (typeof kwargs !== 'object' || kwargs === null || Array.isArray(kwargs)) throw new ProtocolError('body kwargs is not an object', taskId);
+  const e = (typeof embed === 'object' && embed !== null ? embed : {}) as Partial<Embed>;
+  return {
+    args,
+    kwargs: kwargs as Record<string, unknown>,
+    embed: {
+      callbacks: Array.isArray(e.callbacks) ? e.callbacks : null,
+      errbacks: Array.isArray(e.errbacks) ? e.errbacks : null,
+      chain: Array.isArray(e.chain) ? e.chain : null,
+      chord: e.chord && typeof e.chord === 'object' ? e.chord : null,
+    },
+  };
+}
+
+export function hasEmbed(e: Embed): boolean {
+  return !!(e.callbacks?.length || e.errbacks?.length || e.chain?.length || e.chord);
+}

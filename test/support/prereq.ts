@@ -1,0 +1,54 @@
+/**
+ * Tier gating. A test that needs a real service (RabbitMQ, Redis, root for namespaces, Python Celery, Podman)
+ * calls `needs(t, what, check)`. Outside CI a missing prerequisite skips the test *loudly* (a warning on stderr
+ * naming what is missing and how to get it). Under CI=true it fails: CI must never go green by skipping.
+ */
+import type { TestContext } from 'node:test';
+
+export const IN_CI = process.env.CI === 'true' || process.env.CI === '1';
+
+const cache = new Map<string, Promise<string | null>>();
+
+/**
+ * `check` resolves null when the prerequisite is there, or a reason string when it is not.
+ * Returns true when the test may go on.
+ */
+export async function needs(t: TestContext, what: string, check: () => Promise<string | null>): Promise<boolean> {
+  let p = cache.get(what);
+  if (!p) {
+    p = check().catch((err: unknown) => (err instanceof Error ? err.message : String(err)));
+    cache.set(what, p);
+  }
+  const missing = await p;
+  if (missing === null) return true;
+  const message = `prerequisite missing: ${what}: ${missing}`;
+  if (IN_CI) throw new Error(`${message} (CI=true: a missing prerequisite is a failure, not a skip)`);
+  process.stderr.write(`\n*** SKIPPED ${t.name}: ${message}\n`);
+  t.skip(message);
+  return false;
+}
+
+export const RABBITMQ_URL = process.env.LAB_TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672//';
+export const REDIS_URL = process.env.LAB_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/0';
+
+/** Is something listening on host:port? */
+export function tcpOpen(host: string, port: number, timeoutMs = 1000): Promise<string | null> {
+  return import('node:net').then(
+    ({ createConnection }) =>
+      new Promise<string | null>((resolve) => {
+        const s = createConnection({ host, port });
+        const done = (r: string | null): void => {
+          s.destroy();
+          resolve(r);
+        };
+        s.setTimeout(timeoutMs, () => done(`nothing answered on ${host}:${port} within ${timeoutMs} ms`));
+        s.once('connect', () => done(null));
+        s.once('error', (e) => done(`${host}:${port}: ${e.message}`));
+      }),
+  );
+}
+
+export const rabbitmq = (t: TestContext): Promise<boolean> => needs(t, 'RabbitMQ on 127.0.0.1:5672', () => tcpOpen('127.0.0.1', 5672));
+export const redis = (t: TestContext): Promise<boolean> => needs(t, 'Redis on 127.0.0.1:6379', () => tcpOpen('127.0.0.1', 6379));
+export const root = (t: TestContext): Promise<boolean> =>
+  needs(t, 'root (network namespaces)', async () => (process.getuid?.() === 0 ? null : 'these tests create network namespaces and must run as root'));
