@@ -28,6 +28,8 @@ export interface AppOptions {
 }
 
 const REGISTRY_KEY = Symbol.for('lab.queue.apps');
+/** Above this body size a group member is handed to the broker before the next member is encoded. */
+const LARGE_MESSAGE_BYTES = 64 * 1024;
 const registry = ((globalThis as unknown as Record<symbol, Set<App>>)[REGISTRY_KEY] ??= new Set<App>());
 
 /** Every App created in this process (a pool child finds tasks here after importing the include modules). */
@@ -70,8 +72,10 @@ export class App implements Sender {
 
   /** Celery's config_from_object: settings from an object (any of Celery's spellings). Call before first use. */
   configFromObject(obj: Record<string, unknown>, source?: string): this {
-    if (this.#broker || this.#backend) throw new ConfigError('configure the app before it sends or receives (its connections are open)', { field: 'configFromObject' });
-    this.config = applyConfig(this.config, obj, source);
+    const next = applyConfig(this.config, obj, source);
+    const moved = next.brokerUrl !== this.config.brokerUrl || next.resultBackend !== this.config.resultBackend;
+    if (moved && (this.#broker || this.#backend)) throw new ConfigError('change the broker or backend URL before the app sends or receives (its connections are open)', { field: 'configFromObject' });
+    this.config = next;
     return this;
   }
 
@@ -224,8 +228,18 @@ export class App implements Sender {
     const frozen = tasks.map((t) => t.freeze());
     const ids = frozen.map((t) => t.options.taskId as string);
     if (this.config.resultBackend) await (await this.getBackend()).watch(ids);
-    // Publish all at once: the broker adapter pipelines them (publisher confirms with a window, not one round trip each).
-    await Promise.all(frozen.map((t, i) => this.sendRaw(t.task, t.args, t.kwargs, { ...t.options, ...options, taskId: ids[i], groupId, groupIndex: i }, {}, false)));
+    // Small messages are published all at once (the adapter pipelines them: a window of publisher confirms).
+    // A large one is awaited before the next is encoded, so workers start on it while the master encodes the rest.
+    const sent: Promise<unknown>[] = [];
+    for (const [i, t] of frozen.entries()) {
+      const o: SendOptions = { ...t.options, ...options, taskId: ids[i], groupId, groupIndex: i };
+      const route = this.route(t.task, o);
+      const { message } = this.buildMessage(t.task, t.args, t.kwargs, { ...o, priority: route.priority });
+      const p = this.publish(message, route);
+      sent.push(p);
+      if (message.body.length >= LARGE_MESSAGE_BYTES) await p;
+    }
+    await Promise.all(sent);
     return new GroupResult<R>(
       groupId,
       frozen.map((t, i) => new AsyncResult<R>(ids[i], this, t.task)),

@@ -1,0 +1,52 @@
+/** `lab report`: render the recorded runs (latest per scenario by default) as a table, JSON, CSV, Markdown or HTML. */
+import type { CommandModule } from 'yargs';
+import { UsageError } from '../../errors.js';
+import { runReport } from '../../report/report.js';
+import { reportsOption } from '../shared-options.js';
+import type { GlobalFlags, ReportsFlag } from '../shared-options.js';
+
+const FORMATS = ['table', 'json', 'csv', 'md', 'html'] as const;
+type Format = (typeof FORMATS)[number];
+
+interface ReportFlags extends GlobalFlags, ReportsFlag {
+  format?: Format;
+  last?: number;
+  scenario?: string;
+  compare?: string[];
+  out?: string;
+  open: boolean;
+}
+
+export const reportCommandModule: CommandModule<GlobalFlags, ReportFlags> = {
+  command: 'report',
+  describe: 'show recorded runs: local vs distributed, speed-up, verified',
+  builder: (y) =>
+    reportsOption(y)
+      .usage('$0 report [options]\n\nReads the run records in the reports directory (written by `lab run`) and shows the latest run of each scenario, or the last N runs, or a comparison of two runs.')
+      .option('format', { alias: 'f', choices: FORMATS, describe: 'output format (default: table; json with --json)' })
+      .option('last', { type: 'number', describe: 'the last N runs instead of the latest per scenario' })
+      .option('scenario', { type: 'string', describe: 'only runs of this scenario' })
+      .option('compare', { type: 'string', array: true, describe: 'compare two runs (ids, id prefixes or labels): --compare A B' })
+      .option('out', { type: 'string', describe: 'write the report to this file instead of stdout' })
+      .option('open', { type: 'boolean', default: false, describe: 'write the HTML report and print its path (opens it where a desktop exists)' })
+      .example('$0 report', 'latest run of each scenario')
+      .example('$0 report --last 5 --format md', 'the last five runs as a Markdown table')
+      .example('$0 report --compare before after', 'two labelled runs side by side, with the noise around the ratios')
+      .example('$0 report --format html --out lab.html', 'one self-contained HTML file with charts') as never,
+  handler: async (argv) => {
+    if (argv.last !== undefined && (!Number.isInteger(argv.last) || argv.last < 1)) throw new UsageError(`--last: expected an integer ≥ 1, got ${String(argv.last)}`);
+    if (argv.compare && argv.compare.length !== 2) throw new UsageError(`--compare takes two runs (ids or labels), got ${argv.compare.length}`);
+    const format: Format = argv.open ? 'html' : (argv.format ?? (argv.json ? 'json' : 'table'));
+    const result = await runReport({
+      dir: argv.reports,
+      format,
+      last: argv.last,
+      scenario: argv.scenario,
+      compare: argv.compare as [string, string] | undefined,
+      out: argv.out,
+    });
+    for (const w of result.warnings) process.stderr.write(`lab: warning: ${w}\n`);
+    if (result.outPath) process.stdout.write(`${result.outPath}\n`);
+    else process.stdout.write(result.output);
+  },
+};

@@ -1,0 +1,90 @@
+/** `lab run <scenario> [args]`: one subcommand per scenario, its flags built from the scenario's declared params. */
+import type { Argv, CommandModule } from 'yargs';
+import { UsageError } from '../../errors.js';
+import { POOL_KINDS } from '../../queue/pool/job.js';
+import type { PoolKind } from '../../queue/pool/job.js';
+import { SCENARIOS } from '../../../scenarios/index.js';
+import type { AnyScenario } from '../../../scenarios/scenario.js';
+import { runCommand } from '../../harness/run-command.js';
+import { reportsOption } from '../shared-options.js';
+import type { GlobalFlags, ReportsFlag } from '../shared-options.js';
+
+interface RunFlags extends GlobalFlags, ReportsFlag {
+  repeat?: number;
+  warmup?: number;
+  timeout: number;
+  label?: string;
+  pool?: string;
+  concurrency?: number;
+  [param: string]: unknown;
+}
+
+function runOptions<T>(y: Argv<T>, s: AnyScenario): Argv<T> {
+  return reportsOption(y)
+    .option('repeat', { type: 'number', describe: `measured repeats per mode (default ${s.defaults.repeat})`, group: 'Run:' })
+    .option('warmup', { type: 'number', describe: `warm-up repeats, not measured (default ${s.defaults.warmup})`, group: 'Run:' })
+    .option('timeout', { type: 'number', default: 120, describe: 'seconds to wait for task results before the run fails', group: 'Run:' })
+    .option('label', { type: 'string', describe: 'a name for this run (lab report --compare A B takes labels)', group: 'Run:' })
+    .option('pool', { type: 'string', choices: POOL_KINDS as string[], describe: 'embedded lab: worker pool (threads, prefork, async)', group: 'Embedded lab:' })
+    .option('concurrency', { type: 'number', alias: 'c', describe: 'embedded lab: worker pool size (default: CPU count)', group: 'Embedded lab:' }) as Argv<T>;
+}
+
+function scenarioCommand(s: AnyScenario): CommandModule<GlobalFlags, RunFlags> {
+  const positional = Object.entries(s.params).find(([, p]) => p.positional);
+  const command = positional ? `${s.name} [${positional[0]}${positional[1].list ? '..' : ''}]` : s.name;
+  return {
+    command,
+    describe: s.summary,
+    builder: (y) => {
+      let b = y.usage(`$0 run ${command} [options]\n\n${s.description}`);
+      for (const [name, spec] of Object.entries(s.params)) {
+        const def = Array.isArray(spec.default) ? spec.default.join(' ') : String(spec.default);
+        const describe = `${spec.describe}${spec.sweep ? ' (a comma list sweeps it)' : ''} [default: ${def}]`;
+        if (spec.positional) b = b.positional(name, { type: 'string', describe, array: spec.list });
+        else b = b.option(name, { type: 'string', describe, group: 'Scenario:' });
+      }
+      for (const [cmd, text] of s.examples) b = b.example(cmd, text);
+      return runOptions(b, s) as Argv<RunFlags>;
+    },
+    handler: async (argv) => {
+      const raw: Record<string, unknown> = {};
+      for (const name of Object.keys(s.params)) raw[name] = argv[name];
+      const code = await runCommand({
+        scenario: s,
+        raw,
+        repeat: argv.repeat,
+        warmup: argv.warmup,
+        timeout: argv.timeout,
+        label: argv.label,
+        reportsDir: argv.reports,
+        json: argv.json,
+        pool: argv.pool as PoolKind | undefined,
+        concurrency: argv.concurrency,
+      });
+      process.exitCode = code;
+    },
+  };
+}
+
+export const runCommandModule: CommandModule<GlobalFlags, GlobalFlags> = {
+  command: 'run <scenario>',
+  describe: 'run a scenario and record its timings (echo, currency, mergesort)',
+  builder: (y) => {
+    let b = y.usage('$0 run <scenario> [args] [options]\n\nRuns on the active lab if one is up, else on the embedded lab (this machine, in-memory broker and backend, a worker pool of threads). Every run writes a run record to reports/.');
+    for (const s of SCENARIOS) b = b.command(scenarioCommand(s) as unknown as CommandModule<GlobalFlags, GlobalFlags>);
+    return b
+      .command({
+        command: '$0 [name]',
+        describe: false,
+        handler: (argv) => {
+          const known = SCENARIOS.map((s) => s.name).join(', ');
+          const name = (argv as { name?: string }).name;
+          throw new UsageError(name ? `unknown scenario "${name}" (known: ${known})` : `name a scenario: ${known}`);
+        },
+      })
+      .example('$0 run mergesort --n 4', "the book's distributed merge sort, local vs distributed")
+      .example('$0 run currency EURUSD GBPUSD', 'fetch two rates through the workers')
+      .example('$0 run echo --repeat 2000', 'round-trip latency');
+  },
+  handler: () => undefined,
+};

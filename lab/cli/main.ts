@@ -1,0 +1,45 @@
+/**
+ * The `lab` command line. Each command is a thin yargs module that validates and calls its implementation;
+ * every error reaches one boundary (error-boundary.ts) that prints one line and picks the exit code.
+ */
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { UsageError } from '../errors.js';
+import { reportError } from './error-boundary.js';
+import { globalOptions } from './shared-options.js';
+import { runCommandModule } from './commands/run.js';
+import { reportCommandModule } from './commands/report.js';
+
+export async function main(argv: string[] = hideBin(process.argv)): Promise<number> {
+  const verbose = argv.includes('--verbose') || argv.includes('-v');
+  let usageFailure: Error | null = null;
+  const cli = globalOptions(yargs(argv))
+    .scriptName('lab')
+    .usage(
+      '$0 <command> [options]\n\n' +
+        'A lab for distributed task queues: RabbitMQ on HOST1, Redis on HOST2, workers on HOST3, the master on HOST4 — ' +
+        'built on namespaces, SSH hosts or containers — and the textbook experiments run on it with honest statistics. ' +
+        'Without a lab, `lab run` uses an embedded one on this machine.',
+    )
+    .command(runCommandModule)
+    .command(reportCommandModule)
+    .demandCommand(1, 'name a command (lab --help lists them)')
+    .recommendCommands()
+    .strict()
+    .help()
+    .alias('help', 'h')
+    .version()
+    .wrap(Math.min(110, process.stdout.columns ?? 100))
+    .epilogue('Docs: README.md. Exit codes: 0 ok, 1 a run failed, 2 a usage or configuration error, 130 interrupted.')
+    .fail((message, err) => {
+      // yargs validation (unknown flag, missing argument) or an error thrown by a handler.
+      usageFailure = err ?? new UsageError(`${message}${message.endsWith('.') ? '' : ''} (see lab --help)`);
+      throw usageFailure;
+    });
+  try {
+    await cli.parseAsync();
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (err) {
+    return reportError(usageFailure ?? err, verbose);
+  }
+}

@@ -1,0 +1,46 @@
+/** What `lab run` prints for people: a table per run (modes × statistics, phase medians), the ratio, the verdict. */
+import Table from 'cli-table3';
+import { formatMs, formatParams, formatRatio } from '../report/format.js';
+import { speedup } from '../report/derive.js';
+import type { RunRecord } from '../report/run-record.js';
+
+function labLine(r: RunRecord): string {
+  const w = r.lab.workers;
+  const where = r.lab.kind === 'embedded' ? 'embedded lab (this machine, in-memory broker and backend)' : `${r.lab.kind} lab "${r.lab.name}" (broker ${r.lab.broker.url}, backend ${r.lab.backend.url})`;
+  return `${where} · workers: ${w.pool} pool × ${w.concurrency}${w.hosts.length ? ` on ${w.hosts.join(', ')}` : ''}`;
+}
+
+export function renderRunSummary(r: RunRecord, extraLines: string[] = []): string {
+  const out: string[] = [];
+  const repeats = `${r.repeat} repeat${r.repeat === 1 ? '' : 's'}${r.warmup ? ` after ${r.warmup} warm-up` : ''}`;
+  out.push(`${r.scenario} · ${labLine(r)} · ${repeats}`);
+  const table = new Table({
+    head: ['params', 'mode', 'median', 'min', 'p95', 'stddev', 'phases (median)'],
+    colAligns: ['left', 'left', 'right', 'right', 'right', 'right', 'left'],
+    style: { head: [], border: [], 'padding-left': 1, 'padding-right': 1 },
+  });
+  for (const p of r.points) {
+    for (const mode of r.modes) {
+      const s = p.stats[mode];
+      if (!s) continue;
+      const phases = Object.entries(s.phases)
+        .filter(([name]) => Object.keys(s.phases).length > 1 || name !== 'total')
+        .map(([name, ph]) => `${name} ${formatMs(ph.median)}`)
+        .join(' · ');
+      table.push([formatParams(p.params, 40), mode, formatMs(s.total.median), formatMs(s.total.min), formatMs(s.total.p95), r.repeat > 1 ? formatMs(s.total.stddev) : '—', phases]);
+    }
+  }
+  out.push(table.toString());
+  for (const p of r.points) {
+    const sp = speedup(r, p);
+    const cand = p.stats[r.candidate]?.total.median;
+    const base = p.stats[r.baseline]?.total.median;
+    const ratioText = sp && cand !== undefined && base !== undefined ? `${r.candidate}/${r.baseline} time ${formatRatio(cand / base)} (speed-up ${formatRatio(sp.ratio)})` : '';
+    const params = r.points.length > 1 ? `${formatParams(p.params)}: ` : '';
+    out.push(`${params}${ratioText}${ratioText ? ' · ' : ''}${p.verify.ok ? '✓ verified' : '✗ NOT verified'}: ${p.verify.detail}`);
+  }
+  if (r.repeat === 1) out.push(`(one repeat: use --repeat 10 --warmup 2 for statistics)`);
+  out.push(...extraLines);
+  if (r.error) out.push(`stopped early: ${r.error}`);
+  return `${out.join('\n')}\n`;
+}

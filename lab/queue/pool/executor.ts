@@ -1,0 +1,71 @@
+/**
+ * Runs one job where the task lives (a pool child, or the main thread for the async pool): decode the body,
+ * find the task, bind arguments, run it inside its task context, and turn whatever happened into an outcome.
+ */
+import { performance } from 'node:perf_hooks';
+import { findTask } from '../app.js';
+import { runInTaskContext } from '../context.js';
+import { Retry, celeryException, toExceptionInfo } from '../errors.js';
+import { encodeJson } from '../json-codec.js';
+import { ProtocolError, decodeBody, hasEmbed } from '../protocol.js';
+import type { Embed } from '../protocol.js';
+import type { Job, JobOutcome } from './job.js';
+
+/** Import the modules that define tasks. Errors name the module (a typo in -A must read clearly). */
+export async function loadTaskModules(include: readonly string[]): Promise<void> {
+  for (const m of include) {
+    try {
+      await import(m);
+    } catch (err) {
+      const reason = err instanceof Error ? err.message.split('\n')[0] : String(err);
+      throw new Error(`cannot load task module ${m}: ${reason}`);
+    }
+  }
+}
+
+function traceOf(err: unknown): string | null {
+  return err instanceof Error && err.stack ? err.stack : null;
+}
+
+export async function execute(job: Job): Promise<JobOutcome> {
+  const t0 = performance.now();
+  const elapsed = (): number => performance.now() - t0;
+  let embed: Embed | null = null;
+  let decoded;
+  try {
+    decoded = decodeBody(job.body, job.request.id);
+  } catch (err) {
+    const message = err instanceof ProtocolError ? err.message : String(err);
+    return { kind: 'failure', exc: toExceptionInfo(celeryException('DecodeError', message)), traceback: null, runtimeMs: elapsed(), embed: null, malformed: true };
+  }
+  if (hasEmbed(decoded.embed)) embed = decoded.embed;
+  const task = findTask(job.task);
+  if (!task) {
+    return { kind: 'failure', exc: toExceptionInfo(celeryException('NotRegistered', `'${job.task}'`)), traceback: null, runtimeMs: elapsed(), embed };
+  }
+  const controller = new AbortController();
+  let softTimer: NodeJS.Timeout | undefined;
+  if (job.softTimeLimit) {
+    softTimer = setTimeout(() => controller.abort(celeryException('SoftTimeLimitExceeded', `SoftTimeLimitExceeded(${job.softTimeLimit})`)), job.softTimeLimit * 1000);
+  }
+  try {
+    const args = task.bindArguments(decoded.args, decoded.kwargs);
+    const request = { ...job.request, args: decoded.args, kwargs: decoded.kwargs };
+    const defaults = { maxRetries: task.options.maxRetries === undefined ? 3 : task.options.maxRetries, defaultRetryDelay: task.options.defaultRetryDelay ?? 180 };
+    const value = await runInTaskContext(request, defaults, controller.signal, () => task.fn(...args));
+    let resultJson: string;
+    try {
+      resultJson = encodeJson(value);
+    } catch (err) {
+      return { kind: 'failure', exc: toExceptionInfo(celeryException('EncodeError', `cannot encode the result of ${job.task} as JSON: ${(err as Error).message}`)), traceback: null, runtimeMs: elapsed(), embed };
+    }
+    return { kind: 'success', resultJson, runtimeMs: elapsed(), embed };
+  } catch (err) {
+    if (err instanceof Retry) {
+      return { kind: 'retry', exc: err.exc, countdown: err.countdownSeconds, eta: err.eta ? err.eta.toISOString() : null, runtimeMs: elapsed() };
+    }
+    return { kind: 'failure', exc: toExceptionInfo(err), traceback: traceOf(err), runtimeMs: elapsed(), embed };
+  } finally {
+    if (softTimer) clearTimeout(softTimer);
+  }
+}

@@ -1,0 +1,39 @@
+import type { Embed } from '../protocol.js';
+import type { ExceptionInfo } from '../errors.js';
+import type { TaskRequest } from '../context.js';
+
+/** One task execution handed to a pool: the raw body (decoded in the child) plus what the headers said. */
+export interface Job {
+  seq: number;
+  task: string;
+  body: Uint8Array;
+  request: Omit<TaskRequest, 'args' | 'kwargs'>;
+  /** Seconds. Soft: the task's signal aborts. Hard: the pool kills the child (TimeLimitExceeded). */
+  softTimeLimit: number | null;
+  hardTimeLimit: number | null;
+}
+
+export type JobOutcome =
+  | { kind: 'success'; resultJson: string; runtimeMs: number; embed: Embed | null }
+  | { kind: 'failure'; exc: ExceptionInfo; traceback: string | null; runtimeMs: number; embed: Embed | null; malformed?: boolean }
+  | { kind: 'retry'; exc: ExceptionInfo | null; countdown: number; eta: string | null; runtimeMs: number }
+  /** The child died or was killed while running the job. */
+  | { kind: 'lost'; exc: ExceptionInfo; runtimeMs: number };
+
+export type PoolKind = 'prefork' | 'threads' | 'async';
+
+export const POOL_KINDS: readonly PoolKind[] = ['prefork', 'threads', 'async'];
+
+export interface Pool {
+  readonly kind: PoolKind;
+  readonly concurrency: number;
+  /** Start the children and load the task modules in each; rejects with the first load error. */
+  start(): Promise<void>;
+  /** Run a job on the next free slot (queued in order if all are busy). Never rejects: failures are outcomes. */
+  run(job: Job): Promise<JobOutcome>;
+  /** Jobs running or waiting for a slot. */
+  readonly active: number;
+  /** Stop the children. force = do not wait for running jobs. */
+  close(force?: boolean): Promise<void>;
+  on(event: 'error', listener: (err: Error) => void): this;
+}

@@ -1,0 +1,339 @@
+/**
+ * The worker node (Celery's MainProcess): consumes task messages from the broker with a prefetch window, decides
+ * what Celery decides before running (content type, registration, expiry, ETA), hands the job to a pool, stores
+ * the outcome in the result backend, and acks — on receipt by default, after the outcome with acks_late.
+ * Canvas continuations (chains, callbacks, chords) and retries are sent from here, as Celery's worker does.
+ */
+import { EventEmitter } from 'node:events';
+import { availableParallelism, hostname as osHostname } from 'node:os';
+import { App, findTask, moduleUrl } from './app.js';
+import { EncodedResult, dateDone, failureMeta } from './backend.js';
+import type { ResultBackend, TaskMeta, TaskState } from './backend.js';
+import type { Broker, Consumer, Delivery } from './broker.js';
+import { signatureFromDict } from './canvas.js';
+import { celeryException, formatExcMessage, toExceptionInfo } from './errors.js';
+import type { ExceptionInfo } from './errors.js';
+import { JSON_CONTENT_TYPE, ProtocolError, isoWithOffset, readHeaders } from './protocol.js';
+import type { Embed, ReceivedHeaders, SignatureDict } from './protocol.js';
+import { pyRepr, silentLogger } from './worker-log.js';
+import type { WorkerLogger } from './worker-log.js';
+import { ChildPool } from './pool/child-pool.js';
+import { InlinePool } from './pool/inline-pool.js';
+import type { Job, JobOutcome, Pool, PoolKind } from './pool/job.js';
+
+export interface WorkerOptions {
+  queues?: string[];
+  concurrency?: number;
+  pool?: PoolKind;
+  /** Modules the pool children import to find tasks (default: the app's include). */
+  include?: (string | URL)[];
+  prefetchMultiplier?: number;
+  /** Celery's node name, e.g. celery@HOST3. */
+  hostname?: string;
+  logger?: WorkerLogger;
+}
+
+export interface WorkerStats {
+  received: number;
+  succeeded: number;
+  failed: number;
+  retried: number;
+  rejected: number;
+  active: number;
+}
+
+export class Worker extends EventEmitter {
+  readonly queues: string[];
+  readonly concurrency: number;
+  readonly poolKind: PoolKind;
+  readonly hostname: string;
+  readonly prefetch: number;
+  readonly stats: WorkerStats = { received: 0, succeeded: 0, failed: 0, retried: 0, rejected: 0, active: 0 };
+  private readonly include: string[];
+  private readonly log: WorkerLogger;
+  private pool: Pool | null = null;
+  private broker: Broker | null = null;
+  private backend: ResultBackend | null = null;
+  private consumer: Consumer | null = null;
+  private readonly held = new Map<Delivery, NodeJS.Timeout>();
+  private readonly inflight = new Set<Promise<void>>();
+  private stopping = false;
+
+  constructor(
+    readonly app: App,
+    options: WorkerOptions = {},
+  ) {
+    super();
+    this.queues = options.queues?.length ? options.queues : [app.config.taskDefaultQueue];
+    this.concurrency = Math.max(1, options.concurrency ?? availableParallelism());
+    this.poolKind = options.pool ?? 'prefork';
+    this.hostname = options.hostname ?? `celery@${osHostname()}`;
+    this.prefetch = this.concurrency * (options.prefetchMultiplier ?? app.config.workerPrefetchMultiplier);
+    this.include = (options.include ?? app.config.include).map(moduleUrl);
+    this.log = options.logger ?? silentLogger;
+  }
+
+  /** Pids of prefork pool children (empty for other pools). */
+  get childPids(): number[] {
+    return this.pool instanceof ChildPool ? this.pool.pids : [];
+  }
+
+  async start(): Promise<void> {
+    this.pool = this.poolKind === 'async' ? new InlinePool(this.concurrency, this.include) : new ChildPool(this.poolKind, this.concurrency, this.include);
+    this.pool.on('error', (err) => this.report(err));
+    const [broker, backend] = await Promise.all([this.app.getBroker(), this.app.config.resultBackend ? this.app.getBackend() : Promise.resolve(null), this.pool.start()]);
+    this.broker = broker;
+    this.backend = backend;
+    for (const q of this.queues) await this.app.ensureQueue(broker, q);
+    this.consumer = await broker.consume(this.queues, { prefetch: this.prefetch, tag: this.hostname }, (d) => this.onDelivery(d));
+    this.log.log('info', `${this.hostname} ready. (${this.poolKind} pool, concurrency ${this.concurrency}, queues ${this.queues.join(', ')})`);
+  }
+
+  private report(err: Error): void {
+    this.log.log('error', err.message);
+    if (this.listenerCount('error')) this.emit('error', err);
+  }
+
+  private onDelivery(d: Delivery): void {
+    if (this.stopping) {
+      d.reject(true);
+      return;
+    }
+    this.stats.received++;
+    let h: ReceivedHeaders;
+    try {
+      h = readHeaders(d.properties.headers);
+    } catch (err) {
+      const id = err instanceof ProtocolError ? err.taskId : null;
+      this.log.log('error', `Received invalid task message: ${(err as Error).message}. The message has been acknowledged and discarded.`);
+      if (id) this.track(this.storeFailure(id, celeryException('DecodeError', (err as Error).message), null));
+      this.stats.rejected++;
+      d.ack();
+      return;
+    }
+    const contentType = d.properties.contentType || '';
+    if (contentType !== JSON_CONTENT_TYPE && !this.app.config.acceptContent.includes(contentType)) {
+      // Never deserialize what we do not accept (pickle, yaml): log, store the failure, drop.
+      this.log.log('error', `Refusing to deserialize untrusted content of type ${contentType || '(none)'} for task ${h.task}[${h.id}]`);
+      this.track(this.storeFailure(h.id, celeryException('ContentDisallowed', `Refusing to deserialize untrusted content of type ${contentType || '(none)'}`), null));
+      this.stats.rejected++;
+      d.ack();
+      return;
+    }
+    if (!findTask(h.task)) {
+      this.log.log('error', `Received unregistered task of type '${h.task}'.\nThe message has been ignored and discarded.`);
+      this.track(this.storeFailure(h.id, celeryException('NotRegistered', `'${h.task}'`), null));
+      this.stats.rejected++;
+      d.reject(false);
+      return;
+    }
+    const now = Date.now();
+    if (h.eta && h.eta.getTime() > now) {
+      this.log.log('info', `Received task: ${h.task}[${h.id}]  ETA:[${isoWithOffset(h.eta)}]`);
+      // Held unacked until due; widen the window so held tasks do not starve the others (Celery does the same).
+      const timer = setTimeout(() => {
+        this.held.delete(d);
+        void this.consumer?.setPrefetch(this.prefetch + this.held.size).catch((e: Error) => this.report(e));
+        this.run(d, h);
+      }, h.eta.getTime() - now);
+      this.held.set(d, timer);
+      void this.consumer?.setPrefetch(this.prefetch + this.held.size).catch((e: Error) => this.report(e));
+      return;
+    }
+    this.log.log('info', `Received task: ${h.task}[${h.id}]`);
+    this.run(d, h);
+  }
+
+  private track(p: Promise<void>): void {
+    this.inflight.add(p);
+    void p.finally(() => this.inflight.delete(p));
+  }
+
+  private run(d: Delivery, h: ReceivedHeaders): void {
+    this.track(this.process(d, h).catch((err: Error) => this.report(err)));
+  }
+
+  private async process(d: Delivery, h: ReceivedHeaders): Promise<void> {
+    const task = findTask(h.task)!;
+    if (h.expires && h.expires.getTime() <= Date.now()) {
+      this.log.log('info', `Discarding revoked task: ${h.task}[${h.id}] (expired)`);
+      await this.store(h, 'REVOKED', toExceptionInfo(celeryException('TaskRevokedError', 'expired')), null);
+      d.ack();
+      return;
+    }
+    const acksLate = task.options.acksLate ?? this.app.config.taskAcksLate;
+    if (!acksLate) d.ack();
+    const job: Job = {
+      seq: 0,
+      task: h.task,
+      body: d.body,
+      request: {
+        id: h.id,
+        task: h.task,
+        retries: h.retries,
+        eta: h.eta ? isoWithOffset(h.eta) : null,
+        expires: h.expires ? isoWithOffset(h.expires) : null,
+        group: h.group,
+        groupIndex: h.groupIndex,
+        rootId: h.rootId,
+        parentId: h.parentId,
+        hostname: this.hostname,
+        deliveryInfo: { queue: d.queue, redelivered: d.redelivered },
+      },
+      hardTimeLimit: h.timeLimit[0] ?? task.options.timeLimit ?? this.app.config.taskTimeLimit,
+      softTimeLimit: h.timeLimit[1] ?? task.options.softTimeLimit ?? this.app.config.taskSoftTimeLimit,
+    };
+    job.seq = nextSeq++;
+    this.stats.active++;
+    let outcome: JobOutcome;
+    try {
+      outcome = await this.pool!.run(job);
+    } finally {
+      this.stats.active--;
+    }
+    const ignore = h.ignoreResult || (task.options.ignoreResult ?? this.app.config.taskIgnoreResult);
+    switch (outcome.kind) {
+      case 'success': {
+        this.stats.succeeded++;
+        if (this.log.enabled('info')) {
+          const shown = outcome.resultJson.length < 4096 ? pyRepr(JSON.parse(outcome.resultJson)) : `${outcome.resultJson.slice(0, 1021)}...`;
+          this.log.log('info', `Task ${h.task}[${h.id}] succeeded in ${(outcome.runtimeMs / 1000).toPrecision(6)}s: ${shown}`);
+        }
+        if (!ignore) await this.store(h, 'SUCCESS', new EncodedResult(outcome.resultJson), null);
+        await this.continueCanvas(h, outcome.embed, outcome.resultJson);
+        break;
+      }
+      case 'failure': {
+        this.stats.failed++;
+        this.log.log('error', `Task ${h.task}[${h.id}] raised unexpected: ${outcome.exc.exc_type}(${pyRepr(formatExcMessage(outcome.exc.exc_message))})${outcome.traceback ? `\n${outcome.traceback}` : ''}`);
+        await this.store(h, 'FAILURE', outcome.exc, outcome.traceback);
+        await this.failCanvas(h, outcome.embed, outcome.exc);
+        break;
+      }
+      case 'retry': {
+        this.stats.retried++;
+        const eta = outcome.eta ? new Date(outcome.eta) : new Date(Date.now() + outcome.countdown * 1000);
+        this.log.log('info', `Task ${h.task}[${h.id}] retry: Retry in ${outcome.countdown}s${outcome.exc ? `: ${outcome.exc.exc_type}(${pyRepr(formatExcMessage(outcome.exc.exc_message))})` : ''}`);
+        await this.republishForRetry(d, h, eta);
+        await this.store(h, 'RETRY', outcome.exc ?? toExceptionInfo(celeryException('Retry', `Retry in ${outcome.countdown}s`)), null);
+        break;
+      }
+      case 'lost': {
+        if (acksLate && (task.options.rejectOnWorkerLost ?? this.app.config.taskRejectOnWorkerLost)) {
+          this.log.log('warning', `Task ${h.task}[${h.id}]: ${outcome.exc.exc_type}; returned to the queue`);
+          d.reject(true);
+          return;
+        }
+        this.stats.failed++;
+        this.log.log('error', `Task handler raised error: ${outcome.exc.exc_type}('${formatExcMessage(outcome.exc.exc_message)}')`);
+        await this.store(h, 'FAILURE', outcome.exc, null);
+        break;
+      }
+    }
+    if (acksLate) d.ack();
+  }
+
+  private async store(h: ReceivedHeaders, status: TaskState, result: unknown, traceback: string | null): Promise<void> {
+    if (!this.backend) return;
+    const meta: TaskMeta = { status, result, traceback, children: [], date_done: status === 'RETRY' ? null : dateDone(), task_id: h.id };
+    if (h.group) meta.group_id = h.group;
+    if (h.parentId) meta.parent_id = h.parentId;
+    try {
+      await this.backend.store(meta, { expiresSeconds: this.app.config.resultExpires });
+    } catch (err) {
+      this.report(new Error(`could not store the ${status} result of ${h.task}[${h.id}]: ${(err as Error).message}`));
+    }
+  }
+
+  private async storeFailure(id: string, err: Error, traceback: string | null): Promise<void> {
+    if (!this.backend) return;
+    try {
+      await this.backend.store(failureMeta(id, toExceptionInfo(err), traceback), { expiresSeconds: this.app.config.resultExpires });
+    } catch (e) {
+      this.report(new Error(`could not store the failure of task ${id}: ${(e as Error).message}`));
+    }
+  }
+
+  /** Same id, retries + 1, new ETA, same queue and priority (Celery's Task.retry). */
+  private async republishForRetry(d: Delivery, h: ReceivedHeaders, eta: Date): Promise<void> {
+    const headers = { ...h.raw, retries: h.retries + 1, eta: isoWithOffset(eta) };
+    await this.app.publish({ body: d.body, properties: { ...d.properties, headers } }, { queue: d.queue, exchange: '', routingKey: d.queue });
+  }
+
+  private async send(sig: SignatureDict, prependJson: string | null, h: ReceivedHeaders, extra: { chain?: SignatureDict[] | null } = {}): Promise<void> {
+    const s = signatureFromDict(this.app, sig);
+    const args = s.immutable || prependJson === null ? s.args : [JSON.parse(prependJson) as unknown, ...s.args];
+    const options = { ...s.options, parentId: h.id, rootId: h.rootId };
+    const route = this.app.route(s.task, options);
+    const { message } = this.app.buildMessage(s.task, args, s.kwargs, { ...options, priority: route.priority }, { chain: extra.chain ?? null });
+    await this.app.publish(message, route);
+  }
+
+  private async continueCanvas(h: ReceivedHeaders, embed: Embed | null, resultJson: string): Promise<void> {
+    try {
+      if (embed?.callbacks) for (const cb of embed.callbacks) await this.send(cb, resultJson, h);
+      if (embed?.chain?.length) {
+        const chain = [...embed.chain];
+        const next = chain.pop()!;
+        await this.send(next, resultJson, h, { chain: chain.length ? chain : null });
+      }
+      if (embed?.chord && h.group) await this.joinChord(h, embed.chord, 'SUCCESS', JSON.parse(resultJson));
+    } catch (err) {
+      this.report(new Error(`could not continue the canvas after ${h.task}[${h.id}]: ${(err as Error).message}`));
+    }
+  }
+
+  private async failCanvas(h: ReceivedHeaders, embed: Embed | null, exc: ExceptionInfo): Promise<void> {
+    try {
+      if (embed?.errbacks) for (const eb of embed.errbacks) await this.send({ ...eb, args: [h.id, ...(eb.args ?? [])], immutable: true }, null, h);
+      // A failed link in a chain fails every later task of it, as in Celery.
+      if (embed?.chain?.length) {
+        for (const s of embed.chain) {
+          const id = typeof s.options?.task_id === 'string' ? s.options.task_id : null;
+          if (id) await this.storeFailure(id, celeryException('ChainError', `Dependency ${h.id} raised ${exc.exc_type}: ${formatExcMessage(exc.exc_message)}`), null);
+        }
+      }
+      if (embed?.chord && h.group) await this.joinChord(h, embed.chord, 'FAILURE', exc);
+    } catch (err) {
+      this.report(new Error(`could not propagate the failure of ${h.task}[${h.id}]: ${(err as Error).message}`));
+    }
+  }
+
+  private async joinChord(h: ReceivedHeaders, body: SignatureDict, state: TaskState, result: unknown): Promise<void> {
+    if (!this.backend) return;
+    const parts = await this.backend.chordJoin(h.group!, { index: h.groupIndex ?? 0, taskId: h.id, state, result }, { expiresSeconds: this.app.config.resultExpires });
+    if (!parts) return;
+    const bodyId = typeof body.options?.task_id === 'string' ? body.options.task_id : null;
+    const failed = parts.find((p) => p.state !== 'SUCCESS');
+    if (failed) {
+      const exc = failed.result as ExceptionInfo;
+      const why = exc && typeof exc === 'object' && 'exc_type' in exc ? `${exc.exc_type}(${pyRepr(formatExcMessage(exc.exc_message))})` : failed.state;
+      if (bodyId) await this.storeFailure(bodyId, celeryException('ChordError', `Dependency ${failed.taskId} raised ${why}`), null);
+      return;
+    }
+    await this.send(body, JSON.stringify(parts.map((p) => p.result)), h);
+  }
+
+  /**
+   * Warm shutdown (default): stop taking messages, return held ETA tasks to the queue, finish what runs, then close.
+   * Cold (warm=false): kill the pool now; unacked messages return to the queue.
+   */
+  async stop({ warm = true }: { warm?: boolean } = {}): Promise<void> {
+    if (this.stopping && warm) return;
+    this.stopping = true;
+    for (const [d, timer] of this.held) {
+      clearTimeout(timer);
+      d.reject(true);
+    }
+    this.held.clear();
+    if (warm) {
+      while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
+    }
+    await this.pool?.close(!warm);
+    await this.consumer?.cancel().catch((e: Error) => this.report(e));
+    this.consumer = null;
+    this.log.log('info', `${this.hostname} stopped (${warm ? 'warm' : 'cold'} shutdown).`);
+  }
+}
+
+let nextSeq = 1;

@@ -1,0 +1,114 @@
+/**
+ * The run record: everything one `lab run` measured, written as JSON to reports/. Renderers and comparisons read
+ * only this shape, so it is versioned (`schema`) and additive: new fields may appear, existing ones keep meaning.
+ */
+
+export const RUN_RECORD_SCHEMA = 'lab.run/1';
+
+/** Summary statistics of one figure over the measured (non-warm-up) repeats, in milliseconds. */
+export interface Summary {
+  n: number;
+  min: number;
+  max: number;
+  mean: number;
+  median: number;
+  stddev: number;
+  /** Median absolute deviation (unscaled). */
+  mad: number;
+  p95: number;
+  p99: number;
+  /** Indices (into the measured samples) whose modified z-score exceeds 14.8 — flagged, never dropped. */
+  outliers: number[];
+}
+
+/** One timed execution of one mode. */
+export interface RunSample {
+  mode: string;
+  /** 0-based repeat index; warm-up repeats come first and are marked. */
+  repeat: number;
+  warmup: boolean;
+  totalMs: number;
+  /** Phase name → milliseconds (e.g. split, dispatch+wait, merge). Phases need not sum to the total. */
+  phases: Record<string, number>;
+  /** Per-item latencies inside this repeat, when the mode has them (currency: one per request). */
+  latenciesMs?: number[];
+}
+
+export interface ModeStats {
+  total: Summary;
+  phases: Record<string, Summary>;
+}
+
+export interface Verdict {
+  ok: boolean;
+  detail: string;
+}
+
+/** One parameter combination of a run (a sweep has several; a plain run has one). */
+export interface RunPoint {
+  params: Record<string, unknown>;
+  samples: RunSample[];
+  /** mode → statistics over the measured samples of that mode */
+  stats: Record<string, ModeStats>;
+  verify: Verdict;
+  /** What the scenario produced, for people (currency: the rates; echo: the reply). Small. */
+  output?: unknown;
+}
+
+export interface ServiceInfo {
+  kind: string;
+  /** URL with the password masked. */
+  url: string;
+  version?: string;
+  host?: string;
+}
+
+export interface LabInfo {
+  /** 'embedded' for the in-process lab, else the provider of the active lab (local, netns, ssh, docker). */
+  kind: string;
+  name: string;
+  hosts: { name: string; address?: string; roles: string[] }[];
+  broker: ServiceInfo;
+  backend: ServiceInfo;
+  workers: { pool: string; concurrency: number; prefetchMultiplier: number; hosts: string[] };
+  serializer: string;
+}
+
+export interface Fingerprint {
+  node: string;
+  os: string;
+  kernel: string;
+  arch: string;
+  cpuModel: string;
+  cpus: number;
+  memoryGiB: number;
+  hostname: string;
+  labVersion: string;
+  gitCommit: string | null;
+}
+
+export interface RunRecord {
+  schema: typeof RUN_RECORD_SCHEMA;
+  /** Unique and sortable: <ISO time>-<scenario>-<random>. */
+  id: string;
+  label?: string;
+  scenario: string;
+  /** The parameters as given (a sweep parameter holds its list of values). */
+  params: Record<string, unknown>;
+  /** Modes in the order they ran within each repeat (interleaved: A B A B …). */
+  modes: string[];
+  /** The mode speed-ups are measured against (e.g. local), and the one measured (e.g. distributed). */
+  baseline: string;
+  candidate: string;
+  repeat: number;
+  warmup: number;
+  lab: LabInfo;
+  env: Fingerprint;
+  startedAt: string;
+  finishedAt: string;
+  points: RunPoint[];
+  /** True when every point verified. */
+  verified: boolean;
+  /** Set when the run stopped early (a task failed, Ctrl-C): the points measured so far are kept. */
+  error?: string;
+}

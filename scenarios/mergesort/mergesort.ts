@@ -1,0 +1,137 @@
+/**
+ * The book's distributed merge sort: split the sequence into n chunks, sort the chunks as tasks (a group),
+ * merge the sorted partials on the master — against the same merge sort run locally on the whole sequence.
+ */
+import { group } from '../../lab/queue/index.js';
+import { phaseTimer } from '../../lab/harness/timer.js';
+import type { Scenario } from '../scenario.js';
+import { merge, mergeSort } from './merge-sort.js';
+
+export interface MergesortParams extends Record<string, unknown> {
+  n: number;
+  size: number;
+  seed: number;
+}
+
+interface Fixture {
+  sequence: number[];
+  truth: Int32Array | null;
+}
+
+/** A shuffled range(size), reproducible from the seed (mulberry32 + Fisher–Yates, like random.shuffle). */
+export function shuffledRange(size: number, seed: number): number[] {
+  // Built by push, not new Array(size): a holey array stringifies to JSON several times slower.
+  const a: number[] = [];
+  for (let i = 0; i < size; i++) a.push(i);
+  let s = seed >>> 0;
+  const rand = (): number => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  for (let i = size - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1));
+    const x = a[i];
+    a[i] = a[j];
+    a[j] = x;
+  }
+  return a;
+}
+
+/** The book's split: n chunks of len//n, the last one taking the remainder. */
+export function split(sequence: readonly number[], n: number): number[][] {
+  const l = Math.floor(sequence.length / n);
+  const chunks: number[][] = [];
+  for (let i = 0; i < n - 1; i++) chunks.push(sequence.slice(i * l, (i + 1) * l));
+  chunks.push(sequence.slice((n - 1) * l));
+  return chunks;
+}
+
+/** Merge sorted partials pairwise (a balanced tree: fewer element moves than folding left to right). */
+export function mergeAll(partials: number[][]): number[] {
+  let level = partials;
+  while (level.length > 1) {
+    const next: number[][] = [];
+    for (let i = 0; i < level.length; i += 2) next.push(i + 1 < level.length ? merge(level[i], level[i + 1]) : level[i]);
+    level = next;
+  }
+  return level[0] ?? [];
+}
+
+async function mergeTree(parts: Promise<number[]>[], lo: number, hi: number): Promise<number[]> {
+  if (hi - lo === 1) return parts[lo];
+  const mid = lo + ((hi - lo) >> 1);
+  const [left, right] = await Promise.all([mergeTree(parts, lo, mid), mergeTree(parts, mid, hi)]);
+  return merge(left, right);
+}
+
+export function verifySorted(output: unknown, fixture: Fixture): { ok: boolean; detail: string } {
+  if (!Array.isArray(output)) return { ok: false, detail: 'result is not a list' };
+  fixture.truth ??= Int32Array.from(fixture.sequence).sort();
+  const truth = fixture.truth;
+  if (output.length !== truth.length) return { ok: false, detail: `result has ${output.length} items, expected ${truth.length}` };
+  for (let i = 0; i < truth.length; i++) {
+    if (output[i] !== truth[i]) return { ok: false, detail: `result differs from a plain sort at index ${i}: ${JSON.stringify(output[i])} ≠ ${truth[i]}` };
+  }
+  return { ok: true, detail: `${truth.length} items equal a plain sort` };
+}
+
+export const mergesortScenario: Scenario<MergesortParams, Fixture, number[]> = {
+  name: 'mergesort',
+  summary: 'distributed merge sort (split into n chunks, sort them as tasks, merge) vs the same sort locally',
+  description:
+    'The book\'s mergesort: a shuffled range(size) is split into n chunks; each chunk is sorted by a worker ' +
+    '(task mergesort.sort, sent as a group); the master merges the sorted partials. The same merge sort runs ' +
+    'locally on the whole sequence for comparison, and both results are checked against a plain sort.',
+  examples: [
+    ['$0 run mergesort --n 4', 'the book\'s run: 1,000,000 ints in 4 chunks'],
+    ['$0 run mergesort --n 1,2,4,8 --size 100000,1000000 --repeat 5', 'a sweep: every n for every size'],
+  ],
+  params: {
+    n: { type: 'int', describe: 'number of chunks (tasks)', default: 4, min: 1, max: 10_000, sweep: true },
+    size: { type: 'int', describe: 'number of integers to sort', default: 1_000_000, min: 1, max: 50_000_000, sweep: true },
+    seed: { type: 'int', describe: 'shuffle seed (same seed, same sequence)', default: 1, min: 0 },
+  },
+  modes: ['local', 'distributed'],
+  baseline: 'local',
+  candidate: 'distributed',
+  defaults: { repeat: 1, warmup: 0 },
+  tasksModule: new URL('./tasks.js', import.meta.url),
+  app: async () => (await import('./tasks.js')).app,
+
+  prepare(params) {
+    if (params.n > params.size) throw new RangeError(`--n ${params.n} is more chunks than --size ${params.size} has items`);
+    return { sequence: shuffledRange(params.size, params.seed), truth: null };
+  },
+
+  async run(mode, params, fixture, ctx) {
+    const t = phaseTimer();
+    if (mode === 'local') {
+      const output = mergeSort(fixture.sequence);
+      t.mark('sort');
+      return { output, phases: t.phases };
+    }
+    const { sort } = await import('./tasks.js');
+    const chunks = split(fixture.sequence, params.n);
+    t.mark('split');
+    const pending = await group(chunks.map((c) => sort.s(c))).applyAsync();
+    t.mark('dispatch');
+    // Merge pairs as soon as both halves are back (a balanced tree), so merging overlaps the slower chunks.
+    let arrived = 0;
+    const partials = pending.results.map((r) =>
+      r.get({ timeout: ctx.timeoutS, signal: ctx.signal }).then((part) => {
+        if (++arrived === chunks.length) t.mark('wait');
+        return part;
+      }),
+    );
+    const output = await mergeTree(partials, 0, partials.length);
+    // 'merge' is what merging took after the last partial arrived; merges done while waiting are inside 'wait'.
+    t.mark('merge');
+    return { output, phases: t.phases };
+  },
+
+  verify: (_params, fixture, output) => verifySorted(output, fixture),
+  summarize: (output) => ({ items: output.length, first: output.slice(0, 3), last: output.slice(-3) }),
+};

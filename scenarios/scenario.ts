@@ -1,0 +1,78 @@
+/**
+ * What a scenario is: its parameters (declared, so the CLI can build flags, validate them and sweep them), its
+ * modes (e.g. local vs distributed), the module that defines its tasks (imported by every worker), and how to
+ * prepare an input, run one mode once, and verify what came out.
+ */
+import type { App } from '../lab/queue/index.js';
+import type { PoolKind } from '../lab/queue/pool/job.js';
+import type { LabInfo, Verdict } from '../lab/report/run-record.js';
+
+export type ParamType = 'int' | 'number' | 'string';
+
+export interface ParamSpec {
+  type: ParamType;
+  describe: string;
+  default: number | string | string[];
+  min?: number;
+  max?: number;
+  /** For strings: the accepted form, and how to say it in an error. */
+  pattern?: RegExp;
+  patternHint?: string;
+  /** Taken from the positional arguments (currency's PAIR...). At most one per scenario. */
+  positional?: boolean;
+  /** The value is a list (positional pairs); a list-valued param is one value, not a sweep. */
+  list?: boolean;
+  /** Comma-separated values sweep this parameter (each value is a point of the run). */
+  sweep?: boolean;
+}
+
+export interface ScenarioContext {
+  /** The scenario's app, connected to the lab's broker and backend. */
+  app: App;
+  lab: LabInfo;
+  signal: AbortSignal;
+  /** URL template of the lab's quote server ("http://HOST4:8080/d/quotes.csv?s={}=X&f=p"), when the lab runs one. */
+  quotesUrl: string | null;
+  /** Seconds a distributed step may wait for results before the run fails. */
+  timeoutS: number;
+}
+
+export interface ModeResult<O> {
+  output: O;
+  phases: Record<string, number>;
+  latenciesMs?: number[];
+}
+
+export interface Scenario<P extends Record<string, unknown> = Record<string, unknown>, F = unknown, O = unknown> {
+  name: string;
+  summary: string;
+  /** Longer text for `lab run <name> --help`. */
+  description: string;
+  examples: [string, string][];
+  params: Record<string, ParamSpec>;
+  /** Run in this order within each repeat (interleaved), so drift hits every mode alike. */
+  modes: string[];
+  baseline: string;
+  candidate: string;
+  defaults: { repeat: number; warmup: number };
+  /** The module that registers this scenario's tasks (workers import it). */
+  tasksModule: URL;
+  /** The app that module defines. */
+  app(): Promise<App>;
+  /** Worker settings for the embedded lab (e.g. the async pool for I/O-bound tasks). */
+  embeddedWorker?: { pool?: PoolKind; concurrency?: number };
+  /** Services this scenario needs beside broker and backend. */
+  needs?: { quotes?: { latencyParam: string } };
+  /** Build the input for one parameter point (no lab needed: it runs while the workers start). */
+  prepare(params: P): Promise<F> | F;
+  run(mode: string, params: P, fixture: F, ctx: ScenarioContext): Promise<ModeResult<O>>;
+  verify(params: P, fixture: F, output: O, mode: string): Verdict;
+  /** A small, human-readable summary of an output, kept in the run record. */
+  summarize?(output: O): unknown;
+  /** Lines to print after the run, from the summary (currency prints each pair and rate, like the book). */
+  describe?(summary: unknown): string[];
+}
+
+/** Erase the type parameters for the registry. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyScenario = Scenario<any, any, any>;
