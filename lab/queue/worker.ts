@@ -58,6 +58,8 @@ export class Worker extends EventEmitter {
   private readonly held = new Map<Delivery, NodeJS.Timeout>();
   private readonly inflight = new Set<Promise<void>>();
   private stopping = false;
+  /** Set by a cold stop: outcomes that arrive afterwards are dropped (their messages went back to the queue). */
+  private cold = false;
 
   constructor(
     readonly app: App,
@@ -191,6 +193,7 @@ export class Worker extends EventEmitter {
     } finally {
       this.stats.active--;
     }
+    if (this.cold) return;
     const ignore = h.ignoreResult || (task.options.ignoreResult ?? this.app.config.taskIgnoreResult);
     switch (outcome.kind) {
       case 'success': {
@@ -316,21 +319,25 @@ export class Worker extends EventEmitter {
 
   /**
    * Warm shutdown (default): stop taking messages, return held ETA tasks to the queue, finish what runs, then close.
-   * Cold (warm=false): kill the pool now; unacked messages return to the queue.
+   * Cold (warm=false): let go of the broker first — every unacked message (acks_late tasks, held ETA tasks) goes
+   * back to the queue for another worker — then kill the pool; nothing more is stored or acked by this worker.
    */
   async stop({ warm = true }: { warm?: boolean } = {}): Promise<void> {
     if (this.stopping && warm) return;
     this.stopping = true;
-    for (const [d, timer] of this.held) {
-      clearTimeout(timer);
-      d.reject(true);
-    }
-    this.held.clear();
+    for (const timer of this.held.values()) clearTimeout(timer);
     if (warm) {
+      for (const d of this.held.keys()) d.reject(true);
+      this.held.clear();
       while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
+      await this.pool?.close(false);
+      await this.consumer?.cancel().catch((e: Error) => this.report(e));
+    } else {
+      this.cold = true;
+      this.held.clear();
+      await this.consumer?.cancel().catch((e: Error) => this.report(e));
+      await this.pool?.close(true);
     }
-    await this.pool?.close(!warm);
-    await this.consumer?.cancel().catch((e: Error) => this.report(e));
     this.consumer = null;
     this.log.log('info', `${this.hostname} stopped (${warm ? 'warm' : 'cold'} shutdown).`);
   }

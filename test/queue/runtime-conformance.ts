@@ -1,0 +1,230 @@
+/**
+ * The runtime's behaviour, end to end (client → broker → worker → backend → client), as one suite run against
+ * every transport pair: the embedded memory pair and RabbitMQ + Redis. The two labs cannot drift apart.
+ */
+import test from 'node:test';
+import type { TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { Worker, chain, chord, group, TaskFailedError, TaskRevokedError, TaskTimeoutError } from '../../lab/queue/index.js';
+import type { PoolKind } from '../../lab/queue/index.js';
+import { buildTaskMessage } from '../../lab/queue/protocol.js';
+import * as tasks from '../fixtures/queue/tasks.js';
+
+export interface RuntimeTarget {
+  name: string;
+  brokerUrl: string;
+  backendUrl: string;
+  /** Resolves false (after skipping loudly) when the target's servers are missing. */
+  available(t: TestContext): Promise<boolean>;
+}
+
+const TASKS_MODULE = new URL('../fixtures/queue/tasks.js', import.meta.url);
+
+export function runtimeConformance(target: RuntimeTarget): void {
+  const { app } = tasks;
+  const queue = `lab-test-${randomBytes(4).toString('hex')}`;
+  let configured = false;
+  const workers: Worker[] = [];
+
+  async function setup(t: TestContext, options: { pool?: PoolKind; concurrency?: number } = {}): Promise<Worker | null> {
+    if (!(await target.available(t))) return null;
+    if (!configured) {
+      app.configFromObject({ broker_url: target.brokerUrl, result_backend: target.backendUrl, task_default_queue: queue });
+      configured = true;
+    }
+    const w = new Worker(app, { pool: options.pool ?? 'threads', concurrency: options.concurrency ?? 2, include: [TASKS_MODULE] });
+    workers.push(w);
+    await w.start();
+    return w;
+  }
+
+  async function stopAll(): Promise<void> {
+    await Promise.all(workers.splice(0).map((w) => w.stop({ warm: false })));
+    if (configured) {
+      const broker = await app.getBroker().catch(() => null);
+      await broker?.purge(queue).catch(() => undefined);
+    }
+  }
+
+  test.describe(`runtime conformance: ${target.name}`, () => {
+    test.afterEach(stopAll);
+    test.after(async () => {
+      await stopAll();
+      if (configured) {
+        const broker = (await app.getBroker().catch(() => null)) as unknown as { deleteQueue?: (q: string) => Promise<void> } | null;
+        // Leave no queue behind on a shared RabbitMQ.
+        await broker?.deleteQueue?.(queue).catch(() => undefined);
+      }
+      await app.close();
+    });
+
+    test('a task round-trips its argument', async (t) => {
+      if (!(await setup(t))) return;
+      const r = await tasks.echo.delay('Python rocks!');
+      assert.equal(await r.get({ timeout: 10 }), 'Python rocks!');
+      assert.equal(r.state, 'SUCCESS');
+      assert.equal(await r.ready(), true);
+      assert.equal(await r.successful(), true);
+    });
+
+    test('keyword arguments bind to named parameters', async (t) => {
+      if (!(await setup(t))) return;
+      assert.equal(await (await tasks.add.applyAsync([40], { y: 2 })).get({ timeout: 10 }), 42);
+    });
+
+    test('one worker slot runs tasks in the order they were sent', async (t) => {
+      if (!(await setup(t, { pool: 'prefork', concurrency: 1 }))) return;
+      const results = await Promise.all(Array.from({ length: 20 }, () => tasks.now.delay()));
+      const times = (await Promise.all(results.map((r) => r.get({ timeout: 10 })))) as number[];
+      for (let i = 1; i < times.length; i++) assert.ok(times[i] >= times[i - 1], `task ${i} ran before task ${i - 1}`);
+    });
+
+    test('get() with a timeout throws TaskTimeoutError on time', async (t) => {
+      if (!(await setup(t))) return;
+      const r = await tasks.sleep.delay(3000);
+      const t0 = Date.now();
+      await assert.rejects(r.get({ timeout: 0.2 }), (err: unknown) => err instanceof TaskTimeoutError && err.taskId === r.id);
+      const took = Date.now() - t0;
+      assert.ok(took >= 190 && took < 1500, `timed out after ${took} ms`);
+    });
+
+    test('a task that throws fails with the remote type, message and traceback', async (t) => {
+      if (!(await setup(t))) return;
+      const r = await tasks.boom.delay('Booo!');
+      await assert.rejects(r.get({ timeout: 10 }), (err: unknown) => {
+        assert.ok(err instanceof TaskFailedError);
+        assert.equal(err.excType, 'TypeError');
+        assert.equal(err.excMessage, 'Booo!');
+        assert.match(err.remoteTraceback ?? '', /TypeError: Booo!/);
+        return true;
+      });
+      assert.equal(r.state, 'FAILURE');
+      assert.equal(await r.failed(), true);
+      const info = (await r.get({ timeout: 10, propagate: false })) as unknown as { exc_type: string; exc_message: string[] };
+      assert.deepEqual([info.exc_type, info.exc_message], ['TypeError', ['Booo!']]);
+    });
+
+    test('a group returns results in member order; a failing member fails the group', async (t) => {
+      if (!(await setup(t))) return;
+      const g = await group(Array.from({ length: 10 }, (_, i) => tasks.add.s(i, i))).applyAsync();
+      assert.deepEqual(await g.get({ timeout: 10 }), Array.from({ length: 10 }, (_, i) => 2 * i));
+      assert.equal(await g.completedCount(), 10);
+      const bad = await group([tasks.add.s(1, 1), tasks.boom.s('member 1 broke'), tasks.add.s(2, 2)]).applyAsync();
+      await assert.rejects(bad.get({ timeout: 10 }), (err: unknown) => err instanceof TaskFailedError && err.excMessage === 'member 1 broke');
+      assert.equal(await bad.completedCount(), 2);
+    });
+
+    test('a worker killed mid-task (acks_late) loses nothing: the task is redelivered to another worker', async (t) => {
+      const first = await setup(t, { pool: 'prefork', concurrency: 1 });
+      if (!first) return;
+      const r = await tasks.slowLate.delay(400);
+      while (first.stats.active === 0) await new Promise((res) => setTimeout(res, 10));
+      await first.stop({ warm: false });
+      await setup(t, { pool: 'prefork', concurrency: 1 });
+      assert.deepEqual(await r.get({ timeout: 15 }), { redelivered: true });
+    });
+
+    test('a pool child that dies fails its task with WorkerLostError, and the worker keeps serving', async (t) => {
+      if (!(await setup(t, { pool: 'prefork', concurrency: 1 }))) return;
+      const r = await tasks.die.delay();
+      await assert.rejects(r.get({ timeout: 10 }), (err: unknown) => err instanceof TaskFailedError && err.excType === 'WorkerLostError');
+      assert.equal(await (await tasks.echo.delay('still here')).get({ timeout: 10 }), 'still here');
+    });
+
+    test('an unregistered task name fails with NotRegistered', async (t) => {
+      if (!(await setup(t))) return;
+      const r = await app.sendTask('test.no_such_task', [1]);
+      await assert.rejects(r.get({ timeout: 10 }), (err: unknown) => err instanceof TaskFailedError && err.excType === 'NotRegistered');
+    });
+
+    test('retry re-runs the task under the same id until it succeeds', async (t) => {
+      if (!(await setup(t))) return;
+      const r = await tasks.flaky.delay(3);
+      assert.equal(await r.get({ timeout: 10 }), 2);
+    });
+
+    test('past max_retries the original exception is raised', async (t) => {
+      if (!(await setup(t))) return;
+      const r = await tasks.alwaysRetry.delay();
+      await assert.rejects(r.get({ timeout: 10 }), (err: unknown) => err instanceof TaskFailedError && err.excType === 'RangeError' && err.excMessage === 'still broken');
+    });
+
+    test('countdown delays execution', async (t) => {
+      if (!(await setup(t))) return;
+      const sent = Date.now();
+      const r = await tasks.now.applyAsync([], {}, { countdown: 0.4 });
+      const ranAt = (await r.get({ timeout: 10 })) as number;
+      assert.ok(ranAt - sent >= 390, `ran ${ranAt - sent} ms after sending`);
+    });
+
+    test('a task past its expiry is revoked, not run', async (t) => {
+      if (!(await setup(t))) return;
+      const r = await tasks.echo.applyAsync(['late'], {}, { countdown: 0.5, expires: 0.2 });
+      await assert.rejects(r.get({ timeout: 10 }), (err: unknown) => err instanceof TaskRevokedError);
+      assert.equal(r.state, 'REVOKED');
+    });
+
+    test('a chain passes each result on', async (t) => {
+      if (!(await setup(t))) return;
+      const r = await chain(tasks.add.s(1, 2), tasks.add.s(3), tasks.add.s(4)).applyAsync();
+      assert.equal(await r.get({ timeout: 10 }), 10);
+    });
+
+    test('a chord calls its body with the header results in order', async (t) => {
+      if (!(await setup(t))) return;
+      const r = await chord(
+        Array.from({ length: 6 }, (_, i) => tasks.add.s(i, i)),
+        tasks.sum.s(),
+      ).applyAsync();
+      assert.equal(await r.get({ timeout: 10 }), 30);
+    });
+
+    test('a chord whose header fails fails its body with ChordError', async (t) => {
+      if (!(await setup(t))) return;
+      const r = await chord([tasks.add.s(1, 1), tasks.boom.s('header broke')], tasks.sum.s()).applyAsync();
+      await assert.rejects(r.get({ timeout: 10 }), (err: unknown) => err instanceof TaskFailedError && err.excType === 'ChordError' && /header broke/.test(err.excMessage));
+    });
+
+    test('content other than JSON is refused and never deserialized', async (t) => {
+      if (!(await setup(t))) return;
+      const message = buildTaskMessage('test.echo', { args: ['x'] });
+      message.properties.contentType = 'application/x-python-serialize';
+      message.body = Buffer.from('\x80\x04\x95 pickle bytes', 'latin1');
+      const id = message.properties.correlationId as string;
+      await (await app.getBackend()).watch([id]);
+      await app.publish(message, app.route('test.echo'));
+      await assert.rejects(app.asyncResult(id).get({ timeout: 10 }), (err: unknown) => err instanceof TaskFailedError && err.excType === 'ContentDisallowed');
+      assert.equal(await (await tasks.echo.delay('still serving')).get({ timeout: 10 }), 'still serving');
+    });
+
+    test('a malformed body fails the task with DecodeError and the worker keeps serving', async (t) => {
+      if (!(await setup(t))) return;
+      for (const body of ['{not json', '{"args": 1}', '[1, 2, 3]']) {
+        const message = buildTaskMessage('test.echo', { args: ['x'] });
+        message.body = Buffer.from(body);
+        const id = message.properties.correlationId as string;
+        await (await app.getBackend()).watch([id]);
+        await app.publish(message, app.route('test.echo'));
+        await assert.rejects(app.asyncResult(id).get({ timeout: 10 }), (err: unknown) => err instanceof TaskFailedError && err.excType === 'DecodeError', body);
+      }
+      assert.equal(await (await tasks.echo.delay('ok')).get({ timeout: 10 }), 'ok');
+    });
+
+    test('a hard time limit kills the task with TimeLimitExceeded', async (t) => {
+      if (!(await setup(t, { pool: 'threads', concurrency: 1 }))) return;
+      const r = await tasks.busy.applyAsync([5000], {}, { timeLimit: 0.3 });
+      await assert.rejects(r.get({ timeout: 10 }), (err: unknown) => err instanceof TaskFailedError && err.excType === 'TimeLimitExceeded');
+      assert.equal(await (await tasks.echo.delay('after')).get({ timeout: 10 }), 'after');
+    });
+
+    test('ignore_result stores nothing', async (t) => {
+      if (!(await setup(t))) return;
+      const r = await tasks.echo.applyAsync(['quiet'], {}, { ignoreResult: true });
+      // Once a later task has finished on the same queue, the ignored one has run too.
+      await (await tasks.echo.delay('marker')).get({ timeout: 10 });
+      await new Promise((res) => setTimeout(res, 50));
+      assert.equal(await r.refresh(), 'PENDING');
+    });
+  });
+}
