@@ -1,0 +1,54 @@
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { ProtocolError, buildTaskMessage, decodeBody, readHeaders } from '../../lab/queue/protocol.js';
+
+test('a task message carries every protocol v2 header Celery 5.2 sends', () => {
+  const m = buildTaskMessage('mergesort.sort', { args: [[3, 1, 2]], kwargs: { a: 1 } });
+  const h = m.properties.headers;
+  for (const key of ['lang', 'task', 'id', 'shadow', 'eta', 'expires', 'group', 'group_index', 'retries', 'timelimit', 'root_id', 'parent_id', 'argsrepr', 'kwargsrepr', 'origin', 'ignore_result']) {
+    assert.ok(key in h, `header ${key} missing`);
+  }
+  assert.equal(h.task, 'mergesort.sort');
+  assert.equal(h.root_id, h.id);
+  assert.deepEqual(h.timelimit, [null, null]);
+  assert.equal(m.properties.contentType, 'application/json');
+  assert.equal(m.properties.contentEncoding, 'utf-8');
+  assert.equal(m.properties.correlationId, h.id);
+  assert.equal(m.properties.deliveryMode, 2);
+  assert.deepEqual(JSON.parse(m.body.toString()), [[[3, 1, 2]], { a: 1 }, { callbacks: null, errbacks: null, chain: null, chord: null }]);
+});
+
+test('eta and expires are ISO-8601 with an explicit offset; expires also sets the AMQP expiration', () => {
+  const eta = new Date('2026-11-27T12:00:00.000Z');
+  const expires = new Date(Date.now() + 60_000);
+  const m = buildTaskMessage('t', { eta, expires });
+  assert.equal(m.properties.headers.eta, '2026-11-27T12:00:00.000+00:00');
+  assert.match(String(m.properties.headers.expires), /\+00:00$/);
+  const ttl = Number(m.properties.expiration);
+  assert.ok(ttl > 59_000 && ttl <= 60_000, `expiration ${m.properties.expiration}`);
+});
+
+test('headers are read leniently: only id and task are required', () => {
+  const h = readHeaders({ id: 'abc', task: 'x.y' });
+  assert.equal(h.retries, 0);
+  assert.deepEqual(h.timeLimit, [null, null]);
+  assert.equal(h.rootId, 'abc');
+  assert.equal(h.eta, null);
+  assert.throws(() => readHeaders({ task: 'x' }), ProtocolError);
+  assert.throws(() => readHeaders({ id: 'abc' }), (e: unknown) => e instanceof ProtocolError && e.taskId === 'abc');
+});
+
+test("Python's isoformat (microseconds, offset) is read exactly", () => {
+  const h = readHeaders({ id: 'a', task: 't', eta: '2026-11-27T13:20:00.123456+00:00', expires: '2026-11-27T15:20:00+02:00' });
+  assert.equal(h.eta?.toISOString(), '2026-11-27T13:20:00.123Z');
+  assert.equal(h.expires?.toISOString(), '2026-11-27T13:20:00.000Z');
+  assert.throws(() => readHeaders({ id: 'a', task: 't', eta: 'tomorrow' }), /eta is not an ISO-8601 time/);
+});
+
+test('a body must be [args, kwargs, embed]; errors say what is wrong', () => {
+  assert.deepEqual(decodeBody(Buffer.from('[[1], {}, null]'), 'i').args, [1]);
+  assert.throws(() => decodeBody(Buffer.from('{nope'), 'i'), /not valid JSON/);
+  assert.throws(() => decodeBody(Buffer.from('{"a":1}'), 'i'), /not a \[args, kwargs, embed\] array/);
+  assert.throws(() => decodeBody(Buffer.from('[1, {}]'), 'i'), /args is not an array/);
+  assert.throws(() => decodeBody(Buffer.from('[[], []]'), 'i'), /kwargs is not an object/);
+});
