@@ -7,8 +7,22 @@ import { hideBin } from 'yargs/helpers';
 import { UsageError } from '../errors.js';
 import { reportError } from './error-boundary.js';
 import { globalOptions } from './shared-options.js';
+import type { GlobalFlags } from './shared-options.js';
+import type { CommandModule } from 'yargs';
 import { runCommandModule } from './commands/run.js';
 import { reportCommandModule } from './commands/report.js';
+
+/** `lab run mergesort --help` for `lab run mergesort --bogus`: the command words before the first flag. */
+function helpCommand(argv: string[], commands: string[]): string {
+  const words: string[] = [];
+  for (const a of argv) {
+    if (a.startsWith('-') || words.length === 2 || (words.length === 0 && !commands.includes(a))) break;
+    words.push(a);
+  }
+  return ['lab', ...words, '--help'].join(' ');
+}
+
+const COMMANDS = [runCommandModule, reportCommandModule] as CommandModule<GlobalFlags, GlobalFlags>[];
 
 export async function main(argv: string[] = hideBin(process.argv)): Promise<number> {
   const verbose = argv.includes('--verbose') || argv.includes('-v');
@@ -21,10 +35,8 @@ export async function main(argv: string[] = hideBin(process.argv)): Promise<numb
         'built on namespaces, SSH hosts or containers — and the textbook experiments run on it with honest statistics. ' +
         'Without a lab, `lab run` uses an embedded one on this machine.',
     )
-    .command(runCommandModule)
-    .command(reportCommandModule)
+    .command(COMMANDS)
     .demandCommand(1, 'name a command (lab --help lists them)')
-    .recommendCommands()
     .strict()
     .help()
     .alias('help', 'h')
@@ -33,7 +45,7 @@ export async function main(argv: string[] = hideBin(process.argv)): Promise<numb
     .epilogue('Docs: README.md. Exit codes: 0 ok, 1 a run failed, 2 a usage or configuration error, 130 interrupted.')
     .fail((message, err) => {
       // yargs validation (unknown flag, missing argument) or an error thrown by a handler.
-      usageFailure = err ?? new UsageError(`${message}${message.endsWith('.') ? '' : ''} (see lab --help)`);
+      usageFailure = err ?? new UsageError(/--help/.test(message) ? message : `${message} (see ${helpCommand(argv, COMMANDS.map((c) => String(c.command).split(' ')[0]))})`);
       throw usageFailure;
     });
   try {

@@ -76,6 +76,8 @@ export const runCommandModule: CommandModule<GlobalFlags, GlobalFlags> = {
       .command({
         command: '$0 [name]',
         describe: false,
+        // Whatever flags came with an unknown scenario, the error to give is about the scenario.
+        builder: (y) => y.strict(false),
         handler: (argv) => {
           const known = SCENARIOS.map((s) => s.name).join(', ');
           const name = (argv as { name?: string }).name;
