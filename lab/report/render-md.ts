@@ -1,0 +1,85 @@
+/**
+ * GitHub-flavoured Markdown: the same rows as the terminal table, as a pipe table, plus verification failures.
+ */
+import type { Comparison } from './compare.js';
+import { modeStats, speedup } from './derive.js';
+import { formatMs, formatParams, formatRatio, formatWhen, runName } from './format.js';
+import type { RunRecord } from './run-record.js';
+
+/** Make text safe inside a table cell: no pipes, newlines, inline HTML or emphasis surprises. */
+export function mdCell(s: string): string {
+  return s
+    .replace(/\\/g, '\\\\')
+    .replace(/[|*_`[\]]/g, (c) => `\\${c}`)
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/\r?\n|\r/g, ' ');
+}
+
+function mdTable(head: string[], align: ('l' | 'r' | 'c')[], rows: string[][]): string {
+  const sep = align.map((a) => (a === 'r' ? '---:' : a === 'c' ? ':---:' : '---'));
+  return [head, sep, ...rows].map((cells, i) => `| ${(i === 1 ? cells : cells.map(mdCell)).join(' | ')} |`).join('\n');
+}
+
+export function renderMarkdown(records: readonly RunRecord[]): string {
+  const rows: string[][] = [];
+  const failures: string[] = [];
+  for (const r of records) {
+    for (const p of r.points) {
+      const sp = speedup(r, p);
+      const cell = (m: string): string => `${m} ${formatMs(modeStats(p, m)?.total.median)}`;
+      rows.push([
+        r.scenario,
+        formatParams(p.params),
+        `${r.lab.kind}/${r.lab.name}`,
+        cell(r.baseline),
+        cell(r.candidate),
+        sp ? formatRatio(sp.ratio) : '—',
+        p.verify.ok ? '✓' : '✗',
+        String(r.repeat),
+        formatWhen(r.startedAt),
+      ]);
+      if (!p.verify.ok) failures.push(`- ✗ ${mdCell(`${r.scenario} ${formatParams(p.params)} (${r.id}): ${p.verify.detail}`)}`);
+    }
+  }
+  const out = [
+    '## lab report',
+    '',
+    mdTable(
+      ['scenario', 'params', 'lab', 'baseline', 'candidate', 'speed-up', 'verified', 'n', 'when'],
+      ['l', 'l', 'l', 'r', 'r', 'r', 'c', 'r', 'l'],
+      rows,
+    ),
+    '',
+    'speed-up = baseline median / candidate median; times are medians of the measured repeats.',
+  ];
+  if (failures.length > 0) out.push('', '**Verification failed:**', '', ...failures);
+  const stopped = records.filter((r) => r.error).map((r) => `- ${mdCell(`${r.scenario} (${r.id}): ${r.error}`)}`);
+  if (stopped.length > 0) out.push('', '**Stopped early:**', '', ...stopped);
+  return `${out.join('\n')}\n`;
+}
+
+export function renderCompareMarkdown(c: Comparison): string {
+  const rows = c.rows.map((row) => [
+    row.scenario,
+    formatParams(row.params),
+    row.mode,
+    row.a ? formatMs(row.a.median) : '—',
+    row.b ? formatMs(row.b.median) : '—',
+    row.ratio ? formatRatio(row.ratio.ratio) : '—',
+    row.ratio ? `${formatRatio(row.ratio.low)}–${formatRatio(row.ratio.high)} (${row.ratio.method})` : '—',
+    row.verdict,
+  ]);
+  const out = [
+    '## lab compare',
+    '',
+    `- **A:** ${mdCell(`${runName(c.a)} · ${c.a.scenario} · ${c.a.lab} · ${formatWhen(c.a.startedAt)}`)}`,
+    `- **B:** ${mdCell(`${runName(c.b)} · ${c.b.scenario} · ${c.b.lab} · ${formatWhen(c.b.startedAt)}`)}`,
+    '',
+    mdTable(['scenario', 'params', 'mode', 'A median', 'B median', 'B/A', 'band', 'verdict'], ['l', 'l', 'l', 'r', 'r', 'r', 'l', 'l'], rows),
+    '',
+    'B/A < 1: B is faster. band: 95% bootstrap CI of the median ratio (bootstrap) or median ± MAD (mad).',
+  ];
+  if (c.notes.length > 0) out.push('', ...c.notes.map((n) => `> note: ${mdCell(n)}`));
+  return `${out.join('\n')}\n`;
+}

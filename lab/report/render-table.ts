@@ -1,0 +1,83 @@
+/**
+ * Terminal table (cli-table3, no colours): one row per point of each selected run — scenario, params, lab,
+ * baseline median, candidate median, speed-up (baseline/candidate), verified, repeats, when (UTC).
+ */
+import Table from 'cli-table3';
+import type { Comparison } from './compare.js';
+import { modeStats, modesOf, speedup } from './derive.js';
+import { formatMs, formatParams, formatRatio, formatWhen, runName } from './format.js';
+import type { RunRecord } from './run-record.js';
+
+function newTable(head: string[], colAligns: ('left' | 'right' | 'center')[]): Table.Table {
+  return new Table({
+    head,
+    colAligns,
+    style: { head: [], border: [], compact: true, 'padding-left': 1, 'padding-right': 1 },
+  });
+}
+
+function modeCell(record: RunRecord, point: RunRecord['points'][number], mode: string): string {
+  const s = modeStats(point, mode);
+  return `${mode} ${s ? formatMs(s.total.median) : '—'}`;
+}
+
+export function renderTable(records: readonly RunRecord[]): string {
+  const withOthers = records.some((r) => modesOf(r).length > 2);
+  const head = ['scenario', 'params', 'lab', 'baseline', 'candidate', 'speed-up', 'verified', 'n', 'when'];
+  const aligns: ('left' | 'right' | 'center')[] = ['left', 'left', 'left', 'right', 'right', 'right', 'center', 'right', 'left'];
+  if (withOthers) {
+    head.splice(6, 0, 'other modes');
+    aligns.splice(6, 0, 'left');
+  }
+  const table = newTable(head, aligns);
+  const failures: string[] = [];
+  for (const r of records) {
+    const others = modesOf(r).filter((m) => m !== r.baseline && m !== r.candidate);
+    for (const p of r.points) {
+      const sp = speedup(r, p);
+      const row = [
+        r.scenario,
+        formatParams(p.params),
+        `${r.lab.kind}/${r.lab.name}`,
+        modeCell(r, p, r.baseline),
+        modeCell(r, p, r.candidate),
+        sp ? formatRatio(sp.ratio) : '—',
+        p.verify.ok ? '✓' : '✗',
+        String(r.repeat),
+        formatWhen(r.startedAt),
+      ];
+      if (withOthers) row.splice(6, 0, others.map((m) => modeCell(r, p, m)).join(', '));
+      table.push(row);
+      if (!p.verify.ok) failures.push(`✗ ${r.scenario} ${formatParams(p.params)} (${r.id}): ${p.verify.detail}`.replace(/\s+/g, ' '));
+    }
+  }
+  const stopped = records.filter((r) => r.error).map((r) => `${r.scenario} (${r.id}): ${r.error}`.replace(/\s+/g, ' '));
+  const lines = [table.toString()];
+  if (failures.length > 0) lines.push('', 'verification failed:', ...failures);
+  if (stopped.length > 0) lines.push('', 'stopped early:', ...stopped);
+  return `${lines.join('\n')}\n`;
+}
+
+export function renderCompareTable(c: Comparison): string {
+  const who = (tag: string, r: Comparison['a']): string => `${tag}: ${runName(r)} · ${r.scenario} · ${r.lab} · ${formatWhen(r.startedAt)}`;
+  const table = newTable(
+    ['scenario', 'params', 'mode', 'A median', 'B median', 'B/A', 'band', 'verdict'],
+    ['left', 'left', 'left', 'right', 'right', 'right', 'left', 'left'],
+  );
+  for (const row of c.rows) {
+    table.push([
+      row.scenario,
+      formatParams(row.params),
+      row.mode,
+      row.a ? formatMs(row.a.median) : '—',
+      row.b ? formatMs(row.b.median) : '—',
+      row.ratio ? formatRatio(row.ratio.ratio) : '—',
+      row.ratio ? `${formatRatio(row.ratio.low)}–${formatRatio(row.ratio.high)} (${row.ratio.method})` : '—',
+      row.verdict,
+    ]);
+  }
+  const lines = [who('A', c.a), who('B', c.b), table.toString()];
+  if (c.notes.length > 0) lines.push('', ...c.notes.map((n) => `note: ${n}`));
+  lines.push('', 'B/A < 1: B is faster. band: 95% bootstrap CI of the median ratio (bootstrap) or median ± MAD (mad).');
+  return `${lines.join('\n')}\n`;
+}
