@@ -11,6 +11,9 @@ import type { GlobalFlags } from './shared-options.js';
 import type { CommandModule } from 'yargs';
 import { runCommandModule } from './commands/run.js';
 import { reportCommandModule } from './commands/report.js';
+import { workerCommandModule } from './commands/worker.js';
+import { callCommandModule } from './commands/call.js';
+import { purgeCommandModule } from './commands/purge.js';
 
 /** `lab run mergesort --help` for `lab run mergesort --bogus`: the command words before the first flag. */
 function helpCommand(argv: string[], commands: string[]): string {
@@ -22,7 +25,7 @@ function helpCommand(argv: string[], commands: string[]): string {
   return ['lab', ...words, '--help'].join(' ');
 }
 
-const COMMANDS = [runCommandModule, reportCommandModule] as CommandModule<GlobalFlags, GlobalFlags>[];
+const COMMANDS = [runCommandModule, reportCommandModule, workerCommandModule, callCommandModule, purgeCommandModule] as CommandModule<GlobalFlags, GlobalFlags>[];
 
 export async function main(argv: string[] = hideBin(process.argv)): Promise<number> {
   const verbose = argv.includes('--verbose') || argv.includes('-v');

@@ -27,3 +27,15 @@ export interface ReportsFlag {
 export function reportsOption<T>(y: Argv<T>): Argv<T & ReportsFlag> {
   return y.option('reports', { type: 'string', default: process.env.LAB_REPORTS_DIR ?? 'reports', describe: 'directory of run records (env LAB_REPORTS_DIR)' });
 }
+
+export interface ConnectionFlags {
+  broker?: string;
+  backend?: string;
+}
+
+/** --broker / --backend, else LAB_BROKER_URL / LAB_BACKEND_URL, else the active lab. */
+export function connectionOptions<T>(y: Argv<T>): Argv<T & ConnectionFlags> {
+  return y
+    .option('broker', { type: 'string', describe: 'broker URL, e.g. amqp://user:pass@HOST1:5672// (env LAB_BROKER_URL; default: the active lab)' })
+    .option('backend', { type: 'string', describe: 'result backend URL, e.g. redis://:pass@HOST2:6379/0 (env LAB_BACKEND_URL; default: the active lab)' });
+}

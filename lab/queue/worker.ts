@@ -19,6 +19,7 @@ import { pyRepr, silentLogger } from './worker-log.js';
 import type { WorkerLogger } from './worker-log.js';
 import { ChildPool } from './pool/child-pool.js';
 import { InlinePool } from './pool/inline-pool.js';
+import { loadTaskModules } from './pool/executor.js';
 import type { Job, JobOutcome, Pool, PoolKind } from './pool/job.js';
 
 export interface WorkerOptions {
@@ -81,6 +82,8 @@ export class Worker extends EventEmitter {
   }
 
   async start(): Promise<void> {
+    // The main process knows the tasks too (names, acks_late, time limits), as Celery's MainProcess does.
+    await loadTaskModules(this.include);
     this.pool = this.poolKind === 'async' ? new InlinePool(this.concurrency, this.include) : new ChildPool(this.poolKind, this.concurrency, this.include);
     this.pool.on('error', (err) => this.report(err));
     const [broker, backend] = await Promise.all([this.app.getBroker(), this.app.config.resultBackend ? this.app.getBackend() : Promise.resolve(null), this.pool.start()]);

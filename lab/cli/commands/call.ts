@@ -1,0 +1,73 @@
+/** `lab call <task> [args JSON] [--kwargs JSON] [--queue] [--countdown] [--wait]`: send one task by name. */
+import type { CommandModule } from 'yargs';
+import { UsageError } from '../../errors.js';
+import { App } from '../../queue/index.js';
+import type { SendOptions } from '../../queue/index.js';
+import { resolveUrls } from '../urls.js';
+import { connectionOptions } from '../shared-options.js';
+import type { ConnectionFlags, GlobalFlags } from '../shared-options.js';
+
+interface CallFlags extends GlobalFlags, ConnectionFlags {
+  task: string;
+  args?: string;
+  kwargs?: string;
+  queue?: string;
+  countdown?: number;
+  expires?: number;
+  priority?: number;
+  wait: boolean;
+  timeout: number;
+}
+
+function parseJson(flag: string, text: string, want: 'array' | 'object'): unknown {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (err) {
+    throw new UsageError(`${flag}: not valid JSON (${(err as Error).message}): ${text}`);
+  }
+  const ok = want === 'array' ? Array.isArray(v) : typeof v === 'object' && v !== null && !Array.isArray(v);
+  if (!ok) throw new UsageError(`${flag}: expected a JSON ${want === 'array' ? 'array like [1, "a"]' : 'object like {"x": 1}'}, got ${text}`);
+  return v;
+}
+
+export const callCommandModule: CommandModule<GlobalFlags, CallFlags> = {
+  command: 'call <task> [args]',
+  describe: 'send a task by name (and wait for its result with --wait)',
+  builder: (y) =>
+    connectionOptions(y)
+      .positional('task', { type: 'string', describe: 'task name, e.g. test.echo' })
+      .positional('args', { type: 'string', describe: 'positional arguments as a JSON array, e.g. \'["hello"]\'' })
+      .option('kwargs', { type: 'string', describe: 'keyword arguments as a JSON object' })
+      .option('queue', { alias: 'Q', type: 'string', describe: 'queue to send to (default: celery)' })
+      .option('countdown', { type: 'number', describe: 'seconds before the task may run' })
+      .option('expires', { type: 'number', describe: 'seconds after which the task is revoked if not run' })
+      .option('priority', { type: 'number', describe: 'message priority (needs a priority queue)' })
+      .option('wait', { type: 'boolean', default: false, describe: 'wait for the result and print it' })
+      .option('timeout', { type: 'number', default: 30, describe: 'seconds to wait with --wait' })
+      .example('$0 call test.echo \'["Python rocks!"]\' --wait', 'the book\'s first task')
+      .example('$0 call currency.get_rate \'["EURUSD"]\' --kwargs \'{"url_tmplt": "http://HOST4:8080/d/quotes.csv?s={}=X&f=p"}\' --wait', 'keyword arguments') as never,
+  handler: async (argv) => {
+    const args = argv.args === undefined ? [] : (parseJson('args', argv.args, 'array') as unknown[]);
+    const kwargs = argv.kwargs === undefined ? {} : (parseJson('--kwargs', argv.kwargs, 'object') as Record<string, unknown>);
+    for (const k of ['countdown', 'expires', 'timeout'] as const) {
+      const v = argv[k];
+      if (v !== undefined && !(v >= 0)) throw new UsageError(`--${k}: expected seconds ≥ 0, got ${String(v)}`);
+    }
+    const urls = await resolveUrls(argv);
+    const app = new App('lab-call', { broker: urls.broker, backend: urls.backend });
+    try {
+      const options: SendOptions = { queue: argv.queue, countdown: argv.countdown, expires: argv.expires, priority: argv.priority };
+      const r = await app.sendTask(argv.task, args, kwargs, options);
+      if (!argv.wait) {
+        process.stdout.write(argv.json ? `${JSON.stringify({ id: r.id })}\n` : `${r.id}\n`);
+        return;
+      }
+      if (!urls.backend) throw new UsageError('--wait needs a result backend: pass --backend or set LAB_BACKEND_URL');
+      const value = await r.get({ timeout: argv.timeout });
+      process.stdout.write(argv.json ? `${JSON.stringify({ id: r.id, state: r.state, result: value })}\n` : `${JSON.stringify(value)}\n`);
+    } finally {
+      await app.close();
+    }
+  },
+};

@@ -1,0 +1,62 @@
+/** `lab worker -A <module> [-Q queues] [-c N] [-P pool] [--loglevel info]`, modelled on `celery -A … worker`. */
+import type { CommandModule } from 'yargs';
+import { UsageError } from '../../errors.js';
+import { POOL_KINDS } from '../../queue/pool/job.js';
+import type { PoolKind } from '../../queue/pool/job.js';
+import { parseLogLevel } from '../../queue/worker-log.js';
+import { runWorker } from '../run-worker.js';
+import { resolveTaskModules } from '../task-modules.js';
+import { resolveUrls } from '../urls.js';
+import { connectionOptions } from '../shared-options.js';
+import type { ConnectionFlags, GlobalFlags } from '../shared-options.js';
+
+interface WorkerFlags extends GlobalFlags, ConnectionFlags {
+  app: string[];
+  queues?: string;
+  concurrency?: number;
+  pool: string;
+  loglevel: string;
+  hostname?: string;
+  'prefetch-multiplier'?: number;
+  'acks-late'?: boolean;
+}
+
+export const workerCommandModule: CommandModule<GlobalFlags, WorkerFlags> = {
+  command: 'worker',
+  describe: 'start a worker node (like celery -A … worker) serving tasks from the broker',
+  builder: (y) =>
+    connectionOptions(y)
+      .usage('$0 worker -A <module> [options]\n\nConsumes task messages (Celery protocol v2) and runs them in a pool. Logs like Celery. SIGTERM/Ctrl-C: warm shutdown (finish running tasks); a second one: cold shutdown.')
+      .option('app', { alias: 'A', type: 'string', array: true, demandOption: 'name the tasks to serve: -A scenarios, -A mergesort, or -A ./tasks.js', describe: 'task module(s): a built-in (scenarios, echo, currency, mergesort) or a .js file of yours' })
+      .option('queues', { alias: 'Q', type: 'string', describe: 'comma-separated queues to consume (default: celery)' })
+      .option('concurrency', { alias: 'c', type: 'number', describe: 'pool size (default: CPU count)' })
+      .option('pool', { alias: 'P', type: 'string', choices: POOL_KINDS as string[], default: 'prefork', describe: 'prefork (processes), threads (worker threads), async (event loop, for I/O-bound tasks)' })
+      .option('loglevel', { alias: 'l', type: 'string', default: 'info', describe: 'debug, info, warning, error' })
+      .option('hostname', { alias: 'n', type: 'string', describe: 'node name (default: celery@<hostname>)' })
+      .option('prefetch-multiplier', { type: 'number', describe: 'prefetch = concurrency × this (default 4)' })
+      .option('acks-late', { type: 'boolean', describe: 'ack after the task ran, not when it is received' })
+      .example('$0 worker -A scenarios -c 2', "serve the book's tasks (test.echo, currency.get_rate, mergesort.sort)")
+      .example('$0 worker -A ./tasks.js -Q queue1 --loglevel debug', 'your tasks, from queue1') as never,
+  handler: async (argv) => {
+    const level = parseLogLevel(argv.loglevel);
+    if (!level) throw new UsageError(`--loglevel: expected debug, info, warning or error, got ${JSON.stringify(argv.loglevel)}`);
+    if (argv.concurrency !== undefined && (!Number.isInteger(argv.concurrency) || argv.concurrency < 1)) throw new UsageError(`--concurrency: expected an integer ≥ 1, got ${String(argv.concurrency)}`);
+    const pm = argv['prefetch-multiplier'];
+    if (pm !== undefined && (!Number.isInteger(pm) || pm < 0)) throw new UsageError(`--prefetch-multiplier: expected an integer ≥ 0, got ${String(pm)}`);
+    const queues = argv.queues ? argv.queues.split(',').map((q) => q.trim()) : ['celery'];
+    if (queues.some((q) => !q)) throw new UsageError(`--queues: empty queue name in ${JSON.stringify(argv.queues)}`);
+    const [modules, urls] = await Promise.all([resolveTaskModules(argv.app), resolveUrls(argv)]);
+    process.exitCode = await runWorker({
+      modules,
+      broker: urls.broker,
+      backend: urls.backend,
+      queues,
+      concurrency: argv.concurrency,
+      pool: argv.pool as PoolKind,
+      loglevel: level,
+      hostname: argv.hostname,
+      prefetchMultiplier: pm,
+      acksLate: argv['acks-late'],
+    });
+  },
+};

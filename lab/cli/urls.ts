@@ -1,0 +1,32 @@
+/**
+ * Where the broker and backend are, for commands that talk to them (worker, call, purge):
+ * flags, then LAB_BROKER_URL / LAB_BACKEND_URL, then the active lab's state.
+ */
+import { UsageError } from '../errors.js';
+import { activeLab, backendUrl, brokerUrl, readState, stateDir } from '../topology/state.js';
+
+export interface Urls {
+  broker: string;
+  backend: string | null;
+  /** Where they came from, for messages. */
+  source: string;
+}
+
+export async function resolveUrls(flags: { broker?: string; backend?: string }): Promise<Urls> {
+  const envBroker = process.env.LAB_BROKER_URL;
+  const envBackend = process.env.LAB_BACKEND_URL;
+  let broker = flags.broker ?? envBroker;
+  let backend = flags.backend ?? envBackend ?? null;
+  let source = flags.broker ? '--broker' : envBroker ? 'LAB_BROKER_URL' : '';
+  if (!broker || !backend) {
+    const name = await activeLab();
+    const state = name ? await readState(stateDir(name)) : null;
+    if (state) {
+      broker ??= brokerUrl(state, { byAddress: true });
+      backend ??= backendUrl(state, { byAddress: true });
+      source ||= `the active lab "${name}"`;
+    }
+  }
+  if (!broker) throw new UsageError('no broker: pass --broker amqp://user:pass@HOST1//, set LAB_BROKER_URL, or bring a lab up (lab up --hosts hosts.yaml)');
+  return { broker, backend, source };
+}
