@@ -1,6 +1,6 @@
 /** The reporting library: run records, statistics, selection, renderers, comparison, and `lab report` itself. */
 export * from './run-record.js';
-export { summarize, ratio, quantile, median, mad, OUTLIER_THRESHOLD, MODIFIED_Z_SCALE, type Ratio, type RatioOptions } from './statistics.js';
+export { summarize, ratio, quantile, median, mad, OUTLIER_THRESHOLD, type Ratio, type RatioOptions } from './statistics.js';
 export {
   loadRecords,
   writeRecord,

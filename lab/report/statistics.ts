@@ -8,8 +8,8 @@
  * - p95 / p99: linear interpolation between closest ranks — Hyndman & Fan type 7, the default of NumPy
  *   (`method='linear'`), R (`type=7`) and Excel's PERCENTILE.INC: with the samples sorted ascending as
  *   x[0] ≤ … ≤ x[n−1], h = (n − 1)·p, and P(p) = x[⌊h⌋] + (h − ⌊h⌋)·(x[⌊h⌋+1] − x[⌊h⌋]). P(0.5) is the median.
- * - outliers: indices (into the samples as given, not sorted) whose modified z-score
- *   |0.6745·(xᵢ − median)/MAD| exceeds 14.8 (OUTLIER_THRESHOLD). When MAD = 0 (more than half the samples are equal
+ * - outliers: indices (into the samples as given, not sorted) whose modified z-score, as hyperfine computes it,
+ *   |xᵢ − median|/MAD, exceeds 14.826 (OUTLIER_THRESHOLD). When MAD = 0 (more than half the samples are equal
  *   to the median) the score of a sample equal to the median is 0 and that of any other sample is infinite: every
  *   sample that differs from the median is flagged. Outliers are flagged, never dropped.
  */
@@ -17,10 +17,11 @@ import type { Summary } from './run-record.js';
 
 export type { Summary };
 
-/** The consistency constant of the Iglewicz–Hoaglin modified z-score (Φ⁻¹(0.75)). */
-export const MODIFIED_Z_SCALE = 0.6745;
-/** A sample is an outlier when |MODIFIED_Z_SCALE·(x − median)/MAD| exceeds this. */
-export const OUTLIER_THRESHOLD = 14.8;
+/**
+ * A sample is an outlier when |x − median| / MAD exceeds this — hyperfine's rule (its modified z-score is the
+ * unscaled (x − median)/MAD, and 14.826 MADs ≈ 10 σ for normal data).
+ */
+export const OUTLIER_THRESHOLD = 14.826;
 
 function sortedCopy(xs: readonly number[]): number[] {
   return [...xs].sort((a, b) => a - b);
@@ -59,7 +60,7 @@ export function outlierIndices(samples: readonly number[], center = median(sampl
   samples.forEach((x, i) => {
     const dev = x - center;
     if (dev === 0) return;
-    const score = spread === 0 ? Infinity : Math.abs((MODIFIED_Z_SCALE * dev) / spread);
+    const score = spread === 0 ? Infinity : Math.abs(dev / spread);
     if (score > OUTLIER_THRESHOLD) out.push(i);
   });
   return out;

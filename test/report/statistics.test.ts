@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { mad, median, quantile, ratio, summarize, OUTLIER_THRESHOLD, MODIFIED_Z_SCALE } from '../../lab/report/statistics.js';
+import { mad, median, quantile, ratio, summarize, OUTLIER_THRESHOLD } from '../../lab/report/statistics.js';
 import type { Summary } from '../../lab/report/run-record.js';
 
 function close(actual: number, expected: number, eps = 1e-9): void {
@@ -46,15 +46,14 @@ describe('summarize', () => {
     close(s.mean, 165 / 7);
     close(s.p95, 73.6); // h = 5.7 → 12 + 0.7·88
     close(s.p99, 94.72); // h = 5.94 → 12 + 0.94·88
-    assert.deepEqual(s.outliers, [6]); // 0.6745·89/1 ≈ 60 > 14.8
+    assert.deepEqual(s.outliers, [6]); // 89/1 > 14.826
   });
 
-  it('outlier threshold is |0.6745·(x−median)/MAD| > 14.8', () => {
-    assert.equal(MODIFIED_Z_SCALE, 0.6745);
-    assert.equal(OUTLIER_THRESHOLD, 14.8);
-    // median 11, MAD 1: 32 scores 0.6745·21 = 14.16 (kept), 33 scores 0.6745·22 = 14.84 (flagged)
-    assert.deepEqual(summarize([10, 11, 12, 11, 10, 11, 32]).outliers, []);
-    assert.deepEqual(summarize([10, 11, 12, 11, 10, 11, 33]).outliers, [6]);
+  it("outlier threshold is hyperfine's |x−median|/MAD > 14.826", () => {
+    assert.equal(OUTLIER_THRESHOLD, 14.826);
+    // median 11, MAD 1: 25 scores 14 (kept), 26 scores 15 (flagged)
+    assert.deepEqual(summarize([10, 11, 12, 11, 10, 11, 25]).outliers, []);
+    assert.deepEqual(summarize([10, 11, 12, 11, 10, 11, 26]).outliers, [6]);
     // low-side outliers count too
     assert.deepEqual(summarize([-20, 10, 11, 12, 11, 10, 11]).outliers, [0]);
   });
@@ -71,7 +70,7 @@ describe('summarize', () => {
     assert.equal(s.mad, 5);
     close(s.p95, 19.5); // h = 0.95
     close(s.p99, 19.9);
-    assert.deepEqual(s.outliers, []); // 0.6745·5/5
+    assert.deepEqual(s.outliers, []); // 5/5 = 1
   });
 
   it('all equal: zero spread, no outliers', () => {
