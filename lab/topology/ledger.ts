@@ -1,0 +1,286 @@
+/**
+ * The ledger: a crash-safe journal of everything `lab up` creates, so `lab down` can undo exactly that, in
+ * reverse order, even after `lab up` was killed with -9 half-way.
+ *
+ * Protocol for a creator:
+ *     const e = await ledger.record('namespace', 'ns:HOST1', { name });   // fsync'd BEFORE creating
+ *     await createNamespace(name);
+ *     await ledger.markDone(e, { ... });                                  // data learnt while creating (a pid…)
+ * An entry still in state `intent` means "may or may not exist": undo must tolerate absence.
+ *
+ * File: <stateDir>/ledger.jsonl, append-only JSON lines, each `{v, seq, op, key, kind?, data?, at}` with
+ * op intent | done | remove; every append is fsync'd. A torn last line (crash mid-write) is dropped on open.
+ * `entries()` is the latest state per key, in the order the keys were (last) recorded.
+ */
+import { mkdir, open, readFile, rename, truncate } from 'node:fs/promises';
+import { join } from 'node:path';
+import { LabError } from '../errors.js';
+import type { ProcessIdentity } from './proc.js';
+
+/** What a ledger entry stands for. Free-form strings are allowed for things not listed yet. */
+export type LedgerKind =
+  | 'namespace'
+  | 'veth'
+  | 'bridge'
+  | 'process'
+  | 'remote-process'
+  | 'file'
+  | 'directory'
+  | 'hosts-block'
+  | 'container'
+  | 'network'
+  | 'image'
+  | 'user'
+  | 'vhost'
+  | 'firewall-rule'
+  | (string & {});
+
+export type EntryState = 'intent' | 'done';
+
+export interface LedgerEntry<D extends object = Record<string, unknown>> {
+  /** Sequence number of the (latest) intent line: replay order. */
+  seq: number;
+  kind: LedgerKind;
+  /** Stable identity, unique within the ledger (e.g. `ns:lab-book-HOST1`, `proc:HOST3:worker-1`). */
+  key: string;
+  data: D;
+  state: EntryState;
+  /** ISO time of the intent. */
+  at: string;
+  doneAt?: string;
+}
+
+/** Data of a `process` entry (local processes). */
+export interface ProcessData extends Partial<ProcessIdentity> {
+  host: string;
+  /** What was started, for messages (argv[0] and friends). */
+  command?: string[];
+  /** Was it spawned as the leader of its own process group? */
+  group?: boolean;
+}
+
+/** Data of a `remote-process` entry (ssh): same identity, read remotely from /proc. */
+export interface RemoteProcessData extends Partial<ProcessIdentity> {
+  host: string;
+  command?: string[];
+}
+
+export interface ReplayFailure {
+  entry: LedgerEntry;
+  error: unknown;
+}
+
+interface Line {
+  v: 1;
+  seq: number;
+  op: 'intent' | 'done' | 'remove';
+  key: string;
+  kind?: string;
+  data?: Record<string, unknown>;
+  at: string;
+}
+
+export const LEDGER_FILE = 'ledger.jsonl';
+
+export class LedgerError extends LabError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super('E_LEDGER', message, options);
+  }
+}
+
+export class Ledger {
+  /** Problems found while reading (a torn last line, an unreadable line): for `lab status`/logs, never fatal. */
+  readonly warnings: string[] = [];
+  private readonly live = new Map<string, LedgerEntry>();
+  private seq = 0;
+  private queue: Promise<unknown> = Promise.resolve();
+
+  private constructor(readonly path: string) {}
+
+  /** Open (creating if needed) the ledger in `stateDir` (created with mode 0700). */
+  static async open(stateDir: string): Promise<Ledger> {
+    await mkdir(stateDir, { recursive: true, mode: 0o700 });
+    const ledger = new Ledger(join(stateDir, LEDGER_FILE));
+    await ledger.load();
+    return ledger;
+  }
+
+  private async load(): Promise<void> {
+    let buf: Buffer;
+    try {
+      buf = await readFile(this.path);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new LedgerError(`cannot read ${this.path}: ${String(err)}`, { cause: err });
+      const fh = await open(this.path, 'a', 0o600);
+      await fh.sync();
+      await fh.close();
+      await syncDir(this.path);
+      return;
+    }
+    // a torn tail: everything after the last newline was being written when we died
+    const lastNl = buf.lastIndexOf(0x0a);
+    const goodLength = lastNl + 1;
+    if (goodLength < buf.length) {
+      this.warnings.push(`${this.path}: dropped a torn last line (${buf.length - goodLength} bytes) left by an interrupted write`);
+      await truncate(this.path, goodLength);
+    }
+    const text = buf.subarray(0, goodLength).toString('utf8');
+    let lineNo = 0;
+    for (const raw of text.split('\n')) {
+      lineNo++;
+      if (raw.trim() === '') continue;
+      let line: Line;
+      try {
+        line = JSON.parse(raw) as Line;
+        if (typeof line.key !== 'string' || typeof line.seq !== 'number' || !['intent', 'done', 'remove'].includes(line.op)) throw new Error('not a ledger line');
+      } catch {
+        this.warnings.push(`${this.path}:${lineNo}: skipped an unreadable line`);
+        continue;
+      }
+      this.apply(line);
+      this.seq = Math.max(this.seq, line.seq);
+    }
+  }
+
+  private apply(line: Line): void {
+    if (line.op === 'intent') {
+      this.live.delete(line.key); // re-recorded: moves to the end
+      this.live.set(line.key, { seq: line.seq, kind: line.kind ?? 'unknown', key: line.key, data: line.data ?? {}, state: 'intent', at: line.at });
+    } else if (line.op === 'done') {
+      const e = this.live.get(line.key);
+      if (e) {
+        e.state = 'done';
+        e.doneAt = line.at;
+        if (line.data) e.data = { ...e.data, ...line.data };
+      }
+    } else {
+      this.live.delete(line.key);
+    }
+  }
+
+  /** Append one line and fsync it; appends are serialized. */
+  private append(line: Omit<Line, 'v' | 'seq' | 'at'>): Promise<Line> {
+    const run = async (): Promise<Line> => {
+      const full: Line = { v: 1, seq: ++this.seq, at: new Date().toISOString(), ...line };
+      const fh = await open(this.path, 'a', 0o600);
+      try {
+        await fh.write(`${JSON.stringify(full)}\n`);
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      this.apply(full);
+      return full;
+    };
+    const p = this.queue.then(run, run);
+    this.queue = p.catch(() => undefined);
+    return p;
+  }
+
+  /**
+   * Record the intent to create something — durable when this resolves, so call it BEFORE creating.
+   * Recording a key that is already live replaces it (and moves it to the end of the replay order).
+   */
+  async record<D extends object = Record<string, unknown>>(kind: LedgerKind, key: string, data: D = {} as D): Promise<LedgerEntry<D>> {
+    if (typeof key !== 'string' || key === '') throw new LedgerError('a ledger key must be a non-empty string');
+    await this.append({ op: 'intent', kind, key, data: { ...(data as Record<string, unknown>) } });
+    return this.get(key) as unknown as LedgerEntry<D>;
+  }
+
+  /** Mark an entry created; `patch` merges into its data (what was learnt while creating: a pid, an id). */
+  async markDone<D extends object = Record<string, unknown>>(entryOrKey: LedgerEntry<D> | string, patch?: Partial<D> & Record<string, unknown>): Promise<LedgerEntry<D>> {
+    const key = typeof entryOrKey === 'string' ? entryOrKey : entryOrKey.key;
+    if (!this.live.has(key)) throw new LedgerError(`ledger has no entry ${JSON.stringify(key)} to mark done`);
+    await this.append({ op: 'done', key, ...(patch ? { data: { ...(patch as Record<string, unknown>) } } : {}) });
+    return this.get(key) as unknown as LedgerEntry<D>;
+  }
+
+  /** Forget an entry after it was successfully undone. Removing an unknown key is a no-op. */
+  async remove(key: string): Promise<void> {
+    if (!this.live.has(key)) return;
+    await this.append({ op: 'remove', key });
+  }
+
+  /** Latest state per key, in replay order (oldest first). Copies: mutating them changes nothing. */
+  entries(): LedgerEntry[] {
+    return [...this.live.values()].sort((a, b) => a.seq - b.seq).map((e) => structuredClone(e));
+  }
+
+  get(key: string): LedgerEntry | undefined {
+    const e = this.live.get(key);
+    return e ? structuredClone(e) : undefined;
+  }
+
+  get size(): number {
+    return this.live.size;
+  }
+
+  /**
+   * Undo every live entry, newest first. An entry whose undo resolves is removed; one whose undo throws is kept
+   * and reported. Never throws half-way: returns the failures (empty when everything was undone), and compacts
+   * the file to nothing when no entry is left.
+   */
+  async replayReverse(undo: (entry: LedgerEntry) => Promise<void>): Promise<ReplayFailure[]> {
+    const failures: ReplayFailure[] = [];
+    for (const entry of this.entries().reverse()) {
+      try {
+        await undo(entry);
+      } catch (error) {
+        failures.push({ entry, error });
+        continue;
+      }
+      try {
+        await this.remove(entry.key);
+      } catch (error) {
+        failures.push({ entry, error });
+      }
+    }
+    if (failures.length === 0 && this.live.size === 0) {
+      try {
+        await this.compact();
+      } catch {
+        // the journal just keeps its remove lines; harmless
+      }
+    }
+    return failures;
+  }
+
+  /** Rewrite the journal with only the live entries (atomically: temp file + rename). */
+  async compact(): Promise<void> {
+    const run = async (): Promise<void> => {
+      const lines: string[] = [];
+      for (const e of this.entries()) {
+        lines.push(JSON.stringify({ v: 1, seq: e.seq, op: 'intent', key: e.key, kind: e.kind, data: e.data, at: e.at } satisfies Line));
+        if (e.state === 'done') lines.push(JSON.stringify({ v: 1, seq: e.seq, op: 'done', key: e.key, at: e.doneAt ?? e.at } satisfies Line));
+      }
+      const tmp = `${this.path}.${process.pid}.tmp`;
+      const fh = await open(tmp, 'w', 0o600);
+      try {
+        await fh.write(lines.map((l) => `${l}\n`).join(''));
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      await rename(tmp, this.path);
+      await syncDir(this.path);
+    };
+    const p = this.queue.then(run, run);
+    this.queue = p.catch(() => undefined);
+    return p;
+  }
+}
+
+/** fsync the folder holding `file`, so a create/rename in it is durable. Best effort. */
+export async function syncDir(file: string): Promise<void> {
+  const dir = file.slice(0, Math.max(1, file.lastIndexOf('/')));
+  try {
+    const fh = await open(dir, 'r');
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  } catch {
+    // some file systems refuse fsync on a directory
+  }
+}

@@ -1,0 +1,285 @@
+/**
+ * Per-lab state: ~/.lab/<lab>/ (or $LAB_HOME/<lab>/), holding
+ *   state.json   mode 0600: generated credentials, service endpoints, the topology snapshot, the inventory path
+ *   ledger.jsonl what `lab up` created (ledger.ts)
+ *   lock         the pid + start time of the lab command working on this lab
+ * and $LAB_HOME/active naming the lab that commands without --hosts act on.
+ *
+ * Secrets live only in state.json (never in inventories, logs or run records). Print states with `redacted()`.
+ */
+import { randomBytes } from 'node:crypto';
+import { chmod, mkdir, open, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError, LabError, maskUrl } from '../errors.js';
+import { syncDir } from './ledger.js';
+import { checkProcess, processIdentity, type ProcessIdentity } from './proc.js';
+import { LAB_NAME_PATTERN } from './schema.js';
+import { topologyData, topologyFromData, type Role, type Topology, type TopologyData } from './topology.js';
+
+export const STATE_FILE = 'state.json';
+export const ACTIVE_FILE = 'active';
+export const STATE_VERSION = 1;
+const LAB_RE = new RegExp(LAB_NAME_PATTERN);
+
+/** $LAB_HOME, else ~/.lab */
+export function labHome(env: NodeJS.ProcessEnv = process.env): string {
+  return env.LAB_HOME && env.LAB_HOME.trim() !== '' ? env.LAB_HOME : join(homedir(), '.lab');
+}
+
+/** The state folder of one lab. */
+export function stateDir(lab: string, home = labHome()): string {
+  if (!LAB_RE.test(lab)) throw new ConfigError(`expected a lab name like "book" ([a-z][a-z0-9-]{0,30}), got ${JSON.stringify(lab)}`, { field: 'lab' });
+  return join(home, lab);
+}
+
+/** A URL-safe random secret (base64url: A–Z a–z 0–9 - _), 32 characters by default. Safe on any command line. */
+export function generateSecret(bytes = 24): string {
+  return randomBytes(bytes).toString('base64url');
+}
+
+export interface Endpoint {
+  /** Host name in the topology (resolvable on every lab host through /etc/hosts). */
+  host: string;
+  address: string;
+  port: number;
+}
+
+export interface LabCredentials {
+  /** The lab's RabbitMQ user (guest stays loopback-only). */
+  rabbitmq: { user: string; password: string; vhost: string };
+  redis: { password: string };
+}
+
+export interface LabState {
+  version: typeof STATE_VERSION;
+  lab: string;
+  /** Absolute path of the inventory the lab was brought up from. */
+  inventoryPath: string;
+  createdAt: string;
+  updatedAt: string;
+  /** creating: `lab up` running or interrupted · up: ready · failed: `lab up` gave up (run `lab down`). */
+  status: 'creating' | 'up' | 'failed';
+  topology: TopologyData;
+  credentials: LabCredentials;
+  services: { broker: Endpoint; backend: Endpoint; quotes: Endpoint };
+  /** Provider-owned extras (bridge name, container ids…), JSON only, no secrets. */
+  provider?: Record<string, unknown>;
+}
+
+/** A fresh state for a topology: new credentials, endpoints from the roles and ports. */
+export function newState(topology: Topology, now = new Date()): LabState {
+  const ep = (role: Role, port: number): Endpoint => {
+    const h = topology.roleHost(role);
+    return { host: h.name, address: h.address, port };
+  };
+  return {
+    version: STATE_VERSION,
+    lab: topology.name,
+    inventoryPath: topology.file,
+    createdAt: now.toISOString(),
+    updatedAt: now.toISOString(),
+    status: 'creating',
+    topology: topologyData(topology),
+    credentials: {
+      rabbitmq: { user: 'lab', password: generateSecret(), vhost: topology.name },
+      redis: { password: generateSecret() },
+    },
+    services: {
+      broker: ep('broker', topology.ports.broker),
+      backend: ep('backend', topology.ports.backend),
+      quotes: ep('quotes', topology.ports.quotes),
+    },
+  };
+}
+
+/** The topology recorded in a state (no re-validation: it was validated when loaded). */
+export function stateTopology(state: LabState): Topology {
+  return topologyFromData(state.topology);
+}
+
+/** amqp://lab:<pw>@HOST1:5672/<vhost> — by host name (resolvable inside the lab) unless `byAddress`. */
+export function brokerUrl(state: LabState, options: { byAddress?: boolean } = {}): string {
+  const { user, password, vhost } = state.credentials.rabbitmq;
+  const b = state.services.broker;
+  return `amqp://${encodeURIComponent(user)}:${encodeURIComponent(password)}@${options.byAddress ? b.address : b.host}:${b.port}/${encodeURIComponent(vhost)}`;
+}
+
+/** redis://:<pw>@HOST2:6379/0 */
+export function backendUrl(state: LabState, options: { byAddress?: boolean; db?: number } = {}): string {
+  const b = state.services.backend;
+  return `redis://:${encodeURIComponent(state.credentials.redis.password)}@${options.byAddress ? b.address : b.host}:${b.port}/${options.db ?? 0}`;
+}
+
+const MASK = '****';
+
+/** A deep copy safe to print or log: passwords masked, URLs' passwords masked. */
+export function redacted<T>(value: T): T {
+  const walk = (v: unknown, key?: string): unknown => {
+    if (typeof v === 'string') {
+      if (key && /(password|passphrase|passwd|secret|token|requirepass)$/i.test(key)) return MASK;
+      return /^[a-z][a-z0-9+.-]*:\/\//i.test(v) ? maskUrl(v) : v;
+    }
+    if (Array.isArray(v)) return v.map((x) => walk(x));
+    if (v && typeof v === 'object') {
+      const out: Record<string, unknown> = {};
+      for (const [k, x] of Object.entries(v)) out[k] = walk(x, k);
+      return out;
+    }
+    return v;
+  };
+  return walk(value) as T;
+}
+
+/** Write a file atomically with mode 0600: temp file (0600, exclusive) + fsync + rename + fsync of the folder. */
+export async function writeFileAtomic0600(path: string, content: string): Promise<void> {
+  const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  const fh = await open(tmp, 'wx', 0o600);
+  try {
+    await fh.chmod(0o600); // in case of an unusual umask: never wider, but make sure
+    await fh.writeFile(content);
+    await fh.sync();
+  } catch (err) {
+    await fh.close().catch(() => undefined);
+    await unlink(tmp).catch(() => undefined);
+    throw err;
+  }
+  await fh.close();
+  try {
+    await rename(tmp, path);
+  } catch (err) {
+    await unlink(tmp).catch(() => undefined);
+    throw err;
+  }
+  await syncDir(path);
+}
+
+/** Create the lab's state folder (0700) if needed and return it. */
+export async function ensureStateDir(lab: string, home = labHome()): Promise<string> {
+  const dir = stateDir(lab, home);
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await chmod(dir, 0o700);
+  return dir;
+}
+
+/** Write state.json (0600, atomically), stamping updatedAt. */
+export async function writeState(dir: string, state: LabState, now = new Date()): Promise<LabState> {
+  const s: LabState = { ...state, updatedAt: now.toISOString() };
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await writeFileAtomic0600(join(dir, STATE_FILE), `${JSON.stringify(s, null, 2)}\n`);
+  return s;
+}
+
+/** Read state.json, or null when the lab has none. A corrupt file is a ConfigError naming it. */
+export async function readState(dir: string): Promise<LabState | null> {
+  const file = join(dir, STATE_FILE);
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw new ConfigError(`cannot read the lab state: ${String(err)}`, { file });
+  }
+  let s: LabState;
+  try {
+    s = JSON.parse(text) as LabState;
+  } catch {
+    throw new ConfigError('the lab state is not valid JSON (was it edited by hand?); run `lab down` to clean up and start again', { file });
+  }
+  if (!s || s.version !== STATE_VERSION || typeof s.lab !== 'string' || !s.topology || !s.credentials) {
+    throw new ConfigError(`expected a lab state of version ${STATE_VERSION}, got ${JSON.stringify(s?.version)}`, { file, field: 'version' });
+  }
+  // tighten permissions if someone loosened them
+  const st = await stat(file);
+  if ((st.mode & 0o077) !== 0) await chmod(file, 0o600);
+  return s;
+}
+
+export async function removeState(dir: string): Promise<void> {
+  await rm(join(dir, STATE_FILE), { force: true });
+}
+
+// ---- the active lab pointer
+
+/** Make `lab` the one commands without --hosts act on. */
+export async function setActiveLab(lab: string, home = labHome()): Promise<void> {
+  stateDir(lab, home); // validates the name
+  await mkdir(home, { recursive: true, mode: 0o700 });
+  await writeFileAtomic0600(join(home, ACTIVE_FILE), `${lab}\n`);
+}
+
+/** The active lab's name, or null. */
+export async function activeLab(home = labHome()): Promise<string | null> {
+  try {
+    const name = (await readFile(join(home, ACTIVE_FILE), 'utf8')).trim();
+    return LAB_RE.test(name) ? name : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Clear the pointer (only if it names `lab`, when given). */
+export async function clearActiveLab(lab?: string, home = labHome()): Promise<void> {
+  if (lab !== undefined && (await activeLab(home)) !== lab) return;
+  await rm(join(home, ACTIVE_FILE), { force: true });
+}
+
+// ---- one command per lab at a time
+
+export class LabLockedError extends LabError {
+  constructor(
+    readonly lab: string,
+    readonly holder: ProcessIdentity,
+  ) {
+    super('E_LOCKED', `another lab command (pid ${holder.pid}) is working on lab ${lab}; wait for it or stop it`);
+  }
+}
+
+/**
+ * Take the lab's lock (a file holding pid + start time). A lock whose holder is gone — or whose pid was reused —
+ * is stale and taken over. Returns a release function.
+ */
+export async function acquireLock(dir: string, lab: string): Promise<() => Promise<void>> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const file = join(dir, 'lock');
+  const me = (await processIdentity(process.pid)) ?? { pid: process.pid, startTime: 0 };
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      const fh = await open(file, 'wx', 0o600);
+      await fh.writeFile(JSON.stringify(me));
+      await fh.sync();
+      await fh.close();
+      return async () => {
+        try {
+          const held = JSON.parse(await readFile(file, 'utf8')) as ProcessIdentity;
+          if (held.pid === me.pid && held.startTime === me.startTime) await unlink(file);
+        } catch {
+          // already gone
+        }
+      };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    let holder: ProcessIdentity | null = null;
+    try {
+      holder = JSON.parse(await readFile(file, 'utf8')) as ProcessIdentity;
+    } catch {
+      holder = null; // torn or vanished: stale
+    }
+    if (holder && typeof holder.pid === 'number') {
+      const c = holder.startTime === 0 ? 'unknown' : await checkProcess(holder);
+      if (c === 'same' || (c === 'unknown' && isAlive(holder.pid))) throw new LabLockedError(lab, holder);
+    }
+    await unlink(file).catch(() => undefined); // stale: take it over
+  }
+  throw new LabError('E_LOCKED', `could not take the lock of lab ${lab} (${file})`);
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
