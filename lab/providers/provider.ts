@@ -1,0 +1,151 @@
+/**
+ * A provider makes the lab's hosts exist and lets the orchestrator act on them: run a command, write a file,
+ * start a long-running process with its log in a file, make host names resolvable, and undo what it made.
+ * Implementations: local (this machine), netns (network namespaces), ssh (ssh2), docker (dockerode).
+ * Nothing outside an implementation sees ssh2 or dockerode types.
+ *
+ * Every argv element is passed as one argument — never joined into a shell string unquoted. Anything a provider
+ * creates is recorded in the ledger BEFORE it is created, and `undo` removes exactly one recorded thing.
+ */
+import type { LedgerEntry, Ledger } from '../topology/ledger.js';
+import type { ProcessCheck } from '../topology/proc.js';
+import type { LabState } from '../topology/state.js';
+import type { ProviderKind, Topology } from '../topology/topology.js';
+
+export interface ExecOptions {
+  env?: Record<string, string>;
+  /** Bytes for the command's stdin. */
+  input?: string | Buffer;
+  timeoutMs?: number;
+  /** Run as root (ssh: `sudo -n`; elsewhere lab already runs with the rights it needs). */
+  sudo?: boolean;
+  cwd?: string;
+}
+
+export interface ExecResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+  durationMs: number;
+}
+
+export interface StreamOptions extends ExecOptions {
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+  /** Abort = stop the remote command (SIGINT first, as Ctrl-C would). */
+  signal?: AbortSignal;
+}
+
+export interface SpawnOptions {
+  /** Ledger key of the process, e.g. `proc:HOST1:rabbitmq`. Recorded (with `token`) before the spawn. */
+  key: string;
+  /** File on the host that receives stdout and stderr (created, appended). */
+  logFile: string;
+  env?: Record<string, string>;
+  cwd?: string;
+  /** Run as this local user on the host (e.g. `rabbitmq`), without a wrapper process in between. */
+  user?: string;
+  sudo?: boolean;
+}
+
+/** A process a provider started: found again by pid AND start time, never by name. */
+export interface ProcessRef {
+  key: string;
+  host: string;
+  pid: number;
+  /** /proc/<pid>/stat starttime (clock ticks since boot) on the host it runs on. */
+  startTime: number;
+  logFile: string;
+  command: string[];
+}
+
+/** Per-host facts the services need. */
+export interface HostInfo {
+  name: string;
+  /** The address services on this host bind to and other hosts connect to. */
+  address: string;
+  /** Directory on the host holding this lab's data and logs (created by up, removed by down). */
+  workDir: string;
+  /** Where lab itself is on the host (bin/lab.js inside), for worker / master / quotes hosts. */
+  labRoot: string;
+  /** The node binary to run lab with on the host. */
+  node: string;
+}
+
+export interface HostsEntry {
+  address: string;
+  names: string[];
+}
+
+export type ProgressStatus = 'start' | 'done' | 'skip' | 'fail' | 'info';
+
+export interface ProgressEvent {
+  host?: string;
+  step: string;
+  status: ProgressStatus;
+  detail?: string;
+}
+
+export type Progress = (e: ProgressEvent) => void;
+
+export interface UpContext {
+  ledger: Ledger;
+  state: LabState;
+  progress: Progress;
+  signal?: AbortSignal;
+  /** ssh: apt-get install missing service binaries. */
+  install?: boolean;
+}
+
+export interface PlanStep {
+  host?: string;
+  step: string;
+  detail: string;
+}
+
+export interface Provider {
+  readonly kind: ProviderKind;
+  readonly topology: Topology;
+  /** What `up` would create or check, in order (for --dry-run). Reads nothing, changes nothing. */
+  plan(): PlanStep[];
+  /**
+   * Make the hosts exist and be reachable (netns: bridge, namespaces, veths, addresses; ssh: connect, pin host
+   * keys, preflight, ship lab; docker: network, containers). Idempotent: what already exists as recorded is left
+   * alone (and reported as 'skip').
+   */
+  up(ctx: UpContext): Promise<void>;
+  /** Attach to a lab that is already up (from its state), for status/logs/exec/down. */
+  attach(state: LabState, ledger: Ledger): Promise<void>;
+  host(name: string): HostInfo;
+  exec(host: string, argv: string[], options?: ExecOptions): Promise<ExecResult>;
+  /** Run a command with its output streamed; resolves with its exit code. */
+  stream(host: string, argv: string[], options: StreamOptions): Promise<number>;
+  writeFile(host: string, path: string, content: string | Buffer, options?: { mode?: number; sudo?: boolean; owner?: string }): Promise<void>;
+  readFile(host: string, path: string, options?: { sudo?: boolean; tailBytes?: number }): Promise<Buffer>;
+  /** Make every entry resolvable on `host`, keeping localhost; never maps the host's own name to 127.x. */
+  writeHosts(host: string, entries: HostsEntry[]): Promise<void>;
+  /** Start a long-running process, detached, its output appended to `logFile`; recorded in the ledger. */
+  spawn(host: string, argv: string[], options: SpawnOptions): Promise<ProcessRef>;
+  /** Signal a recorded process only if it is still the same process (pid + start time). */
+  signal(ref: ProcessRef, signal: NodeJS.Signals): Promise<ProcessCheck>;
+  /** SIGTERM, wait up to graceMs, then SIGKILL; never a reused pid. Resolves with the final check. */
+  stop(ref: ProcessRef, graceMs?: number): Promise<ProcessCheck>;
+  alive(ref: ProcessRef): Promise<boolean>;
+  /** Undo one ledger entry this provider created. Already gone is success. Throws ProviderError on failure. */
+  undo(entry: LedgerEntry): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** The ledger data of a spawned process (kind 'process'). */
+export interface SpawnedData {
+  host: string;
+  command: string[];
+  logFile: string;
+  /** Unique marker put in the process environment (LAB_PROCESS_TOKEN) before the spawn, so a process whose pid
+   * was never recorded (lab up killed right after the spawn) can still be found — by this exact token, not a name. */
+  token: string;
+  pid?: number;
+  startTime?: number;
+}
+
+export const PROCESS_TOKEN_ENV = 'LAB_PROCESS_TOKEN';
