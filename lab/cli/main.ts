@@ -14,6 +14,13 @@ import { reportCommandModule } from './commands/report.js';
 import { workerCommandModule } from './commands/worker.js';
 import { callCommandModule } from './commands/call.js';
 import { purgeCommandModule } from './commands/purge.js';
+import { upCommandModule } from './commands/up.js';
+import { downCommandModule } from './commands/down.js';
+import { statusCommandModule } from './commands/status.js';
+import { logsCommandModule } from './commands/logs.js';
+import { execCommandModule } from './commands/exec.js';
+import { envCommandModule } from './commands/env.js';
+import { serveQuotesCommandModule } from './commands/serve-quotes.js';
 
 /** `lab run mergesort --help` for `lab run mergesort --bogus`: the command words before the first flag. */
 function helpCommand(argv: string[], commands: string[]): string {
@@ -25,7 +32,7 @@ function helpCommand(argv: string[], commands: string[]): string {
   return ['lab', ...words, '--help'].join(' ');
 }
 
-const COMMANDS = [runCommandModule, reportCommandModule, workerCommandModule, callCommandModule, purgeCommandModule] as CommandModule<GlobalFlags, GlobalFlags>[];
+const COMMANDS = [upCommandModule, statusCommandModule, runCommandModule, reportCommandModule, logsCommandModule, execCommandModule, envCommandModule, downCommandModule, workerCommandModule, callCommandModule, purgeCommandModule, serveQuotesCommandModule] as CommandModule<GlobalFlags, GlobalFlags>[];
 
 export async function main(argv: string[] = hideBin(process.argv)): Promise<number> {
   const verbose = argv.includes('--verbose') || argv.includes('-v');

@@ -30,7 +30,8 @@ const PACKAGES: Record<string, string> = {
   getent: 'libc-bin',
 };
 
-function notFound(command: string, host: string): ProviderError {
+/** The error for a command that does not exist on a host (naming the Debian package that provides it). */
+export function notFound(command: string, host: string): ProviderError {
   const base = command.split('/').pop() ?? command;
   const pkg = PACKAGES[base];
   return new ProviderError(`command not found: ${command}${pkg ? ` (install the Debian package ${pkg})` : ''}`, { host, code: 'E_COMMAND_NOT_FOUND' });
@@ -200,4 +201,24 @@ export async function undoProcess(entry: LedgerEntry, graceMs = 8000): Promise<v
 
 export async function aliveLocal(ref: ProcessRef): Promise<boolean> {
   return (await checkProcess(ref)) === 'same';
+}
+
+export interface LocalUser {
+  name: string;
+  uid: number;
+  /** The user's primary group. */
+  gid: number;
+  home: string;
+}
+
+/** A user of this machine by name (through NSS: `getent passwd`). Throws ProviderError E_NO_USER when there is none. */
+export async function localUser(name: string, host = ''): Promise<LocalUser> {
+  const r = await execLocal(host, ['getent', 'passwd', name]);
+  const f = r.stdout.split('\n')[0]?.split(':') ?? [];
+  const uid = Number(f[2]);
+  const gid = Number(f[3]);
+  if (r.exitCode !== 0 || f.length < 7 || !Number.isInteger(uid) || !Number.isInteger(gid)) {
+    throw new ProviderError(`no user ${JSON.stringify(name)} on this machine (getent passwd ${name} exited ${r.exitCode})`, { host, code: 'E_NO_USER' });
+  }
+  return { name, uid, gid, home: f[5] ?? '' };
 }

@@ -229,7 +229,8 @@ export class App implements Sender {
     const ids = frozen.map((t) => t.options.taskId as string);
     if (this.config.resultBackend) await (await this.getBackend()).watch(ids);
     // Small messages are published all at once (the adapter pipelines them: a window of publisher confirms).
-    // A large one is awaited before the next is encoded, so workers start on it while the master encodes the rest.
+    // After a large one the event loop gets a turn before the next is encoded, so the transport moves it (and a
+    // worker starts on it) while the master encodes the rest — without waiting for its publisher confirm.
     const sent: Promise<unknown>[] = [];
     for (const [i, t] of frozen.entries()) {
       const o: SendOptions = { ...t.options, ...options, taskId: ids[i], groupId, groupIndex: i };
@@ -237,7 +238,7 @@ export class App implements Sender {
       const { message } = this.buildMessage(t.task, t.args, t.kwargs, { ...o, priority: route.priority });
       const p = this.publish(message, route);
       sent.push(p);
-      if (message.body.length >= LARGE_MESSAGE_BYTES) await p;
+      if (message.body.length >= LARGE_MESSAGE_BYTES) await new Promise<void>((r) => setImmediate(r));
     }
     await Promise.all(sent);
     return new GroupResult<R>(

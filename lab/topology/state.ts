@@ -65,6 +65,8 @@ export interface LabState {
   services: { broker: Endpoint; backend: Endpoint; quotes: Endpoint };
   /** Provider-owned extras (bridge name, container ids…), JSON only, no secrets. */
   provider?: Record<string, unknown>;
+  /** Versions of the services as they reported them at `up` (rabbitmq, redis). */
+  versions?: Record<string, string>;
 }
 
 /** A fresh state for a topology: new credentials, endpoints from the roles and ports. */

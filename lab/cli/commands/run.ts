@@ -6,10 +6,16 @@ import type { PoolKind } from '../../queue/pool/job.js';
 import { SCENARIOS } from '../../../scenarios/index.js';
 import type { AnyScenario } from '../../../scenarios/scenario.js';
 import { runCommand } from '../../harness/run-command.js';
-import { reportsOption } from '../shared-options.js';
-import type { GlobalFlags, ReportsFlag } from '../shared-options.js';
+import { hostsOption, reportsOption } from '../shared-options.js';
+import type { GlobalFlags, HostsFlag, ReportsFlag } from '../shared-options.js';
+import { findLab, openLab } from '../../orchestrator/lab-ref.js';
+import { readState } from '../../topology/state.js';
+import { decodeDescriptor, openInLabSession } from '../../harness/in-lab-session.js';
+import { runOnLab } from '../../harness/run-on-lab.js';
 
-interface RunFlags extends GlobalFlags, ReportsFlag {
+interface RunFlags extends GlobalFlags, ReportsFlag, HostsFlag {
+  embedded: boolean;
+  'in-lab'?: string;
   repeat?: number;
   warmup?: number;
   timeout: number;
@@ -20,7 +26,9 @@ interface RunFlags extends GlobalFlags, ReportsFlag {
 }
 
 function runOptions<T>(y: Argv<T>, s: AnyScenario): Argv<T> {
-  return reportsOption(y)
+  return hostsOption(reportsOption(y))
+    .option('embedded', { type: 'boolean', default: false, describe: 'use the embedded lab even when a lab is up', group: 'Lab:' })
+    .option('in-lab', { type: 'string', hidden: true, describe: 'internal: run inside a provisioned lab (set by lab run on the master host)' })
     .option('repeat', { type: 'number', describe: `measured repeats per mode (default ${s.defaults.repeat})`, group: 'Run:' })
     .option('warmup', { type: 'number', describe: `warm-up repeats, not measured (default ${s.defaults.warmup})`, group: 'Run:' })
     .option('timeout', { type: 'number', default: 120, describe: 'seconds to wait for task results before the run fails', group: 'Run:' })
@@ -49,6 +57,24 @@ function scenarioCommand(s: AnyScenario): CommandModule<GlobalFlags, RunFlags> {
     handler: async (argv) => {
       const raw: Record<string, unknown> = {};
       for (const name of Object.keys(s.params)) raw[name] = argv[name];
+      const inLab = argv['in-lab'];
+      if (!inLab && !argv.embedded) {
+        const ref = await findLab(argv.hosts);
+        const state = ref ? await readState(ref.dir) : null;
+        if (ref && state) {
+          if (state.status !== 'up') throw new UsageError(`lab ${ref.name} is not ready (state: ${state.status}): run lab up again, or lab down — or use --embedded`);
+          if (argv.pool || argv.concurrency) throw new UsageError('--pool and --concurrency are for the embedded lab; a lab\'s workers are set in its inventory');
+          const lab = await openLab(ref);
+          try {
+            const passThrough: string[] = [];
+            for (const k of ['repeat', 'warmup', 'timeout', 'label'] as const) if (argv[k] !== undefined) passThrough.push(`--${k}`, String(argv[k]));
+            process.exitCode = await runOnLab({ lab, scenario: s, raw, passThrough, reportsDir: argv.reports, json: argv.json });
+          } finally {
+            await lab.provider.close();
+          }
+          return;
+        }
+      }
       const code = await runCommand({
         scenario: s,
         raw,
@@ -60,6 +86,7 @@ function scenarioCommand(s: AnyScenario): CommandModule<GlobalFlags, RunFlags> {
         json: argv.json,
         pool: argv.pool as PoolKind | undefined,
         concurrency: argv.concurrency,
+        openLab: inLab ? async () => openInLabSession(decodeDescriptor(inLab)) : undefined,
       });
       process.exitCode = code;
     },

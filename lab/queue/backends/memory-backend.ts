@@ -5,7 +5,8 @@
  */
 import { ConnectionBase } from '../connection.js';
 import { BackendError, TaskTimeoutError } from '../errors.js';
-import { encodeMeta, isReady } from '../backend.js';
+import { EncodedResult, encodeMeta, isReady } from '../backend.js';
+import { decodeJson, encodeJson } from '../json-codec.js';
 import type { ChordPart, ResultBackend, StoreOptions, TaskMeta } from '../backend.js';
 
 interface Entry {
@@ -16,13 +17,19 @@ interface Entry {
 
 const DEFAULT_EXPIRES_S = 86_400;
 
+interface Waiter {
+  wake(meta: TaskMeta): void;
+  fail(err: Error): void;
+}
+
 export class MemoryBackend extends ConnectionBase implements ResultBackend {
   readonly kind = 'memory';
   readonly displayUrl: string;
   private readonly results = new Map<string, Entry>();
-  private readonly waiters = new Map<string, Set<(meta: TaskMeta) => void>>();
+  private readonly waiters = new Map<string, Set<Waiter>>();
   private readonly groups = new Map<string, string[]>();
-  private readonly chords = new Map<string, { size: number | null; parts: ChordPart[] }>();
+  /** Parts keyed like Redis's sorted-set members (json([1, id, state, result])), so a redelivered part counts once. */
+  private readonly chords = new Map<string, { size: number | null; parts: Map<string, ChordPart> }>();
 
   constructor(readonly name = 'default') {
     super();
@@ -36,6 +43,10 @@ export class MemoryBackend extends ConnectionBase implements ResultBackend {
 
   async close(): Promise<void> {
     this.setStatus('closed');
+    // Nobody will store into a closed backend: waiters learn it now instead of hanging until their timeout.
+    const closed = new BackendError(`${this.displayUrl}: backend is closed`, { code: 'E_BACKEND_CLOSED' });
+    for (const set of [...this.waiters.values()]) for (const w of [...set]) w.fail(closed);
+    this.waiters.clear();
   }
 
   watch(): void {
@@ -53,26 +64,27 @@ export class MemoryBackend extends ConnectionBase implements ResultBackend {
       const set = this.waiters.get(meta.task_id);
       if (set) {
         this.waiters.delete(meta.task_id);
-        for (const wake of set) wake(JSON.parse(text) as TaskMeta);
+        for (const w of set) w.wake(decodeJson(text) as TaskMeta);
       }
     }
   }
 
   async get(taskId: string): Promise<TaskMeta | null> {
     const e = this.live(taskId);
-    return e ? (JSON.parse(e.text) as TaskMeta) : null;
+    return e ? (decodeJson(e.text) as TaskMeta) : null;
   }
 
   wait(taskId: string, timeoutMs: number | null, signal?: AbortSignal): Promise<TaskMeta> {
     const e = this.live(taskId);
-    if (e && isReady(e.status)) return Promise.resolve(JSON.parse(e.text) as TaskMeta);
+    if (this.status === 'closed') return Promise.reject(new BackendError(`${this.displayUrl}: backend is closed`, { code: 'E_BACKEND_CLOSED' }));
+    if (e && isReady(e.status)) return Promise.resolve(decodeJson(e.text) as TaskMeta);
     return new Promise<TaskMeta>((resolve, reject) => {
       let set = this.waiters.get(taskId);
       if (!set) this.waiters.set(taskId, (set = new Set()));
       const waiters = set;
       let timer: NodeJS.Timeout | undefined;
       const done = (): void => {
-        waiters.delete(wake);
+        waiters.delete(waiter);
         if (waiters.size === 0 && this.waiters.get(taskId) === waiters) this.waiters.delete(taskId);
         if (timer) clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
@@ -85,7 +97,14 @@ export class MemoryBackend extends ConnectionBase implements ResultBackend {
         done();
         reject(signal?.reason ?? new Error('aborted'));
       };
-      waiters.add(wake);
+      const waiter: Waiter = {
+        wake,
+        fail: (err) => {
+          done();
+          reject(err);
+        },
+      };
+      waiters.add(waiter);
       if (timeoutMs !== null) {
         timer = setTimeout(() => {
           done();
@@ -115,16 +134,20 @@ export class MemoryBackend extends ConnectionBase implements ResultBackend {
   async chordSetSize(groupId: string, size: number): Promise<void> {
     const c = this.chords.get(groupId);
     if (c) c.size = size;
-    else this.chords.set(groupId, { size, parts: [] });
+    else this.chords.set(groupId, { size, parts: new Map() });
   }
 
   async chordJoin(groupId: string, part: ChordPart): Promise<ChordPart[] | null> {
     let c = this.chords.get(groupId);
-    if (!c) this.chords.set(groupId, (c = { size: null, parts: [] }));
-    c.parts.push(JSON.parse(JSON.stringify(part)) as ChordPart);
-    if (c.size === null || c.parts.length < c.size) return null;
+    if (!c) this.chords.set(groupId, (c = { size: null, parts: new Map() }));
+    // A copy through JSON (as Redis stores it); an EncodedResult is the JSON already. The index stays a number
+    // (Infinity for a part without group_index, as Redis scores it +inf).
+    const resultJson = part.result instanceof EncodedResult ? part.result.json : encodeJson(part.result);
+    const member = `[1,${encodeJson(part.taskId)},${encodeJson(part.state)},${resultJson}]`;
+    if (!c.parts.has(member)) c.parts.set(member, { index: part.index, taskId: part.taskId, state: part.state, result: decodeJson(resultJson) });
+    if (c.size === null || c.parts.size !== c.size) return null;
     this.chords.delete(groupId);
-    return c.parts.sort((a, b) => a.index - b.index);
+    return [...c.parts.values()].sort((a, b) => a.index - b.index);
   }
 
   private live(taskId: string): Entry | undefined {

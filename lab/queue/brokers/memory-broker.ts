@@ -67,6 +67,7 @@ export class MemoryBroker extends ConnectionBase implements Broker {
   private scheduled = false;
   private seq = 0;
   private expiryTimer: NodeJS.Timeout | null = null;
+  private expiryAt = Infinity;
 
   constructor(readonly name = 'default') {
     super();
@@ -129,7 +130,6 @@ export class MemoryBroker extends ConnectionBase implements Broker {
       } else {
         q.ready.push(stored);
       }
-      if (stored.expiresAt !== null) this.armExpiry(stored.expiresAt);
     }
     this.schedule();
   }
@@ -185,6 +185,20 @@ export class MemoryBroker extends ConnectionBase implements Broker {
         this.deliver(consumer, q, head);
       }
     }
+    this.armHeadExpiry();
+  }
+
+  /**
+   * As RabbitMQ does, only a message at the head of its queue is dropped on expiry; arm the timer for the earliest
+   * head. (Arming for messages behind the head would fire, drop nothing, and spin.)
+   */
+  private armHeadExpiry(): void {
+    let next = Infinity;
+    for (const q of this.queues.values()) {
+      const head = q.ready[0];
+      if (head && head.expiresAt !== null && head.expiresAt < next) next = head.expiresAt;
+    }
+    if (Number.isFinite(next)) this.armExpiry(next);
   }
 
   private pickConsumer(q: MemQueue): MemConsumer | null {
@@ -232,12 +246,16 @@ export class MemoryBroker extends ConnectionBase implements Broker {
 
   private armExpiry(at: number): void {
     // One timer for the earliest expiry, so an expired message at the head is dropped even with no consumer activity.
-    if (this.expiryTimer) return;
+    // A message that expires before the armed timer re-arms it (otherwise it would linger until the later expiry).
+    if (this.expiryTimer) {
+      if (at >= this.expiryAt) return;
+      clearTimeout(this.expiryTimer);
+    }
+    this.expiryAt = at;
     this.expiryTimer = setTimeout(() => {
       this.expiryTimer = null;
-      this.dispatch();
-      const next = Math.min(...[...this.queues.values()].flatMap((q) => q.ready.map((s) => s.expiresAt ?? Infinity)));
-      if (Number.isFinite(next)) this.armExpiry(next);
+      this.expiryAt = Infinity;
+      this.dispatch(); // drops expired heads and re-arms for the next head
     }, Math.max(0, at - Date.now()));
     this.expiryTimer.unref();
   }

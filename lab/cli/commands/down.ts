@@ -1,0 +1,39 @@
+/** `lab down`: remove everything the lab's ledger recorded, in reverse; safe to run twice. */
+import type { CommandModule } from 'yargs';
+import { RunError } from '../../errors.js';
+import { labDown } from '../../orchestrator/down.js';
+import { findLab } from '../../orchestrator/lab-ref.js';
+import { stateDir } from '../../topology/state.js';
+import { hostsOption } from '../shared-options.js';
+import type { GlobalFlags, HostsFlag } from '../shared-options.js';
+import { stepPrinter } from '../step-printer.js';
+
+interface DownFlags extends GlobalFlags, HostsFlag {
+  lab?: string;
+}
+
+export const downCommandModule: CommandModule<GlobalFlags, DownFlags> = {
+  command: 'down',
+  describe: 'remove everything lab up created (from the ledger, newest first)',
+  builder: (y) =>
+    hostsOption(y)
+      .option('lab', { type: 'string', describe: 'the lab by name (when its inventory is gone or broken)' })
+      .usage('$0 down [--hosts FILE | --lab NAME]\n\nStops the services and removes namespaces, veths, bridges, files, /etc/hosts blocks, containers — exactly what the ledger recorded, even after `lab up` was killed midway. Reports anything it could not remove.') as never,
+  handler: async (argv) => {
+    const ref = argv.lab ? { name: argv.lab, dir: stateDir(argv.lab) } : await findLab(argv.hosts);
+    if (!ref) {
+      process.stdout.write(argv.json ? `${JSON.stringify({ lab: null, removed: 0 })}\n` : 'no lab is up (nothing to do)\n');
+      return;
+    }
+    const r = await labDown(ref, { progress: stepPrinter(!argv.json, argv.verbose), hostsFile: argv.hosts });
+    if (argv.json) process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+    else if (r.nothing) process.stdout.write(`lab ${r.lab} is not up (nothing to do)\n`);
+    else {
+      for (const n of r.notes) process.stdout.write(`note: ${n}\n`);
+      process.stdout.write(`lab ${r.lab}: removed ${r.removed} thing${r.removed === 1 ? '' : 's'} in ${(r.durationMs / 1000).toFixed(1)} s\n`);
+    }
+    if (r.failures.length > 0) {
+      throw new RunError(`could not remove ${r.failures.length} thing(s) of lab ${r.lab}:\n${r.failures.map((f) => `  ${f.kind} ${f.key}: ${f.error}`).join('\n')}\n(run lab down again once fixed; the ledger keeps them)`);
+    }
+  },
+};

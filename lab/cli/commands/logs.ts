@@ -1,0 +1,67 @@
+/** `lab logs [HOST] [--service S] [--follow]`: the services' logs, from the hosts they run on. */
+import type { CommandModule } from 'yargs';
+import { UsageError } from '../../errors.js';
+import { recordedProcess, placements } from '../../orchestrator/services.js';
+import type { ProcessRef } from '../../providers/provider.js';
+import { requireLab } from '../lab-arg.js';
+import { hostsOption } from '../shared-options.js';
+import type { GlobalFlags, HostsFlag } from '../shared-options.js';
+
+interface LogsFlags extends GlobalFlags, HostsFlag {
+  host?: string;
+  service?: string;
+  follow: boolean;
+  lines: number;
+}
+
+export const logsCommandModule: CommandModule<GlobalFlags, LogsFlags> = {
+  command: 'logs [host]',
+  describe: "show the services' logs (rabbitmq, redis, quotes, workers)",
+  builder: (y) =>
+    hostsOption(y)
+      .positional('host', { type: 'string', describe: 'only this host' })
+      .option('service', { alias: 's', type: 'string', choices: ['rabbitmq', 'redis', 'quotes', 'workers'], describe: 'only this service' })
+      .option('follow', { alias: 'f', type: 'boolean', default: false, describe: 'keep printing new lines (Ctrl-C to stop)' })
+      .option('lines', { alias: 'n', type: 'number', default: 40, describe: 'lines of each log to show first' }) as never,
+  handler: async (argv) => {
+    if (!Number.isInteger(argv.lines) || argv.lines < 0) throw new UsageError(`--lines: expected an integer ≥ 0, got ${String(argv.lines)}`);
+    const lab = await requireLab(argv.hosts);
+    try {
+      if (argv.host && !lab.topology.host(argv.host)) throw new UsageError(`no host ${argv.host} in lab ${lab.state.lab} (hosts: ${lab.topology.hosts.map((h) => h.name).join(', ')})`);
+      const logs: { label: string; ref: ProcessRef }[] = [];
+      for (const p of placements(lab.topology)) {
+        if (argv.host && p.host.name.toLowerCase() !== argv.host.toLowerCase()) continue;
+        if (argv.service && p.service.name !== argv.service) continue;
+        const ref = recordedProcess(lab.ledger, p);
+        if (ref) logs.push({ label: `${p.host.name} ${p.service.name}`, ref });
+      }
+      if (logs.length === 0) throw new UsageError('no such log: that service has not been started on that host');
+      const sizes = new Map<string, number>();
+      for (const { label, ref } of logs) {
+        const tail = (await lab.provider.readFile(ref.host, ref.logFile, { tailBytes: 200 * Math.max(argv.lines, 1) })).toString('utf8');
+        const lines = tail.split('\n').slice(-argv.lines);
+        if (logs.length > 1 || !argv.follow) process.stdout.write(`==> ${label} (${ref.logFile}) <==\n`);
+        if (argv.lines > 0) process.stdout.write(`${lines.join('\n')}\n`);
+        sizes.set(label, (await lab.provider.readFile(ref.host, ref.logFile)).length);
+      }
+      if (!argv.follow) return;
+      let stop = false;
+      process.once('SIGINT', () => (stop = true));
+      while (!stop) {
+        await new Promise((r) => setTimeout(r, 500));
+        for (const { label, ref } of logs) {
+          const buf = await lab.provider.readFile(ref.host, ref.logFile).catch(() => null);
+          if (!buf) continue;
+          const seen = sizes.get(label) ?? 0;
+          if (buf.length > seen) {
+            const fresh = buf.subarray(seen).toString('utf8');
+            process.stdout.write(logs.length > 1 ? fresh.replace(/^(?=.)/gm, `${label} | `) : fresh);
+            sizes.set(label, buf.length);
+          }
+        }
+      }
+    } finally {
+      await lab.provider.close();
+    }
+  },
+};

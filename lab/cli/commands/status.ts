@@ -1,0 +1,35 @@
+/** `lab status`: hosts, services and their health, queue depth, workers online. Exit 1 when something is unhealthy. */
+import Table from 'cli-table3';
+import type { CommandModule } from 'yargs';
+import { labStatus } from '../../orchestrator/status.js';
+import { requireLab } from '../lab-arg.js';
+import { hostsOption } from '../shared-options.js';
+import type { GlobalFlags, HostsFlag } from '../shared-options.js';
+
+export const statusCommandModule: CommandModule<GlobalFlags, GlobalFlags & HostsFlag> = {
+  command: 'status',
+  describe: 'show the lab: hosts, services, health, queue depth, workers online',
+  builder: (y) => hostsOption(y) as never,
+  handler: async (argv) => {
+    const lab = await requireLab(argv.hosts);
+    try {
+      const s = await labStatus(lab);
+      if (argv.json) {
+        process.stdout.write(`${JSON.stringify(s, null, 2)}\n`);
+      } else {
+        const style = { head: [], border: [], 'padding-left': 1, 'padding-right': 1 };
+        process.stdout.write(`lab ${s.lab} (${s.provider}) — ${s.healthy ? 'healthy' : 'NOT healthy'} · state ${s.status} · inventory ${s.inventory}\n`);
+        const hosts = new Table({ head: ['host', 'address', 'roles', 'reachable'], style });
+        for (const h of s.hosts) hosts.push([h.name, h.address, h.roles.join(', '), h.reachable ? '✓' : `✗ ${h.detail}`]);
+        const services = new Table({ head: ['service', 'host', 'pid', 'health'], style });
+        for (const v of s.services) services.push([v.service, v.host, v.pid ?? '—', `${v.healthy ? '✓' : '✗'} ${v.health}`]);
+        process.stdout.write(`${hosts.toString()}\n${services.toString()}\n`);
+        for (const q of s.queues) process.stdout.write(`queue ${q.name}: ${q.messages} waiting, ${q.consumers} consumer${q.consumers === 1 ? '' : 's'}\n`);
+        process.stdout.write(`broker ${s.broker}${s.versions.rabbitmq ? ` (RabbitMQ ${s.versions.rabbitmq})` : ''} · backend ${s.backend}${s.versions.redis ? ` (Redis ${s.versions.redis})` : ''}\n`);
+      }
+      if (!s.healthy) process.exitCode = 1;
+    } finally {
+      await lab.provider.close();
+    }
+  },
+};

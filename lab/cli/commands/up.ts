@@ -1,0 +1,58 @@
+/** `lab up --hosts FILE`: build the lab the inventory describes (idempotent; --dry-run prints the plan). */
+import type { CommandModule } from 'yargs';
+import { UsageError, maskUrl } from '../../errors.js';
+import { labUp, planUp } from '../../orchestrator/up.js';
+import { labUrls } from '../../orchestrator/lab-ref.js';
+import { stateTopology } from '../../topology/state.js';
+import { hostsOption } from '../shared-options.js';
+import type { GlobalFlags, HostsFlag } from '../shared-options.js';
+import { stepPrinter } from '../step-printer.js';
+
+interface UpFlags extends GlobalFlags, HostsFlag {
+  'dry-run': boolean;
+  install: boolean;
+}
+
+export const upCommandModule: CommandModule<GlobalFlags, UpFlags> = {
+  command: 'up',
+  describe: 'build the lab an inventory describes: hosts, /etc/hosts, RabbitMQ, Redis, workers',
+  builder: (y) =>
+    hostsOption(y)
+      .usage('$0 up --hosts FILE [options]\n\nBrings up the hosts (local processes, network namespaces, SSH machines or containers), writes /etc/hosts on each, starts RabbitMQ (a generated user and password — never guest), Redis (requirepass), the quote server and the workers, and checks each in layers: port, protocol, a canary task. Running it again on a healthy lab changes nothing. Credentials go to a 0600 state file under ~/.lab/<lab>/.')
+      .option('dry-run', { type: 'boolean', default: false, describe: 'print the plan, change nothing' })
+      .option('install', { type: 'boolean', default: false, describe: 'ssh: apt-get install missing rabbitmq-server / redis-server on their hosts' })
+      .example('$0 up --hosts hosts/netns.yaml', 'four network namespaces on this machine (root)')
+      .example('$0 up --hosts hosts/local.yaml', 'everything as child processes, no root')
+      .example('$0 up --hosts hosts/raspberry-pi.example.yaml --install', 'four Pis over SSH') as never,
+  handler: async (argv) => {
+    if (!argv.hosts) throw new UsageError('lab up needs an inventory: --hosts hosts.yaml (examples in hosts/)');
+    if (argv['dry-run']) {
+      const { topology, steps } = await planUp(argv.hosts);
+      if (argv.json) {
+        process.stdout.write(`${JSON.stringify({ lab: topology.name, provider: topology.provider, steps }, null, 2)}\n`);
+        return;
+      }
+      process.stdout.write(`lab ${topology.name} (${topology.provider}) — plan, nothing changed:\n`);
+      for (const s of steps) process.stdout.write(`  ${(s.host ?? 'lab').padEnd(8)} ${s.step}: ${s.detail}\n`);
+      return;
+    }
+    const controller = new AbortController();
+    const onSignal = (): void => controller.abort();
+    process.once('SIGINT', onSignal);
+    try {
+      const r = await labUp({ hostsFile: argv.hosts, progress: stepPrinter(!argv.json, argv.verbose), signal: controller.signal, install: argv.install });
+      const urls = labUrls(r.state, stateTopology(r.state));
+      if (argv.json) {
+        process.stdout.write(`${JSON.stringify({ lab: r.lab, provider: r.provider, changed: r.changed, durationMs: Math.round(r.durationMs), broker: maskUrl(urls.brokerHere), backend: maskUrl(urls.backendHere), versions: r.versions }, null, 2)}\n`);
+        return;
+      }
+      const took = `${(r.durationMs / 1000).toFixed(1)} s`;
+      process.stdout.write(r.changed ? `lab ${r.lab} is up (${r.provider}, ${took})\n` : `lab ${r.lab} was already up; nothing changed (${took})\n`);
+      process.stdout.write(`  broker   ${maskUrl(urls.brokerInLab)}${r.versions.rabbitmq ? `  (RabbitMQ ${r.versions.rabbitmq})` : ''}\n`);
+      process.stdout.write(`  backend  ${maskUrl(urls.backendInLab)}${r.versions.redis ? `  (Redis ${r.versions.redis})` : ''}\n`);
+      process.stdout.write(`next: lab run mergesort --n 4 · lab status · lab env (the URLs with credentials) · lab down\n`);
+    } finally {
+      process.off('SIGINT', onSignal);
+    }
+  },
+};

@@ -1,0 +1,92 @@
+/**
+ * `lab run` on a provisioned lab: the driver runs on the master host (inside its namespace, over SSH, in its
+ * container) as `lab run … --json --in-lab <descriptor>`, against the lab's broker, backend and workers. Its run
+ * record comes back on stdout; here it is written to reports/ and rendered like any other run.
+ */
+import { Writable } from 'node:stream';
+import { maskUrl, RunError } from '../errors.js';
+import { writeRecord } from '../report/records.js';
+import type { LabInfo, RunRecord } from '../report/run-record.js';
+import type { OpenLab } from '../orchestrator/lab-ref.js';
+import { labEnv } from '../cli/lab-arg.js';
+import { renderRunSummary } from '../cli/run-output.js';
+import type { AnyScenario } from '../../scenarios/scenario.js';
+import { encodeDescriptor } from './in-lab-session.js';
+
+export function labInfoOf(lab: OpenLab): LabInfo {
+  const { topology, state, urls } = lab;
+  const workers = topology.roleHosts('workers');
+  return {
+    kind: topology.provider,
+    name: state.lab,
+    hosts: topology.hosts.map((h) => ({ name: h.name, address: h.address, roles: [...h.roles] })),
+    broker: { kind: 'rabbitmq', url: maskUrl(urls.brokerInLab), version: state.versions?.rabbitmq, host: state.services.broker.host },
+    backend: { kind: 'redis', url: maskUrl(urls.backendInLab), version: state.versions?.redis, host: state.services.backend.host },
+    workers: { pool: workers[0]?.pool ?? 'prefork', concurrency: workers.reduce((n, h) => n + h.concurrency, 0), prefetchMultiplier: 4, hosts: workers.map((h) => h.name) },
+    serializer: 'json',
+  };
+}
+
+export interface RunOnLabOptions {
+  lab: OpenLab;
+  scenario: AnyScenario;
+  raw: Record<string, unknown>;
+  passThrough: string[];
+  reportsDir: string;
+  json: boolean;
+  write?: (s: string) => void;
+}
+
+/** The scenario's parameters back into command-line words, as the user gave them. */
+function paramWords(scenario: AnyScenario, raw: Record<string, unknown>): string[] {
+  const words: string[] = [];
+  for (const [name, spec] of Object.entries(scenario.params)) {
+    const v = raw[name];
+    if (v === undefined || (Array.isArray(v) && v.length === 0)) continue;
+    const values = (Array.isArray(v) ? v : [v]).map(String);
+    if (spec.positional) words.unshift(...values);
+    else for (const x of values) words.push(`--${name}`, x);
+  }
+  return words;
+}
+
+export async function runOnLab(o: RunOnLabOptions): Promise<number> {
+  const write = o.write ?? ((s: string) => process.stdout.write(s));
+  const { lab, scenario } = o;
+  const master = lab.topology.roleHost('master');
+  const host = lab.provider.host(master.name);
+  const descriptor = encodeDescriptor({ info: labInfoOf(lab), quotesUrl: lab.urls.quotesInLab });
+  const argv = [host.node, `${host.labRoot}/bin/lab.js`, 'run', scenario.name, ...paramWords(scenario, o.raw), ...o.passThrough, '--json', '--reports', `${host.workDir}/reports`, '--in-lab', descriptor];
+  let out = '';
+  const stdout = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      out += chunk.toString('utf8');
+      cb();
+    },
+  });
+  const controller = new AbortController();
+  const onSigint = (): void => controller.abort();
+  process.on('SIGINT', onSigint);
+  let code: number;
+  try {
+    code = await lab.provider.stream(master.name, argv, { env: labEnv(lab, true), stdout, stderr: process.stderr, signal: controller.signal });
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+  let record: RunRecord;
+  try {
+    record = JSON.parse(out) as RunRecord;
+  } catch {
+    if (code === 0) throw new RunError(`the run on ${master.name} printed no run record`);
+    return code; // its error is on stderr already
+  }
+  const path = await writeRecord(o.reportsDir, record);
+  if (o.json) write(`${JSON.stringify(record, null, 2)}\n`);
+  else {
+    const describe = scenario.describe;
+    const lines = describe ? record.points.flatMap((p) => (p.output === undefined ? [] : describe(p.output))) : [];
+    write(renderRunSummary(record, lines));
+    write(`run record: ${path}\n`);
+  }
+  return code;
+}

@@ -1,0 +1,86 @@
+/**
+ * `lab down`: undo exactly what the ledger recorded, newest first — services stopped first and in parallel, then
+ * the rest — and report what could not be removed. Safe to run twice; works after `lab up` was killed with -9.
+ */
+import { performance } from 'node:perf_hooks';
+import { rm } from 'node:fs/promises';
+import { Ledger } from '../topology/ledger.js';
+import type { LedgerEntry } from '../topology/ledger.js';
+import { acquireLock, clearActiveLab, readState, stateTopology } from '../topology/state.js';
+import { loadInventory } from '../topology/inventory.js';
+import type { Topology } from '../topology/topology.js';
+import type { Progress } from '../providers/provider.js';
+import { createProvider } from './providers.js';
+import type { LabRef } from './lab-ref.js';
+
+export interface DownResult {
+  lab: string;
+  removed: number;
+  failures: { key: string; kind: string; error: string }[];
+  durationMs: number;
+  /** Nothing was recorded: the lab was not up. */
+  nothing: boolean;
+  notes: string[];
+}
+
+function describe(e: LedgerEntry): string {
+  const d = e.data as Record<string, unknown>;
+  return `${e.kind} ${e.key}${typeof d.host === 'string' ? ` on ${d.host}` : ''}`;
+}
+
+export async function labDown(ref: LabRef, options: { progress: Progress; hostsFile?: string }): Promise<DownResult> {
+  const t0 = performance.now();
+  const release = await acquireLock(ref.dir, ref.name);
+  try {
+    const ledger = await Ledger.open(ref.dir);
+    const state = await readState(ref.dir);
+    const entries = ledger.entries();
+    const notes: string[] = [];
+    if (entries.length === 0) {
+      await rm(ref.dir, { recursive: true, force: true });
+      await clearActiveLab(ref.name);
+      return { lab: ref.name, removed: 0, failures: [], durationMs: performance.now() - t0, nothing: !state, notes };
+    }
+    let topology: Topology;
+    if (state) topology = stateTopology(state);
+    else if (options.hostsFile) topology = await loadInventory(options.hostsFile);
+    else throw new Error(`lab ${ref.name} has a ledger but no state: run lab down --hosts <its inventory>`);
+    const provider = await createProvider(topology, ref.dir);
+    if (state) await provider.attach(state, ledger);
+    const failures: DownResult['failures'] = [];
+    let removed = 0;
+    const undo = async (e: LedgerEntry): Promise<void> => {
+      const what = describe(e);
+      options.progress({ host: (e.data as { host?: string }).host, step: `remove ${e.kind}`, status: 'start', detail: e.key });
+      if (e.kind === 'package') notes.push(`${what}: installed by lab up --install; left installed`);
+      else await provider.undo(e);
+      removed++;
+      options.progress({ host: (e.data as { host?: string }).host, step: `remove ${e.kind}`, status: 'done', detail: e.key });
+    };
+    try {
+      // Processes first, all at once (each stops on its own; RabbitMQ takes the longest).
+      const processes = entries.filter((e) => e.kind === 'process' || e.kind === 'remote-process');
+      await Promise.all(
+        processes.map(async (e) => {
+          try {
+            await undo(e);
+            await ledger.remove(e.key);
+          } catch (err) {
+            failures.push({ key: e.key, kind: e.kind, error: (err as Error).message });
+          }
+        }),
+      );
+      const rest = await ledger.replayReverse(undo);
+      for (const f of rest) if (!failures.some((x) => x.key === f.entry.key)) failures.push({ key: f.entry.key, kind: f.entry.kind, error: f.error instanceof Error ? f.error.message : String(f.error) });
+    } finally {
+      await provider.close();
+    }
+    if (failures.length === 0) {
+      await rm(ref.dir, { recursive: true, force: true });
+      await clearActiveLab(ref.name);
+    }
+    return { lab: ref.name, removed, failures, durationMs: performance.now() - t0, nothing: false, notes };
+  } finally {
+    await release();
+  }
+}

@@ -1,0 +1,111 @@
+/**
+ * `lab up`: inventory → validated topology → provider brings up the hosts → /etc/hosts everywhere (checked) →
+ * RabbitMQ, Redis and the quote server → the workers (ready when a canary task makes the round trip).
+ * Idempotent: on a healthy lab nothing is created or restarted and the result says so. Everything created is in
+ * the ledger first, so `lab down` can undo it even after `lab up` was killed midway.
+ */
+import { performance } from 'node:perf_hooks';
+import { LabError, ProviderError } from '../errors.js';
+import { loadInventory } from '../topology/inventory.js';
+import { Ledger } from '../topology/ledger.js';
+import { acquireLock, ensureStateDir, newState, readState, setActiveLab, stateTopology, writeState } from '../topology/state.js';
+import type { LabState } from '../topology/state.js';
+import type { Topology } from '../topology/topology.js';
+import type { PlanStep, Progress, Provider } from '../providers/provider.js';
+import type { ServiceContext } from '../services/service.js';
+import { differentLab, labUrls, sameShape } from './lab-ref.js';
+import { createProvider } from './providers.js';
+import { SERVICES, ensureService, placements } from './services.js';
+
+export interface UpOptions {
+  hostsFile: string;
+  progress: Progress;
+  signal?: AbortSignal;
+  install?: boolean;
+}
+
+export interface UpResult {
+  lab: string;
+  provider: string;
+  /** False when everything already ran: a second `up` on a healthy lab. */
+  changed: boolean;
+  durationMs: number;
+  state: LabState;
+  versions: Record<string, string>;
+}
+
+export async function planUp(hostsFile: string): Promise<{ topology: Topology; steps: PlanStep[] }> {
+  const topology = await loadInventory(hostsFile);
+  const provider = await createProvider(topology, '/nonexistent', {}).catch(() => null);
+  const steps: PlanStep[] = provider ? provider.plan() : [{ step: 'provider', detail: `${topology.provider} (needs root)` }];
+  if (topology.provider !== 'local') steps.push(...topology.hosts.map((h) => ({ host: h.name, step: '/etc/hosts', detail: topology.hosts.map((o) => `${o.address} ${o.name}`).join(', ') })));
+  for (const p of placements(topology)) steps.push({ host: p.host.name, step: p.service.name, detail: p.service.name === 'workers' ? `lab worker -A scenarios -c ${p.host.concurrency} -P ${p.host.pool} -Q ${p.host.queues.join(',')}` : `${p.service.name} on ${p.host.address}` });
+  return { topology, steps };
+}
+
+/** /etc/hosts on every host names every host; then each host must resolve every other to its address. */
+async function hostsEverywhere(provider: Provider, topology: Topology, progress: Progress): Promise<void> {
+  if (topology.provider === 'local') return;
+  const entries = topology.hosts.map((h) => ({ address: h.address, names: [h.name] }));
+  await Promise.all(
+    topology.hosts.map(async (h) => {
+      await provider.writeHosts(h.name, entries);
+      const names = topology.hosts.map((o) => o.name);
+      for (const other of topology.hosts) {
+        const res = await provider.exec(h.name, ['getent', 'ahostsv4', other.name]);
+        const got = res.stdout.split('\n')[0]?.split(/\s+/)[0];
+        if (res.exitCode !== 0 || got !== other.address) {
+          throw new ProviderError(`${other.name} does not resolve to ${other.address} on ${h.name} (getent: ${got || res.stderr.trim() || 'no answer'})`, { host: h.name, code: 'E_RESOLVE' });
+        }
+      }
+      progress({ host: h.name, step: '/etc/hosts', status: 'info', detail: `resolves ${names.join(', ')}` });
+    }),
+  );
+}
+
+export async function labUp(o: UpOptions): Promise<UpResult> {
+  const t0 = performance.now();
+  const topology = await loadInventory(o.hostsFile);
+  for (const w of topology.warnings) o.progress({ step: 'inventory', status: 'info', detail: `warning: ${w}` });
+  const dir = await ensureStateDir(topology.name);
+  const release = await acquireLock(dir, topology.name);
+  let state: LabState | null = null;
+  try {
+    const existing = await readState(dir);
+    if (existing && !sameShape(stateTopology(existing), topology)) throw differentLab(topology.name, existing.inventoryPath);
+    state = existing ?? newState(topology);
+    state = await writeState(dir, { ...state, status: state.status === 'up' ? 'up' : 'creating' });
+    await setActiveLab(topology.name);
+    const ledger = await Ledger.open(dir);
+    const provider = await createProvider(topology, dir, { install: o.install });
+    let changed = false;
+    const progress = o.progress;
+    try {
+      // The provider reports 'done' only for what it had to create ('skip' for what was there).
+      await provider.up({ ledger, state, progress: (e) => ((changed ||= e.status === 'done'), progress(e)), signal: o.signal, install: o.install });
+      await hostsEverywhere(provider, topology, progress);
+      const ctx: ServiceContext = { provider, topology, state, urls: labUrls(state, topology), progress };
+      // RabbitMQ, Redis and the quote server start together; the workers need the first two.
+      const first = placements(topology, SERVICES.filter((s) => s.name !== 'workers'));
+      const refs = new Map<string, Awaited<ReturnType<typeof ensureService>>>();
+      await Promise.all(first.map(async (p) => refs.set(p.service.key(p.host.name), await ensureService(ctx, ledger, p))));
+      for (const p of placements(topology, SERVICES.filter((s) => s.name === 'workers'))) refs.set(p.service.key(p.host.name), await ensureService(ctx, ledger, p));
+      changed ||= [...refs.values()].some((r) => r.started);
+      const versions: Record<string, string> = {};
+      for (const p of placements(topology)) {
+        const v = await p.service.version?.(ctx, p.host, refs.get(p.service.key(p.host.name))?.ref ?? null).catch(() => undefined);
+        if (v) versions[p.service.name] = v;
+      }
+      state = await writeState(dir, { ...state, status: 'up', versions });
+      return { lab: topology.name, provider: topology.provider, changed, durationMs: performance.now() - t0, state, versions };
+    } finally {
+      await provider.close();
+    }
+  } catch (err) {
+    if (state) await writeState(dir, { ...state, status: 'failed' }).catch(() => undefined);
+    if (err instanceof LabError) throw err;
+    throw new ProviderError(`lab up failed: ${(err as Error).message}`, { cause: err });
+  } finally {
+    await release();
+  }
+}

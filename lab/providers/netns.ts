@@ -1,0 +1,548 @@
+/**
+ * The netns provider: every host is a Linux network namespace on this machine, joined by a bridge in the root
+ * namespace (which holds the topology's gateway address). Needs root.
+ *
+ *   bridge   lb<8 hex>                       gateway/prefix, up            (one per lab)
+ *   host     namespace lab-<lab>-<host>      eth0 = peer of veth lv<8 hex> on the bridge, host address, lo up,
+ *                                            default route via the gateway
+ *            /etc/netns/<ns>/hosts           bind-mounted over /etc/hosts by `ip netns exec` (writeHosts)
+ *            <stateDir>/hosts/<HOST>         work directory (same filesystem as everything else)
+ *
+ * Everything is recorded in the ledger before it is created. Commands run inside a namespace through
+ * `ip netns exec <ns> argv…`, which execs (no wrapper process: the pid is the command's); as another user through
+ * `setpriv`, which execs too. Processes share this machine's PID namespace, so signal/stop/alive work as for local.
+ */
+import { createHash } from 'node:crypto';
+import { chmod, chown, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { InterruptedError, ProviderError } from '../errors.js';
+import { PACKAGE_ROOT } from '../harness/fingerprint.js';
+import type { Ledger, LedgerEntry } from '../topology/ledger.js';
+import { parseCidr, inCidr, isIPv4 } from '../topology/net.js';
+import { checkProcess, stopRecorded } from '../topology/proc.js';
+import type { ProcessCheck } from '../topology/proc.js';
+import type { LabState } from '../topology/state.js';
+import type { HostSpec, Topology } from '../topology/topology.js';
+import { aliveLocal, execLocal, localUser, notFound, spawnRecorded, streamLocal, tailFile, undoProcess } from './local-process.js';
+import type { ExecOptions, ExecResult, HostInfo, HostsEntry, PlanStep, ProcessRef, Progress, Provider, SpawnOptions, StreamOptions, UpContext } from './provider.js';
+
+/** Where `ip netns exec` looks for per-namespace files (hosts, resolv.conf). */
+export const NETNS_ETC = '/etc/netns';
+
+const IFNAMSIZ = 15;
+/** Longest namespace name we use as is (it is a file name in /run/netns; 255 is the hard limit). */
+const NS_NAME_MAX = 64;
+
+function hex8(...parts: string[]): string {
+  return createHash('sha256').update(parts.join('\0')).digest('hex').slice(0, 8);
+}
+
+export interface NetnsNames {
+  /** Bridge in the root namespace (one per lab). */
+  bridge: string;
+  /** Network namespace of the host (a file in /run/netns). */
+  namespace: string;
+  /** Host-side end of the veth pair; its peer is `eth0` inside the namespace. */
+  veth: string;
+}
+
+/**
+ * Deterministic names for a lab's host: interface names ≤ 15 characters (Linux IFNAMSIZ − 1) from a hash of
+ * (lab, host); the namespace name readable, `lab-<lab>-<host lowercased>` (shortened with a hash if very long).
+ * Host names compare case-insensitively, so they are lowercased before hashing.
+ */
+export function netnsNames(lab: string, host: string): NetnsNames {
+  const h = host.toLowerCase();
+  let namespace = `lab-${lab}-${h}`;
+  if (namespace.length > NS_NAME_MAX) namespace = `lab-${lab}-${h.slice(0, NS_NAME_MAX - lab.length - 14).replace(/[.-]+$/, '')}-${hex8(lab, h)}`;
+  return { bridge: `lb${hex8('bridge', lab)}`, namespace, veth: `lv${hex8(lab, h)}` };
+}
+
+interface LinkInfo {
+  name: string;
+  flags: string[];
+  master?: string;
+}
+
+/** Parse `ip -o link show`: name (before any @peer), flags, master. */
+export function parseLinks(text: string): Map<string, LinkInfo> {
+  const out = new Map<string, LinkInfo>();
+  for (const line of text.split('\n')) {
+    const m = /^\d+:\s+([^:@\s]+)(?:@[^:\s]*)?:\s+<([^>]*)>(.*)$/.exec(line);
+    if (!m) continue;
+    const master = / master (\S+)/.exec(m[3]!)?.[1];
+    out.set(m[1]!, { name: m[1]!, flags: m[2]!.split(','), ...(master ? { master } : {}) });
+  }
+  return out;
+}
+
+/** Parse `ip -o -4 addr show`: interface → its IPv4 addresses in CIDR form. */
+export function parseAddrs(text: string): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const line of text.split('\n')) {
+    const m = /^\d+:\s+(\S+)\s+inet\s+(\S+)/.exec(line);
+    if (!m) continue;
+    const dev = m[1]!.replace(/@.*$/, '');
+    out.set(dev, [...(out.get(dev) ?? []), m[2]!]);
+  }
+  return out;
+}
+
+const oneLine = (s: string): string => s.trim().replace(/\s*\n\s*/g, '; ');
+
+interface Present {
+  namespaces: Set<string>;
+  links: Map<string, LinkInfo>;
+  addrs: Map<string, string[]>;
+}
+
+type StepResult = 'skip' | 'done';
+
+export class NetnsProvider implements Provider {
+  readonly kind = 'netns' as const;
+  private ledger: Ledger | null = null;
+  private readonly prefix: number;
+  private readonly gateway: string;
+  private readonly bridge: string;
+
+  constructor(
+    readonly topology: Topology,
+    private readonly stateDir: string,
+  ) {
+    if (!topology.subnet || !topology.gateway) {
+      throw new ProviderError(`lab ${topology.name}: the netns provider needs the topology's subnet and gateway`, { code: 'E_CONFIG' });
+    }
+    this.prefix = parseCidr(topology.subnet).prefix;
+    this.gateway = topology.gateway;
+    this.bridge = netnsNames(topology.name, '').bridge;
+    const seen = new Map<string, string>();
+    for (const h of topology.hosts) {
+      const { veth, namespace } = this.names(h.name);
+      for (const n of [veth, namespace]) {
+        const other = seen.get(n);
+        if (other !== undefined) throw new ProviderError(`hosts ${other} and ${h.name} of lab ${topology.name} map to the same name ${n}; rename one`, { host: h.name, code: 'E_CONFIG' });
+        seen.set(n, h.name);
+      }
+    }
+  }
+
+  /** The derived names of one host (bridge, namespace, veth). */
+  names(host: string): NetnsNames {
+    return netnsNames(this.topology.name, this.spec(host).name);
+  }
+
+  private spec(name: string): Readonly<HostSpec> {
+    const h = this.topology.host(name);
+    if (!h) throw new ProviderError(`no host ${name} in lab ${this.topology.name}`, { host: name, code: 'E_NO_HOST' });
+    return h;
+  }
+
+  private workRoot(): string {
+    return join(this.stateDir, 'hosts');
+  }
+
+  private workDir(host: string): string {
+    return join(this.workRoot(), host);
+  }
+
+  private etcDir(host: string): string {
+    return join(NETNS_ETC, this.names(host).namespace);
+  }
+
+  plan(): PlanStep[] {
+    const steps: PlanStep[] = [{ step: 'bridge', detail: `${this.bridge} ${this.gateway}/${this.prefix} (root namespace)` }];
+    for (const h of this.topology.hosts) {
+      const n = this.names(h.name);
+      steps.push(
+        { host: h.name, step: 'namespace', detail: n.namespace },
+        { host: h.name, step: 'veth', detail: `${n.veth} on ${this.bridge} ↔ eth0 in ${n.namespace}` },
+        { host: h.name, step: 'address', detail: `${h.address}/${this.prefix} on eth0, lo up, default via ${this.gateway}` },
+        { host: h.name, step: 'hosts file', detail: join(this.etcDir(h.name), 'hosts') },
+        { host: h.name, step: 'work directory', detail: this.workDir(h.name) },
+      );
+    }
+    return steps;
+  }
+
+  host(name: string): HostInfo {
+    const h = this.spec(name);
+    return { name: h.name, address: h.address, workDir: this.workDir(h.name), labRoot: PACKAGE_ROOT, node: process.execPath };
+  }
+
+  // ---- ip helpers
+
+  /** Run `ip args…` (optionally a batch on stdin); a non-zero exit is a ProviderError naming host, step and stderr. */
+  private async ip(host: string | undefined, step: string, args: string[], input?: string): Promise<string> {
+    const r = await execLocal(host ?? '', ['ip', ...args], input === undefined ? {} : { input });
+    if (r.exitCode !== 0) {
+      const what = input === undefined ? `ip ${args.join(' ')}` : `ip ${args.join(' ')} (${oneLine(input)})`;
+      throw new ProviderError(`${step}: ${what} failed: ${oneLine(r.stderr) || `exit code ${r.exitCode}`}`, { host: host ?? `lab ${this.topology.name}` });
+    }
+    return r.stdout;
+  }
+
+  private async present(): Promise<Present> {
+    const [ns, links, addrs] = await Promise.all([
+      this.ip(undefined, 'list namespaces', ['netns', 'list']),
+      this.ip(undefined, 'list links', ['-o', 'link', 'show']),
+      this.ip(undefined, 'list addresses', ['-o', '-4', 'addr', 'show']),
+    ]);
+    const namespaces = new Set(ns.split('\n').map((l) => l.trim().split(/\s+/)[0]!).filter((n) => n !== ''));
+    return { namespaces, links: parseLinks(links), addrs: parseAddrs(addrs) };
+  }
+
+  private notOurs(what: string, name: string, undo: string, host?: string): ProviderError {
+    return new ProviderError(`${what} ${name} exists but lab ${this.topology.name} did not create it (another lab, or a lost ledger?); remove it with \`${undo}\` if it is stale`, {
+      host: host ?? `lab ${this.topology.name}`,
+      code: 'E_NAME_IN_USE',
+    });
+  }
+
+  // ---- up
+
+  async up(ctx: UpContext): Promise<void> {
+    this.ledger = ctx.ledger;
+    const aborted = (): void => {
+      if (ctx.signal?.aborted) throw new InterruptedError('lab up interrupted');
+    };
+    aborted();
+    const now = await this.present();
+    this.checkSubnetFree(now);
+    aborted();
+    await this.upBridge(ctx, now);
+    await this.upWorkRoot(ctx);
+    const results = await Promise.allSettled(this.topology.hosts.map((h) => this.upHost(ctx, h, now, aborted)));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+  }
+
+  /** Another interface with an address in our subnet would make the lab unreachable (two routes): refuse. */
+  private checkSubnetFree(now: Present): void {
+    const subnet = parseCidr(this.topology.subnet!);
+    for (const [dev, list] of now.addrs) {
+      if (dev === this.bridge) continue;
+      for (const a of list) {
+        const ip = a.split('/')[0]!;
+        if (isIPv4(ip) && inCidr(ip, subnet)) {
+          throw new ProviderError(`bridge: the subnet ${this.topology.subnet} is already in use on interface ${dev} (${a}); choose another subnet in the inventory`, {
+            host: `lab ${this.topology.name}`,
+            code: 'E_SUBNET_IN_USE',
+          });
+        }
+      }
+    }
+  }
+
+  private async upBridge(ctx: UpContext, now: Present): Promise<void> {
+    const step = 'bridge';
+    const name = this.bridge;
+    const key = `bridge:${name}`;
+    const cidr = `${this.gateway}/${this.prefix}`;
+    const entry = ctx.ledger.get(key);
+    const link = now.links.get(name);
+    if (link && !entry) throw this.notOurs('bridge', name, `ip link del ${name}`);
+    if (link) {
+      const healthy = link.flags.includes('UP') && (now.addrs.get(name) ?? []).includes(cidr);
+      if (healthy && entry!.state === 'done') return ctx.progress({ step, status: 'skip', detail: `${name} ${cidr}` });
+      ctx.progress({ step, status: 'start', detail: `${name} ${cidr} (repair)` });
+      await this.ip(undefined, step, ['-batch', '-'], `addr replace ${cidr} dev ${name}\nlink set dev ${name} up\n`);
+      await ctx.ledger.markDone(key);
+      return ctx.progress({ step, status: 'done', detail: `${name} ${cidr}` });
+    }
+    ctx.progress({ step, status: 'start', detail: `${name} ${cidr}` });
+    await ctx.ledger.record('bridge', key, { name, address: this.gateway, prefix: this.prefix, lab: this.topology.name });
+    await this.ip(undefined, step, ['-batch', '-'], `link add ${name} type bridge\naddr add ${cidr} dev ${name}\nlink set dev ${name} up\n`);
+    await ctx.ledger.markDone(key);
+    ctx.progress({ step, status: 'done', detail: `${name} ${cidr}` });
+  }
+
+  /**
+   * <stateDir> and <stateDir>/hosts get mode 0711 (traverse, no listing), so the broker's data directory below can
+   * be reached by the user RabbitMQ runs as. Folders above the state dir are not ours to change: we only say so.
+   */
+  private async upWorkRoot(ctx: UpContext): Promise<void> {
+    const step = 'work directory';
+    await mkdir(this.stateDir, { recursive: true, mode: 0o700 });
+    await chmod(this.stateDir, 0o711);
+    const path = this.workRoot();
+    const key = 'dir:hosts';
+    const entry = ctx.ledger.get(key);
+    const exists = await isDir(path);
+    if (exists && entry?.state === 'done') ctx.progress({ step, status: 'skip', detail: path });
+    else {
+      ctx.progress({ step, status: 'start', detail: path });
+      if (!entry || !exists) await ctx.ledger.record('directory', key, { path });
+      await mkdir(path, { recursive: true, mode: 0o711 });
+      await chmod(path, 0o711);
+      await ctx.ledger.markDone(key);
+      ctx.progress({ step, status: 'done', detail: path });
+    }
+    const blocked = await untraversable(resolve(this.stateDir));
+    if (blocked && this.topology.roleHosts('broker').length > 0) {
+      ctx.progress({
+        step,
+        status: 'info',
+        detail: `${blocked} is not traversable by other users, so the broker's user (rabbitmq) cannot reach ${path}; set LAB_HOME to a folder outside it (e.g. /var/lib/lab)`,
+      });
+    }
+  }
+
+  private async upHost(ctx: UpContext, h: Readonly<HostSpec>, now: Present, aborted: () => void): Promise<void> {
+    const host = h.name;
+    const n = this.names(host);
+    const progress: Progress = ctx.progress;
+
+    // namespace
+    aborted();
+    let nsCreated = false;
+    {
+      const step = 'namespace';
+      const key = `ns:${n.namespace}`;
+      const entry = ctx.ledger.get(key);
+      const exists = now.namespaces.has(n.namespace);
+      if (exists && !entry) throw this.notOurs('namespace', n.namespace, `ip netns del ${n.namespace}`, host);
+      if (exists && entry!.state === 'done') progress({ host, step, status: 'skip', detail: n.namespace });
+      else if (exists) {
+        await ctx.ledger.markDone(key);
+        progress({ host, step, status: 'done', detail: `${n.namespace} (found)` });
+      } else {
+        progress({ host, step, status: 'start', detail: n.namespace });
+        await ctx.ledger.record('namespace', key, { host, name: n.namespace });
+        await this.ip(host, step, ['netns', 'add', n.namespace]);
+        await ctx.ledger.markDone(key);
+        nsCreated = true;
+        progress({ host, step, status: 'done', detail: n.namespace });
+      }
+    }
+
+    // veth pair: host side on the bridge, peer renamed eth0 inside the namespace
+    aborted();
+    let configure = nsCreated;
+    {
+      const step = 'veth';
+      const key = `veth:${n.veth}`;
+      const entry = ctx.ledger.get(key);
+      const link = nsCreated ? undefined : now.links.get(n.veth); // a new namespace has no peer: any old veth died with the old one
+      const detail = `${n.veth} on ${this.bridge} ↔ eth0`;
+      if (link && !entry) throw this.notOurs('interface', n.veth, `ip link del ${n.veth}`, host);
+      if (link && entry!.state === 'done' && link.master === this.bridge && link.flags.includes('UP')) progress({ host, step, status: 'skip', detail });
+      else if (link) {
+        progress({ host, step, status: 'start', detail: `${detail} (repair)` });
+        await this.ip(host, step, ['link', 'set', 'dev', n.veth, 'master', this.bridge, 'up']);
+        await ctx.ledger.markDone(key);
+        configure = configure || entry!.state !== 'done';
+        progress({ host, step, status: 'done', detail });
+      } else {
+        progress({ host, step, status: 'start', detail });
+        await ctx.ledger.record('veth', key, { host, name: n.veth, peer: 'eth0', namespace: n.namespace, bridge: this.bridge });
+        // the namespace was re-created: an old pair may still be going away with the old one (netns cleanup is asynchronous)
+        if (nsCreated && now.links.has(n.veth)) await execLocal(host, ['ip', 'link', 'del', 'dev', n.veth]);
+        await this.ip(host, step, ['-batch', '-'], `link add ${n.veth} type veth peer name eth0 netns ${n.namespace}\nlink set dev ${n.veth} master ${this.bridge} up\n`);
+        await ctx.ledger.markDone(key);
+        configure = true;
+        progress({ host, step, status: 'done', detail });
+      }
+    }
+
+    // address, lo, default route (no ledger entry: they live and die with the namespace's eth0)
+    aborted();
+    {
+      const step = 'address';
+      const cidr = `${h.address}/${this.prefix}`;
+      const detail = `${cidr} via ${this.gateway}`;
+      if (!configure) {
+        const out = await this.ip(host, step, ['-n', n.namespace, '-o', '-4', '-batch', '-'], 'addr show dev eth0\nroute show default\nlink show dev lo\n');
+        const ok = out.includes(` inet ${cidr} `) && out.includes(`default via ${this.gateway} dev eth0`) && /\blo: <[^>]*\bUP\b/.test(out);
+        if (!ok) configure = true;
+        else progress({ host, step, status: 'skip', detail });
+      }
+      if (configure) {
+        progress({ host, step, status: 'start', detail });
+        await this.ip(host, step, ['-n', n.namespace, '-batch', '-'], `addr replace ${cidr} dev eth0\nlink set dev eth0 up\nlink set dev lo up\nroute replace default via ${this.gateway} dev eth0\n`);
+        progress({ host, step, status: 'done', detail });
+      }
+    }
+
+    // work directory (0711 on the broker host so its user can reach the data directory the service chowns to it)
+    aborted();
+    {
+      const step = 'work directory';
+      const key = `dir:${host}`;
+      const path = this.workDir(host);
+      const mode = h.roles.includes('broker') ? 0o711 : 0o700;
+      const entry = ctx.ledger.get(key);
+      const exists = await isDir(path);
+      if (exists && entry?.state === 'done') progress({ host, step, status: 'skip', detail: path });
+      else {
+        progress({ host, step, status: 'start', detail: path });
+        if (!entry || !exists) await ctx.ledger.record('directory', key, { host, path });
+        await mkdir(path, { recursive: true, mode });
+        await chmod(path, mode);
+        await ctx.ledger.markDone(key);
+        progress({ host, step, status: 'done', detail: path });
+      }
+    }
+  }
+
+  async attach(_state: LabState, ledger: Ledger): Promise<void> {
+    this.ledger = ledger;
+  }
+
+  // ---- running things inside a namespace
+
+  private wrap(host: string, argv: string[]): string[] {
+    if (argv.length === 0) throw new ProviderError('exec: empty command', { host });
+    return ['ip', 'netns', 'exec', this.names(host).namespace, ...argv];
+  }
+
+  async exec(host: string, argv: string[], options: ExecOptions = {}): Promise<ExecResult> {
+    const r = await execLocal(host, this.wrap(host, argv), options);
+    // `ip netns exec` reports a command it cannot exec with exit code 255 and this message
+    if (r.exitCode === 255 && r.stderr.startsWith(`exec of "${argv[0]}" failed: No such file or directory`)) throw notFound(argv[0]!, host);
+    return r;
+  }
+
+  stream(host: string, argv: string[], options: StreamOptions): Promise<number> {
+    return streamLocal(host, this.wrap(host, argv), options);
+  }
+
+  async spawn(host: string, argv: string[], options: SpawnOptions): Promise<ProcessRef> {
+    if (!this.ledger) throw new ProviderError('provider used before up/attach', { host });
+    let inner = argv;
+    if (options.user !== undefined) {
+      const u = await localUser(options.user, host);
+      // setpriv execs the command: no wrapper process stays between the recorded pid and the service
+      inner = ['setpriv', `--reuid=${u.uid}`, `--regid=${u.gid}`, '--init-groups', '--', ...argv];
+    }
+    const spec = this.spec(host);
+    return spawnRecorded(this.ledger, { key: options.key, host: spec.name, argv: this.wrap(host, inner), command: argv, logFile: options.logFile, env: options.env, cwd: options.cwd });
+  }
+
+  async signal(ref: ProcessRef, signal: NodeJS.Signals): Promise<ProcessCheck> {
+    const found = await checkProcess(ref);
+    if (found === 'same') process.kill(-ref.pid, signal);
+    return found;
+  }
+
+  stop(ref: ProcessRef, graceMs = 8000): Promise<ProcessCheck> {
+    return stopRecorded(ref, graceMs, { group: true });
+  }
+
+  alive(ref: ProcessRef): Promise<boolean> {
+    return aliveLocal(ref);
+  }
+
+  // ---- files (the same filesystem as this machine)
+
+  async writeFile(host: string, path: string, content: string | Buffer, options: { mode?: number; owner?: string } = {}): Promise<void> {
+    this.spec(host);
+    await writeFile(path, content, { mode: options.mode ?? 0o600 });
+    if (options.mode !== undefined) await chmod(path, options.mode);
+    if (options.owner !== undefined) {
+      const u = await localUser(options.owner, host);
+      await chown(path, u.uid, u.gid);
+    }
+  }
+
+  async readFile(host: string, path: string, options: { tailBytes?: number } = {}): Promise<Buffer> {
+    this.spec(host);
+    if (options.tailBytes !== undefined) return Buffer.from(await tailFile(path, options.tailBytes));
+    return readFile(path);
+  }
+
+  /**
+   * Write /etc/netns/<ns>/hosts, which `ip netns exec` bind-mounts over /etc/hosts for what it starts. Written in
+   * place (not renamed), so processes already running in the namespace see the new content too.
+   */
+  async writeHosts(host: string, entries: HostsEntry[]): Promise<void> {
+    if (!this.ledger) throw new ProviderError('provider used before up/attach', { host });
+    const spec = this.spec(host);
+    const own = spec.name.toLowerCase();
+    const lines = ['127.0.0.1\tlocalhost', '::1\tlocalhost ip6-localhost ip6-loopback'];
+    for (const e of entries) {
+      if (!isIPv4(e.address) && !/^[0-9a-fA-F:]+$/.test(e.address)) throw new ProviderError(`hosts file: expected an IP address, got ${JSON.stringify(e.address)}`, { host, code: 'E_CONFIG' });
+      for (const name of e.names) {
+        if (!/^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$/.test(name)) throw new ProviderError(`hosts file: expected a host name, got ${JSON.stringify(name)}`, { host, code: 'E_CONFIG' });
+      }
+      const names = e.address.startsWith('127.') ? e.names.filter((n) => n.toLowerCase() !== own) : e.names;
+      if (names.length > 0) lines.push(`${e.address}\t${names.join(' ')}`);
+    }
+    const dir = this.etcDir(host);
+    const key = `hosts:${spec.name}`;
+    const entry = this.ledger.get(key);
+    if (!entry || !(await isDir(dir))) await this.ledger.record('directory', key, { host: spec.name, path: dir });
+    await mkdir(dir, { recursive: true, mode: 0o755 });
+    await writeFile(join(dir, 'hosts'), `${lines.join('\n')}\n`, { mode: 0o644 });
+    if (this.ledger.get(key)?.state !== 'done') await this.ledger.markDone(key);
+  }
+
+  // ---- down
+
+  async undo(entry: LedgerEntry): Promise<void> {
+    const d = entry.data as { name?: unknown; path?: unknown; host?: unknown };
+    const host = typeof d.host === 'string' ? d.host : undefined;
+    switch (entry.kind) {
+      case 'process':
+        return undoProcess(entry);
+      case 'veth':
+      case 'bridge': {
+        const name = String(d.name ?? '');
+        if (!/^l[bv][0-9a-f]{8}$/.test(name)) throw new ProviderError(`undo ${entry.key}: not an interface name of this provider: ${JSON.stringify(name)}`, { host, code: 'E_UNDO_UNKNOWN' });
+        const r = await execLocal(host ?? '', ['ip', 'link', 'del', 'dev', name]);
+        if (r.exitCode !== 0 && !/Cannot find device|does not exist/.test(r.stderr)) {
+          throw new ProviderError(`undo ${entry.kind}: ip link del dev ${name} failed: ${oneLine(r.stderr)}`, { host: host ?? `lab ${this.topology.name}` });
+        }
+        return;
+      }
+      case 'namespace': {
+        const name = String(d.name ?? '');
+        if (name === '' || name.includes('/') || name === '.' || name === '..') throw new ProviderError(`undo ${entry.key}: not a namespace name: ${JSON.stringify(name)}`, { host, code: 'E_UNDO_UNKNOWN' });
+        const r = await execLocal(host ?? '', ['ip', 'netns', 'del', name]);
+        if (r.exitCode !== 0 && !/No such file or directory/.test(r.stderr)) {
+          throw new ProviderError(`undo namespace: ip netns del ${name} failed: ${oneLine(r.stderr)}`, { host: host ?? `lab ${this.topology.name}` });
+        }
+        return;
+      }
+      case 'directory':
+      case 'file': {
+        const path = String(d.path ?? '');
+        if (!isAbsolute(path) || resolve(path) === '/' || dirname(resolve(path)) === '/') {
+          throw new ProviderError(`undo ${entry.key}: refusing to remove ${JSON.stringify(path)}`, { host, code: 'E_UNDO_UNSAFE' });
+        }
+        try {
+          await rm(path, { recursive: true, force: true });
+        } catch (err) {
+          throw new ProviderError(`undo ${entry.kind}: cannot remove ${path}: ${err instanceof Error ? err.message : String(err)}`, { host, cause: err });
+        }
+        return;
+      }
+      default:
+        throw new ProviderError(`the netns provider did not create ${entry.kind} ${entry.key}`, { host, code: 'E_UNDO_UNKNOWN' });
+    }
+  }
+
+  async close(): Promise<void> {}
+}
+
+async function isDir(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/** The first folder above `path` that other users cannot traverse (no o+x), or null. */
+async function untraversable(path: string): Promise<string | null> {
+  let dir = dirname(path);
+  for (;;) {
+    try {
+      if (((await stat(dir)).mode & 0o001) === 0) return dir;
+    } catch {
+      return null;
+    }
+    const up = dirname(dir);
+    if (up === dir) return null;
+    dir = up;
+  }
+}

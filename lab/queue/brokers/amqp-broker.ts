@@ -1,0 +1,892 @@
+/**
+ * The AMQP 0-9-1 broker adapter (RabbitMQ), on amqplib. Nothing amqplib-typed leaves this file.
+ *
+ * - One connection per broker: a confirm channel for publishing, one channel per consumer, and short-lived channels
+ *   for declarations and queue operations (a 406/404 closes only that throwaway channel, never the shared ones).
+ * - Publishing is pipelined: up to `maxInFlight` unconfirmed messages on the confirm channel, honouring the socket's
+ *   backpressure ('drain'). A publish resolves on the broker's ack and rejects on a nack.
+ * - On connection loss the adapter reconnects with capped, jittered backoff, re-declares the topology it declared,
+ *   re-opens every consumer with its handler and prefetch, and re-sends publishes that were not confirmed (at least
+ *   once: a message confirmed by the broker whose ack was lost may arrive twice). Publishes made during the outage
+ *   wait up to `publishTimeoutMs`, then reject with BrokerError E_BROKER_UNAVAILABLE.
+ * - Declarations are exactly Celery/kombu's: direct exchange durable and not auto-delete; queue durable, not exclusive,
+ *   not auto-delete, `x-max-priority` only when asked for.
+ * - Prefetch is set with global QoS on the consumer's own channel (what Celery does on RabbitMQ), so the window is
+ *   per Consumer across all its queues and `setPrefetch` takes effect at once for the running consumers.
+ */
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { connect } from 'amqplib';
+import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage, Options, SocketOptions } from 'amqplib';
+import { maskUrl } from '../../errors.js';
+import { BrokerError } from '../errors.js';
+import { ConnectionBase, backoffDelay } from '../connection.js';
+import type { BackoffOptions } from '../connection.js';
+import type { Broker, ConsumeOptions, Consumer, Delivery, DeliveryHandler, QueueDeclaration, QueueStats, Route } from '../broker.js';
+import type { Message, MessageProperties } from '../protocol.js';
+
+export interface AmqpBrokerOptions {
+  /** How long a publish (or declare/purge/stats) waits for the broker during an outage before it rejects. Default 10 s. */
+  publishTimeoutMs?: number;
+  /** Bound on the TCP connect + AMQP handshake of one attempt. Default 5 s. */
+  connectTimeoutMs?: number;
+  /** Unconfirmed publishes allowed on the wire at once. Default 1000. */
+  maxInFlight?: number;
+  /** The `connection_name` client property (shown by rabbitmqctl and the management UI). */
+  connectionName?: string;
+  /** Reconnect backoff (capped exponential with jitter). Default base 100 ms, cap 5 s. */
+  backoff?: BackoffOptions;
+  /** AMQP heartbeat in seconds; default: the server's suggestion. */
+  heartbeatSeconds?: number;
+}
+
+interface PublishJob {
+  exchange: string;
+  routingKey: string;
+  body: Buffer;
+  options: Options.Publish;
+  createdAt: number;
+  settled: boolean;
+  resolve(): void;
+  reject(err: Error): void;
+}
+
+/** A connection and whether it has gone away (events from a replaced connection are ignored). */
+interface ConnState {
+  conn: ChannelModel;
+  closed: boolean;
+}
+
+interface PubState {
+  ch: ConfirmChannel;
+  closed: boolean;
+  /** Set when the server closed the channel with an error (a channel-level problem, the connection is fine). */
+  error: Error | null;
+  waitingDrain: boolean;
+}
+
+interface ConsumerChannel {
+  ch: Channel;
+  closed: boolean;
+  error: Error | null;
+  tags: string[];
+}
+
+const DEFAULT_PUBLISH_TIMEOUT_MS = 10_000;
+const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
+const DEFAULT_MAX_IN_FLIGHT = 1000;
+const NACKED = 'message nacked';
+
+/** A FIFO with O(1) shift (an array's shift is O(n): 100k queued publishes would go quadratic). */
+class Fifo<T> {
+  #items: T[] = [];
+  #head = 0;
+
+  get size(): number {
+    return this.#items.length - this.#head;
+  }
+
+  push(item: T): void {
+    this.#items.push(item);
+  }
+
+  unshift(item: T): void {
+    if (this.#head > 0) this.#items[--this.#head] = item;
+    else this.#items.unshift(item);
+  }
+
+  shift(): T | undefined {
+    if (this.#head >= this.#items.length) return undefined;
+    const item = this.#items[this.#head];
+    this.#items[this.#head++] = undefined as T;
+    if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
+      this.#items = this.#items.slice(this.#head);
+      this.#head = 0;
+    }
+    return item;
+  }
+
+  toArray(): T[] {
+    return this.#items.slice(this.#head);
+  }
+
+  /** Keep only the items that pass. */
+  retain(keep: (item: T) => boolean): void {
+    this.#items = this.#items.slice(this.#head).filter(keep);
+    this.#head = 0;
+  }
+
+  clear(): T[] {
+    const all = this.toArray();
+    this.#items = [];
+    this.#head = 0;
+    return all;
+  }
+}
+
+/** Celery spells the py-amqp transport `pyamqp://`; on the wire it is plain AMQP. */
+function amqpUrl(url: string): string {
+  return url.replace(/^pyamqp:\/\//i, 'amqp://').replace(/^pyamqps:\/\//i, 'amqps://');
+}
+
+function vhostOf(url: string): string {
+  try {
+    const path = new URL(url).pathname;
+    if (!path || path === '/') return '/';
+    return decodeURIComponent(path.slice(1));
+  } catch {
+    return '/';
+  }
+}
+
+/** amqplib's messages wrap the server's reason: `... with message "PRECONDITION_FAILED - ..."`. Keep the reason. */
+function reasonOf(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  const m = /with message "(.*)"\s*$/s.exec(message);
+  return (m ? m[1] : message).replace(/\s*\n\s*/g, ' ');
+}
+
+function amqpCode(err: unknown): number | null {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code === 'number') return code;
+  const m = /\b(\d{3}) \([A-Z-]+\)/.exec(err instanceof Error ? err.message : '');
+  return m ? Number(m[1]) : null;
+}
+
+function codeFor(status: number | null): string {
+  switch (status) {
+    case 406:
+      return 'E_BROKER_PRECONDITION';
+    case 404:
+      return 'E_BROKER_NOT_FOUND';
+    case 403:
+      return 'E_BROKER_ACCESS';
+    default:
+      return 'E_BROKER';
+  }
+}
+
+/** Was this a failure of the connection (worth waiting for a reconnect) rather than an answer from the broker? */
+function isConnectionLoss(err: unknown): boolean {
+  if (err instanceof BrokerError) return err.code === 'E_BROKER_UNAVAILABLE';
+  const status = amqpCode(err);
+  if (status !== null && status !== 320 && status !== 541) return false; // the broker answered: not a loss
+  const message = err instanceof Error ? err.message : String(err);
+  return /Channel ended|Connection closed|Channel closed|Channel closing|ECONNRESET|EPIPE|socket|CONNECTION_FORCED|closed/i.test(message);
+}
+
+function toAmqpOptions(p: MessageProperties): Options.Publish {
+  const o: Options.Publish = {
+    contentType: p.contentType,
+    contentEncoding: p.contentEncoding,
+    deliveryMode: p.deliveryMode,
+    headers: p.headers ?? {},
+  };
+  if (p.correlationId !== undefined) o.correlationId = p.correlationId;
+  if (p.replyTo !== undefined) o.replyTo = p.replyTo;
+  if (p.priority !== undefined) o.priority = p.priority;
+  if (p.expiration !== undefined) o.expiration = String(p.expiration);
+  return o;
+}
+
+function fromAmqpProperties(p: ConsumeMessage['properties']): MessageProperties {
+  const out: MessageProperties = {
+    contentType: p.contentType ?? '',
+    contentEncoding: p.contentEncoding ?? '',
+    deliveryMode: p.deliveryMode === 2 ? 2 : 1,
+    headers: (p.headers as Record<string, unknown> | undefined) ?? {},
+  };
+  if (p.correlationId !== undefined) out.correlationId = String(p.correlationId);
+  if (p.replyTo !== undefined) out.replyTo = String(p.replyTo);
+  if (p.priority !== undefined) out.priority = Number(p.priority);
+  if (p.expiration !== undefined) out.expiration = String(p.expiration);
+  return out;
+}
+
+export class AmqpBroker extends ConnectionBase implements Broker {
+  readonly kind = 'amqp';
+  readonly displayUrl: string;
+  readonly connectionName: string;
+  readonly #url: string;
+  readonly #publishTimeoutMs: number;
+  readonly #connectTimeoutMs: number;
+  readonly #maxInFlight: number;
+  readonly #backoff: BackoffOptions;
+  readonly #heartbeat: number | undefined;
+
+  #conn: ConnState | null = null;
+  #pub: PubState | null = null;
+  #connecting: Promise<void> | null = null;
+  #everReady = false;
+  #closing = false;
+  #closed: Promise<void> | null = null;
+  #reconnectLoop: Promise<void> | null = null;
+  #sleepTimer: NodeJS.Timeout | null = null;
+  #wakeSleep: (() => void) | null = null;
+  #reopeningPub = false;
+
+  /** Declarations made through this broker, re-declared after a reconnect (keyed by queue/exchange/key). */
+  readonly #topology = new Map<string, QueueDeclaration>();
+  readonly #consumers = new Set<AmqpConsumer>();
+
+  /** Publishes not yet written: re-sends (older) first, then new ones. */
+  readonly #retry = new Fifo<PublishJob>();
+  readonly #pending = new Fifo<PublishJob>();
+  readonly #inFlight = new Set<PublishJob>();
+  #outageSince: number | null = null;
+  #sweepTimer: NodeJS.Timeout | null = null;
+
+  constructor(url: string, options: AmqpBrokerOptions = {}) {
+    super();
+    this.displayUrl = maskUrl(url);
+    this.#url = amqpUrl(url);
+    this.#publishTimeoutMs = options.publishTimeoutMs ?? DEFAULT_PUBLISH_TIMEOUT_MS;
+    this.#connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+    this.#maxInFlight = Math.max(1, options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT);
+    this.#backoff = { baseMs: 100, capMs: 5_000, ...options.backoff };
+    this.#heartbeat = options.heartbeatSeconds;
+    this.connectionName = options.connectionName ?? `lab-${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
+  }
+
+  // ---------------------------------------------------------------- lifecycle
+
+  ready(): Promise<void> {
+    if (this.status === 'ready') return Promise.resolve();
+    if (this.#closing) return Promise.reject(this.#closedError());
+    if (this.#everReady) return this.#whenReady(this.#publishTimeoutMs, 'wait for the broker');
+    this.#connecting ??= this.#firstConnect();
+    return this.#connecting;
+  }
+
+  async #firstConnect(): Promise<void> {
+    this.setStatus('connecting');
+    try {
+      await this.#open();
+    } catch (err) {
+      this.#connecting = null;
+      const error = this.#connectError(err);
+      if (!this.#closing) this.setStatus('idle');
+      this.#failQueued(error);
+      throw error;
+    }
+    this.#everReady = true;
+    this.#connecting = null;
+    this.setStatus('ready');
+    this.#pump();
+  }
+
+  close(): Promise<void> {
+    this.#closed ??= this.#close();
+    return this.#closed;
+  }
+
+  async #close(): Promise<void> {
+    this.#closing = true;
+    if (this.status === 'idle') {
+      this.setStatus('closed');
+      return;
+    }
+    this.setStatus('closing');
+    this.#wakeSleep?.();
+    this.#stopSweep();
+    if (this.#connecting) await this.#connecting.catch(() => undefined);
+    // Queued publishes never reached the broker: tell their callers. Those on the wire get a short grace to confirm.
+    this.#failQueued(this.#closedError());
+    const pub = this.#pub;
+    if (pub && !pub.closed && this.#inFlight.size > 0) {
+      await Promise.race([pub.ch.waitForConfirms().catch(() => undefined), new Promise((r) => setTimeout(r, 2_000).unref())]);
+    }
+    for (const c of [...this.#consumers]) await c.cancel().catch(() => undefined);
+    const st = this.#conn;
+    this.#conn = null;
+    this.#pub = null;
+    if (st && !st.closed) {
+      st.closed = true;
+      await st.conn.close().catch(() => undefined);
+    }
+    for (const job of [...this.#inFlight]) this.#settle(job, this.#closedError());
+    this.#inFlight.clear();
+    if (this.#reconnectLoop) await this.#reconnectLoop.catch(() => undefined);
+    this.setStatus('closed');
+  }
+
+  /** Open a connection, the publish channel, re-declare topology, re-attach consumers; install it all at once. */
+  async #open(): Promise<void> {
+    const socketOptions: SocketOptions = {
+      timeout: this.#connectTimeoutMs,
+      clientProperties: { connection_name: this.connectionName },
+    };
+    // amqplib reads the heartbeat of a string URL from its query only.
+    const url = this.#heartbeat === undefined ? this.#url : `${this.#url}${this.#url.includes('?') ? '&' : '?'}heartbeat=${this.#heartbeat}`;
+    const conn = await connect(url, socketOptions);
+    const st: ConnState = { conn, closed: false };
+    let lastError: Error | null = null;
+    conn.on('error', (err: Error) => {
+      lastError = err;
+    });
+    conn.on('close', (err?: Error) => {
+      st.closed = true;
+      this.#onConnectionClosed(st, err ?? lastError);
+    });
+    conn.on('blocked', (reason: string) => this.reportError(new BrokerError(`${this.displayUrl}: broker blocked publishing (${reason})`, { code: 'E_BROKER_BLOCKED' })));
+    try {
+      if (this.#closing) throw this.#closedError();
+      const pub = await this.#openPublishChannel(conn);
+      for (const decl of this.#topology.values()) await this.#declareOn(conn, decl);
+      for (const c of [...this.#consumers]) {
+        try {
+          await c.attach(conn);
+        } catch (err) {
+          // Connection trouble: this attempt failed, the next one re-attaches everything.
+          if (st.closed || amqpCode(err) === null) throw err;
+          // The broker answered no (queue gone, access refused): this consumer cannot resume. Say so; keep the others.
+          this.#consumers.delete(c);
+          c.markDead();
+          this.reportError(this.#opError(`resume consumer on ${c.queues.join(', ')}`, err));
+        }
+      }
+      if (st.closed) throw lastError ?? new Error('connection closed during setup');
+      if (this.#closing) throw this.#closedError();
+      this.#conn = st;
+      this.#pub = pub;
+      this.#outageSince = null;
+      this.#stopSweep();
+    } catch (err) {
+      st.closed = true;
+      await conn.close().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  async #openPublishChannel(conn: ChannelModel): Promise<PubState> {
+    const ch = await conn.createConfirmChannel();
+    const pub: PubState = { ch, closed: false, error: null, waitingDrain: false };
+    ch.on('error', (err: Error) => {
+      pub.error = err;
+    });
+    ch.on('close', () => {
+      pub.closed = true;
+      this.#onPublishChannelClosed(pub);
+    });
+    return pub;
+  }
+
+  #onConnectionClosed(st: ConnState, err: Error | null): void {
+    if (this.#conn !== st) return;
+    this.#conn = null;
+    this.#pub = null;
+    for (const c of this.#consumers) c.detach();
+    if (this.#closing) return;
+    this.#outageSince = Date.now();
+    this.setStatus('reconnecting');
+    this.reportError(
+      new BrokerError(`${this.displayUrl}: connection lost (${err ? reasonOf(err) : 'closed'}); reconnecting`, { code: 'E_BROKER_UNAVAILABLE', cause: err ?? undefined }),
+    );
+    this.#armSweep();
+    this.#startReconnect();
+  }
+
+  /** The publish channel died while the connection lives (e.g. a publish to a missing exchange): open another. */
+  #onPublishChannelClosed(pub: PubState): void {
+    if (this.#pub !== pub || this.#closing) return;
+    if (!pub.error) return; // connection-level: #onConnectionClosed handles it
+    this.#pub = null;
+    this.reportError(this.#opError('publish channel closed by the broker', pub.error));
+    const st = this.#conn;
+    if (!st || st.closed || this.#reopeningPub) return;
+    this.#reopeningPub = true;
+    this.#openPublishChannel(st.conn)
+      .then(
+        (next) => {
+          if (this.#conn === st && !st.closed && !this.#closing) {
+            this.#pub = next;
+            this.#pump();
+          } else {
+            next.ch.close().catch(() => undefined);
+          }
+        },
+        (err: unknown) => {
+          this.reportError(this.#opError('reopen publish channel', err));
+          // Force the full reconnect path: the connection is not usable for publishing.
+          if (this.#conn === st && !st.closed) st.conn.close().catch(() => undefined);
+        },
+      )
+      .finally(() => {
+        this.#reopeningPub = false;
+      });
+  }
+
+  #startReconnect(): void {
+    if (this.#reconnectLoop) return;
+    this.#reconnectLoop = (async () => {
+      for (let attempt = 0; !this.#closing; attempt++) {
+        await this.#sleep(backoffDelay(attempt, this.#backoff));
+        if (this.#closing) return;
+        try {
+          await this.#open();
+          this.setStatus('ready');
+          this.#pump();
+          return;
+        } catch (err) {
+          if (this.#closing) return;
+          this.reportError(new BrokerError(`${this.displayUrl}: reconnect attempt ${attempt + 1} failed: ${reasonOf(err)}`, { code: 'E_BROKER_UNAVAILABLE', cause: err }));
+        }
+      }
+    })().finally(() => {
+      this.#reconnectLoop = null;
+    });
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        if (this.#sleepTimer) clearTimeout(this.#sleepTimer);
+        this.#sleepTimer = null;
+        this.#wakeSleep = null;
+        resolve();
+      };
+      this.#wakeSleep = done;
+      this.#sleepTimer = setTimeout(done, ms);
+    });
+  }
+
+  /** Resolve when the broker is (again) ready; reject after timeoutMs or when it closes. */
+  #whenReady(timeoutMs: number, what: string): Promise<void> {
+    if (this.status === 'ready') return Promise.resolve();
+    if (this.#closing) return Promise.reject(this.#closedError());
+    if (!this.#everReady) return this.ready();
+    return new Promise<void>((resolve, reject) => {
+      const onStatus = (s: string): void => {
+        if (s === 'ready') {
+          cleanup();
+          resolve();
+        } else if (s === 'closing' || s === 'closed') {
+          cleanup();
+          reject(this.#closedError());
+        }
+      };
+      const timer = setTimeout(() => {
+        cleanup();
+        reject(new BrokerError(`${this.displayUrl}: ${what}: broker unavailable for ${timeoutMs} ms`, { code: 'E_BROKER_UNAVAILABLE' }));
+      }, timeoutMs);
+      const cleanup = (): void => {
+        clearTimeout(timer);
+        this.off('status', onStatus);
+      };
+      this.on('status', onStatus);
+    });
+  }
+
+  // ---------------------------------------------------------------- publishing
+
+  publish(message: Message, route: Route): Promise<void> {
+    if (this.#closing) return Promise.reject(this.#closedError());
+    return new Promise<void>((resolve, reject) => {
+      const job: PublishJob = {
+        exchange: route.exchange ?? '',
+        routingKey: route.routingKey ?? route.queue,
+        body: message.body,
+        options: toAmqpOptions(message.properties),
+        createdAt: Date.now(),
+        settled: false,
+        resolve,
+        reject,
+      };
+      this.#pending.push(job);
+      if (this.status === 'idle') {
+        this.ready().catch(() => undefined); // a failed first connect rejects the queued publishes itself
+      } else if (this.status === 'reconnecting') {
+        this.#armSweep();
+      } else {
+        this.#pump();
+      }
+    });
+  }
+
+  #pump(): void {
+    const pub = this.#pub;
+    if (!pub || pub.closed || pub.waitingDrain || this.status !== 'ready') return;
+    while (this.#inFlight.size < this.#maxInFlight) {
+      const job = this.#retry.shift() ?? this.#pending.shift();
+      if (!job) return;
+      if (job.settled) continue;
+      let writable: boolean;
+      try {
+        writable = pub.ch.publish(job.exchange, job.routingKey, job.body, job.options, (err: unknown) => this.#onConfirm(job, pub, err));
+      } catch (err) {
+        if ((err as Error)?.name === 'IllegalOperationError') {
+          // The channel is closing under us; the job goes back and waits for the next channel.
+          this.#retry.unshift(job);
+          return;
+        }
+        // Something about this message (e.g. a headers table over 64 KiB): only this publish fails.
+        this.#settle(job, new BrokerError(`${this.displayUrl}: cannot publish to ${job.exchange || '(default)'}/${job.routingKey}: ${reasonOf(err)}`, { cause: err }));
+        continue;
+      }
+      this.#inFlight.add(job);
+      if (!writable) {
+        pub.waitingDrain = true;
+        pub.ch.once('drain', () => {
+          pub.waitingDrain = false;
+          this.#pump();
+        });
+        return;
+      }
+    }
+  }
+
+  #onConfirm(job: PublishJob, pub: PubState, err: unknown): void {
+    this.#inFlight.delete(job);
+    if (!err) {
+      this.#settle(job, null);
+    } else if (err instanceof Error && err.message === NACKED) {
+      this.#settle(job, new BrokerError(`${this.displayUrl}: the broker refused the message (basic.nack) for ${job.exchange || '(default)'}/${job.routingKey}`, { code: 'E_BROKER_NACK' }));
+    } else if (pub.error) {
+      // The server closed the channel over something we sent: the messages on the wire share the verdict.
+      this.#settle(job, this.#opError(`publish to ${job.exchange || '(default)'}/${job.routingKey}`, pub.error));
+    } else if (this.#closing) {
+      this.#settle(job, this.#closedError());
+    } else {
+      // The connection went away before the confirm: send it again once we are back (at least once).
+      this.#retry.push(job);
+      this.#armSweep();
+    }
+    this.#pump();
+  }
+
+  #settle(job: PublishJob, err: Error | null): void {
+    if (job.settled) return;
+    job.settled = true;
+    if (err) job.reject(err);
+    else job.resolve();
+  }
+
+  #failQueued(err: Error): void {
+    for (const job of [...this.#retry.clear(), ...this.#pending.clear()]) this.#settle(job, err);
+  }
+
+  /** While disconnected, reject queued publishes that have waited publishTimeoutMs of outage. */
+  #armSweep(): void {
+    if (this.#sweepTimer || this.status === 'ready' || this.#outageSince === null) return;
+    const since = (j: PublishJob): number => Math.max(j.createdAt, this.#outageSince ?? j.createdAt);
+    let earliest = Infinity;
+    for (const j of [...this.#retry.toArray(), ...this.#pending.toArray()]) if (!j.settled) earliest = Math.min(earliest, since(j));
+    if (earliest === Infinity) return;
+    const next = earliest + this.#publishTimeoutMs;
+    this.#sweepTimer = setTimeout(() => {
+      this.#sweepTimer = null;
+      if (this.status === 'ready') return;
+      const now = Date.now();
+      const expired = (j: PublishJob): boolean => !j.settled && now - since(j) >= this.#publishTimeoutMs;
+      const err = (): BrokerError =>
+        new BrokerError(`${this.displayUrl}: publish failed: broker unavailable for ${this.#publishTimeoutMs} ms`, { code: 'E_BROKER_UNAVAILABLE' });
+      for (const j of [...this.#retry.toArray(), ...this.#pending.toArray()]) if (expired(j)) this.#settle(j, err());
+      this.#retry.retain((j) => !j.settled);
+      this.#pending.retain((j) => !j.settled);
+      this.#armSweep();
+    }, Math.max(0, next - Date.now()));
+  }
+
+  #stopSweep(): void {
+    if (this.#sweepTimer) clearTimeout(this.#sweepTimer);
+    this.#sweepTimer = null;
+  }
+
+  // ---------------------------------------------------------------- topology and queue operations
+
+  async declare(decl: QueueDeclaration): Promise<void> {
+    const exchange = decl.exchange ?? decl.name;
+    const routingKey = decl.routingKey ?? decl.name;
+    const normalized: QueueDeclaration = { name: decl.name, exchange, routingKey, maxPriority: decl.maxPriority };
+    await this.#operate(`declare queue ${decl.name}`, (conn) => this.#declareOn(conn, normalized));
+    this.#topology.set(`${decl.name}\u0000${exchange}\u0000${routingKey}`, normalized);
+  }
+
+  async #declareOn(conn: ChannelModel, decl: QueueDeclaration): Promise<void> {
+    await this.#withChannel(conn, async (ch) => {
+      const exchange = decl.exchange ?? decl.name;
+      if (exchange) await ch.assertExchange(exchange, 'direct', { durable: true, autoDelete: false });
+      await ch.assertQueue(decl.name, {
+        durable: true,
+        exclusive: false,
+        autoDelete: false,
+        arguments: decl.maxPriority ? { 'x-max-priority': decl.maxPriority } : undefined,
+      });
+      if (exchange) await ch.bindQueue(decl.name, exchange, decl.routingKey ?? decl.name);
+    });
+  }
+
+  async purge(queue: string): Promise<number> {
+    return this.#operate(`purge queue ${queue}`, (conn) => this.#withChannel(conn, async (ch) => (await ch.purgeQueue(queue)).messageCount));
+  }
+
+  async stats(queue: string): Promise<QueueStats> {
+    return this.#operate(`check queue ${queue}`, (conn) =>
+      this.#withChannel(conn, async (ch) => {
+        const ok = await ch.checkQueue(queue);
+        return { name: queue, messages: ok.messageCount, consumers: ok.consumerCount };
+      }),
+    );
+  }
+
+  /** Delete a queue (tests and `lab purge --delete`); not part of the Broker interface. */
+  async deleteQueue(queue: string): Promise<number> {
+    for (const [k, d] of this.#topology) if (d.name === queue) this.#topology.delete(k);
+    return this.#operate(`delete queue ${queue}`, (conn) => this.#withChannel(conn, async (ch) => (await ch.deleteQueue(queue)).messageCount));
+  }
+
+  /** Delete an exchange (tests); not part of the Broker interface. */
+  async deleteExchange(exchange: string): Promise<void> {
+    for (const [k, d] of this.#topology) if (d.exchange === exchange) this.#topology.delete(k);
+    await this.#operate(`delete exchange ${exchange}`, (conn) => this.#withChannel(conn, async (ch) => void (await ch.deleteExchange(exchange))));
+  }
+
+  /** Run an operation on the current connection; during an outage wait (bounded) and try again on the next one. */
+  async #operate<T>(what: string, fn: (conn: ChannelModel) => Promise<T>): Promise<T> {
+    const deadline = Date.now() + this.#publishTimeoutMs;
+    for (;;) {
+      await this.#whenReady(Math.max(0, deadline - Date.now()), what);
+      const st = this.#conn;
+      if (!st || st.closed) throw new BrokerError(`${this.displayUrl}: ${what}: broker unavailable`, { code: 'E_BROKER_UNAVAILABLE' });
+      try {
+        return await fn(st.conn);
+      } catch (err) {
+        if (this.#closing) throw this.#closedError();
+        if ((st.closed || this.#conn !== st) && isConnectionLoss(err) && Date.now() < deadline) continue;
+        throw this.#opError(what, err);
+      }
+    }
+  }
+
+  /** A short-lived channel: a channel error (404, 406) closes it, not the shared ones. */
+  async #withChannel<T>(conn: ChannelModel, fn: (ch: Channel) => Promise<T>): Promise<T> {
+    const ch = await conn.createChannel();
+    ch.on('error', () => undefined); // the operation's promise carries the error
+    try {
+      return await fn(ch);
+    } finally {
+      ch.close().catch(() => undefined);
+    }
+  }
+
+  // ---------------------------------------------------------------- consuming
+
+  async consume(queues: string[], options: ConsumeOptions, handler: DeliveryHandler): Promise<Consumer> {
+    const consumer = new AmqpConsumer(this, [...queues], options.prefetch, handler, (err) => this.reportError(err));
+    await this.#operate(`consume from ${queues.join(', ')}`, (conn) => consumer.attach(conn));
+    if (this.#closing) {
+      await consumer.cancel();
+      throw this.#closedError();
+    }
+    this.#consumers.add(consumer);
+    return consumer;
+  }
+
+  /** Called by a consumer that cancelled itself. */
+  forgetConsumer(c: AmqpConsumer): void {
+    this.#consumers.delete(c);
+  }
+
+  /** The current connection, if it is up (consumers re-open their channel on it after a channel error). */
+  currentConnection(): ChannelModel | null {
+    const st = this.#conn;
+    return st && !st.closed ? st.conn : null;
+  }
+
+  opError(what: string, err: unknown): BrokerError {
+    return this.#opError(what, err);
+  }
+
+  // ---------------------------------------------------------------- errors
+
+  #closedError(): BrokerError {
+    return new BrokerError(`${this.displayUrl}: broker connection is closed`, { code: 'E_BROKER_CLOSED' });
+  }
+
+  #opError(what: string, err: unknown): BrokerError {
+    if (err instanceof BrokerError) return err;
+    const status = amqpCode(err);
+    const code = isConnectionLoss(err) && status === null ? 'E_BROKER_UNAVAILABLE' : codeFor(status);
+    return new BrokerError(`${this.displayUrl}: ${what}: ${reasonOf(err)}`, { code, cause: err });
+  }
+
+  /** One line naming the (masked) URL and the cause, with a code callers can branch on. */
+  #connectError(err: unknown): BrokerError {
+    if (err instanceof BrokerError) return err;
+    const message = err instanceof Error ? err.message : String(err);
+    const sys = (err as { code?: unknown } | null)?.code;
+    if (/ACCESS[-_]REFUSED|\b403\b/.test(message)) {
+      return new BrokerError(`${this.displayUrl}: ${reasonOf(err)}`, { code: 'E_BROKER_AUTH', cause: err });
+    }
+    if (/Expected ConnectionOpenOk; got <ConnectionClose/.test(message) || /NOT_ALLOWED|\b530\b/.test(message)) {
+      return new BrokerError(`${this.displayUrl}: NOT_ALLOWED - access to vhost '${vhostOf(this.#url)}' refused (no such vhost, or the user has no permission on it)`, {
+        code: 'E_BROKER_VHOST',
+        cause: err,
+      });
+    }
+    if (/ETIMEDOUT/.test(message)) {
+      return new BrokerError(`${this.displayUrl}: connect ETIMEDOUT (no AMQP answer within ${this.#connectTimeoutMs} ms)`, { code: 'E_BROKER_UNAVAILABLE', cause: err });
+    }
+    if (typeof sys === 'string' || /ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ENETUNREACH|EAI_AGAIN|Socket closed/.test(message)) {
+      return new BrokerError(`${this.displayUrl}: ${message.split('\n')[0]}`, { code: 'E_BROKER_UNAVAILABLE', cause: err });
+    }
+    return new BrokerError(`${this.displayUrl}: ${reasonOf(err).split('\n')[0]}`, { cause: err });
+  }
+}
+
+class AmqpConsumer implements Consumer {
+  #state: ConsumerChannel | null = null;
+  #cancelled = false;
+  #dead = false;
+  #reattachAttempt = 0;
+  #reattachTimer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly broker: AmqpBroker,
+    readonly queues: string[],
+    private prefetch: number,
+    private readonly handler: DeliveryHandler,
+    private readonly report: (err: Error) => void,
+  ) {}
+
+  /** Open a channel on `conn`, set the window, start consuming every queue. Replaces any previous channel. */
+  async attach(conn: ChannelModel): Promise<void> {
+    const old = this.#state;
+    this.#state = null;
+    if (old && !old.closed) old.ch.close().catch(() => undefined);
+    const ch = await conn.createChannel();
+    const st: ConsumerChannel = { ch, closed: false, error: null, tags: [] };
+    ch.on('error', (err: Error) => {
+      st.error = err;
+    });
+    ch.on('close', () => {
+      st.closed = true;
+      this.#onChannelClosed(st);
+    });
+    try {
+      // Global QoS on a channel of our own: one window for this consumer across its queues, changeable at once.
+      await ch.prefetch(this.prefetch, true);
+      for (const queue of this.queues) {
+        const ok = await ch.consume(queue, (msg) => this.#onMessage(st, queue, msg), { noAck: false });
+        st.tags.push(ok.consumerTag);
+      }
+    } catch (err) {
+      st.closed = true;
+      ch.close().catch(() => undefined);
+      throw err;
+    }
+    if (this.#cancelled) {
+      st.closed = true;
+      await ch.close().catch(() => undefined);
+      return;
+    }
+    this.#state = st;
+    this.#reattachAttempt = 0;
+  }
+
+  /** The connection went away: forget the channel (its unacked messages are back in the queue). */
+  detach(): void {
+    if (this.#state) this.#state.closed = true;
+    this.#state = null;
+  }
+
+  markDead(): void {
+    this.#dead = true;
+    this.detach();
+  }
+
+  async setPrefetch(prefetch: number): Promise<void> {
+    this.prefetch = prefetch;
+    const st = this.#state;
+    if (!st || st.closed) return; // applied when the channel is re-opened
+    try {
+      await st.ch.prefetch(prefetch, true);
+    } catch (err) {
+      if (!st.closed) throw this.broker.opError(`set prefetch ${prefetch}`, err);
+    }
+  }
+
+  async cancel(): Promise<void> {
+    if (this.#cancelled) return;
+    this.#cancelled = true;
+    if (this.#reattachTimer) clearTimeout(this.#reattachTimer);
+    this.broker.forgetConsumer(this);
+    const st = this.#state;
+    this.#state = null;
+    if (!st || st.closed) return;
+    try {
+      for (const tag of st.tags) await st.ch.cancel(tag);
+    } catch {
+      // the channel close below returns everything anyway
+    }
+    st.closed = true;
+    // Closing the channel returns every unacked message to its queue (redelivered=true).
+    await st.ch.close().catch(() => undefined);
+  }
+
+  #onMessage(st: ConsumerChannel, queue: string, msg: ConsumeMessage | null): void {
+    if (msg === null) {
+      // basic.cancel from the server: the queue was deleted (or failed over).
+      this.report(new BrokerError(`consumer on queue ${queue} was cancelled by the broker (queue deleted?)`, { code: 'E_BROKER_CONSUMER_CANCELLED' }));
+      return;
+    }
+    if (this.#cancelled || st.closed) return; // arrives after cancel: the channel close requeues it
+    let settled = false;
+    const delivery: Delivery = {
+      body: msg.content,
+      properties: fromAmqpProperties(msg.properties),
+      queue,
+      redelivered: msg.fields.redelivered,
+      ack: () => {
+        if (settled || st.closed) return; // after the channel died the broker redelivers it; acking is a no-op
+        settled = true;
+        try {
+          st.ch.ack(msg);
+        } catch {
+          // channel closing: same as above
+        }
+      },
+      reject: (requeue: boolean) => {
+        if (settled || st.closed) return;
+        settled = true;
+        try {
+          st.ch.nack(msg, false, requeue);
+        } catch {
+          // channel closing
+        }
+      },
+    };
+    try {
+      this.handler(delivery);
+    } catch (err) {
+      this.report(err instanceof Error ? err : new Error(String(err)));
+    }
+  }
+
+  /** A channel-level error (the connection is fine): re-open the channel with backoff, unless the queue is gone. */
+  #onChannelClosed(st: ConsumerChannel): void {
+    if (this.#cancelled || this.#dead || this.#state !== st) return;
+    this.#state = null;
+    if (!st.error) return; // connection-level: the broker re-attaches us after reconnecting
+    this.#failed(this.broker.opError(`consumer channel on ${this.queues.join(', ')} closed by the broker`, st.error));
+  }
+
+  #failed(err: BrokerError): void {
+    this.report(err);
+    if (err.code === 'E_BROKER_NOT_FOUND') {
+      this.markDead();
+      this.broker.forgetConsumer(this);
+      return;
+    }
+    if (this.#reattachTimer || this.#cancelled) return;
+    const delay = backoffDelay(this.#reattachAttempt++, { baseMs: 100, capMs: 5_000 });
+    this.#reattachTimer = setTimeout(() => {
+      this.#reattachTimer = null;
+      const conn = this.broker.currentConnection();
+      if (!conn || this.#cancelled || this.#dead || this.#state) return; // no connection: the reconnect re-attaches us
+      this.attach(conn).catch((e: unknown) => {
+        if (!this.#cancelled && !this.#state) this.#failed(this.broker.opError(`re-open consumer on ${this.queues.join(', ')}`, e));
+      });
+    }, delay);
+  }
+}

@@ -1,0 +1,100 @@
+/**
+ * RabbitMQ on the broker host. The node boots with a generated lab user, password and vhost from its config
+ * (default_user/default_pass), so `guest` never exists in a lab and no rabbitmqctl round trips are needed.
+ * It listens on the lab address only, logs to stdout (our log file), and runs as the rabbitmq user where the
+ * provider can do that (netns, ssh), so its data directory belongs to that user.
+ */
+import { createBroker } from '../queue/transports.js';
+import type { ProcessRef } from '../providers/provider.js';
+import type { HostSpec } from '../topology/topology.js';
+import { layer, waitPort } from './service.js';
+import type { Service, ServiceContext } from './service.js';
+
+const SERVER = '/usr/lib/rabbitmq/bin/rabbitmq-server';
+
+function dirs(ctx: ServiceContext, host: string): { base: string; conf: string; plugins: string } {
+  const base = `${ctx.provider.host(host).workDir}/rabbitmq`;
+  return { base, conf: `${base}/rabbitmq.conf`, plugins: `${base}/enabled_plugins` };
+}
+
+/** Config values are written one per line; reject anything that could break out of a line. */
+function confValue(v: string): string {
+  if (/[\r\n]/.test(v)) throw new Error('a RabbitMQ config value contains a newline');
+  return v;
+}
+
+export const rabbitmqService: Service = {
+  name: 'rabbitmq',
+  role: 'broker',
+  key: (host) => `proc:${host}:rabbitmq`,
+
+  async start(ctx, host: HostSpec): Promise<ProcessRef> {
+    const { provider, state } = ctx;
+    const info = provider.host(host.name);
+    const d = dirs(ctx, host.name);
+    const { user, password, vhost } = state.credentials.rabbitmq;
+    const port = state.services.broker.port;
+    const asUser = ctx.topology.provider === 'local' ? undefined : 'rabbitmq';
+    await provider.exec(host.name, ['mkdir', '-p', `${d.base}/mnesia`, `${d.base}/log`], { sudo: host.sudo });
+    const conf = [
+      `listeners.tcp.1 = ${info.address}:${port}`,
+      `default_user = ${confValue(user)}`,
+      `default_pass = ${confValue(password)}`,
+      `default_vhost = ${confValue(vhost)}`,
+      'default_permissions.configure = .*',
+      'default_permissions.read = .*',
+      'default_permissions.write = .*',
+      'log.console = true',
+      'log.console.level = info',
+      'log.file = false',
+      '',
+    ].join('\n');
+    await provider.writeFile(host.name, d.conf, conf, { mode: 0o600, sudo: host.sudo, owner: asUser });
+    await provider.writeFile(host.name, d.plugins, '[].\n', { mode: 0o644, sudo: host.sudo, owner: asUser });
+    if (asUser) await provider.exec(host.name, ['chown', '-R', `${asUser}:${asUser}`, d.base], { sudo: host.sudo });
+    return provider.spawn(host.name, [SERVER], {
+      key: this.key(host.name),
+      logFile: `${info.workDir}/logs/rabbitmq.log`,
+      user: asUser,
+      sudo: host.sudo,
+      env: {
+        RABBITMQ_NODENAME: `lab-${ctx.topology.name}@localhost`,
+        RABBITMQ_NODE_PORT: String(port),
+        RABBITMQ_DIST_PORT: String(port + 20000),
+        RABBITMQ_CONFIG_FILE: d.conf,
+        RABBITMQ_ENABLED_PLUGINS_FILE: d.plugins,
+        RABBITMQ_MNESIA_BASE: `${d.base}/mnesia`,
+        RABBITMQ_LOG_BASE: `${d.base}/log`,
+        RABBITMQ_LOGS: '-',
+        HOME: d.base,
+      },
+    });
+  },
+
+  async ready(ctx, host, ref) {
+    const b = ctx.state.services.broker;
+    await layer(ctx, host.name, 'rabbitmq', `port ${b.port}`, ref, () => waitPort(b.address, b.port, 30_000, ref ? () => ctx.provider.alive(ref) : undefined));
+    await layer(ctx, host.name, 'rabbitmq', 'AMQP login as the lab user', ref, async () => {
+      const deadline = Date.now() + 15_000;
+      // The port opens a moment before the default user exists: retry the login briefly.
+      for (;;) {
+        const broker = await createBroker(ctx.urls.brokerHere);
+        try {
+          await broker.ready();
+          return;
+        } catch (err) {
+          if (Date.now() > deadline) throw err;
+          await new Promise((r) => setTimeout(r, 250));
+        } finally {
+          await broker.close().catch(() => undefined);
+        }
+      }
+    });
+  },
+
+  async version(ctx, host, ref) {
+    if (!ref) return undefined;
+    const log = (await ctx.provider.readFile(host.name, ref.logFile, { tailBytes: 200_000 }).catch(() => Buffer.alloc(0))).toString('utf8');
+    return /RabbitMQ (\d+\.\d+\.\d+)/.exec(log)?.[1];
+  },
+};

@@ -1,0 +1,87 @@
+/**
+ * A service of the lab (RabbitMQ, Redis, the worker pool, the quote server): how to start it on a host through
+ * the provider, and how to tell it is ready — in layers, each with its own timeout and a diagnosis naming the
+ * host, the step and the tail of the service's log.
+ */
+import { connect } from 'node:net';
+import { ProviderError } from '../errors.js';
+import type { Provider, ProcessRef, Progress } from '../providers/provider.js';
+import type { LabState } from '../topology/state.js';
+import type { HostSpec, Role, Topology } from '../topology/topology.js';
+
+/** The lab's URLs: `inLab` by host name (what processes inside the lab use), `here` by address (this machine). */
+export interface LabUrls {
+  brokerInLab: string;
+  backendInLab: string;
+  brokerHere: string;
+  backendHere: string;
+  /** The quote server's URL template as seen inside the lab (the book's path; "{}" stands for the pair). */
+  quotesInLab: string;
+  quotesHere: string;
+}
+
+export interface ServiceContext {
+  provider: Provider;
+  topology: Topology;
+  state: LabState;
+  urls: LabUrls;
+  progress: Progress;
+}
+
+export interface Service {
+  readonly name: string;
+  readonly role: Role;
+  /** Ledger key of the service's process on a host. */
+  key(host: string): string;
+  /** Write its configuration and start it; resolves with the process as soon as it runs (not yet ready). */
+  start(ctx: ServiceContext, host: HostSpec): Promise<ProcessRef>;
+  /** Layered readiness; throws ProviderError(host) naming the failed layer, with the log tail. */
+  ready(ctx: ServiceContext, host: HostSpec, ref: ProcessRef | null): Promise<void>;
+  /** The service's version on that host, if it can tell cheaply. */
+  version?(ctx: ServiceContext, host: HostSpec, ref: ProcessRef | null): Promise<string | undefined>;
+}
+
+/** Wait until a TCP port accepts connections, or fail after timeoutMs (checking that the process still runs). */
+export async function waitPort(address: string, port: number, timeoutMs: number, stillRunning?: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  for (let attempt = 0; ; attempt++) {
+    const err = await new Promise<string | null>((resolve) => {
+      const s = connect({ host: address, port });
+      const done = (r: string | null): void => {
+        s.destroy();
+        resolve(r);
+      };
+      s.setTimeout(1000, () => done('timed out'));
+      s.once('connect', () => done(null));
+      s.once('error', (e: NodeJS.ErrnoException) => done(e.code ?? e.message));
+    });
+    if (err === null) return;
+    last = err;
+    if (stillRunning && attempt % 5 === 4 && !(await stillRunning())) throw new Error(`the process exited before ${address}:${port} accepted connections`);
+    if (Date.now() >= deadline) throw new Error(`${address}:${port} did not accept connections within ${Math.round(timeoutMs / 1000)} s (${last})`);
+    await new Promise((r) => setTimeout(r, Math.min(200, 20 * 2 ** Math.min(attempt, 4))));
+  }
+}
+
+/** Run one readiness layer; on failure, a ProviderError with the host, the layer, and the log tail. */
+export async function layer<T>(ctx: ServiceContext, host: string, service: string, step: string, ref: ProcessRef | null, fn: () => Promise<T>): Promise<T> {
+  ctx.progress({ host, step: `${service}: ${step}`, status: 'start' });
+  try {
+    const out = await fn();
+    ctx.progress({ host, step: `${service}: ${step}`, status: 'done' });
+    return out;
+  } catch (err) {
+    ctx.progress({ host, step: `${service}: ${step}`, status: 'fail', detail: (err as Error).message });
+    let tail = '';
+    if (ref?.logFile) {
+      try {
+        tail = (await ctx.provider.readFile(host, ref.logFile, { tailBytes: 1500 })).toString('utf8').trim();
+      } catch {
+        tail = '';
+      }
+    }
+    const lines = tail ? `\n--- last lines of ${ref?.logFile} on ${host} ---\n${tail.split('\n').slice(-12).join('\n')}` : '';
+    throw new ProviderError(`${service} not ready (${step}): ${(err as Error).message}${lines}`, { host, cause: err, code: 'E_NOT_READY' });
+  }
+}

@@ -1,0 +1,49 @@
+/**
+ * The worker pool on each workers host: `lab worker -A scenarios` with the host's concurrency, pool and queues,
+ * connected to the lab's broker and backend by host name (URLs with passwords go through the environment, never
+ * the command line). Ready when a canary task (test.echo) makes the round trip through the lab.
+ */
+import { App } from '../queue/index.js';
+import type { ProcessRef } from '../providers/provider.js';
+import type { HostSpec } from '../topology/topology.js';
+import { layer } from './service.js';
+import type { Service, ServiceContext } from './service.js';
+
+export const workersService: Service = {
+  name: 'workers',
+  role: 'workers',
+  key: (host) => `proc:${host}:workers`,
+
+  async start(ctx: ServiceContext, host: HostSpec): Promise<ProcessRef> {
+    const info = ctx.provider.host(host.name);
+    const argv = [info.node, `${info.labRoot}/bin/lab.js`, 'worker', '-A', 'scenarios', '-c', String(host.concurrency), '-P', host.pool, '-Q', host.queues.join(','), '--hostname', `celery@${host.name}`, '--loglevel', 'info'];
+    return ctx.provider.spawn(host.name, argv, {
+      key: this.key(host.name),
+      logFile: `${info.workDir}/logs/workers.log`,
+      env: { LAB_BROKER_URL: ctx.urls.brokerInLab, LAB_BACKEND_URL: ctx.urls.backendInLab },
+    });
+  },
+
+  async ready(ctx, host, ref) {
+    await layer(ctx, host.name, 'workers', 'canary task round trip', ref, async () => {
+      const app = new App('lab-canary', { broker: ctx.urls.brokerHere, backend: ctx.urls.backendHere });
+      try {
+        const deadline = Date.now() + 20_000;
+        const queue = host.queues[0];
+        const r = await app.sendTask('test.echo', ['canary'], {}, { queue });
+        for (;;) {
+          if (ref && !(await ctx.provider.alive(ref))) throw new Error('the worker process exited');
+          try {
+            const v = await r.get({ timeout: 1 });
+            if (v !== 'canary') throw new Error(`canary came back as ${JSON.stringify(v)}`);
+            return;
+          } catch (err) {
+            if ((err as { code?: string }).code !== 'E_TASK_TIMEOUT' || Date.now() > deadline) throw err;
+          }
+        }
+      } finally {
+        await app.close();
+      }
+    });
+  },
+};
