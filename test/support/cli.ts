@@ -45,10 +45,11 @@ export function childrenOf(pid: number): number[] {
   return out;
 }
 
+/** Is the process running? A zombie (exited, not yet reaped by its parent) is not. */
 export function alive(pid: number): boolean {
   try {
-    process.kill(pid, 0);
-    return true;
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
   } catch {
     return false;
   }

@@ -12,11 +12,12 @@ export const execCommandModule: CommandModule<GlobalFlags, GlobalFlags & HostsFl
     hostsOption(y)
       .positional('host', { type: 'string', describe: 'HOST1…' })
       .positional('command', { type: 'string', array: true, describe: 'the command and its arguments, after --' })
-      .parserConfiguration({ 'populate--': false, 'unknown-options-as-args': true })
+      .parserConfiguration({ 'populate--': true })
       .example('$0 exec HOST4 -- python3 main.py', "the book's master program, on HOST4")
       .example('$0 exec HOST3 -- python3 -m celery -A mergesort worker -c 2', 'a Python Celery worker on HOST3') as never,
   handler: async (argv) => {
-    const command = (argv.command ?? []).map(String).filter((a, i) => !(i === 0 && a === '--'));
+    // Words after `--` are the command's own, flags included.
+    const command = [...(argv.command ?? []), ...((argv as unknown as { '--'?: unknown[] })['--'] ?? [])].map(String);
     if (command.length === 0) throw new UsageError('name the command to run: lab exec HOST -- CMD ARGS…');
     const lab = await requireLab(argv.hosts);
     try {
