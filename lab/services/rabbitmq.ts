@@ -10,7 +10,17 @@ import type { HostSpec } from '../topology/topology.js';
 import { layer, waitPort } from './service.js';
 import type { Service, ServiceContext } from './service.js';
 
-const SERVER = '/usr/lib/rabbitmq/bin/rabbitmq-server';
+/**
+ * Debian's /usr/sbin/rabbitmq-server is a wrapper that switches user with `su` (a process in between) and sends
+ * the output to /var/log/rabbitmq; the script it wraps runs RabbitMQ in the foreground. Elsewhere (the official
+ * image, a tarball install) rabbitmq-server on the PATH is that script itself.
+ */
+const DEBIAN_SERVER = '/usr/lib/rabbitmq/bin/rabbitmq-server';
+
+async function serverCommand(ctx: ServiceContext, host: string): Promise<string> {
+  const r = await ctx.provider.exec(host, ['test', '-x', DEBIAN_SERVER]);
+  return r.exitCode === 0 ? DEBIAN_SERVER : 'rabbitmq-server';
+}
 
 function dirs(ctx: ServiceContext, host: string): { base: string; conf: string; plugins: string } {
   const base = `${ctx.provider.host(host).workDir}/rabbitmq`;
@@ -52,7 +62,7 @@ export const rabbitmqService: Service = {
     await provider.writeFile(host.name, d.conf, conf, { mode: 0o600, sudo: host.sudo, owner: asUser });
     await provider.writeFile(host.name, d.plugins, '[].\n', { mode: 0o644, sudo: host.sudo, owner: asUser });
     if (asUser) await provider.exec(host.name, ['chown', '-R', `${asUser}:${asUser}`, d.base], { sudo: host.sudo });
-    return provider.spawn(host.name, [SERVER], {
+    return provider.spawn(host.name, [await serverCommand(ctx, host.name)], {
       key: this.key(host.name),
       logFile: `${info.workDir}/logs/rabbitmq.log`,
       user: asUser,
