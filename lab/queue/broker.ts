@@ -67,4 +67,6 @@ export interface Broker extends Connection {
   /** Drop all ready messages of a queue; resolves with how many were dropped. */
   purge(queue: string): Promise<number>;
   stats(queue: string): Promise<QueueStats>;
+  /** Remove a queue declared with `declare`, and the exchange of its name if declare made one. */
+  deleteQueue(queue: string): Promise<void>;
 }

@@ -30,7 +30,7 @@ export function runtimeConformance(target: RuntimeTarget): void {
   async function setup(t: TestContext, options: { pool?: PoolKind; concurrency?: number } = {}): Promise<Worker | null> {
     if (!(await target.available(t))) return null;
     if (!configured) {
-      app.configFromObject({ broker_url: target.brokerUrl, result_backend: target.backendUrl, task_default_queue: queue });
+      app.configFromObject({ broker_url: target.brokerUrl, result_backend: target.backendUrl, task_default_queue: queue, result_expires: 300 });
       configured = true;
     }
     const w = new Worker(app, { pool: options.pool ?? 'threads', concurrency: options.concurrency ?? 2, include: [TASKS_MODULE] });
@@ -52,9 +52,9 @@ export function runtimeConformance(target: RuntimeTarget): void {
     test.after(async () => {
       await stopAll();
       if (configured) {
-        const broker = (await app.getBroker().catch(() => null)) as unknown as { deleteQueue?: (q: string) => Promise<void> } | null;
-        // Leave no queue behind on a shared RabbitMQ.
-        await broker?.deleteQueue?.(queue).catch(() => undefined);
+        // Leave no queue or exchange behind on a shared RabbitMQ (results expire on their own: result_expires).
+        const broker = await app.getBroker().catch(() => null);
+        await broker?.deleteQueue(queue).catch(() => undefined);
       }
       await app.close();
     });

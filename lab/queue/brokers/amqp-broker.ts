@@ -629,10 +629,15 @@ export class AmqpBroker extends ConnectionBase implements Broker {
     );
   }
 
-  /** Delete a queue (tests and `lab purge --delete`); not part of the Broker interface. */
-  async deleteQueue(queue: string): Promise<number> {
-    for (const [k, d] of this.#topology) if (d.name === queue) this.#topology.delete(k);
-    return this.#operate(`delete queue ${queue}`, (conn) => this.#withChannel(conn, async (ch) => (await ch.deleteQueue(queue)).messageCount));
+  async deleteQueue(queue: string): Promise<void> {
+    const exchanges = new Set<string>();
+    for (const [k, d] of this.#topology) {
+      if (d.name !== queue) continue;
+      this.#topology.delete(k);
+      if (d.exchange) exchanges.add(d.exchange);
+    }
+    await this.#operate(`delete queue ${queue}`, (conn) => this.#withChannel(conn, async (ch) => void (await ch.deleteQueue(queue))));
+    for (const x of exchanges) await this.deleteExchange(x);
   }
 
   /** Delete an exchange (tests); not part of the Broker interface. */

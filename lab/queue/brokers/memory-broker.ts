@@ -155,6 +155,13 @@ export class MemoryBroker extends ConnectionBase implements Broker {
     return n;
   }
 
+  async deleteQueue(queue: string): Promise<void> {
+    const q = this.queues.get(queue);
+    if (q) for (const c of [...q.consumers]) await c.cancel();
+    this.queues.delete(queue);
+    for (const byKey of this.bindings.values()) for (const set of byKey.values()) set.delete(queue);
+  }
+
   async stats(queue: string): Promise<QueueStats> {
     const q = this.queues.get(queue);
     return { name: queue, messages: q?.ready.length ?? 0, consumers: q?.consumers.length ?? 0 };
