@@ -26,7 +26,9 @@ export const execCommandModule: CommandModule<GlobalFlags, GlobalFlags & HostsFl
       const onSigint = (): void => controller.abort();
       process.on('SIGINT', onSigint);
       try {
-        const code = await lab.provider.stream(argv.host, command, { env: labEnv(lab, true), stdout: process.stdout, stderr: process.stderr, signal: controller.signal, cwd: process.cwd() });
+        // Hosts that share this machine's files (local, netns) run the command in the current directory.
+        const cwd = lab.topology.provider === 'local' || lab.topology.provider === 'netns' ? process.cwd() : undefined;
+        const code = await lab.provider.stream(argv.host, command, { env: labEnv(lab, true), stdout: process.stdout, stderr: process.stderr, signal: controller.signal, cwd });
         process.exitCode = code;
       } finally {
         process.off('SIGINT', onSigint);
