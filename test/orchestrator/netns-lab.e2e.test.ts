@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RunRecord } from '../../lab/report/run-record.js';
 import type { LabStatus } from '../../lab/orchestrator/status.js';
-import { REPO_ROOT, lab, startLab } from '../support/cli.js';
+import { REPO_ROOT, lab, startLab, waitOutput } from '../support/cli.js';
 import { etcNetns, linkNames, netnsList, processesWithEnv } from '../support/lab-clean.js';
 import { needs, root } from '../support/prereq.js';
 
@@ -89,10 +89,7 @@ test('netns lab: the book on four namespaces, and a clean machine after down', {
     // …and served by a Python Celery worker started on HOST3 the same way.
     const worker = startLab(['exec', 'HOST3', '--', '/usr/bin/python3', '-m', 'celery', '-A', 'mergesort', 'worker', '-Q', 'pyq', '-c', '1', '--loglevel', 'info'], { env, cwd: BOOK });
     try {
-      for (let i = 0; i < 150; i++) {
-        if (/ready\./.test(await Promise.race([worker.done.then((r) => r.stderr), new Promise<string>((r) => setTimeout(() => r(''), 100))]))) break;
-        if (processesWithEnv(`LAB_HOME=${home}`).length === 0) break;
-      }
+      assert.ok(await waitOutput(worker, /ready\./, 60_000), `the Python worker did not start:\n${worker.output()}`);
       const py = await run(['exec', 'HOST4', '--', '/usr/bin/python3', 'main.py'], { BOOK_SIZE: '20000', BOOK_QUEUE: 'pyq' }, BOOK);
       assert.equal(py.code, 0, `${py.stdout}\n${py.stderr}`);
       assert.match(py.stdout, /sanity checks passed/);

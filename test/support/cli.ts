@@ -14,14 +14,25 @@ export interface CliResult {
   stderr: string;
 }
 
-export function startLab(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): { child: ChildProcess; done: Promise<CliResult> } {
+export function startLab(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): { child: ChildProcess; done: Promise<CliResult>; output: () => string } {
   const child = spawn(process.execPath, [LAB_BIN, ...args], { cwd: options.cwd ?? REPO_ROOT, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout!.setEncoding('utf8').on('data', (c: string) => (stdout += c));
   child.stderr!.setEncoding('utf8').on('data', (c: string) => (stderr += c));
   const done = new Promise<CliResult>((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })));
-  return { child, done };
+  return { child, done, output: () => stdout + stderr };
+}
+
+/** Wait until a started command has printed something matching `re` (or exited, or the time ran out). */
+export async function waitOutput(started: { output: () => string; child: ChildProcess }, re: RegExp, timeoutMs = 30_000): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (re.test(started.output())) return true;
+    if (started.child.exitCode !== null) return false;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return false;
 }
 
 export function lab(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<CliResult> {
