@@ -176,7 +176,7 @@ export class NetnsProvider implements Provider {
     const r = await execLocal(host ?? '', ['ip', ...args], input === undefined ? {} : { input });
     if (r.exitCode !== 0) {
       const what = input === undefined ? `ip ${args.join(' ')}` : `ip ${args.join(' ')} (${oneLine(input)})`;
-      throw new ProviderError(`${step}: ${what} failed: ${oneLine(r.stderr) || `exit code ${r.exitCode}`}`, { host: host ?? `lab ${this.topology.name}` });
+      throw this.error(host, `${step}: ${what} failed: ${oneLine(r.stderr) || `exit code ${r.exitCode}`}`);
     }
     return r.stdout;
   }
@@ -191,11 +191,13 @@ export class NetnsProvider implements Provider {
     return { namespaces, links: parseLinks(links), addrs: parseAddrs(addrs) };
   }
 
+  /** A ProviderError naming the host, or the lab for what belongs to no host (the bridge). */
+  private error(host: string | undefined, message: string, code?: string): ProviderError {
+    return host ? new ProviderError(message, { host, code }) : new ProviderError(`lab ${this.topology.name}: ${message}`, { code });
+  }
+
   private notOurs(what: string, name: string, undo: string, host?: string): ProviderError {
-    return new ProviderError(`${what} ${name} exists but lab ${this.topology.name} did not create it (another lab, or a lost ledger?); remove it with \`${undo}\` if it is stale`, {
-      host: host ?? `lab ${this.topology.name}`,
-      code: 'E_NAME_IN_USE',
-    });
+    return this.error(host, `${what} ${name} exists but lab ${this.topology.name} did not create it (another lab, or a lost ledger?); remove it with \`${undo}\` if it is stale`, 'E_NAME_IN_USE');
   }
 
   // ---- up
@@ -211,6 +213,11 @@ export class NetnsProvider implements Provider {
     aborted();
     await this.upBridge(ctx, now);
     await this.upWorkRoot(ctx);
+    ctx.state.provider = {
+      ...ctx.state.provider,
+      bridge: this.bridge,
+      hosts: Object.fromEntries(this.topology.hosts.map((h) => [h.name, { namespace: this.names(h.name).namespace, veth: this.names(h.name).veth }])),
+    };
     const results = await Promise.allSettled(this.topology.hosts.map((h) => this.upHost(ctx, h, now, aborted)));
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
@@ -224,10 +231,7 @@ export class NetnsProvider implements Provider {
       for (const a of list) {
         const ip = a.split('/')[0]!;
         if (isIPv4(ip) && inCidr(ip, subnet)) {
-          throw new ProviderError(`bridge: the subnet ${this.topology.subnet} is already in use on interface ${dev} (${a}); choose another subnet in the inventory`, {
-            host: `lab ${this.topology.name}`,
-            code: 'E_SUBNET_IN_USE',
-          });
+          throw this.error(undefined, `bridge: the subnet ${this.topology.subnet} is already in use on interface ${dev} (${a}); choose another subnet in the inventory`, 'E_SUBNET_IN_USE');
         }
       }
     }
@@ -397,8 +401,12 @@ export class NetnsProvider implements Provider {
 
   async exec(host: string, argv: string[], options: ExecOptions = {}): Promise<ExecResult> {
     const r = await execLocal(host, this.wrap(host, argv), options);
-    // `ip netns exec` reports a command it cannot exec with exit code 255 and this message
-    if (r.exitCode === 255 && r.stderr.startsWith(`exec of "${argv[0]}" failed: No such file or directory`)) throw notFound(argv[0]!, host);
+    // `ip netns exec` reports a command it cannot exec with a non-zero exit code and this message
+    if (r.exitCode !== 0 && r.stderr.startsWith(`exec of "${argv[0]}" failed: No such file or directory`)) throw notFound(argv[0]!, host);
+    const ns = this.names(host).namespace;
+    if (r.exitCode !== 0 && r.stderr.startsWith(`Cannot open network namespace "${ns}"`)) {
+      throw new ProviderError(`exec: namespace ${ns} does not exist (is the lab up? \`lab up\` re-creates it): ${oneLine(r.stderr)}`, { host, code: 'E_HOST_DOWN' });
+    }
     return r;
   }
 
@@ -473,6 +481,9 @@ export class NetnsProvider implements Provider {
     if (!entry || !(await isDir(dir))) await this.ledger.record('directory', key, { host: spec.name, path: dir });
     await mkdir(dir, { recursive: true, mode: 0o755 });
     await writeFile(join(dir, 'hosts'), `${lines.join('\n')}\n`, { mode: 0o644 });
+    // The namespace has no route out, so the machine's DNS server is unreachable from it: a lookup that falls through
+    // /etc/hosts (getent asks for IPv6 first) would wait out the resolver's timeouts (10 s). Make it fail at once.
+    await writeFile(join(dir, 'resolv.conf'), `# lab ${this.topology.name}: no DNS inside the lab (no route out); names come from /etc/hosts\nnameserver 127.0.0.1\noptions timeout:1 attempts:1\n`, { mode: 0o644 });
     if (this.ledger.get(key)?.state !== 'done') await this.ledger.markDone(key);
   }
 
@@ -490,7 +501,7 @@ export class NetnsProvider implements Provider {
         if (!/^l[bv][0-9a-f]{8}$/.test(name)) throw new ProviderError(`undo ${entry.key}: not an interface name of this provider: ${JSON.stringify(name)}`, { host, code: 'E_UNDO_UNKNOWN' });
         const r = await execLocal(host ?? '', ['ip', 'link', 'del', 'dev', name]);
         if (r.exitCode !== 0 && !/Cannot find device|does not exist/.test(r.stderr)) {
-          throw new ProviderError(`undo ${entry.kind}: ip link del dev ${name} failed: ${oneLine(r.stderr)}`, { host: host ?? `lab ${this.topology.name}` });
+          throw this.error(host, `undo ${entry.kind}: ip link del dev ${name} failed: ${oneLine(r.stderr)}`);
         }
         return;
       }
@@ -499,7 +510,7 @@ export class NetnsProvider implements Provider {
         if (name === '' || name.includes('/') || name === '.' || name === '..') throw new ProviderError(`undo ${entry.key}: not a namespace name: ${JSON.stringify(name)}`, { host, code: 'E_UNDO_UNKNOWN' });
         const r = await execLocal(host ?? '', ['ip', 'netns', 'del', name]);
         if (r.exitCode !== 0 && !/No such file or directory/.test(r.stderr)) {
-          throw new ProviderError(`undo namespace: ip netns del ${name} failed: ${oneLine(r.stderr)}`, { host: host ?? `lab ${this.topology.name}` });
+          throw this.error(host, `undo namespace: ip netns del ${name} failed: ${oneLine(r.stderr)}`);
         }
         return;
       }
