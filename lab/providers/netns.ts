@@ -6,7 +6,7 @@
  *   host     namespace lab-<lab>-<host>      eth0 = peer of veth lv<8 hex> on the bridge, host address, lo up,
  *                                            default route via the gateway
  *            /etc/netns/<ns>/hosts           bind-mounted over /etc/hosts by `ip netns exec` (writeHosts)
- *            <stateDir>/hosts/<HOST>         work directory (same filesystem as everything else)
+ *            /var/lib/lab/<lab>/<HOST>       work directory (same filesystem as everything else)
  *
  * Everything is recorded in the ledger before it is created. Commands run inside a namespace through
  * `ip netns exec <ns> argv…`, which execs (no wrapper process: the pid is the command's); as another user through
@@ -28,6 +28,8 @@ import type { ExecOptions, ExecResult, HostInfo, HostsEntry, PlanStep, ProcessRe
 
 /** Where `ip netns exec` looks for per-namespace files (hosts, resolv.conf). */
 export const NETNS_ETC = '/etc/netns';
+/** Where the hosts' work directories go: readable by the users services run as, unlike a 0700 home. */
+export const NETNS_WORK_BASE = '/var/lib/lab';
 
 const IFNAMSIZ = 15;
 /** Longest namespace name we use as is (it is a file name in /run/netns; 255 is the hard limit). */
@@ -137,8 +139,9 @@ export class NetnsProvider implements Provider {
     return h;
   }
 
+  /** Outside the state dir: that lives under the invoking user's home (often 0700), which the rabbitmq user cannot enter. */
   private workRoot(): string {
-    return join(this.stateDir, 'hosts');
+    return join(NETNS_WORK_BASE, this.topology.name);
   }
 
   private workDir(host: string): string {
@@ -261,13 +264,12 @@ export class NetnsProvider implements Provider {
   }
 
   /**
-   * <stateDir> and <stateDir>/hosts get mode 0711 (traverse, no listing), so the broker's data directory below can
-   * be reached by the user RabbitMQ runs as. Folders above the state dir are not ours to change: we only say so.
+   * /var/lib/lab/<lab> (mode 0711: traverse, no listing) holds the hosts' work directories, so the broker's data
+   * directory can be reached by the user RabbitMQ runs as. /var/lib/lab itself is shared by labs and stays.
    */
   private async upWorkRoot(ctx: UpContext): Promise<void> {
     const step = 'work directory';
-    await mkdir(this.stateDir, { recursive: true, mode: 0o700 });
-    await chmod(this.stateDir, 0o711);
+    await mkdir(NETNS_WORK_BASE, { recursive: true, mode: 0o711 });
     const path = this.workRoot();
     const key = 'dir:hosts';
     const entry = ctx.ledger.get(key);
@@ -280,14 +282,6 @@ export class NetnsProvider implements Provider {
       await chmod(path, 0o711);
       await ctx.ledger.markDone(key);
       ctx.progress({ step, status: 'done', detail: path });
-    }
-    const blocked = await untraversable(resolve(this.stateDir));
-    if (blocked && this.topology.roleHosts('broker').length > 0) {
-      ctx.progress({
-        step,
-        status: 'info',
-        detail: `${blocked} is not traversable by other users, so the broker's user (rabbitmq) cannot reach ${path}; set LAB_HOME to a folder outside it (e.g. /var/lib/lab)`,
-      });
     }
   }
 
@@ -543,17 +537,3 @@ async function isDir(path: string): Promise<boolean> {
   }
 }
 
-/** The first folder above `path` that other users cannot traverse (no o+x), or null. */
-async function untraversable(path: string): Promise<string | null> {
-  let dir = dirname(path);
-  for (;;) {
-    try {
-      if (((await stat(dir)).mode & 0o001) === 0) return dir;
-    } catch {
-      return null;
-    }
-    const up = dirname(dir);
-    if (up === dir) return null;
-    dir = up;
-  }
-}
