@@ -13,6 +13,9 @@ import type { Progress } from '../providers/provider.js';
 import { createProvider } from './providers.js';
 import type { LabRef } from './lab-ref.js';
 
+/** Services get this long after SIGTERM before SIGKILL: their data goes with the lab. */
+const DOWN_GRACE_MS = 1000;
+
 export interface DownResult {
   lab: string;
   removed: number;
@@ -63,7 +66,7 @@ export async function labDown(ref: LabRef, options: { progress: Progress; hostsF
       await Promise.all(
         processes.map(async (e) => {
           try {
-            await undo(e);
+            await undo({ ...e, data: { ...e.data, graceMs: DOWN_GRACE_MS } });
             await ledger.remove(e.key);
           } catch (err) {
             failures.push({ key: e.key, kind: e.kind, error: (err as Error).message });

@@ -5,7 +5,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError, UsageError } from '../errors.js';
-import { loadInventory } from '../topology/inventory.js';
 import { Ledger, LEDGER_FILE } from '../topology/ledger.js';
 import { activeLab, brokerUrl, backendUrl, readState, stateDir, stateTopology } from '../topology/state.js';
 import type { LabState } from '../topology/state.js';
@@ -22,6 +21,8 @@ export interface LabRef {
 /** The lab named by --hosts (its inventory's lab name) or the active lab; null when there is none. */
 export async function findLab(hostsFile: string | undefined): Promise<LabRef | null> {
   if (hostsFile) {
+    // Loaded here, not at start-up: validation (ajv) is only needed when an inventory is read.
+    const { loadInventory } = await import('../topology/inventory.js');
     const topology = await loadInventory(hostsFile);
     return { name: topology.name, dir: stateDir(topology.name) };
   }

@@ -13,7 +13,7 @@ import { ProviderError } from '../errors.js';
 import type { Ledger, LedgerEntry } from '../topology/ledger.js';
 import { processStartTime, stopRecorded, checkProcess } from '../topology/proc.js';
 import type { ProcessCheck } from '../topology/proc.js';
-import { PROCESS_TOKEN_ENV } from './provider.js';
+import { DEFAULT_GRACE_MS, PROCESS_TOKEN_ENV } from './provider.js';
 import type { ExecOptions, ExecResult, ProcessRef, SpawnedData, StreamOptions } from './provider.js';
 
 /** Debian packages that provide the commands lab runs, for "command not found" messages. */
@@ -175,8 +175,9 @@ export function refOf(entry: LedgerEntry): ProcessRef | null {
 }
 
 /** Stop what a process entry recorded: by pid + start time (its whole group), else by its environment token. */
-export async function undoProcess(entry: LedgerEntry, graceMs = 8000): Promise<void> {
+export async function undoProcess(entry: LedgerEntry): Promise<void> {
   const d = entry.data as Partial<SpawnedData>;
+  const graceMs = d.graceMs ?? DEFAULT_GRACE_MS;
   const ref = refOf(entry);
   const targets: { pid: number; startTime: number }[] = [];
   if (ref) targets.push(ref);

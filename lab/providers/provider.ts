@@ -146,6 +146,14 @@ export interface SpawnedData {
   token: string;
   pid?: number;
   startTime?: number;
+  /**
+   * How long undo waits after SIGTERM before SIGKILL (default 8 s). `lab down` shortens it: the lab's queues and
+   * results are discarded with it, so there is nothing to shut down gracefully for.
+   */
+  graceMs?: number;
 }
+
+/** Default wait between SIGTERM and SIGKILL when a process entry is undone. */
+export const DEFAULT_GRACE_MS = 8000;
 
 export const PROCESS_TOKEN_ENV = 'LAB_PROCESS_TOKEN';

@@ -1,7 +1,6 @@
 /** `lab call <task> [args JSON] [--kwargs JSON] [--queue] [--countdown] [--wait]`: send one task by name. */
 import type { CommandModule } from 'yargs';
 import { UsageError } from '../../errors.js';
-import { App } from '../../queue/index.js';
 import type { SendOptions } from '../../queue/index.js';
 import { resolveUrls } from '../urls.js';
 import { connectionOptions } from '../shared-options.js';
@@ -55,6 +54,7 @@ export const callCommandModule: CommandModule<GlobalFlags, CallFlags> = {
       if (v !== undefined && !(v >= 0)) throw new UsageError(`--${k}: expected seconds ≥ 0, got ${String(v)}`);
     }
     const urls = await resolveUrls(argv);
+    const { App } = await import('../../queue/index.js');
     const app = new App('lab-call', { broker: urls.broker, backend: urls.backend });
     try {
       const options: SendOptions = { queue: argv.queue, countdown: argv.countdown, expires: argv.expires, priority: argv.priority };

@@ -1,7 +1,6 @@
 /** `lab down`: remove everything the lab's ledger recorded, in reverse; safe to run twice. */
 import type { CommandModule } from 'yargs';
 import { RunError } from '../../errors.js';
-import { labDown } from '../../orchestrator/down.js';
 import { findLab } from '../../orchestrator/lab-ref.js';
 import { stateDir } from '../../topology/state.js';
 import { hostsOption } from '../shared-options.js';
@@ -25,6 +24,7 @@ export const downCommandModule: CommandModule<GlobalFlags, DownFlags> = {
       process.stdout.write(argv.json ? `${JSON.stringify({ lab: null, removed: 0 })}\n` : 'no lab is up (nothing to do)\n');
       return;
     }
+    const { labDown } = await import('../../orchestrator/down.js');
     const r = await labDown(ref, { progress: stepPrinter(!argv.json, argv.verbose), hostsFile: argv.hosts });
     if (argv.json) process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
     else if (r.nothing) process.stdout.write(`lab ${r.lab} is not up (nothing to do)\n`);

@@ -1,7 +1,6 @@
 /** `lab logs [HOST] [--service S] [--follow]`: the services' logs, from the hosts they run on. */
 import type { CommandModule } from 'yargs';
 import { UsageError } from '../../errors.js';
-import { recordedProcess, placements } from '../../orchestrator/services.js';
 import type { ProcessRef } from '../../providers/provider.js';
 import { requireLab } from '../lab-arg.js';
 import { hostsOption } from '../shared-options.js';
@@ -25,6 +24,7 @@ export const logsCommandModule: CommandModule<GlobalFlags, LogsFlags> = {
       .option('lines', { alias: 'n', type: 'number', default: 40, describe: 'lines of each log to show first' }) as never,
   handler: async (argv) => {
     if (!Number.isInteger(argv.lines) || argv.lines < 0) throw new UsageError(`--lines: expected an integer ≥ 0, got ${String(argv.lines)}`);
+    const { recordedProcess, placements } = await import('../../orchestrator/services.js');
     const lab = await requireLab(argv.hosts);
     try {
       if (argv.host && !lab.topology.host(argv.host)) throw new UsageError(`no host ${argv.host} in lab ${lab.state.lab} (hosts: ${lab.topology.hosts.map((h) => h.name).join(', ')})`);

@@ -2,7 +2,6 @@
 import { createInterface } from 'node:readline/promises';
 import type { CommandModule } from 'yargs';
 import { UsageError } from '../../errors.js';
-import { App } from '../../queue/index.js';
 import { resolveUrls } from '../urls.js';
 import { connectionOptions } from '../shared-options.js';
 import type { ConnectionFlags, GlobalFlags } from '../shared-options.js';
@@ -34,6 +33,7 @@ export const purgeCommandModule: CommandModule<GlobalFlags, PurgeFlags> = {
         return;
       }
     }
+    const { App } = await import('../../queue/index.js');
     const app = new App('lab-purge', { broker: urls.broker, backend: null });
     try {
       const broker = await app.getBroker();

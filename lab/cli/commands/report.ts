@@ -1,7 +1,6 @@
 /** `lab report`: render the recorded runs (latest per scenario by default) as a table, JSON, CSV, Markdown or HTML. */
 import type { CommandModule } from 'yargs';
 import { UsageError } from '../../errors.js';
-import { runReport } from '../../report/report.js';
 import { reportsOption } from '../shared-options.js';
 import type { GlobalFlags, ReportsFlag } from '../shared-options.js';
 
@@ -37,6 +36,7 @@ export const reportCommandModule: CommandModule<GlobalFlags, ReportFlags> = {
     if (argv.last !== undefined && (!Number.isInteger(argv.last) || argv.last < 1)) throw new UsageError(`--last: expected an integer ≥ 1, got ${String(argv.last)}`);
     if (argv.compare && argv.compare.length !== 2) throw new UsageError(`--compare takes two runs (ids or labels), got ${argv.compare.length}`);
     const format: Format = argv.open ? 'html' : (argv.format ?? (argv.json ? 'json' : 'table'));
+    const { runReport } = await import('../../report/report.js');
     const result = await runReport({
       dir: argv.reports,
       format,

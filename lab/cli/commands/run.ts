@@ -5,13 +5,8 @@ import { POOL_KINDS } from '../../queue/pool/job.js';
 import type { PoolKind } from '../../queue/pool/job.js';
 import { SCENARIOS } from '../../../scenarios/index.js';
 import type { AnyScenario } from '../../../scenarios/scenario.js';
-import { runCommand } from '../../harness/run-command.js';
 import { hostsOption, reportsOption } from '../shared-options.js';
 import type { GlobalFlags, HostsFlag, ReportsFlag } from '../shared-options.js';
-import { findLab, openLab } from '../../orchestrator/lab-ref.js';
-import { readState } from '../../topology/state.js';
-import { decodeDescriptor, openInLabSession } from '../../harness/in-lab-session.js';
-import { runOnLab } from '../../harness/run-on-lab.js';
 
 interface RunFlags extends GlobalFlags, ReportsFlag, HostsFlag {
   embedded: boolean;
@@ -59,6 +54,7 @@ function scenarioCommand(s: AnyScenario): CommandModule<GlobalFlags, RunFlags> {
       for (const name of Object.keys(s.params)) raw[name] = argv[name];
       const inLab = argv['in-lab'];
       if (!inLab && !argv.embedded) {
+        const [{ findLab, openLab }, { readState }, { runOnLab }] = await Promise.all([import('../../orchestrator/lab-ref.js'), import('../../topology/state.js'), import('../../harness/run-on-lab.js')]);
         const ref = await findLab(argv.hosts);
         const state = ref ? await readState(ref.dir) : null;
         if (ref && state) {
@@ -75,6 +71,7 @@ function scenarioCommand(s: AnyScenario): CommandModule<GlobalFlags, RunFlags> {
           return;
         }
       }
+      const [{ runCommand }, { decodeDescriptor, openInLabSession }] = await Promise.all([import('../../harness/run-command.js'), import('../../harness/in-lab-session.js')]);
       const code = await runCommand({
         scenario: s,
         raw,

@@ -1,7 +1,5 @@
 /** `lab status`: hosts, services and their health, queue depth, workers online. Exit 1 when something is unhealthy. */
-import Table from 'cli-table3';
 import type { CommandModule } from 'yargs';
-import { labStatus } from '../../orchestrator/status.js';
 import { requireLab } from '../lab-arg.js';
 import { hostsOption } from '../shared-options.js';
 import type { GlobalFlags, HostsFlag } from '../shared-options.js';
@@ -11,6 +9,7 @@ export const statusCommandModule: CommandModule<GlobalFlags, GlobalFlags & Hosts
   describe: 'show the lab: hosts, services, health, queue depth, workers online',
   builder: (y) => hostsOption(y) as never,
   handler: async (argv) => {
+    const [{ labStatus }, { default: Table }] = await Promise.all([import('../../orchestrator/status.js'), import('cli-table3')]);
     const lab = await requireLab(argv.hosts);
     try {
       const s = await labStatus(lab);

@@ -1,7 +1,6 @@
 /** `lab up --hosts FILE`: build the lab the inventory describes (idempotent; --dry-run prints the plan). */
 import type { CommandModule } from 'yargs';
 import { UsageError, maskUrl } from '../../errors.js';
-import { labUp, planUp } from '../../orchestrator/up.js';
 import { labUrls } from '../../orchestrator/lab-ref.js';
 import { stateTopology } from '../../topology/state.js';
 import { hostsOption } from '../shared-options.js';
@@ -26,6 +25,7 @@ export const upCommandModule: CommandModule<GlobalFlags, UpFlags> = {
       .example('$0 up --hosts hosts/raspberry-pi.example.yaml --install', 'four Pis over SSH') as never,
   handler: async (argv) => {
     if (!argv.hosts) throw new UsageError('lab up needs an inventory: --hosts hosts.yaml (examples in hosts/)');
+    const { labUp, planUp } = await import('../../orchestrator/up.js');
     if (argv['dry-run']) {
       const { topology, steps } = await planUp(argv.hosts);
       if (argv.json) {

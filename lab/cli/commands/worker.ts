@@ -4,8 +4,6 @@ import { UsageError } from '../../errors.js';
 import { POOL_KINDS } from '../../queue/pool/job.js';
 import type { PoolKind } from '../../queue/pool/job.js';
 import { parseLogLevel } from '../../queue/worker-log.js';
-import { runWorker } from '../run-worker.js';
-import { resolveTaskModules } from '../task-modules.js';
 import { resolveUrls } from '../urls.js';
 import { connectionOptions } from '../shared-options.js';
 import type { ConnectionFlags, GlobalFlags } from '../shared-options.js';
@@ -45,6 +43,7 @@ export const workerCommandModule: CommandModule<GlobalFlags, WorkerFlags> = {
     if (pm !== undefined && (!Number.isInteger(pm) || pm < 0)) throw new UsageError(`--prefetch-multiplier: expected an integer ≥ 0, got ${String(pm)}`);
     const queues = argv.queues ? argv.queues.split(',').map((q) => q.trim()) : ['celery'];
     if (queues.some((q) => !q)) throw new UsageError(`--queues: empty queue name in ${JSON.stringify(argv.queues)}`);
+    const [{ runWorker }, { resolveTaskModules }] = await Promise.all([import('../run-worker.js'), import('../task-modules.js')]);
     const [modules, urls] = await Promise.all([resolveTaskModules(argv.app), resolveUrls(argv)]);
     process.exitCode = await runWorker({
       modules,
