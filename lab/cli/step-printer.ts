@@ -17,7 +17,8 @@ export function stepPrinter(enabled: boolean, verbose: boolean, write: (s: strin
     }
     const took = started.has(key) ? ` (${((performance.now() - (started.get(key) as number)) / 1000).toFixed(1)}s)` : '';
     const mark = e.status === 'done' ? '✓' : e.status === 'skip' ? '=' : e.status === 'fail' ? '✗' : '·';
-    if (e.status === 'info' && !verbose && !/warning/.test(e.detail ?? '')) return;
+    // What was already there, and checks that passed, are only worth a line with --verbose.
+    if (!verbose && (e.status === 'skip' || (e.status === 'info' && !/warning/.test(e.detail ?? '')))) return;
     write(`${at}  ${where} ${mark} ${e.step}${e.detail ? `: ${e.detail}` : ''}${e.status === 'done' ? took : ''}\n`);
   };
 }

@@ -15,7 +15,7 @@ import type { PlanStep, Progress, Provider } from '../providers/provider.js';
 import type { ServiceContext } from '../services/service.js';
 import { differentLab, labUrls, sameShape } from './lab-ref.js';
 import { createProvider } from './providers.js';
-import { SERVICES, ensureService, placements } from './services.js';
+import { SERVICES, ensureService, placements, recordedProcess } from './services.js';
 
 export interface UpOptions {
   hostsFile: string;
@@ -51,11 +51,17 @@ async function hostsEverywhere(provider: Provider, topology: Topology, progress:
     topology.hosts.map(async (h) => {
       await provider.writeHosts(h.name, entries);
       const names = topology.hosts.map((o) => o.name);
+      // One lookup per host for every name (getent takes several keys).
+      const res = await provider.exec(h.name, ['getent', 'hosts', ...names]);
+      const seen = new Map<string, string>();
+      for (const line of res.stdout.split('\n')) {
+        const [addr, ...aliases] = line.trim().split(/\s+/);
+        for (const a of aliases) seen.set(a.toLowerCase(), addr);
+      }
       for (const other of topology.hosts) {
-        const res = await provider.exec(h.name, ['getent', 'ahostsv4', other.name]);
-        const got = res.stdout.split('\n')[0]?.split(/\s+/)[0];
-        if (res.exitCode !== 0 || got !== other.address) {
-          throw new ProviderError(`${other.name} does not resolve to ${other.address} on ${h.name} (getent: ${got || res.stderr.trim() || 'no answer'})`, { host: h.name, code: 'E_RESOLVE' });
+        const got = seen.get(other.name.toLowerCase());
+        if (got !== other.address) {
+          throw new ProviderError(`${other.name} does not resolve to ${other.address} on ${h.name} (getent: ${got ?? (res.stderr.trim() || 'no answer')})`, { host: h.name, code: 'E_RESOLVE' });
         }
       }
       progress({ host: h.name, step: '/etc/hosts', status: 'info', detail: `resolves ${names.join(', ')}` });
@@ -87,9 +93,19 @@ export async function labUp(o: UpOptions): Promise<UpResult> {
       const ctx: ServiceContext = { provider, topology, state, urls: labUrls(state, topology), progress };
       // RabbitMQ, Redis and the quote server start together; the workers need the first two.
       const first = placements(topology, SERVICES.filter((s) => s.name !== 'workers'));
+      const workers = placements(topology, SERVICES.filter((s) => s.name === 'workers'));
       const refs = new Map<string, Awaited<ReturnType<typeof ensureService>>>();
-      await Promise.all(first.map(async (p) => refs.set(p.service.key(p.host.name), await ensureService(ctx, ledger, p))));
-      for (const p of placements(topology, SERVICES.filter((s) => s.name === 'workers'))) refs.set(p.service.key(p.host.name), await ensureService(ctx, ledger, p));
+      const ensure = async (p: (typeof first)[number]): Promise<void> => void refs.set(p.service.key(p.host.name), await ensureService(ctx, ledger, p));
+      // When the broker and backend already run, the workers' check need not wait for theirs: all at once.
+      const allRunning = await Promise.all([...first, ...workers].map(async (p) => {
+        const ref = recordedProcess(ledger, p);
+        return ref !== null && (await provider.alive(ref));
+      }));
+      if (allRunning.every(Boolean)) await Promise.all([...first, ...workers].map(ensure));
+      else {
+        await Promise.all(first.map(ensure));
+        for (const p of workers) await ensure(p);
+      }
       changed ||= [...refs.values()].some((r) => r.started);
       const versions: Record<string, string> = {};
       for (const p of placements(topology)) {
