@@ -36,7 +36,12 @@ export async function runWorker(o: WorkerCommandOptions): Promise<number> {
   });
   worker.on('error', () => undefined); // already logged by the worker; background errors never end the process
   log.log('info', `Connecting to ${maskUrl(o.broker)} (results: ${o.backend ? maskUrl(o.backend) : 'disabled'})`);
-  await worker.start();
+  try {
+    await worker.start();
+  } catch (err) {
+    await app.close().catch(() => undefined); // a connection that did open must not keep the process alive
+    throw err;
+  }
   const tasks = [...new Set([...app.tasks.keys(), ...[...(await import('../queue/app.js')).allApps()].flatMap((a) => [...a.tasks.keys()])])].sort();
   log.log('info', `[tasks]\n${tasks.map((t) => `  . ${t}`).join('\n')}`);
   return new Promise<number>((resolve) => {

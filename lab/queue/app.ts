@@ -162,15 +162,20 @@ export class App implements Sender {
     return p;
   }
 
+  /** A task's definition: this app's, else any app's in the process (a worker's tasks live in the -A modules' apps). */
+  private definition(name: string): Task | undefined {
+    return this.tasks.get(name) ?? findTask(name);
+  }
+
   private wantsResult(name: string, options: SendOptions): boolean {
     if (!this.config.resultBackend) return false;
-    return !(options.ignoreResult ?? this.tasks.get(name)?.options.ignoreResult ?? this.config.taskIgnoreResult);
+    return !(options.ignoreResult ?? this.definition(name)?.options.ignoreResult ?? this.config.taskIgnoreResult);
   }
 
   /** Build the protocol message for one task send. */
   buildMessage(name: string, args: unknown[], kwargs: Record<string, unknown>, options: SendOptions, extra: { chord?: SignatureDict | null; chain?: SignatureDict[] | null } = {}): { id: string; message: Message } {
     const id = options.taskId ?? newTaskId();
-    const task = this.tasks.get(name);
+    const task = this.definition(name);
     const hard = options.timeLimit ?? task?.options.timeLimit ?? null;
     const soft = options.softTimeLimit ?? task?.options.softTimeLimit ?? null;
     const expires = options.expires === undefined ? null : options.expires instanceof Date ? options.expires : new Date(Date.now() + options.expires * 1000);

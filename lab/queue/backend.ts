@@ -1,5 +1,6 @@
 import type { Connection } from './connection.js';
 import type { ExceptionInfo } from './errors.js';
+import { pythonIsoformat } from './protocol.js';
 
 export type TaskState = 'PENDING' | 'RECEIVED' | 'STARTED' | 'RETRY' | 'SUCCESS' | 'FAILURE' | 'REVOKED';
 
@@ -76,7 +77,7 @@ export function isReady(state: TaskState): boolean {
 
 /** Naive UTC ISO time, the form Celery stores in date_done. */
 export function dateDone(d = new Date()): string {
-  return d.toISOString().replace('Z', '');
+  return pythonIsoformat(d, false);
 }
 
 export function failureMeta(taskId: string, exc: ExceptionInfo, traceback: string | null, state: TaskState = 'FAILURE'): TaskMeta {

@@ -2,7 +2,7 @@
  * Signatures and the canvas primitives (group, chain, chord), serialized exactly as Celery does so a Python
  * worker can continue a chain a lab client started and the other way round.
  */
-import { newTaskId } from './protocol.js';
+import { isoWithOffset, newTaskId, parseIsoTime } from './protocol.js';
 import type { SignatureDict } from './protocol.js';
 import type { AsyncResult, GroupResult } from './result.js';
 import type { SendOptions, Sender } from './send-options.js';
@@ -61,6 +61,9 @@ export function optionsToDict(o: SendOptions): Record<string, unknown> {
   if (o.routingKey) d.routing_key = o.routingKey;
   if (o.priority !== undefined) d.priority = o.priority;
   if (o.countdown !== undefined) d.countdown = o.countdown;
+  if (o.expires !== undefined) d.expires = o.expires instanceof Date ? isoWithOffset(o.expires) : o.expires;
+  if (o.timeLimit !== undefined) d.time_limit = o.timeLimit;
+  if (o.softTimeLimit !== undefined) d.soft_time_limit = o.softTimeLimit;
   if (o.ignoreResult !== undefined) d.ignore_result = o.ignoreResult;
   if (o.link?.length) d.link = o.link.map((s) => s.toDict());
   if (o.linkError?.length) d.link_error = o.linkError.map((s) => s.toDict());
@@ -78,6 +81,12 @@ export function optionsFromDict(sender: Sender, d: Record<string, unknown> | und
   if (typeof d.routing_key === 'string') o.routingKey = d.routing_key;
   if (typeof d.priority === 'number') o.priority = d.priority;
   if (typeof d.countdown === 'number') o.countdown = d.countdown;
+  // Python writes expires/eta as seconds or as ISO strings (a retried request carries the string).
+  if (typeof d.expires === 'number') o.expires = d.expires;
+  else if (typeof d.expires === 'string') o.expires = parseIsoTime(d.expires) ?? undefined;
+  if (typeof d.eta === 'string') o.eta = parseIsoTime(d.eta) ?? undefined;
+  if (typeof d.time_limit === 'number') o.timeLimit = d.time_limit;
+  if (typeof d.soft_time_limit === 'number') o.softTimeLimit = d.soft_time_limit;
   if (typeof d.ignore_result === 'boolean') o.ignoreResult = d.ignore_result;
   if (Array.isArray(d.link)) o.link = d.link.map((s) => signatureFromDict(sender, s as SignatureDict));
   if (Array.isArray(d.link_error)) o.linkError = d.link_error.map((s) => signatureFromDict(sender, s as SignatureDict));

@@ -1,4 +1,5 @@
 import { LabError } from '../errors.js';
+import { pyRepr, pyTupleRepr } from './worker-log.js';
 
 /** Celery's serialized exception: what a FAILURE result carries on the wire. */
 export interface ExceptionInfo {
@@ -99,10 +100,32 @@ export class MaxRetriesExceededError extends Error {
   }
 }
 
+const MESSAGE_LIMIT = 100_000;
+
+/**
+ * The text of a serialized exception, as Python's str(exc) gives it: exc_message is the exception's args — none
+ * gives '', one gives that argument (a string as-is, anything else as its repr), several give the tuple's repr.
+ * Peers also store a bare string or a dict (one argument, as Python rebuilds it with cls(exc_message)).
+ */
 export function formatExcMessage(excMessage: unknown): string {
-  if (Array.isArray(excMessage)) return excMessage.map((m) => (typeof m === 'string' ? m : JSON.stringify(m))).join(', ');
-  if (typeof excMessage === 'string') return excMessage;
-  return JSON.stringify(excMessage);
+  if (Array.isArray(excMessage)) {
+    if (excMessage.length === 0) return '';
+    if (excMessage.length === 1) return strOf(excMessage[0]);
+    return pyTupleRepr(excMessage, MESSAGE_LIMIT);
+  }
+  if (excMessage === null || excMessage === undefined) return '';
+  return strOf(excMessage);
+}
+
+function strOf(v: unknown): string {
+  return typeof v === 'string' ? v : pyRepr(v, MESSAGE_LIMIT);
+}
+
+/** Python's repr of the exception: TypeError('bad'), OSError(2, 'No such file'), ChordError(). */
+export function excRepr(info: { exc_type: string; exc_message: unknown }): string {
+  const m = info.exc_message;
+  const args = Array.isArray(m) ? m : m === null || m === undefined ? [] : [m];
+  return `${info.exc_type}(${args.map((a) => pyRepr(a)).join(', ')})`;
 }
 
 /** Celery module names for the exception types a lab worker itself raises, so Python rebuilds the right class. */
@@ -114,6 +137,7 @@ const KNOWN_MODULES: Record<string, string> = {
   MaxRetriesExceededError: 'celery.exceptions',
   TaskRevokedError: 'celery.exceptions',
   ChordError: 'celery.exceptions',
+  InvalidTaskError: 'celery.exceptions',
   ContentDisallowed: 'kombu.exceptions',
   DecodeError: 'kombu.exceptions',
   TypeError: 'builtins',

@@ -36,7 +36,7 @@ function rewriteNonFinite(text: string): string {
       i++;
       continue;
     }
-    const token = ['-Infinity', 'Infinity', 'NaN'].find((t) => text.startsWith(t, i));
+    const token = c === 'N' ? (text.startsWith('NaN', i) ? 'NaN' : undefined) : c === 'I' ? (text.startsWith('Infinity', i) ? 'Infinity' : undefined) : c === '-' && text.startsWith('-Infinity', i) ? '-Infinity' : undefined;
     if (token) {
       out += text.slice(last, i) + JSON.stringify(NON_FINITE_MARK + token);
       i += token.length;

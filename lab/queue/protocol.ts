@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { decodeJson, encodeJson } from './json-codec.js';
+import { pyRepr, pyTupleRepr } from './worker-log.js';
 
 export const JSON_CONTENT_TYPE = 'application/json';
 
@@ -92,19 +93,34 @@ export interface TaskMessageOptions {
 }
 
 const ORIGIN = `gen${process.pid}@${hostname()}`;
+/** Celery's argsrepr_maxsize / kwargsrepr_maxsize. */
 const REPR_LIMIT = 1024;
+/**
+ * reply_to: Celery sends its thread's oid (a stable uuid per client thread); only the rpc:// backend reads it, as the
+ * queue to reply on. One per process here — never the task id, which names no queue.
+ */
+const REPLY_TO = randomUUID();
 
 export function newTaskId(): string {
   return randomUUID();
 }
 
-/** ISO-8601 with an explicit offset (Python reads naive times in the worker's zone, so never send naive). */
-export function isoWithOffset(d: Date): string {
-  return d.toISOString().replace('Z', '+00:00');
+/**
+ * Python's datetime.isoformat() of a UTC time: six fraction digits. Celery 5.2's parse_iso8601 reads the fraction
+ * as a count of microseconds whatever its length — ".123" is 123 µs there, not 123 ms — so never write three.
+ */
+export function pythonIsoformat(d: Date, offset = true): string {
+  const iso = d.toISOString(); // 2026-11-27T13:20:00.123Z
+  return `${iso.slice(0, 23)}000${offset ? '+00:00' : ''}`;
 }
 
-function reprOf(json: string): string {
-  return json.length > REPR_LIMIT ? `${json.slice(0, REPR_LIMIT - 3)}...` : json;
+/** ISO-8601 with an explicit offset and microseconds, as Celery writes eta/expires. */
+export function isoWithOffset(d: Date): string {
+  return pythonIsoformat(d, true);
+}
+
+function truncated(text: string): string {
+  return text.length > REPR_LIMIT ? `${text.slice(0, REPR_LIMIT - 3)}...` : text;
 }
 
 export function emptyEmbed(): Embed {
@@ -136,8 +152,9 @@ export function buildTaskMessage(task: string, o: TaskMessageOptions = {}): Mess
     timelimit: o.timeLimit ?? [null, null],
     root_id: o.rootId ?? id,
     parent_id: o.parentId ?? null,
-    argsrepr: reprOf(argsJson),
-    kwargsrepr: reprOf(kwargsJson),
+    // Python's saferepr, as Celery writes them (monitors show these): ('a', 1) and {'k': 3}.
+    argsrepr: o.args === undefined && o.encodedArgs !== undefined ? truncated(o.encodedArgs) : pyTupleRepr(args, REPR_LIMIT),
+    kwargsrepr: pyRepr(kwargs, REPR_LIMIT),
     origin: ORIGIN,
     ignore_result: o.ignoreResult ?? false,
     ...o.extraHeaders,
@@ -146,7 +163,7 @@ export function buildTaskMessage(task: string, o: TaskMessageOptions = {}): Mess
     contentType: JSON_CONTENT_TYPE,
     contentEncoding: 'utf-8',
     correlationId: id,
-    replyTo: o.replyTo ?? id,
+    replyTo: o.replyTo ?? REPLY_TO,
     deliveryMode: 2,
     priority: o.priority ?? 0,
     headers,
@@ -181,12 +198,33 @@ export interface ReceivedHeaders {
   raw: Record<string, unknown>;
 }
 
+const ISO_RE = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?)?\s*(Z|[+-]\d{2}(?::?\d{2})?)?$/i;
+
+/**
+ * ISO-8601 as Celery writes and reads it. A naive time (no offset) is UTC: Celery's worker makes it aware with
+ * to_utc() (maybe_make_aware) before comparing, whatever the machine's zone — so we do too.
+ */
+export function parseIsoTime(text: string): Date | null {
+  const m = ISO_RE.exec(text.trim());
+  if (!m) return null;
+  const [, y, mo, d, h = '0', mi = '0', s = '0', frac = '', zone] = m;
+  const ms = frac ? Math.floor(Number(`0.${frac}`) * 1000) : 0;
+  let t = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s), ms);
+  if (zone && zone.toUpperCase() !== 'Z') {
+    const sign = zone[0] === '-' ? -1 : 1;
+    const digits = zone.slice(1).replace(':', '');
+    const offsetMin = Number(digits.slice(0, 2)) * 60 + Number(digits.slice(2, 4) || '0');
+    t -= sign * offsetMin * 60_000;
+  }
+  const date = new Date(t);
+  return Number.isNaN(date.getTime()) || Number(mo) < 1 || Number(mo) > 12 || Number(d) < 1 || Number(d) > 31 ? null : date;
+}
+
 function parseDate(v: unknown, field: string, id: string): Date | null {
   if (v === null || v === undefined || v === '') return null;
   if (typeof v !== 'string') throw new ProtocolError(`header ${field} is not a string`, id);
-  // A naive timestamp is read in this process's zone, as a Python worker does; we always send offsets ourselves.
-  const d = new Date(v);
-  if (Number.isNaN(d.getTime())) throw new ProtocolError(`header ${field} is not an ISO-8601 time: ${JSON.stringify(v)}`, id);
+  const d = parseIsoTime(v);
+  if (!d) throw new ProtocolError(`header ${field} is not an ISO-8601 time: ${JSON.stringify(v)}`, id);
   return d;
 }
 

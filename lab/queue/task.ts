@@ -25,7 +25,8 @@ type Result<F extends TaskFn> = Awaited<ReturnType<F>>;
 /** A registered task: call it locally like a function (`task.fn`), or send it to a worker with delay/applyAsync. */
 export class Task<F extends TaskFn = TaskFn> {
   constructor(
-    private readonly sender: Sender,
+    /** The app that registered the task: its routing settings (task_routes, task_default_queue) apply to it. */
+    readonly sender: Sender,
     readonly name: string,
     readonly fn: F,
     readonly options: TaskOptions = {},

@@ -22,6 +22,15 @@ function memoryName(url: string): string {
   return url.replace(/^memory:\/\//i, '').replace(/\/+$/, '') || 'default';
 }
 
+/** A URL the WHATWG parser cannot read (bad port, unbalanced [ ], spaces) is a usage error, said before connecting. */
+function checkParses(url: string, example: string): void {
+  try {
+    new URL(url);
+  } catch {
+    throw new UrlError(`not a valid URL: ${maskUrl(url)} (expected e.g. ${example})`);
+  }
+}
+
 /** Memory transports are shared per name within a process: the embedded lab's client and worker meet there. */
 export async function createBroker(url: string): Promise<Broker> {
   const scheme = schemeOf(url);
@@ -31,7 +40,8 @@ export async function createBroker(url: string): Promise<Broker> {
     if (!b || b.status === 'closed') memoryBrokers.set(name, (b = new MemoryBroker(name)));
     return b;
   }
-  if (scheme === 'amqp' || scheme === 'amqps' || scheme === 'pyamqp') {
+  if (scheme === 'amqp' || scheme === 'amqps' || scheme === 'pyamqp' || scheme === 'pyamqps') {
+    checkParses(url, 'amqp://user:pass@HOST1:5672//');
     const { AmqpBroker } = await import('./brokers/amqp-broker.js');
     return new AmqpBroker(url);
   }

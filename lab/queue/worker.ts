@@ -11,9 +11,10 @@ import { EncodedResult, dateDone, failureMeta } from './backend.js';
 import type { ResultBackend, TaskMeta, TaskState } from './backend.js';
 import type { Broker, Consumer, Delivery } from './broker.js';
 import { signatureFromDict } from './canvas.js';
-import { celeryException, formatExcMessage, toExceptionInfo } from './errors.js';
+import { celeryException, excRepr, formatExcMessage, toExceptionInfo } from './errors.js';
 import type { ExceptionInfo } from './errors.js';
 import { JSON_CONTENT_TYPE, ProtocolError, isoWithOffset, readHeaders } from './protocol.js';
+import { decodeJson } from './json-codec.js';
 import type { Embed, ReceivedHeaders, SignatureDict } from './protocol.js';
 import { pyRepr, silentLogger } from './worker-log.js';
 import type { WorkerLogger } from './worker-log.js';
@@ -59,6 +60,7 @@ export class Worker extends EventEmitter {
   private readonly held = new Map<Delivery, NodeJS.Timeout>();
   private readonly inflight = new Set<Promise<void>>();
   private stopping = false;
+  private onConnectionError: ((err: Error) => void) | null = null;
   /** Set by a cold stop: outcomes that arrive afterwards are dropped (their messages went back to the queue). */
   private cold = false;
 
@@ -86,9 +88,26 @@ export class Worker extends EventEmitter {
     await loadTaskModules(this.include);
     this.pool = this.poolKind === 'async' ? new InlinePool(this.concurrency, this.include) : new ChildPool(this.poolKind, this.concurrency, this.include);
     this.pool.on('error', (err) => this.report(err));
-    const [broker, backend] = await Promise.all([this.app.getBroker(), this.app.config.resultBackend ? this.app.getBackend() : Promise.resolve(null), this.pool.start()]);
+    let broker: Broker;
+    let backend: ResultBackend | null;
+    try {
+      const started = await Promise.allSettled([this.app.getBroker(), this.app.config.resultBackend ? this.app.getBackend() : Promise.resolve(null), this.pool.start()]);
+      const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw failed.reason;
+      broker = (started[0] as PromiseFulfilledResult<Broker>).value;
+      backend = (started[1] as PromiseFulfilledResult<ResultBackend | null>).value;
+    } catch (err) {
+      // A worker that cannot start leaves nothing running: no pool children keep the process alive.
+      await this.pool.close(true).catch(() => undefined);
+      this.pool = null;
+      throw err;
+    }
     this.broker = broker;
     this.backend = backend;
+    // Connection trouble (lost, reconnecting, refused) is one warning line each; the adapters keep trying.
+    this.onConnectionError = (err: Error) => this.log.log('warning', oneLine(err.message));
+    broker.on('error', this.onConnectionError);
+    backend?.on('error', this.onConnectionError);
     for (const q of this.queues) await this.app.ensureQueue(broker, q);
     this.consumer = await broker.consume(this.queues, { prefetch: this.prefetch, tag: this.hostname }, (d) => this.onDelivery(d));
     this.log.log('info', `${this.hostname} ready. (${this.poolKind} pool, concurrency ${this.concurrency}, queues ${this.queues.join(', ')})`);
@@ -109,14 +128,20 @@ export class Worker extends EventEmitter {
     try {
       h = readHeaders(d.properties.headers);
     } catch (err) {
-      const id = err instanceof ProtocolError ? err.taskId : null;
-      this.log.log('error', `Received invalid task message: ${(err as Error).message}. The message has been acknowledged and discarded.`);
-      if (id) this.track(this.storeFailure(id, celeryException('DecodeError', (err as Error).message), null));
+      let id = err instanceof ProtocolError ? err.taskId : null;
+      let why = (err as Error).message;
+      const v1 = id ? null : protocolOneIds(d.body);
+      if (v1) {
+        id = v1.id;
+        why = `task ${v1.task}[${v1.id}] is a Celery protocol 1 message (task_protocol=1); this worker reads protocol 2`;
+      }
+      this.log.log('error', `Received invalid task message: ${oneLine(why)}. The message has been acknowledged and discarded.`);
+      if (id) this.track(this.storeFailure(id, celeryException('InvalidTaskError', why), null));
       this.stats.rejected++;
       d.ack();
       return;
     }
-    const contentType = d.properties.contentType || '';
+    const contentType = (d.properties.contentType || '').toLowerCase();
     if (contentType !== JSON_CONTENT_TYPE && !this.app.config.acceptContent.includes(contentType)) {
       // Never deserialize what we do not accept (pickle, yaml): log, store the failure, drop.
       this.log.log('error', `Refusing to deserialize untrusted content of type ${contentType || '(none)'} for task ${h.task}[${h.id}]`);
@@ -126,7 +151,7 @@ export class Worker extends EventEmitter {
       return;
     }
     if (!findTask(h.task)) {
-      this.log.log('error', `Received unregistered task of type '${h.task}'.\nThe message has been ignored and discarded.`);
+      this.log.log('error', `Received unregistered task of type '${h.task}'. The message has been ignored and discarded.`);
       this.track(this.storeFailure(h.id, celeryException('NotRegistered', `'${h.task}'`), null));
       this.stats.rejected++;
       d.reject(false);
@@ -202,7 +227,7 @@ export class Worker extends EventEmitter {
       case 'success': {
         this.stats.succeeded++;
         if (this.log.enabled('info')) {
-          const shown = outcome.resultJson.length < 4096 ? pyRepr(JSON.parse(outcome.resultJson)) : `${outcome.resultJson.slice(0, 1021)}...`;
+          const shown = outcome.repr ?? (outcome.resultJson.length < 4096 ? pyRepr(JSON.parse(outcome.resultJson)) : `${outcome.resultJson.slice(0, 1021)}...`);
           this.log.log('info', `Task ${h.task}[${h.id}] succeeded in ${(outcome.runtimeMs / 1000).toPrecision(6)}s: ${shown}`);
         }
         if (!ignore) await this.store(h, 'SUCCESS', new EncodedResult(outcome.resultJson), null);
@@ -211,7 +236,7 @@ export class Worker extends EventEmitter {
       }
       case 'failure': {
         this.stats.failed++;
-        this.log.log('error', `Task ${h.task}[${h.id}] raised unexpected: ${outcome.exc.exc_type}(${pyRepr(formatExcMessage(outcome.exc.exc_message))})${outcome.traceback ? `\n${outcome.traceback}` : ''}`);
+        this.log.log('error', `Task ${h.task}[${h.id}] raised unexpected: ${excRepr(outcome.exc)}${outcome.traceback ? `\n${outcome.traceback}` : ''}`);
         await this.store(h, 'FAILURE', outcome.exc, outcome.traceback);
         await this.failCanvas(h, outcome.embed, outcome.exc);
         break;
@@ -219,7 +244,7 @@ export class Worker extends EventEmitter {
       case 'retry': {
         this.stats.retried++;
         const eta = outcome.eta ? new Date(outcome.eta) : new Date(Date.now() + outcome.countdown * 1000);
-        this.log.log('info', `Task ${h.task}[${h.id}] retry: Retry in ${outcome.countdown}s${outcome.exc ? `: ${outcome.exc.exc_type}(${pyRepr(formatExcMessage(outcome.exc.exc_message))})` : ''}`);
+        this.log.log('info', `Task ${h.task}[${h.id}] retry: Retry in ${outcome.countdown}s${outcome.exc ? `: ${excRepr(outcome.exc)}` : ''}`);
         await this.republishForRetry(d, h, eta);
         await this.store(h, 'RETRY', outcome.exc ?? toExceptionInfo(celeryException('Retry', `Retry in ${outcome.countdown}s`)), null);
         break;
@@ -231,7 +256,7 @@ export class Worker extends EventEmitter {
           return;
         }
         this.stats.failed++;
-        this.log.log('error', `Task handler raised error: ${outcome.exc.exc_type}('${formatExcMessage(outcome.exc.exc_message)}')`);
+        this.log.log('error', `Task handler raised error: ${excRepr(outcome.exc)}`);
         await this.store(h, 'FAILURE', outcome.exc, null);
         break;
       }
@@ -245,16 +270,16 @@ export class Worker extends EventEmitter {
     if (h.group) meta.group_id = h.group;
     if (h.parentId) meta.parent_id = h.parentId;
     try {
-      await this.backend.store(meta, { expiresSeconds: this.app.config.resultExpires });
+      await this.backend.store(meta, { expiresSeconds: this.appOf(h.task).config.resultExpires });
     } catch (err) {
       this.report(new Error(`could not store the ${status} result of ${h.task}[${h.id}]: ${(err as Error).message}`));
     }
   }
 
-  private async storeFailure(id: string, err: Error, traceback: string | null): Promise<void> {
+  private async storeFailure(id: string, err: Error, traceback: string | null, taskName: string | null = null): Promise<void> {
     if (!this.backend) return;
     try {
-      await this.backend.store(failureMeta(id, toExceptionInfo(err), traceback), { expiresSeconds: this.app.config.resultExpires });
+      await this.backend.store(failureMeta(id, toExceptionInfo(err), traceback), { expiresSeconds: this.appOf(taskName).config.resultExpires });
     } catch (e) {
       this.report(new Error(`could not store the failure of task ${id}: ${(e as Error).message}`));
     }
@@ -263,16 +288,36 @@ export class Worker extends EventEmitter {
   /** Same id, retries + 1, new ETA, same queue and priority (Celery's Task.retry). */
   private async republishForRetry(d: Delivery, h: ReceivedHeaders, eta: Date): Promise<void> {
     const headers = { ...h.raw, retries: h.retries + 1, eta: isoWithOffset(eta) };
-    await this.app.publish({ body: d.body, properties: { ...d.properties, headers } }, { queue: d.queue, exchange: '', routingKey: d.queue });
+    const properties = { ...d.properties, headers };
+    // The per-message TTL counts from this publish: what is left of the task's expiry, not the original span again.
+    if (h.expires) properties.expiration = String(Math.max(0, h.expires.getTime() - Date.now()));
+    else delete properties.expiration;
+    await this.app.publish({ body: d.body, properties }, { queue: d.queue, exchange: '', routingKey: d.queue });
   }
 
   private async send(sig: SignatureDict, prependJson: string | null, h: ReceivedHeaders, extra: { chain?: SignatureDict[] | null } = {}): Promise<void> {
     const s = signatureFromDict(this.app, sig);
     const args = s.immutable || prependJson === null ? s.args : [JSON.parse(prependJson) as unknown, ...s.args];
     const options = { ...s.options, parentId: h.id, rootId: h.rootId };
-    const route = this.app.route(s.task, options);
+    const route = this.routerFor(s.task, h.task).route(s.task, options);
     const { message } = this.app.buildMessage(s.task, args, s.kwargs, { ...options, priority: route.priority }, { chain: extra.chain ?? null });
     await this.app.publish(message, route);
+  }
+
+  /**
+   * Whose routing settings place a continuation (chain link, callback, chord body): the app that registered that
+   * task, else the app of the task that just ran, else the worker's own — as a Celery worker routes with the
+   * configuration of the app it was started with (-A), which is where a -A module's task_default_queue lives.
+   */
+  private routerFor(next: string, current: string): App {
+    const owner = findTask(next)?.sender ?? findTask(current)?.sender;
+    return owner instanceof App ? owner : this.app;
+  }
+
+  /** The app that registered a task (its result_expires applies to the task's results), else the worker's. */
+  private appOf(taskName: string | null): App {
+    const owner = taskName ? findTask(taskName)?.sender : undefined;
+    return owner instanceof App ? owner : this.app;
   }
 
   private async continueCanvas(h: ReceivedHeaders, embed: Embed | null, resultJson: string): Promise<void> {
@@ -296,7 +341,7 @@ export class Worker extends EventEmitter {
       if (embed?.chain?.length) {
         for (const s of embed.chain) {
           const id = typeof s.options?.task_id === 'string' ? s.options.task_id : null;
-          if (id) await this.storeFailure(id, celeryException('ChainError', `Dependency ${h.id} raised ${exc.exc_type}: ${formatExcMessage(exc.exc_message)}`), null);
+          if (id) await this.storeFailure(id, celeryException('ChainError', `Dependency ${h.id} raised ${exc.exc_type}: ${formatExcMessage(exc.exc_message)}`), null, s.task);
         }
       }
       if (embed?.chord && h.group) await this.joinChord(h, embed.chord, 'FAILURE', exc);
@@ -307,14 +352,14 @@ export class Worker extends EventEmitter {
 
   private async joinChord(h: ReceivedHeaders, body: SignatureDict, state: TaskState, result: unknown): Promise<void> {
     if (!this.backend) return;
-    const parts = await this.backend.chordJoin(h.group!, { index: h.groupIndex ?? 0, taskId: h.id, state, result }, { expiresSeconds: this.app.config.resultExpires });
+    const parts = await this.backend.chordJoin(h.group!, { index: h.groupIndex ?? 0, taskId: h.id, state, result }, { expiresSeconds: this.appOf(h.task).config.resultExpires });
     if (!parts) return;
     const bodyId = typeof body.options?.task_id === 'string' ? body.options.task_id : null;
     const failed = parts.find((p) => p.state !== 'SUCCESS');
     if (failed) {
       const exc = failed.result as ExceptionInfo;
-      const why = exc && typeof exc === 'object' && 'exc_type' in exc ? `${exc.exc_type}(${pyRepr(formatExcMessage(exc.exc_message))})` : failed.state;
-      if (bodyId) await this.storeFailure(bodyId, celeryException('ChordError', `Dependency ${failed.taskId} raised ${why}`), null);
+      const why = exc && typeof exc === 'object' && 'exc_type' in exc ? excRepr(exc) : failed.state;
+      if (bodyId) await this.storeFailure(bodyId, celeryException('ChordError', `Dependency ${failed.taskId} raised ${why}`), null, body.task);
       return;
     }
     await this.send(body, JSON.stringify(parts.map((p) => p.result)), h);
@@ -342,8 +387,28 @@ export class Worker extends EventEmitter {
       await this.pool?.close(true);
     }
     this.consumer = null;
+    if (this.onConnectionError) {
+      this.broker?.off('error', this.onConnectionError);
+      this.backend?.off('error', this.onConnectionError);
+      this.onConnectionError = null;
+    }
     this.log.log('info', `${this.hostname} stopped (${warm ? 'warm' : 'cold'} shutdown).`);
   }
 }
 
 let nextSeq = 1;
+
+function oneLine(text: string): string {
+  return text.replace(/\s*\n\s*/g, ' ');
+}
+
+/** A protocol 1 message keeps task and id in a JSON body: {"task": …, "id": …, "args": …}. Small bodies only. */
+function protocolOneIds(body: Buffer): { task: string; id: string } | null {
+  if (body.length > 1_000_000 || body[0] !== 0x7b) return null;
+  try {
+    const v = decodeJson(body.toString('utf8')) as { task?: unknown; id?: unknown } | null;
+    return v && typeof v.task === 'string' && typeof v.id === 'string' ? { task: v.task, id: v.id } : null;
+  } catch {
+    return null;
+  }
+}

@@ -22,7 +22,9 @@ test('eta and expires are ISO-8601 with an explicit offset; expires also sets th
   const eta = new Date('2026-11-27T12:00:00.000Z');
   const expires = new Date(Date.now() + 60_000);
   const m = buildTaskMessage('t', { eta, expires });
-  assert.equal(m.properties.headers.eta, '2026-11-27T12:00:00.000+00:00');
+  // Six fraction digits: Celery 5.2's parse_iso8601 reads ".123" as 123 microseconds.
+  assert.equal(m.properties.headers.eta, '2026-11-27T12:00:00.000000+00:00');
+  assert.equal(buildTaskMessage('t', { eta: new Date('2026-11-27T12:00:00.123Z') }).properties.headers.eta, '2026-11-27T12:00:00.123000+00:00');
   assert.match(String(m.properties.headers.expires), /\+00:00$/);
   const ttl = Number(m.properties.expiration);
   assert.ok(ttl > 59_000 && ttl <= 60_000, `expiration ${m.properties.expiration}`);
@@ -43,6 +45,24 @@ test("Python's isoformat (microseconds, offset) is read exactly", () => {
   assert.equal(h.eta?.toISOString(), '2026-11-27T13:20:00.123Z');
   assert.equal(h.expires?.toISOString(), '2026-11-27T13:20:00.000Z');
   assert.throws(() => readHeaders({ id: 'a', task: 't', eta: 'tomorrow' }), /eta is not an ISO-8601 time/);
+});
+
+test('a naive time is UTC, as a Celery worker reads it (to_utc), whatever this machine’s zone', () => {
+  const h = readHeaders({ id: 'a', task: 't', eta: '2026-11-27T13:20:00.5', expires: '2026-11-27 13:20:00' });
+  assert.equal(h.eta?.toISOString(), '2026-11-27T13:20:00.500Z');
+  assert.equal(h.expires?.toISOString(), '2026-11-27T13:20:00.000Z');
+  assert.equal(readHeaders({ id: 'a', task: 't', eta: '2026-11-27T15:20:00-0130' }).eta?.toISOString(), '2026-11-27T16:50:00.000Z');
+});
+
+test('argsrepr/kwargsrepr are Python reprs, bounded like saferepr; reply_to is not the task id', () => {
+  const h = buildTaskMessage('t', { args: ['a', 1, null, true], kwargs: { k: "it's" } });
+  assert.equal(h.properties.headers.argsrepr, "('a', 1, None, True)");
+  assert.equal(h.properties.headers.kwargsrepr, `{'k': "it's"}`);
+  assert.equal(buildTaskMessage('t', { args: ['x'] }).properties.headers.argsrepr, "('x',)");
+  const big = buildTaskMessage('t', { args: [Array.from({ length: 1_000_000 }, (_, i) => i)] }).properties.headers.argsrepr as string;
+  assert.equal(big.length, 1024);
+  assert.ok(big.startsWith('([0, 1, 2, ') && big.endsWith('...'));
+  assert.notEqual(h.properties.replyTo, h.properties.correlationId);
 });
 
 test('a body must be [args, kwargs, embed]; errors say what is wrong', () => {

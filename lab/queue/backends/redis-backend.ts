@@ -29,12 +29,18 @@ export interface RedisBackendOptions {
   connectionName?: string;
   /** Reconnect backoff after the first successful connect. Default base 100 ms, cap 5 s. */
   backoff?: BackoffOptions;
+  /**
+   * How long a command (store, get, forget, chord bookkeeping) may wait for Redis — through an outage, say — before
+   * it fails with E_BACKEND_UNAVAILABLE. Default 10 s, or the URL's `?socket_timeout=<seconds>` (Celery's name).
+   */
+  commandWaitMs?: number;
 }
 
 export const TASK_KEY_PREFIX = 'celery-task-meta-';
 export const GROUP_KEY_PREFIX = 'celery-taskset-meta-';
 const DEFAULT_EXPIRES_S = 86_400;
 const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
+const DEFAULT_COMMAND_WAIT_MS = 10_000;
 
 /** SETEX + PUBLISH unless a SUCCESS is stored already (Celery reads the current state before every write). */
 const STORE_LUA = `
@@ -104,6 +110,17 @@ interface ParsedUrl {
   password?: string;
   db: number;
   tls: boolean;
+  /** From ?socket_timeout= / ?socket_connect_timeout= (seconds, as in Celery's Redis URLs). */
+  socketTimeoutMs?: number;
+  connectTimeoutMs?: number;
+}
+
+function secondsParam(u: URL, name: string, url: string): number | undefined {
+  const v = u.searchParams.get(name);
+  if (v === null || v === '') return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new UrlError(`bad ${name}=${JSON.stringify(v)} in ${maskUrl(url)} (expected seconds > 0)`);
+  return Math.round(n * 1000);
 }
 
 export function parseRedisUrl(url: string): ParsedUrl {
@@ -125,6 +142,8 @@ export function parseRedisUrl(url: string): ParsedUrl {
     password: u.password ? decodeURIComponent(u.password) : undefined,
     db,
     tls: scheme === 'rediss',
+    socketTimeoutMs: secondsParam(u, 'socket_timeout', url),
+    connectTimeoutMs: secondsParam(u, 'socket_connect_timeout', url),
   };
 }
 
@@ -197,6 +216,7 @@ export class RedisBackend extends ConnectionBase implements ResultBackend {
   readonly connectionName: string;
   readonly #target: ParsedUrl;
   readonly #connectTimeoutMs: number;
+  readonly #commandWaitMs: number;
   readonly #backoff: BackoffOptions;
 
   #cmd: (Redis & LabCommands) | null = null;
@@ -219,7 +239,8 @@ export class RedisBackend extends ConnectionBase implements ResultBackend {
     super();
     this.displayUrl = maskUrl(url);
     this.#target = parseRedisUrl(url);
-    this.#connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+    this.#connectTimeoutMs = options.connectTimeoutMs ?? this.#target.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+    this.#commandWaitMs = options.commandWaitMs ?? this.#target.socketTimeoutMs ?? DEFAULT_COMMAND_WAIT_MS;
     this.#backoff = { baseMs: 100, capMs: 5_000, ...options.backoff };
     this.connectionName = options.connectionName ?? `lab-${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
   }
@@ -245,6 +266,9 @@ export class RedisBackend extends ConnectionBase implements ResultBackend {
       connectionName: role === 'sub' ? `${this.connectionName}-sub` : this.connectionName,
       autoResubscribe: false, // we resubscribe ourselves, then catch up with MGET
       enableOfflineQueue: true,
+      // ioredis waits this long for a socket that never connected to 'close' after disconnect(): keep it short, so
+      // a process that failed to reach Redis exits at once.
+      disconnectTimeout: 300,
       // The first connect is one bounded attempt with a clear error; after that, reconnect forever with backoff.
       retryStrategy: (times: number) => (this.#everReady && !this.#closing ? backoffDelay(times - 1, this.#backoff) : null),
     };
@@ -388,7 +412,7 @@ export class RedisBackend extends ConnectionBase implements ResultBackend {
     const cmd = await this.#command();
     const ttl = options.expiresSeconds ?? DEFAULT_EXPIRES_S;
     try {
-      await cmd.labStore(TASK_KEY_PREFIX + meta.task_id, encodeMeta(meta), String(ttl));
+      await this.#bounded(cmd.labStore(TASK_KEY_PREFIX + meta.task_id, encodeMeta(meta), String(ttl)));
     } catch (err) {
       throw this.#opError(`store result of task ${meta.task_id}`, err);
     }
@@ -398,7 +422,7 @@ export class RedisBackend extends ConnectionBase implements ResultBackend {
     const cmd = await this.#command();
     let text: string | null;
     try {
-      text = await cmd.get(TASK_KEY_PREFIX + taskId);
+      text = await this.#bounded(cmd.get(TASK_KEY_PREFIX + taskId));
     } catch (err) {
       throw this.#opError(`read result of task ${taskId}`, err);
     }
@@ -408,7 +432,7 @@ export class RedisBackend extends ConnectionBase implements ResultBackend {
   async forget(taskId: string): Promise<void> {
     const cmd = await this.#command();
     try {
-      await cmd.del(TASK_KEY_PREFIX + taskId);
+      await this.#bounded(cmd.del(TASK_KEY_PREFIX + taskId));
     } catch (err) {
       throw this.#opError(`forget task ${taskId}`, err);
     }
@@ -612,7 +636,7 @@ export class RedisBackend extends ConnectionBase implements ResultBackend {
     const ttl = String(options.expiresSeconds ?? DEFAULT_EXPIRES_S);
     let reply: [number, number, string[]?];
     try {
-      reply = await cmd.labChordJoin(`${key}.j`, `${key}.t`, `${key}.s`, member, score, ttl);
+      reply = await this.#bounded(cmd.labChordJoin(`${key}.j`, `${key}.t`, `${key}.s`, member, score, ttl));
     } catch (err) {
       throw this.#opError(`join chord ${groupId}`, err);
     }
@@ -639,7 +663,7 @@ export class RedisBackend extends ConnectionBase implements ResultBackend {
     tx.publish(key, value);
     let replies: [Error | null, unknown][] | null;
     try {
-      replies = await tx.exec();
+      replies = await this.#bounded(tx.exec());
     } catch (err) {
       throw this.#opError(what, err);
     }
@@ -648,6 +672,27 @@ export class RedisBackend extends ConnectionBase implements ResultBackend {
   }
 
   // ---------------------------------------------------------------- helpers
+
+  /** A command's reply, or E_BACKEND_UNAVAILABLE once it has waited commandWaitMs (ioredis would queue it forever). */
+  #bounded<T>(p: Promise<T>): Promise<T> {
+    const ms = this.#commandWaitMs;
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        const state = this.status === 'ready' ? 'no reply' : 'unreachable';
+        reject(new BackendError(`${this.displayUrl}: Redis ${state} for ${ms} ms`, { code: 'E_BACKEND_UNAVAILABLE' }));
+      }, ms);
+      p.then(
+        (v) => {
+          clearTimeout(timer);
+          resolve(v);
+        },
+        (err: unknown) => {
+          clearTimeout(timer);
+          reject(err);
+        },
+      );
+    });
+  }
 
   async #command(): Promise<Redis & LabCommands> {
     await this.ready();

@@ -7,6 +7,7 @@ import { findTask } from '../app.js';
 import { runInTaskContext } from '../context.js';
 import { Retry, celeryException, toExceptionInfo } from '../errors.js';
 import { encodeJson } from '../json-codec.js';
+import { pyRepr } from '../worker-log.js';
 import { ProtocolError, decodeBody, hasEmbed } from '../protocol.js';
 import type { Embed } from '../protocol.js';
 import type { Job, JobOutcome } from './job.js';
@@ -59,7 +60,7 @@ export async function execute(job: Job): Promise<JobOutcome> {
     } catch (err) {
       return { kind: 'failure', exc: toExceptionInfo(celeryException('EncodeError', `cannot encode the result of ${job.task} as JSON: ${(err as Error).message}`)), traceback: null, runtimeMs: elapsed(), embed };
     }
-    return { kind: 'success', resultJson, runtimeMs: elapsed(), embed };
+    return { kind: 'success', resultJson, runtimeMs: elapsed(), embed, repr: pyRepr(value) };
   } catch (err) {
     if (err instanceof Retry) {
       return { kind: 'retry', exc: err.exc, countdown: err.countdownSeconds, eta: err.eta ? err.eta.toISOString() : null, runtimeMs: elapsed() };

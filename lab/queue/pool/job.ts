@@ -14,7 +14,8 @@ export interface Job {
 }
 
 export type JobOutcome =
-  | { kind: 'success'; resultJson: string; runtimeMs: number; embed: Embed | null }
+  /** repr: Python-style and bounded (1 KiB), made where the value lives, for the worker's "succeeded" log line. */
+  | { kind: 'success'; resultJson: string; runtimeMs: number; embed: Embed | null; repr?: string }
   | { kind: 'failure'; exc: ExceptionInfo; traceback: string | null; runtimeMs: number; embed: Embed | null; malformed?: boolean }
   | { kind: 'retry'; exc: ExceptionInfo | null; countdown: number; eta: string | null; runtimeMs: number }
   /** The child died or was killed while running the job. */
