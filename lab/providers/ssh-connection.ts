@@ -47,11 +47,14 @@ export interface ConnectOptions {
 export interface RunOptions {
   input?: string | Buffer;
   timeoutMs?: number;
-  /** Forward output here instead of collecting it. */
-  stdout?: NodeJS.WritableStream;
-  stderr?: NodeJS.WritableStream;
-  /** Abort: SIGINT to the remote command (as Ctrl-C), then SIGKILL and the channel closed after 2 s. */
-  signal?: AbortSignal;
+  /** Receive output as it comes instead of collecting it. */
+  onStdout?: (chunk: Buffer) => void;
+  onStderr?: (chunk: Buffer) => void;
+  /**
+   * Cancel: ask sshd to SIGKILL the command and close the channel at once. (sshd honours signal requests only for
+   * privilege-separated sessions — not for root logins — so the provider also kills the command remotely, by pid.)
+   */
+  cancel?: AbortSignal;
 }
 
 export interface RunResult {
@@ -174,7 +177,10 @@ function describeConnectError(err: Error & { code?: string; level?: string }, ti
     return { what: `authentication failed (tried: ${tried})${notes}`, code: 'E_SSH_AUTH' };
   }
   if (code === 'ECONNREFUSED') return { what: 'connection refused (is sshd running and listening on that port?)', code: 'E_SSH_REFUSED' };
-  if (err.level === 'client-timeout' || code === 'ETIMEDOUT') return { what: `timed out after ${Math.round(timeoutMs / 1000)} s (host down, wrong address, or a firewall)`, code: 'E_SSH_TIMEOUT' };
+  if (err.level === 'client-timeout' || code === 'ETIMEDOUT') {
+    const after = timeoutMs % 1000 === 0 ? `${timeoutMs / 1000} s` : `${timeoutMs} ms`;
+    return { what: `timed out after ${after} (host down, wrong address, or a firewall)`, code: 'E_SSH_TIMEOUT' };
+  }
   if (code === 'EHOSTUNREACH' || code === 'ENETUNREACH') return { what: 'no route to host (host down or wrong address)', code: 'E_SSH_UNREACHABLE' };
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return { what: 'cannot resolve the host name', code: 'E_SSH_RESOLVE' };
   if (code === 'ECONNRESET') return { what: 'connection reset during the handshake (sshd refused us: MaxStartups, tcp wrappers or a firewall?)', code: 'E_SSH_RESET' };
@@ -327,9 +333,8 @@ export class SshConnection {
       let timedOut = false;
       let aborted = false;
       let timer: NodeJS.Timeout | undefined;
-      let killTimer: NodeJS.Timeout | undefined;
-      channel.on('data', (d: Buffer) => (options.stdout ? options.stdout.write(d) : out.push(d)));
-      channel.stderr.on('data', (d: Buffer) => (options.stderr ? options.stderr.write(d) : err.push(d)));
+      channel.on('data', (d: Buffer) => (options.onStdout ? options.onStdout(d) : out.push(d)));
+      channel.stderr.on('data', (d: Buffer) => (options.onStderr ? options.onStderr(d) : err.push(d)));
       channel.on('exit', (code: number | null, sig?: string) => {
         if (typeof code === 'number') exitCode = code;
         else if (sig) {
@@ -337,39 +342,29 @@ export class SshConnection {
           exitCode = 128 + signalNumber(sig);
         }
       });
-      const onAbort = (): void => {
-        aborted = true;
+      const kill = (): void => {
         try {
-          channel.signal('INT');
+          channel.signal('KILL');
         } catch {
           // the channel is going away anyway
         }
-        killTimer = setTimeout(() => {
-          try {
-            channel.signal('KILL');
-          } catch {
-            // ignore
-          }
-          channel.close();
-        }, 2000);
+        channel.close();
       };
-      options.signal?.addEventListener('abort', onAbort, { once: true });
-      if (options.signal?.aborted) onAbort();
+      const onCancel = (): void => {
+        aborted = true;
+        kill();
+      };
+      options.cancel?.addEventListener('abort', onCancel, { once: true });
+      if (options.cancel?.aborted) onCancel();
       if (options.timeoutMs) {
         timer = setTimeout(() => {
           timedOut = true;
-          try {
-            channel.signal('KILL');
-          } catch {
-            // ignore
-          }
-          channel.close();
+          kill();
         }, options.timeoutMs);
       }
       channel.once('close', () => {
         if (timer) clearTimeout(timer);
-        if (killTimer) clearTimeout(killTimer);
-        options.signal?.removeEventListener('abort', onAbort);
+        options.cancel?.removeEventListener('abort', onCancel);
         this.slots.release();
         let code = exitCode;
         if (code === null) code = timedOut ? 137 : aborted ? 130 : 255;
