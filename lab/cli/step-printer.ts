@@ -15,10 +15,13 @@ export function stepPrinter(enabled: boolean, verbose: boolean, write: (s: strin
       if (verbose) write(`${at}  ${where} ${e.step} …${e.detail ? ` ${e.detail}` : ''}\n`);
       return;
     }
-    const took = started.has(key) ? ` (${((performance.now() - (started.get(key) as number)) / 1000).toFixed(1)}s)` : '';
+    const inFlight = started.has(key);
+    const took = inFlight ? ` (${((performance.now() - (started.get(key) as number)) / 1000).toFixed(1)}s)` : '';
+    if (e.status !== 'info') started.delete(key);
     const mark = e.status === 'done' ? '✓' : e.status === 'skip' ? '=' : e.status === 'fail' ? '✗' : '·';
-    // What was already there, and checks that passed, are only worth a line with --verbose.
-    if (!verbose && (e.status === 'skip' || (e.status === 'info' && !/warning/.test(e.detail ?? '')))) return;
+    // What was already there, and checks that passed, are only worth a line with --verbose; progress of a step
+    // still running (an image being pulled) is always shown.
+    if (!verbose && (e.status === 'skip' || (e.status === 'info' && !inFlight && !/warning/.test(e.detail ?? '')))) return;
     write(`${at}  ${where} ${mark} ${e.step}${e.detail ? `: ${e.detail}` : ''}${e.status === 'done' ? took : ''}\n`);
   };
 }
