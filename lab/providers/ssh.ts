@@ -65,6 +65,7 @@ const SERVICE_PACKAGES: Partial<Record<Role, { command: string; package: string 
 };
 const MIN_NODE_MAJOR = 20;
 const HOSTS_FILE = '/etc/hosts';
+const SYSTEM_ROOT = '/var/lib/lab';
 const SHIP_MARKER = '.lab-ship';
 
 /** What the preflight learnt about a host. */
@@ -159,14 +160,28 @@ const MKDIR_SCRIPT = [
   'mkdir -p -- "$2"',
   'chmod 711 -- "$1"',
   'if [ "$3" = 1 ]; then chmod 711 -- "$2"; else chmod 700 -- "$2"; fi',
-  'if [ "$3" = 1 ]; then',
-  '  d=$(dirname -- "$1")',
-  '  while [ "$d" != / ]; do',
+].join('\n');
+
+/** As root. Args: lab folder under /var/lib/lab, host work directory, its owner (the login user). */
+const MKDIR_SYSTEM_SCRIPT = [
+  'set -e',
+  'p=$(dirname -- "$1")',
+  'if [ ! -d "$p" ]; then mkdir -p -m 711 -- "$p"; else chmod o+x -- "$p"; fi',
+  'mkdir -p -- "$2"',
+  'chmod 711 -- "$1" "$2"',
+  'chown -- "$3" "$2"',
+].join('\n');
+
+/** Print `blocked=<dir>` for the first existing folder from $1 up that other users cannot traverse (no o+x). */
+const TRAVERSE_SCRIPT = [
+  'd=$1',
+  'while [ "$d" != / ]; do',
+  '  if [ -e "$d" ]; then',
   '    m=$(stat -c %a -- "$d" 2>/dev/null) || break',
   '    case $m in *[1357]) ;; *) echo "blocked=$d"; break ;; esac',
-  '    d=$(dirname -- "$d")',
-  '  done',
-  'fi',
+  '  fi',
+  '  d=$(dirname -- "$d")',
+  'done',
 ].join('\n');
 
 const SHIP_SCRIPT = [
@@ -321,8 +336,9 @@ export class SshProvider implements Provider {
     return posix.join(f.home, '.lab', this.topology.name);
   }
 
-  private workDirOf(f: HostFacts, host: string): string {
-    return posix.join(this.rootDir(f), this.spec(host).name);
+  /** Where a broker host works when its home is closed to other users. */
+  private systemRootDir(): string {
+    return posix.join(SYSTEM_ROOT, this.topology.name);
   }
 
   /** The prefix that makes a command run as root (throws a clear error when that is not possible). */
@@ -387,7 +403,8 @@ export class SshProvider implements Provider {
         if (s) checks.push(this.options.install ? `${s.command} (apt-get install -y ${s.package} if missing)` : `${s.command} present`);
       }
       steps.push({ host: h.name, step: 'preflight', detail: checks.join('; ') });
-      steps.push({ host: h.name, step: 'work directory', detail: `~/.lab/${this.topology.name}/${h.name} (of ${t.user})` });
+      const alt = h.roles.includes('broker') ? `, or ${SYSTEM_ROOT}/${this.topology.name}/${h.name} when that home is closed to other users (RabbitMQ runs as its own user)` : '';
+      steps.push({ host: h.name, step: 'work directory', detail: `~/.lab/${this.topology.name}/${h.name} (of ${t.user})${alt}` });
       if (h.roles.some((r) => NODE_ROLES.includes(r))) {
         steps.push({ host: h.name, step: 'ship lab', detail: `~/.lab/${this.topology.name}/${h.name}/lab (tarball over SFTP; skipped when the same version is there)` });
       }
@@ -464,37 +481,46 @@ export class SshProvider implements Provider {
     const found = [facts.uname, facts.nodeVersion ? `node ${facts.nodeVersion}` : null, ...Object.keys(facts.commands)].filter(Boolean).join(', ');
     ctx.progress({ host, step: 'preflight', status: 'info', detail: found });
 
-    // 3. work directory
-    const root = this.rootDir(facts);
-    const workDir = this.workDirOf(facts, host);
+    // 3. work directory: ~/.lab/<lab>/<HOST>; on a broker host whose home other users cannot traverse (RabbitMQ
+    // runs as its own user and must reach its data below), /var/lib/lab/<lab>/<HOST> (made as root, owned by the
+    // login user) instead.
+    checkAbort();
+    const broker = h.roles.includes('broker');
+    let root = this.rootDir(facts);
+    let system = false;
+    let blocked: string | null = null;
+    if (broker) {
+      const tr = await this.script(host, TRAVERSE_SCRIPT, [posix.dirname(root)]);
+      blocked = parseKeyValues(tr.stdout.toString('utf8')).get('blocked') ?? null;
+      if (blocked && (facts.uid === 0 || (h.sudo && facts.hasSudo))) {
+        root = this.systemRootDir();
+        system = true;
+      }
+    }
+    const workDir = posix.join(root, host);
     const labRoot = posix.join(workDir, 'lab');
     const data: DirData = { host, path: workDir, root, labRoot, node: facts.node ?? 'node' };
     const key = `dir:${host}`;
     const recorded = ctx.ledger.get(key);
-    checkAbort();
-    const broker = h.roles.includes('broker');
-    let blocked: string | null;
+    const make = (): Promise<void> => (system ? this.mkdirSystem(host, root, workDir) : this.mkdirRemote(host, root, workDir, broker));
     if (recorded?.state === 'done' && (recorded.data as Partial<DirData>).path === workDir) {
-      blocked = await this.mkdirRemote(host, root, workDir, broker);
+      await make();
       const old = recorded.data as Partial<DirData>;
       if (old.node !== data.node || old.labRoot !== data.labRoot) await ctx.ledger.markDone(key, { ...data });
       ctx.progress({ host, step: 'work directory', status: 'skip', detail: workDir });
     } else {
-      blocked = await step('work directory', workDir, async () => {
+      await step('work directory', workDir, async () => {
         await ctx.ledger.record('directory', key, { ...data });
-        const b = await this.mkdirRemote(host, root, workDir, broker);
+        await make();
         await ctx.ledger.markDone(key);
-        return b;
       });
       ctx.progress({ host, step: 'work directory', status: 'done', detail: workDir });
     }
     if (blocked) {
-      ctx.progress({
-        host,
-        step: 'work directory',
-        status: 'info',
-        detail: `${blocked} is not traversable by other users, so RabbitMQ's user cannot reach its data under ${workDir}: chmod o+x ${blocked} (traverse only) or connect as a user whose home is`,
-      });
+      const detail = system
+        ? `warning: ${blocked} is not traversable by other users (RabbitMQ runs as its own user), so this broker host works in ${workDir} instead of ~/.lab`
+        : `warning: ${blocked} is not traversable by other users, so RabbitMQ's user cannot reach its data under ${workDir}: chmod o+x ${blocked} (traverse only), give lab sudo, or connect as another user`;
+      ctx.progress({ host, step: 'work directory', status: 'info', detail });
     }
     this.infos.set(host, { name: host, address: h.address, workDir, labRoot, node: data.node });
 
@@ -519,13 +545,19 @@ export class SshProvider implements Provider {
 
   /**
    * Create the lab folder (0711: traverse, no listing) and the host's work directory in it: 0711 on a broker host
-   * (RabbitMQ runs as its own user and must reach its data directory below), else 0700. Returns the first folder
-   * above that other users cannot traverse, when that matters (broker hosts), so up can say so.
+   * (RabbitMQ runs as its own user and must reach its data directory below), else 0700.
    */
-  private async mkdirRemote(host: string, root: string, dir: string, traversable: boolean): Promise<string | null> {
+  private async mkdirRemote(host: string, root: string, dir: string, traversable: boolean): Promise<void> {
     const r = await this.script(host, MKDIR_SCRIPT, [root, dir, traversable ? '1' : '0']);
     if (r.exitCode !== 0) throw new ProviderError(`cannot create ${dir}: ${firstLine(r.stderr.toString('utf8'))}`, { host, code: 'E_MKDIR' });
-    return parseKeyValues(r.stdout.toString('utf8')).get('blocked') ?? null;
+  }
+
+  /** /var/lib/lab/<lab>/<HOST>, made as root (0711 all the way) and owned by the login user. */
+  private async mkdirSystem(host: string, root: string, dir: string): Promise<void> {
+    const prefix = await this.asRoot(host, `creating ${dir}`);
+    const r = await this.script(host, MKDIR_SYSTEM_SCRIPT, [root, dir, this.target(this.spec(host)).user], prefix);
+    this.checkSudo(host, prefix, r);
+    if (r.exitCode !== 0) throw new ProviderError(`cannot create ${dir}: ${firstLine(r.stderr.toString('utf8'))}`, { host, code: 'E_MKDIR' });
   }
 
   private async installPackage(host: string, pkg: string, command: string, ctx: UpContext): Promise<void> {
@@ -883,16 +915,18 @@ export class SshProvider implements Provider {
     this.spec(host);
     const path = String(d.path ?? '');
     const facts = await this.hostFacts(host);
-    const root = this.rootDir(facts);
-    const rel = path.startsWith(`${root}/`) ? path.slice(root.length + 1) : '';
-    if (posix.normalize(path) !== path || rel === '' || rel.split('/').some((s) => s === '' || s === '.' || s === '..')) {
-      throw new ProviderError(`refusing to remove ${JSON.stringify(path)}: not inside this lab's folder ${root}/`, { host, code: 'E_UNDO_REFUSED' });
+    const roots = [this.rootDir(facts), this.systemRootDir()];
+    const root = roots.find((r) => path.startsWith(`${r}/`));
+    const rel = root ? path.slice(root.length + 1) : '';
+    if (!root || posix.normalize(path) !== path || rel === '' || rel.split('/').some((s) => s === '' || s === '.' || s === '..')) {
+      throw new ProviderError(`refusing to remove ${JSON.stringify(path)}: not inside this lab's folder (${roots.map((r) => `${r}/`).join(' or ')})`, { host, code: 'E_UNDO_REFUSED' });
     }
     const prefix = await this.rootIfPossible(host);
     const r = await this.run(host, quoteArgv([...prefix, 'rm', '-rf', '--', path]));
     this.checkSudo(host, prefix, r);
     if (r.exitCode !== 0) throw new ProviderError(`cannot remove ${path}: ${firstLine(r.stderr.toString('utf8'))}`, { host, code: 'E_UNDO' });
-    await this.run(host, quoteArgv(['rmdir', '--', root])); // only when empty: the lab's folder, if nothing else is in it
+    // the lab's folder too when nothing else is in it (~/.lab and /var/lib/lab stay: other labs may use them)
+    await this.run(host, quoteArgv([...(root === roots[1] ? prefix : []), 'rmdir', '--', root]));
   }
 
   private async undoFile(entry: LedgerEntry): Promise<void> {

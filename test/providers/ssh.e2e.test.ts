@@ -472,8 +472,14 @@ test('up: preflight, work directories, lab shipped to workers/master (runs there
   assert.equal(v.exitCode, 0, v.stderr);
   assert.equal(v.stdout.trim(), version);
   assert.equal(existsSync(`${info.labRoot}/node_modules/typescript`), false, 'dev-only packages are not shipped');
-  assert.equal((await stat(`/root/.lab/${l.name}/HOST1`)).mode & 0o777, 0o711, 'the broker host dir is traversable for the rabbitmq user');
+  // /root is closed to other users: the broker host works under /var/lib/lab, traversable for the rabbitmq user
+  const broker = l.provider.host('HOST1');
+  assert.equal(broker.workDir, `/var/lib/lab/${l.name}/HOST1`);
+  for (const d of [`/var/lib/lab/${l.name}`, broker.workDir]) assert.equal((await stat(d)).mode & 0o777, 0o711, d);
+  assert.equal((await stat('/var/lib/lab')).mode & 0o001, 0o001, '/var/lib/lab is traversable');
+  assert.ok(ev.list.some((e) => e.host === 'HOST1' && e.status === 'info' && e.detail?.startsWith('warning: /root is not traversable')));
   assert.equal((await stat(info.workDir)).mode & 0o777, 0o700);
+  assert.equal(l.provider.host('HOST2').workDir, `/root/.lab/${l.name}/HOST2`, 'only the broker host needs that');
   const kinds = l.ledger.entries().map((e) => `${e.kind} ${e.key}`);
   assert.deepEqual(kinds.sort(), ['directory dir:HOST1', 'directory dir:HOST2', 'directory dir:HOST3', 'directory dir:HOST4']);
 
@@ -500,6 +506,7 @@ test('up: preflight, work directories, lab shipped to workers/master (runs there
   assert.deepEqual(await p2.findByToken('HOST3', token), []);
   assert.equal((await p2.readFile('HOST3', '/etc/hosts')).toString().includes(`# BEGIN lab ${l.name}`), false, 'no hosts block');
   assert.equal(existsSync(`/root/.lab/${l.name}`), false, 'no remote directory');
+  assert.equal(existsSync(`/var/lib/lab/${l.name}`), false, 'no remote directory');
 });
 
 test('preflight: a port without sshd, a wrong key and a too old Node each fail with one clear line', async (t) => {
@@ -618,10 +625,12 @@ test('a non-root login with passwordless sudo (a Pi): sudo for root steps, spawn
   const ev = events();
   await l.provider.up({ ledger: l.ledger, state: newState(l.topology), progress: ev.progress });
   const info = l.provider.host('HOST1');
-  assert.equal(info.workDir, `/home/${pi}/.lab/${l.name}/HOST1`);
+  // a broker host whose home (0700) is closed to the rabbitmq user works under /var/lib/lab, owned by the login user
+  assert.equal(info.workDir, `/var/lib/lab/${l.name}/HOST1`);
   assert.equal((await stat(info.workDir)).uid, uid);
+  assert.equal((await stat(info.workDir)).mode & 0o777, 0o711);
   const blocked = ev.list.find((e) => e.step === 'work directory' && e.status === 'info');
-  assert.ok(blocked && blocked.detail?.startsWith(`/home/${pi} is not traversable`), JSON.stringify(blocked));
+  assert.ok(blocked && blocked.detail?.startsWith(`warning: /home/${pi} is not traversable`), JSON.stringify(blocked));
   assert.equal((await l.provider.exec('HOST1', [info.node, `${info.labRoot}/bin/lab.js`, '--version'])).exitCode, 0);
 
   await l.provider.writeHosts('HOST1', [{ address: lab.hosts[0]!.address, names: ['HOST9'] }]);
@@ -635,7 +644,7 @@ test('a non-root login with passwordless sudo (a Pi): sudo for root steps, spawn
   await down(l);
   assert.equal(await processStartTime(asRoot.pid), null);
   assert.equal((await readFile(lab.hosts[1]!.hostsFile, 'utf8')).includes('# BEGIN lab'), false);
-  assert.equal(existsSync(`/home/${pi}/.lab/${l.name}`), false);
+  assert.equal(existsSync(`/var/lib/lab/${l.name}`), false);
 
   // password login (HOST4's sshd takes passwords): the password is used, and never shown
   const password = `pw ${randomBytes(6).toString('base64url')} 'x'`;
@@ -704,7 +713,7 @@ test('undo: refuses a directory outside the lab folder, unknown kinds; packages 
   const victim = `/tmp/lab-ssh-keep-${randomBytes(4).toString('hex')}`;
   await mkdir(victim);
   t.after(() => rm(victim, { recursive: true, force: true }));
-  for (const path of [victim, `/root/.lab/${l.name}`, `/root/.lab/${l.name}/../other`, `/root/.lab/${l.name}/HOST1/../../x`, '/', '']) {
+  for (const path of [victim, `/root/.lab/${l.name}`, `/root/.lab/${l.name}/../other`, `/root/.lab/${l.name}/HOST1/../../x`, `/var/lib/lab/${l.name}`, `/var/lib/lab/other/HOST1`, '/var/lib/lab', '/', '']) {
     const err = await rejects(l.provider.undo({ seq: 1, kind: 'directory', key: 'dir:HOST1', data: { host: 'HOST1', path }, state: 'done', at: '' }));
     assert.equal(err.code, 'E_UNDO_REFUSED', path);
   }
