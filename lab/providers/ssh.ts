@@ -22,7 +22,7 @@ import { parseProcStat } from '../topology/proc.js';
 import type { ProcessCheck } from '../topology/proc.js';
 import type { LabState } from '../topology/state.js';
 import type { HostSpec, Role, Topology } from '../topology/topology.js';
-import { PROCESS_TOKEN_ENV } from './provider.js';
+import { DEFAULT_GRACE_MS, PROCESS_TOKEN_ENV } from './provider.js';
 import type {
   ExecOptions,
   ExecResult,
@@ -899,7 +899,7 @@ export class SshProvider implements Provider {
     if (typeof d.pid === 'number' && typeof d.startTime === 'number') targets.push({ host, pid: d.pid, startTime: d.startTime });
     else if (d.token) for (const t of await this.findByToken(host, d.token)) targets.push({ host, ...t });
     for (const t of targets) {
-      if ((await this.stopOn(t, 8000)) === 'same') throw new ProviderError(`process ${t.pid} (${(d.command ?? []).join(' ')}) did not stop`, { host, code: 'E_STOP' });
+      if ((await this.stopOn(t, d.graceMs ?? DEFAULT_GRACE_MS)) === 'same') throw new ProviderError(`process ${t.pid} (${(d.command ?? []).join(' ')}) did not stop`, { host, code: 'E_STOP' });
     }
     // Group members that outlived the leader (a pool child) still carry the token.
     if (d.token) {
