@@ -228,6 +228,15 @@ test.describe('Python Celery client → lab worker', () => {
     assert.ok(expires - eta > 55_000 && expires - eta < 61_000, 'expires is 60 s after sending, eta 0.2 s');
   });
 
+  test('header integers beyond int32 (py-amqp tag L), negative and ≥ 128 are read; the lab worker stays connected', async (t) => {
+    if (!(await labLane.ready(t))) return;
+    const mark = labLane.peer().stderr().length;
+    const r = await py<{ id: string; result: Record<string, unknown> }>('wide_headers');
+    assert.deepEqual([r.result.id, r.result.args], [r.id, ['big']]);
+    assert.doesNotMatch(labLane.peer().stderr().slice(mark), /connection lost|reconnect|Unexpected type tag/);
+    assert.equal((await py<{ result: string }>('echo', ['after'])).result, 'after');
+  });
+
   test('ignore_result=True from Python: the lab worker stores nothing', async (t) => {
     if (!(await labLane.ready(t))) return;
     const r = await py<{ id: string; state: string }>('ignore_result');
@@ -378,6 +387,20 @@ test.describe('lab client → Python Celery worker', () => {
     assert.match(String(seen.expires), /\+00:00$/);
     assert.deepEqual(seen.delivery_info, { exchange: '', routing_key: pyLane.queue, priority: 0, redelivered: false });
     await r.forget();
+  });
+
+  test('a group of 200 (group_index ≥ 128) and time limits ≥ 128 s: the Python worker reads every header table', async (t) => {
+    if (!(await pyLane.ready(t))) return;
+    // amqplib would write 128..32767 as 's' (int16), which py-amqp reads as a short string: the Python worker's
+    // connection would drop on every such message. The adapter writes them as 'I'.
+    const mark = pyLane.peer().output().length;
+    const g = await group(Array.from({ length: 200 }, (_, i) => pyLane.sig('interop.add', i, 1))).applyAsync();
+    assert.deepEqual(await g.get({ timeout: 30 }), Array.from({ length: 200 }, (_, i) => i + 1));
+    await g.forget();
+    const r = await send('interop.info', [], {}, { timeLimit: 300, softTimeLimit: 200, priority: 0 });
+    assert.deepEqual(((await r.get({ timeout: 20 })) as { timelimit: unknown }).timelimit, [300, 200]);
+    await r.forget();
+    assert.doesNotMatch(pyLane.peer().output().slice(mark), /Connection to broker lost|FrameSyntaxError/);
   });
 
   test('ignore_result from lab: the Python worker stores nothing', async (t) => {

@@ -16,6 +16,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
+// First: teaches amqplib's header decoder py-amqp's 'L' before amqplib's protocol definitions capture it.
+import './amqp-codec.js';
 import { connect } from 'amqplib';
 import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage, Options, SocketOptions } from 'amqplib';
 import { maskUrl } from '../../errors.js';
@@ -175,12 +177,45 @@ function isConnectionLoss(err: unknown): boolean {
   return /Channel ended|Connection closed|Channel closed|Channel closing|ECONNRESET|EPIPE|socket|CONNECTION_FORCED|closed/i.test(message);
 }
 
+/**
+ * Header values typed so py-amqp (Celery's client) reads them back. amqplib writes an integer in 128..32767 with the
+ * tag 's' (int16, RabbitMQ's reading) — py-amqp reads 's' as a *short string* and loses its place in the table
+ * (FrameSyntaxError: the Python worker's connection drops and it restarts until it gives up). It reads 'b' as
+ * unsigned, so a negative byte changes sign. So: 0..127 stay a byte, other integers go as 'I' (int32) or 'l'
+ * (int64), in nested tables and arrays too (timelimit, a chord's options…). Floats are doubles either way.
+ */
+function pyAmqpValue(v: unknown): unknown {
+  if (typeof v === 'number') {
+    if (!Number.isInteger(v) || (v >= 0 && v <= 127)) return v;
+    return v >= -0x80000000 && v <= 0x7fffffff ? { '!': 'int', value: v } : { '!': 'long', value: v };
+  }
+  if (v === null || typeof v !== 'object' || Buffer.isBuffer(v)) return v;
+  if (Array.isArray(v)) return needsRetyping(v) ? v.map(pyAmqpValue) : v;
+  if (Object.hasOwn(v, '!')) return v; // already typed by the caller
+  if (!needsRetyping(v)) return v;
+  const out: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(v)) out[k] = pyAmqpValue(x);
+  return out;
+}
+
+function needsRetyping(v: unknown): boolean {
+  if (typeof v === 'number') return Number.isInteger(v) && (v < 0 || v > 127);
+  if (v === null || typeof v !== 'object' || Buffer.isBuffer(v)) return false;
+  if (Array.isArray(v)) return v.some(needsRetyping);
+  for (const k in v) if (needsRetyping((v as Record<string, unknown>)[k])) return true;
+  return false;
+}
+
+export function pyAmqpHeaders(headers: Record<string, unknown>): Record<string, unknown> {
+  return needsRetyping(headers) ? (pyAmqpValue(headers) as Record<string, unknown>) : headers;
+}
+
 function toAmqpOptions(p: MessageProperties): Options.Publish {
   const o: Options.Publish = {
     contentType: p.contentType,
     contentEncoding: p.contentEncoding,
     deliveryMode: p.deliveryMode,
-    headers: p.headers ?? {},
+    headers: pyAmqpHeaders(p.headers ?? {}),
   };
   if (p.correlationId !== undefined) o.correlationId = p.correlationId;
   if (p.replyTo !== undefined) o.replyTo = p.replyTo;
