@@ -89,7 +89,7 @@ export class App implements Sender {
 
   getBroker(): Promise<Broker> {
     this.#broker ??= (async () => {
-      const b = await createBroker(this.config.brokerUrl);
+      const b = await createBroker(this.config.brokerUrl, this.config.brokerTransportOptions);
       await b.ready();
       return b;
     })();
@@ -205,34 +205,53 @@ export class App implements Sender {
     return { id, message };
   }
 
-  /** Publish a built message on its route (declaring the queue first). */
-  async publish(message: Message, route: Route): Promise<void> {
+  /**
+   * Hand a built message to the broker (connecting and declaring its queue first). Resolves once the broker
+   * connection has it; `confirmed` settles with the broker's publisher confirm (or the reason it never came).
+   */
+  async dispatch(message: Message, route: Route): Promise<{ confirmed: Promise<void> }> {
     const broker = await this.getBroker();
     await this.ensureQueue(broker, route.queue);
-    await broker.publish(message, route);
+    const confirmed = broker.publish(message, route);
+    confirmed.catch(() => undefined); // observed by whoever holds it (AsyncResult.sent, publish())
+    return { confirmed };
   }
 
+  /** Publish a built message on its route and wait for the broker's confirm. */
+  async publish(message: Message, route: Route): Promise<void> {
+    await (await this.dispatch(message, route)).confirmed;
+  }
+
+  /**
+   * Send a task. Resolves once the broker connection has the message; the result's `sent` settles with the
+   * publisher confirm, and get() fails with the broker's error should the confirm never come. Not waiting for the
+   * confirm here lets it overlap the task's round trip (a persistent message's confirm costs about as much).
+   */
   async sendTask<R = unknown>(name: string, args: unknown[] = [], kwargs: Record<string, unknown> = {}, options: SendOptions = {}): Promise<AsyncResult<R>> {
-    const { id } = await this.sendRaw(name, args, kwargs, options);
-    return new AsyncResult<R>(id, this, name);
+    const { id, confirmed } = await this.sendRaw(name, args, kwargs, options);
+    return new AsyncResult<R>(id, this, name, null, confirmed);
   }
 
-  private async sendRaw(name: string, args: unknown[], kwargs: Record<string, unknown>, options: SendOptions, extra: { chord?: SignatureDict | null; chain?: SignatureDict[] | null } = {}, watch = true): Promise<{ id: string }> {
+  private async sendRaw(name: string, args: unknown[], kwargs: Record<string, unknown>, options: SendOptions, extra: { chord?: SignatureDict | null; chain?: SignatureDict[] | null } = {}, watch = true): Promise<{ id: string; confirmed: Promise<void> }> {
     const route = this.route(name, options);
     const { id, message } = this.buildMessage(name, args, kwargs, { ...options, priority: route.priority }, extra);
     if (watch && this.wantsResult(name, options)) {
       const backend = await this.getBackend();
-      await backend.watch([id]);
+      // Not awaited: wait() makes sure the subscription is active and then reads the key once, so a result stored
+      // before the SUBSCRIBE took effect is found all the same — and the SUBSCRIBE overlaps the publish.
+      const subscribed = backend.watch([id]);
+      if (subscribed) subscribed.catch(() => undefined);
     }
-    await this.publish(message, route);
-    return { id };
+    const { confirmed } = await this.dispatch(message, route);
+    return { id, confirmed };
   }
 
   async sendGroup<R>(tasks: Signature<R>[], options: SendOptions = {}): Promise<GroupResult<R>> {
     const groupId = options.groupId ?? newTaskId();
     const frozen = tasks.map((t) => t.freeze());
     const ids = frozen.map((t) => t.options.taskId as string);
-    if (this.config.resultBackend) await (await this.getBackend()).watch(ids);
+    const watched = !!this.config.resultBackend;
+    if (watched) await (await this.getBackend()).watch(ids);
     // Small messages are published all at once (the adapter pipelines them: a window of publisher confirms).
     // After a large one the event loop gets a turn before the next is encoded, so the transport moves it (and a
     // worker starts on it) while the master encodes the rest — without waiting for its publisher confirm.
@@ -248,7 +267,7 @@ export class App implements Sender {
     await Promise.all(sent);
     return new GroupResult<R>(
       groupId,
-      frozen.map((t, i) => new AsyncResult<R>(ids[i], this, t.task)),
+      frozen.map((t, i) => new AsyncResult<R>(ids[i], this, t.task, null, undefined, watched)),
       this,
     );
   }
@@ -262,8 +281,8 @@ export class App implements Sender {
     const lastId = last.options.taskId as string;
     if (this.wantsResult(last.task, last.options)) await (await this.getBackend()).watch([lastId]);
     const firstArgs = first.immutable ? first.args : [...args, ...first.args];
-    await this.sendRaw(first.task, firstArgs, first.kwargs, { ...first.options, ...options, taskId: rootId, rootId }, { chain: chainDicts.length ? chainDicts : null }, false);
-    return new AsyncResult<R>(lastId, this, last.task);
+    const { confirmed } = await this.sendRaw(first.task, firstArgs, first.kwargs, { ...first.options, ...options, taskId: rootId, rootId }, { chain: chainDicts.length ? chainDicts : null }, false);
+    return new AsyncResult<R>(lastId, this, last.task, null, confirmed);
   }
 
   async sendChord<R>(header: Signature[], body: Signature<R>, options: SendOptions = {}): Promise<AsyncResult<R>> {
@@ -275,13 +294,15 @@ export class App implements Sender {
     // The size goes in before any header task can finish, so the last one to finish always sees it.
     await backend.chordSetSize(groupId, header.length, { expiresSeconds: this.config.resultExpires });
     const bodyDict = frozenBody.toDict();
-    await Promise.all(
+    const sends = await Promise.all(
       header.map((h, i) => {
         const f = h.freeze();
         return this.sendRaw(f.task, f.args, f.kwargs, { ...f.options, ...options, groupId, groupIndex: i }, { chord: bodyDict }, false);
       }),
     );
-    return new AsyncResult<R>(bodyId, this, frozenBody.task);
+    const confirmed = Promise.all(sends.map((x) => x.confirmed)).then(() => undefined);
+    confirmed.catch(() => undefined);
+    return new AsyncResult<R>(bodyId, this, frozenBody.task, null, confirmed);
   }
 
   asyncResult<R = unknown>(id: string): AsyncResult<R> {

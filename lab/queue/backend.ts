@@ -30,6 +30,14 @@ export class EncodedResult {
   constructor(readonly json: string) {}
 }
 
+export interface WaitOptions {
+  /**
+   * The caller awaited watch() for this task before sending it: the subscription was listening before any result
+   * could be stored, so the backend need not also read the key (a group of 20,000 saves 20,000 GETs).
+   */
+  subscribedFirst?: boolean;
+}
+
 export interface StoreOptions {
   /** Seconds until the result expires (Celery's result_expires; default 86400). */
   expiresSeconds?: number;
@@ -58,7 +66,7 @@ export interface ResultBackend extends Connection {
   store(meta: TaskMeta, options?: StoreOptions): Promise<void>;
   get(taskId: string): Promise<TaskMeta | null>;
   /** Resolve with the meta once the task is in a READY state; reject with TaskTimeoutError after timeoutMs. */
-  wait(taskId: string, timeoutMs: number | null, signal?: AbortSignal): Promise<TaskMeta>;
+  wait(taskId: string, timeoutMs: number | null, signal?: AbortSignal, options?: WaitOptions): Promise<TaskMeta>;
   forget(taskId: string): Promise<void>;
   saveGroup(groupId: string, taskIds: readonly string[], options?: StoreOptions): Promise<void>;
   restoreGroup(groupId: string): Promise<string[] | null>;

@@ -30,6 +30,8 @@ export interface AppConfig {
   taskMaxRetries: number;
   /** Modules the worker pool imports to find tasks (Celery's `include`). Paths or file: URLs. */
   include: string[];
+  /** Celery's broker_transport_options; lab reads confirm_publish (AMQP publisher confirms, default true). */
+  brokerTransportOptions: Record<string, unknown>;
 }
 
 export function defaultConfig(): AppConfig {
@@ -51,10 +53,11 @@ export function defaultConfig(): AppConfig {
     taskDefaultRetryDelay: 180,
     taskMaxRetries: 3,
     include: [],
+    brokerTransportOptions: {},
   };
 }
 
-type Kind = 'string' | 'nullable-string' | 'boolean' | 'int' | 'nullable-number' | 'routes' | 'string-list';
+type Kind = 'string' | 'nullable-string' | 'boolean' | 'int' | 'nullable-number' | 'routes' | 'string-list' | 'object';
 
 /** Every accepted spelling → [config field, kind]. */
 const KEYS: Record<string, [keyof AppConfig, Kind]> = {};
@@ -78,6 +81,7 @@ alias('taskQueueMaxPriority', 'nullable-number', 'task_queue_max_priority');
 alias('taskDefaultRetryDelay', 'int', 'task_default_retry_delay', 'CELERY_DEFAULT_RETRY_DELAY');
 alias('taskMaxRetries', 'int', 'task_max_retries');
 alias('include', 'string-list', 'CELERY_INCLUDE', 'imports', 'CELERY_IMPORTS');
+alias('brokerTransportOptions', 'object', 'broker_transport_options', 'BROKER_TRANSPORT_OPTIONS');
 
 function bad(key: string, expected: string, value: unknown, source: string | undefined): ConfigError {
   return new ConfigError(`expected ${expected}, got ${JSON.stringify(value) ?? String(value)}`, { file: source, field: key });
@@ -106,6 +110,9 @@ function coerce(key: string, kind: Kind, value: unknown, source?: string): unkno
       if (typeof value === 'string') return [value];
       if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) throw bad(key, 'a list of strings', value, source);
       return value;
+    case 'object':
+      if (typeof value !== 'object' || value === null || Array.isArray(value)) throw bad(key, 'a mapping', value, source);
+      return { ...(value as Record<string, unknown>) };
     case 'routes': {
       if (typeof value !== 'object' || value === null || Array.isArray(value)) throw bad(key, 'a mapping of task name to {queue}', value, source);
       const out: Record<string, RouteSpec> = {};

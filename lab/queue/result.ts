@@ -16,15 +16,27 @@ export interface GetOptions {
   signal?: AbortSignal;
 }
 
+const DONE: Promise<void> = Promise.resolve();
+
 export class AsyncResult<R = unknown> {
   #meta: TaskMeta | null = null;
+  /**
+   * Settles with the broker's publisher confirm of the message that sent this task (resolved when there was none
+   * to wait for, e.g. a result looked up by id). `await r.sent` before exiting a process that only sends.
+   */
+  readonly sent: Promise<void>;
 
   constructor(
     readonly id: string,
     private readonly host: ResultHost,
     readonly taskName: string | null = null,
     readonly parent: AsyncResult | GroupResult | null = null,
-  ) {}
+    sent: Promise<void> = DONE,
+    /** The app subscribed to this task's result before sending it (see WaitOptions.subscribedFirst). */
+    private readonly subscribedFirst = false,
+  ) {
+    this.sent = sent;
+  }
 
   /** The last state this object saw (PENDING until get/refresh/ready learn otherwise). */
   get state(): TaskState {
@@ -73,7 +85,14 @@ export class AsyncResult<R = unknown> {
     if (!this.#meta || !isReady(this.#meta.status)) {
       const backend = await this.host.getBackend();
       try {
-        this.#meta = await backend.wait(this.id, timeoutMs, options.signal);
+        let signal = options.signal;
+        if (this.sent !== DONE) {
+          // A result proves the broker had the message; a failed confirm before it means it never will come.
+          const failed = new AbortController();
+          this.sent.catch((err: unknown) => failed.abort(err));
+          signal = signal ? AbortSignal.any([signal, failed.signal]) : failed.signal;
+        }
+        this.#meta = await backend.wait(this.id, timeoutMs, signal, { subscribedFirst: this.subscribedFirst });
       } finally {
         backend.unwatch([this.id]);
       }

@@ -32,7 +32,13 @@ function checkParses(url: string, example: string): void {
 }
 
 /** Memory transports are shared per name within a process: the embedded lab's client and worker meet there. */
-export async function createBroker(url: string): Promise<Broker> {
+/** Celery's broker_transport_options that lab reads (others are ignored, as kombu ignores what a transport lacks). */
+export interface BrokerTransportOptions {
+  confirm_publish?: boolean;
+  [other: string]: unknown;
+}
+
+export async function createBroker(url: string, transportOptions: BrokerTransportOptions = {}): Promise<Broker> {
   const scheme = schemeOf(url);
   if (scheme === 'memory') {
     const name = memoryName(url);
@@ -43,7 +49,7 @@ export async function createBroker(url: string): Promise<Broker> {
   if (scheme === 'amqp' || scheme === 'amqps' || scheme === 'pyamqp' || scheme === 'pyamqps') {
     checkParses(url, 'amqp://user:pass@HOST1:5672//');
     const { AmqpBroker } = await import('./brokers/amqp-broker.js');
-    return new AmqpBroker(url);
+    return new AmqpBroker(url, typeof transportOptions.confirm_publish === 'boolean' ? { confirmPublish: transportOptions.confirm_publish } : {});
   }
   throw new UrlError(`unsupported broker URL scheme "${scheme}:" in ${maskUrl(url)} (supported: amqp://, amqps://, memory://)`);
 }

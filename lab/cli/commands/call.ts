@@ -60,6 +60,7 @@ export const callCommandModule: CommandModule<GlobalFlags, CallFlags> = {
       const options: SendOptions = { queue: argv.queue, countdown: argv.countdown, expires: argv.expires, priority: argv.priority };
       const r = await app.sendTask(argv.task, args, kwargs, options);
       if (!argv.wait) {
+        await r.sent; // the broker has it (publisher confirm) before we say so
         process.stdout.write(argv.json ? `${JSON.stringify({ id: r.id })}\n` : `${r.id}\n`);
         return;
       }

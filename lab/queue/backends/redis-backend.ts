@@ -19,7 +19,7 @@ import { BackendError, TaskTimeoutError, UrlError } from '../errors.js';
 import { ConnectionBase, backoffDelay } from '../connection.js';
 import type { BackoffOptions } from '../connection.js';
 import { EncodedResult, encodeMeta, isReady } from '../backend.js';
-import type { ChordPart, ResultBackend, StoreOptions, TaskMeta, TaskState } from '../backend.js';
+import type { ChordPart, ResultBackend, StoreOptions, TaskMeta, TaskState, WaitOptions } from '../backend.js';
 import { decodeJson, encodeJson } from '../json-codec.js';
 
 export interface RedisBackendOptions {
@@ -234,6 +234,11 @@ export class RedisBackend extends ConnectionBase implements ResultBackend {
   #subBatch: SubBatch | null = null;
   readonly #unsubBatch = new Set<string>();
   #flushScheduled = false;
+  #unsubTimer: NodeJS.Timeout | null = null;
+  /** Channels whose SUBSCRIBE the server confirmed (cleared when the subscriber connection drops). */
+  readonly #active = new Set<string>();
+  /** READY results published for watched tasks before anyone waited on them (raw text, decoded on wait). */
+  readonly #early = new Map<string, string>();
 
   constructor(url: string, options: RedisBackendOptions = {}) {
     super();
@@ -272,6 +277,9 @@ export class RedisBackend extends ConnectionBase implements ResultBackend {
       // The first connect is one bounded attempt with a clear error; after that, reconnect forever with backoff.
       retryStrategy: (times: number) => (this.#everReady && !this.#closing ? backoffDelay(times - 1, this.#backoff) : null),
     };
+    // Commands issued in one tick go out as one write (a busy worker stores many results per tick; a client reads
+    // and forgets many). The subscriber connection batches its own SUBSCRIBEs.
+    if (role === 'cmd') options.enableAutoPipelining = true;
     if (t.username !== undefined) options.username = t.username;
     if (t.password !== undefined) options.password = t.password;
     if (t.tls) options.tls = { servername: t.host };
@@ -338,6 +346,8 @@ export class RedisBackend extends ConnectionBase implements ResultBackend {
   }
 
   #onClientDown(): void {
+    // Whatever was published while the subscriber is away reaches nobody: no channel counts as listened to.
+    this.#active.clear();
     if (this.#closing || !this.#everReady) return;
     if (this.status !== 'reconnecting') {
       this.#outageReported = false;
@@ -378,6 +388,8 @@ export class RedisBackend extends ConnectionBase implements ResultBackend {
 
   async #close(): Promise<void> {
     this.#closing = true;
+    if (this.#unsubTimer) clearTimeout(this.#unsubTimer);
+    this.#unsubTimer = null;
     if (this.status === 'idle') {
       this.setStatus('closed');
       return;
@@ -448,13 +460,27 @@ export class RedisBackend extends ConnectionBase implements ResultBackend {
   unwatch(taskIds: readonly string[]): void {
     for (const id of taskIds) {
       this.#watched.delete(id);
+      this.#early.delete(id);
       this.#maybeUnsubscribe(id);
     }
   }
 
-  wait(taskId: string, timeoutMs: number | null, signal?: AbortSignal): Promise<TaskMeta> {
+  wait(taskId: string, timeoutMs: number | null, signal?: AbortSignal, options: WaitOptions = {}): Promise<TaskMeta> {
     if (signal?.aborted) return Promise.reject(signal.reason);
     if (this.#closing) return Promise.reject(this.#closedError());
+    const early = this.#early.get(taskId);
+    if (early !== undefined) {
+      this.#early.delete(taskId);
+      try {
+        const meta = this.#decodeMeta(taskId, early);
+        if (isReady(meta.status)) return Promise.resolve(meta);
+      } catch {
+        // fall through: read it from Redis
+      }
+    }
+    const channel = TASK_KEY_PREFIX + taskId;
+    // Watched (and subscribed) before the task was sent: every result since was either buffered or will arrive.
+    const listening = options.subscribedFirst === true && this.#watched.has(taskId) && this.#active.has(channel);
     return new Promise<TaskMeta>((resolve, reject) => {
       let done = false;
       let timer: NodeJS.Timeout | undefined;
@@ -485,6 +511,7 @@ export class RedisBackend extends ConnectionBase implements ResultBackend {
       set.add(waiter);
       if (timeoutMs !== null) timer = setTimeout(() => waiter.reject(new TaskTimeoutError(taskId, timeoutMs)), timeoutMs);
       signal?.addEventListener('abort', onAbort, { once: true });
+      if (listening) return;
       // Listen first, then look: a result stored before the subscription was active is found by the GET,
       // one stored after it arrives as a message.
       (async () => {
@@ -499,7 +526,13 @@ export class RedisBackend extends ConnectionBase implements ResultBackend {
 
   #onMessage(channel: string, message: string): void {
     if (!channel.startsWith(TASK_KEY_PREFIX)) return;
-    this.#deliver(channel.slice(TASK_KEY_PREFIX.length), message);
+    const taskId = channel.slice(TASK_KEY_PREFIX.length);
+    if (!this.#waiters.has(taskId)) {
+      // Nobody waits yet (a group's results arrive while the app is still sending): keep it for wait().
+      if (this.#watched.has(taskId)) this.#early.set(taskId, message);
+      return;
+    }
+    this.#deliver(taskId, message);
   }
 
   /** Hand a stored/published meta to the waiters of a task, if it is READY. Each waiter gets its own object. */
@@ -561,8 +594,14 @@ export class RedisBackend extends ConnectionBase implements ResultBackend {
     if (this.#watched.has(taskId) || this.#waiters.has(taskId)) return;
     const channel = TASK_KEY_PREFIX + taskId;
     if (!this.#subs.delete(channel)) return;
+    this.#active.delete(channel);
     this.#unsubBatch.add(channel);
-    this.#scheduleFlush();
+    // Not urgent: results arriving in a burst unsubscribe together (one UNSUBSCRIBE for many) a moment later.
+    this.#unsubTimer ??= setTimeout(() => {
+      this.#unsubTimer = null;
+      this.#flush();
+    }, 5);
+    this.#unsubTimer.unref?.();
   }
 
   /** Calls made within one tick share one SUBSCRIBE / one UNSUBSCRIBE. */
@@ -576,6 +615,10 @@ export class RedisBackend extends ConnectionBase implements ResultBackend {
   }
 
   #flush(): void {
+    if (this.#unsubTimer && this.#unsubBatch.size === 0) {
+      clearTimeout(this.#unsubTimer);
+      this.#unsubTimer = null;
+    }
     const sub = this.#sub;
     const batch = this.#subBatch;
     this.#subBatch = null;
@@ -588,7 +631,10 @@ export class RedisBackend extends ConnectionBase implements ResultBackend {
     if (unsub.length > 0) sub.unsubscribe(...unsub).catch((err: unknown) => this.reportError(this.#opError('unsubscribe', err)));
     if (batch) {
       sub.subscribe(...batch.channels).then(
-        () => batch.resolve(),
+        () => {
+          for (const c of batch.channels) if (this.#subs.has(c)) this.#active.add(c);
+          batch.resolve();
+        },
         (err: unknown) => batch.reject(this.#opError(`subscribe to ${batch.channels.length} result channel(s)`, err)),
       );
     }
