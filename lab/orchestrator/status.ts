@@ -1,7 +1,7 @@
 /** `lab status`: hosts, services (process, port, protocol), queue depth and workers online, from the lab's state. */
 import { maskUrl } from '../errors.js';
 import { createBroker, createBackend } from '../queue/transports.js';
-import { waitPort } from '../services/service.js';
+import { login, waitPort } from '../services/service.js';
 import type { OpenLab } from './lab-ref.js';
 import { placements, recordedProcess } from './services.js';
 
@@ -55,25 +55,9 @@ export async function labStatus(lab: OpenLab): Promise<LabStatus> {
       const running = ref ? await provider.alive(ref).catch(() => false) : false;
       let health: [boolean, string] = [false, running ? 'running' : ref ? 'not running' : 'never started'];
       if (running) {
-        if (p.service.name === 'rabbitmq') {
-          health = await check(async () => {
-            const b = await createBroker(urls.brokerHere);
-            try {
-              await b.ready();
-            } finally {
-              await b.close().catch(() => undefined);
-            }
-          }, 'AMQP login ok');
-        } else if (p.service.name === 'redis') {
-          health = await check(async () => {
-            const b = await createBackend(urls.backendHere);
-            try {
-              await b.ready();
-            } finally {
-              await b.close().catch(() => undefined);
-            }
-          }, 'AUTH + PING ok');
-        } else if (p.service.name === 'quotes') {
+        if (p.service.name === 'rabbitmq') health = await check(() => login(createBroker(urls.brokerHere)), 'AMQP login ok');
+        else if (p.service.name === 'redis') health = await check(() => login(createBackend(urls.backendHere)), 'AUTH + PING ok');
+        else if (p.service.name === 'quotes') {
           health = await check(() => waitPort(state.services.quotes.address, state.services.quotes.port, 2000), `listening on ${state.services.quotes.port}`);
         } else {
           health = [true, 'running'];

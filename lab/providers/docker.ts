@@ -39,6 +39,7 @@ import type { HostSpec, Mount, Role, Topology } from '../topology/topology.js';
 import type { BindMount, ContainerInfo, DockerEngine, ExecOutcome, ExecRequest } from './docker-engine.js';
 import { notFound } from './local-process.js';
 import { DEFAULT_GRACE_MS, PROCESS_TOKEN_ENV } from './provider.js';
+import { hostsFile } from './hosts-file.js';
 import type { ExecOptions, ExecResult, HostInfo, HostsEntry, PlanStep, ProcessRef, Provider, SpawnedData, SpawnOptions, StreamOptions, UpContext } from './provider.js';
 
 /** Where lab itself is inside node containers (bind-mounted read-only, or copied when the engine is remote). */
@@ -694,17 +695,13 @@ export class DockerProvider implements Provider {
    */
   async writeHosts(host: string, entries: HostsEntry[]): Promise<void> {
     const spec = this.spec(host);
-    const own = spec.name.toLowerCase();
-    const lines = ['127.0.0.1\tlocalhost', '::1\tlocalhost ip6-localhost ip6-loopback'];
-    for (const e of entries) {
-      if (!isIPv4(e.address) && !/^[0-9a-fA-F:]+$/.test(e.address)) throw new ProviderError(`hosts file: expected an IP address, got ${JSON.stringify(e.address)}`, { host, code: 'E_CONFIG' });
-      for (const name of e.names) {
-        if (!/^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$/.test(name)) throw new ProviderError(`hosts file: expected a host name, got ${JSON.stringify(name)}`, { host, code: 'E_CONFIG' });
-      }
-      const names = e.address.startsWith('127.') ? e.names.filter((n) => n.toLowerCase() !== own) : e.names;
-      if (names.length > 0) lines.push(`${e.address}\t${names.join(' ')}`);
+    let content: string;
+    try {
+      content = hostsFile(spec.name, entries);
+    } catch (err) {
+      throw new ProviderError(`hosts file: ${(err as Error).message}`, { host, code: 'E_CONFIG' });
     }
-    const r = await this.sh(host, 'cat > /etc/hosts', [], { input: `${lines.join('\n')}\n`, timeoutMs: 30_000 });
+    const r = await this.sh(host, 'cat > /etc/hosts', [], { input: content, timeoutMs: 30_000 });
     if (r.exitCode !== 0) throw new ProviderError(`cannot rewrite /etc/hosts: ${oneLine(r.stderr.toString('utf8')) || `exit code ${r.exitCode}`}`, { host, code: 'E_WRITE' });
   }
 

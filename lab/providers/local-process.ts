@@ -200,6 +200,18 @@ export async function undoProcess(entry: LedgerEntry): Promise<void> {
   }
 }
 
+/** Signal a recorded process's group, only if it is still the same process (pid + start time). */
+export async function signalLocal(ref: ProcessRef, signal: NodeJS.Signals): Promise<ProcessCheck> {
+  const found = await checkProcess(ref);
+  if (found === 'same') process.kill(-ref.pid, signal);
+  return found;
+}
+
+/** SIGTERM the recorded process's group, wait up to graceMs, then SIGKILL; never a reused pid. */
+export function stopLocal(ref: ProcessRef, graceMs = DEFAULT_GRACE_MS): Promise<ProcessCheck> {
+  return stopRecorded(ref, graceMs, { group: true });
+}
+
 export async function aliveLocal(ref: ProcessRef): Promise<boolean> {
   return (await checkProcess(ref)) === 'same';
 }

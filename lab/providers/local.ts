@@ -7,11 +7,10 @@ import { join } from 'node:path';
 import { ProviderError } from '../errors.js';
 import { PACKAGE_ROOT } from '../harness/fingerprint.js';
 import type { Ledger, LedgerEntry } from '../topology/ledger.js';
-import { stopRecorded, checkProcess } from '../topology/proc.js';
 import type { ProcessCheck } from '../topology/proc.js';
 import type { Topology } from '../topology/topology.js';
 import type { LabState } from '../topology/state.js';
-import { aliveLocal, execLocal, spawnRecorded, streamLocal, tailFile, undoProcess } from './local-process.js';
+import { aliveLocal, signalLocal, stopLocal, execLocal, spawnRecorded, streamLocal, tailFile, undoProcess } from './local-process.js';
 import type { ExecOptions, ExecResult, HostInfo, HostsEntry, PlanStep, ProcessRef, Provider, SpawnOptions, StreamOptions, UpContext } from './provider.js';
 
 export class LocalProvider implements Provider {
@@ -95,14 +94,12 @@ export class LocalProvider implements Provider {
     return spawnRecorded(this.ledger, { key: options.key, host, argv, command: argv, logFile: options.logFile, env: options.env, cwd: options.cwd });
   }
 
-  async signal(ref: ProcessRef, signal: NodeJS.Signals): Promise<ProcessCheck> {
-    const found = await checkProcess(ref);
-    if (found === 'same') process.kill(-ref.pid, signal);
-    return found;
+  signal(ref: ProcessRef, signal: NodeJS.Signals): Promise<ProcessCheck> {
+    return signalLocal(ref, signal);
   }
 
-  stop(ref: ProcessRef, graceMs = 8000): Promise<ProcessCheck> {
-    return stopRecorded(ref, graceMs, { group: true });
+  stop(ref: ProcessRef, graceMs?: number): Promise<ProcessCheck> {
+    return stopLocal(ref, graceMs);
   }
 
   alive(ref: ProcessRef): Promise<boolean> {

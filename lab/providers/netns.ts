@@ -19,11 +19,11 @@ import { InterruptedError, ProviderError } from '../errors.js';
 import { PACKAGE_ROOT } from '../harness/fingerprint.js';
 import type { Ledger, LedgerEntry } from '../topology/ledger.js';
 import { parseCidr, inCidr, isIPv4 } from '../topology/net.js';
-import { checkProcess, stopRecorded } from '../topology/proc.js';
 import type { ProcessCheck } from '../topology/proc.js';
 import type { LabState } from '../topology/state.js';
 import type { HostSpec, Topology } from '../topology/topology.js';
-import { aliveLocal, execLocal, localUser, notFound, spawnRecorded, streamLocal, tailFile, undoProcess } from './local-process.js';
+import { aliveLocal, signalLocal, stopLocal, execLocal, localUser, notFound, spawnRecorded, streamLocal, tailFile, undoProcess } from './local-process.js';
+import { hostsFile } from './hosts-file.js';
 import type { ExecOptions, ExecResult, HostInfo, HostsEntry, PlanStep, ProcessRef, Progress, Provider, SpawnOptions, StreamOptions, UpContext } from './provider.js';
 
 /** Where `ip netns exec` looks for per-namespace files (hosts, resolv.conf). */
@@ -420,14 +420,12 @@ export class NetnsProvider implements Provider {
     return spawnRecorded(this.ledger, { key: options.key, host: spec.name, argv: this.wrap(host, inner), command: argv, logFile: options.logFile, env: options.env, cwd: options.cwd });
   }
 
-  async signal(ref: ProcessRef, signal: NodeJS.Signals): Promise<ProcessCheck> {
-    const found = await checkProcess(ref);
-    if (found === 'same') process.kill(-ref.pid, signal);
-    return found;
+  signal(ref: ProcessRef, signal: NodeJS.Signals): Promise<ProcessCheck> {
+    return signalLocal(ref, signal);
   }
 
-  stop(ref: ProcessRef, graceMs = 8000): Promise<ProcessCheck> {
-    return stopRecorded(ref, graceMs, { group: true });
+  stop(ref: ProcessRef, graceMs?: number): Promise<ProcessCheck> {
+    return stopLocal(ref, graceMs);
   }
 
   alive(ref: ProcessRef): Promise<boolean> {
@@ -459,22 +457,18 @@ export class NetnsProvider implements Provider {
   async writeHosts(host: string, entries: HostsEntry[]): Promise<void> {
     if (!this.ledger) throw new ProviderError('provider used before up/attach', { host });
     const spec = this.spec(host);
-    const own = spec.name.toLowerCase();
-    const lines = ['127.0.0.1\tlocalhost', '::1\tlocalhost ip6-localhost ip6-loopback'];
-    for (const e of entries) {
-      if (!isIPv4(e.address) && !/^[0-9a-fA-F:]+$/.test(e.address)) throw new ProviderError(`hosts file: expected an IP address, got ${JSON.stringify(e.address)}`, { host, code: 'E_CONFIG' });
-      for (const name of e.names) {
-        if (!/^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$/.test(name)) throw new ProviderError(`hosts file: expected a host name, got ${JSON.stringify(name)}`, { host, code: 'E_CONFIG' });
-      }
-      const names = e.address.startsWith('127.') ? e.names.filter((n) => n.toLowerCase() !== own) : e.names;
-      if (names.length > 0) lines.push(`${e.address}\t${names.join(' ')}`);
+    let content: string;
+    try {
+      content = hostsFile(spec.name, entries);
+    } catch (err) {
+      throw new ProviderError(`hosts file: ${(err as Error).message}`, { host, code: 'E_CONFIG' });
     }
     const dir = this.etcDir(host);
     const key = `hosts:${spec.name}`;
     const entry = this.ledger.get(key);
     if (!entry || !(await isDir(dir))) await this.ledger.record('directory', key, { host: spec.name, path: dir });
     await mkdir(dir, { recursive: true, mode: 0o755 });
-    await writeFile(join(dir, 'hosts'), `${lines.join('\n')}\n`, { mode: 0o644 });
+    await writeFile(join(dir, 'hosts'), content, { mode: 0o644 });
     // The namespace has no route out, so the machine's DNS server is unreachable from it: a lookup that falls through
     // /etc/hosts (getent asks for IPv6 first) would wait out the resolver's timeouts (10 s). Make it fail at once.
     await writeFile(join(dir, 'resolv.conf'), `# lab ${this.topology.name}: no DNS inside the lab (no route out); names come from /etc/hosts\nnameserver 127.0.0.1\noptions timeout:1 attempts:1\n`, { mode: 0o644 });

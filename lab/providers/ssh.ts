@@ -40,7 +40,7 @@ import { envArgv, quote, quoteArgv } from './shell-quote.js';
 import { labBundle } from './ssh-bundle.js';
 import { SshConnection, hostError, targetLabel } from './ssh-connection.js';
 import type { RunResult, SshTarget } from './ssh-connection.js';
-import { HostsFileError, hostsBlock, removeHostsBlock, replaceHostsBlock } from './ssh-hosts-file.js';
+import { HostsFileError, hostsBlock, removeHostsBlock, replaceHostsBlock } from './hosts-file.js';
 import { KnownHosts } from './ssh-known-hosts.js';
 
 export interface SshProviderOptions {

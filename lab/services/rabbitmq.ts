@@ -7,7 +7,7 @@
 import { createBroker } from '../queue/transports.js';
 import type { ProcessRef } from '../providers/provider.js';
 import type { HostSpec } from '../topology/topology.js';
-import { layer, waitPort } from './service.js';
+import { layer, login, waitPort } from './service.js';
 import type { Service, ServiceContext } from './service.js';
 
 /**
@@ -88,15 +88,11 @@ export const rabbitmqService: Service = {
       const deadline = Date.now() + 15_000;
       // The port opens a moment before the default user exists: retry the login briefly.
       for (;;) {
-        const broker = await createBroker(ctx.urls.brokerHere);
         try {
-          await broker.ready();
-          return;
+          return await login(createBroker(ctx.urls.brokerHere));
         } catch (err) {
           if (Date.now() > deadline) throw err;
           await new Promise((r) => setTimeout(r, 250));
-        } finally {
-          await broker.close().catch(() => undefined);
         }
       }
     });

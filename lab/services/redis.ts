@@ -5,7 +5,7 @@
 import { createBackend } from '../queue/transports.js';
 import type { ProcessRef } from '../providers/provider.js';
 import type { HostSpec } from '../topology/topology.js';
-import { layer, waitPort } from './service.js';
+import { layer, login, waitPort } from './service.js';
 import type { Service, ServiceContext } from './service.js';
 
 export const redisService: Service = {
@@ -39,14 +39,7 @@ export const redisService: Service = {
   async ready(ctx, host, ref) {
     const b = ctx.state.services.backend;
     await layer(ctx, host.name, 'redis', `port ${b.port}`, ref, () => waitPort(b.address, b.port, 10_000, ref ? () => ctx.provider.alive(ref) : undefined));
-    await layer(ctx, host.name, 'redis', 'AUTH + PING', ref, async () => {
-      const backend = await createBackend(ctx.urls.backendHere);
-      try {
-        await backend.ready();
-      } finally {
-        await backend.close().catch(() => undefined);
-      }
-    });
+    await layer(ctx, host.name, 'redis', 'AUTH + PING', ref, () => login(createBackend(ctx.urls.backendHere)));
   },
 
   async version(ctx, host) {

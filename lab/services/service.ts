@@ -5,6 +5,7 @@
  */
 import { connect } from 'node:net';
 import { ProviderError } from '../errors.js';
+import type { Connection } from '../queue/connection.js';
 import type { Provider, ProcessRef, Progress } from '../providers/provider.js';
 import type { LabState } from '../topology/state.js';
 import type { HostSpec, Role, Topology } from '../topology/topology.js';
@@ -39,6 +40,16 @@ export interface Service {
   ready(ctx: ServiceContext, host: HostSpec, ref: ProcessRef | null): Promise<void>;
   /** The service's version on that host, if it can tell cheaply. */
   version?(ctx: ServiceContext, host: HostSpec, ref: ProcessRef | null): Promise<string | undefined>;
+}
+
+/** Connect (log in) and close again: the protocol layer of a readiness or health check. */
+export async function login(connecting: Promise<Connection>): Promise<void> {
+  const c = await connecting;
+  try {
+    await c.ready();
+  } finally {
+    await c.close().catch(() => undefined);
+  }
 }
 
 /** Wait until a TCP port accepts connections, or fail after timeoutMs (checking that the process still runs). */

@@ -5,26 +5,16 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { access, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { lab, startLab } from '../support/cli.js';
-import { needs } from '../support/prereq.js';
+import { serviceBinaries } from '../support/prereq.js';
 import { processesWithEnv } from '../support/lab-clean.js';
-
-const binaries = async (): Promise<string | null> => {
-  try {
-    await access('/usr/lib/rabbitmq/bin/rabbitmq-server');
-    await access('/usr/bin/redis-server');
-    return null;
-  } catch {
-    return 'rabbitmq-server / redis-server missing (apt-get install rabbitmq-server redis-server)';
-  }
-};
 
 for (const afterMs of [150, 600, 2500, 5500]) {
   test(`lab up killed -9 after ${afterMs} ms, then lab down, leaves nothing`, { timeout: 120_000 }, async (t) => {
-    if (!(await needs(t, 'rabbitmq-server and redis-server binaries', binaries))) return;
+    if (!(await serviceBinaries(t))) return;
     const home = await mkdtemp(join(tmpdir(), 'lab-kill-'));
     const inventory = join(home, 'hosts.yaml');
     await writeFile(inventory, ['lab: killed', 'provider: local', 'ports: { broker: 5693, backend: 6393, quotes: 8013 }', 'hosts:', '  HOST1:', '  HOST2:', '  HOST3: { concurrency: 1 }', '  HOST4:', ''].join('\n'));

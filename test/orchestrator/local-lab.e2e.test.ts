@@ -11,22 +11,10 @@ import { join } from 'node:path';
 import type { RunRecord } from '../../lab/report/run-record.js';
 import type { LabStatus } from '../../lab/orchestrator/status.js';
 import { alive, lab } from '../support/cli.js';
-import { needs } from '../support/prereq.js';
-import { access } from 'node:fs/promises';
-
-const binaries = async (): Promise<string | null> => {
-  for (const b of ['/usr/lib/rabbitmq/bin/rabbitmq-server', '/usr/bin/redis-server']) {
-    try {
-      await access(b);
-    } catch {
-      return `${b} is missing (apt-get install rabbitmq-server redis-server)`;
-    }
-  }
-  return null;
-};
+import { serviceBinaries } from '../support/prereq.js';
 
 test('local lab: up, re-up, status, run, env, exec, down', { timeout: 240_000 }, async (t) => {
-  if (!(await needs(t, 'rabbitmq-server and redis-server binaries', binaries))) return;
+  if (!(await serviceBinaries(t))) return;
   const home = await mkdtemp(join(tmpdir(), 'lab-home-'));
   const reports = join(home, 'reports');
   const inventory = join(home, 'hosts.yaml');

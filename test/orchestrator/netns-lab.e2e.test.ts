@@ -6,7 +6,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { access, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,19 +14,9 @@ import type { RunRecord } from '../../lab/report/run-record.js';
 import type { LabStatus } from '../../lab/orchestrator/status.js';
 import { REPO_ROOT, lab, startLab, waitOutput } from '../support/cli.js';
 import { etcNetns, linkNames, netnsList, processesWithEnv } from '../support/lab-clean.js';
-import { needs, root } from '../support/prereq.js';
+import { needs, root, serviceBinaries } from '../support/prereq.js';
 
 const BOOK = join(REPO_ROOT, 'test/fixtures/book');
-
-async function servers(): Promise<string | null> {
-  try {
-    await access('/usr/lib/rabbitmq/bin/rabbitmq-server');
-    await access('/usr/bin/redis-server');
-    return null;
-  } catch {
-    return 'rabbitmq-server / redis-server missing (apt-get install rabbitmq-server redis-server)';
-  }
-}
 
 function pythonCelery(): Promise<string | null> {
   try {
@@ -39,7 +29,7 @@ function pythonCelery(): Promise<string | null> {
 
 test('netns lab: the book on four namespaces, and a clean machine after down', { timeout: 600_000 }, async (t) => {
   if (!(await root(t))) return;
-  if (!(await needs(t, 'rabbitmq-server and redis-server binaries', servers))) return;
+  if (!(await serviceBinaries(t))) return;
   const home = await mkdtemp(join(tmpdir(), 'lab-netns-'));
   const reports = join(home, 'reports');
   const inventory = join(home, 'hosts.yaml');

@@ -6,13 +6,13 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
-import { access, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RunRecord } from '../../lab/report/run-record.js';
 import type { LabStatus } from '../../lab/orchestrator/status.js';
 import { lab } from '../support/cli.js';
-import { needs, root } from '../support/prereq.js';
+import { root, serviceBinaries } from '../support/prereq.js';
 import { startSshdLab } from '../support/sshd-lab.js';
 
 /** Processes in the same network namespace as `pid`, other than `pid` itself. */
@@ -34,17 +34,7 @@ function othersInNetns(pid: number): number[] {
 
 test('ssh lab: up over SSH, run mergesort, down leaves nothing', { timeout: 600_000 }, async (t) => {
   if (!(await root(t))) return;
-  const missing = async (): Promise<string | null> => {
-    for (const f of ['/usr/sbin/sshd', '/usr/lib/rabbitmq/bin/rabbitmq-server', '/usr/bin/redis-server']) {
-      try {
-        await access(f);
-      } catch {
-        return `${f} is missing (apt-get install openssh-server rabbitmq-server redis-server)`;
-      }
-    }
-    return null;
-  };
-  if (!(await needs(t, 'sshd, rabbitmq-server, redis-server', missing))) return;
+  if (!(await serviceBinaries(t, ['/usr/sbin/sshd']))) return;
   const sshd = await startSshdLab(4);
   const home = await mkdtemp(join(tmpdir(), 'lab-ssh-'));
   const env = { LAB_HOME: home };

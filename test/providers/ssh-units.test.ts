@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { bundleContents } from '../../lab/providers/ssh-bundle.js';
-import { HostsFileError, hostsBlock, removeHostsBlock, replaceHostsBlock } from '../../lab/providers/ssh-hosts-file.js';
+import { HostsFileError, hostsBlock, removeHostsBlock, replaceHostsBlock } from '../../lab/providers/hosts-file.js';
 import { KnownHosts, fingerprintOf, hostKeyInfo, knownHostsPattern } from '../../lab/providers/ssh-known-hosts.js';
 import { packageNotice } from '../../lab/providers/ssh.js';
 

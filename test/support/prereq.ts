@@ -52,3 +52,17 @@ export const rabbitmq = (t: TestContext): Promise<boolean> => needs(t, 'RabbitMQ
 export const redis = (t: TestContext): Promise<boolean> => needs(t, 'Redis on 127.0.0.1:6379', () => tcpOpen('127.0.0.1', 6379));
 export const root = (t: TestContext): Promise<boolean> =>
   needs(t, 'root (network namespaces)', async () => (process.getuid?.() === 0 ? null : 'these tests create network namespaces and must run as root'));
+
+/** The binaries `lab up` starts on the lab's hosts (every provider but docker with official images needs them here). */
+export const serviceBinaries = (t: TestContext, extra: string[] = []): Promise<boolean> =>
+  needs(t, ['rabbitmq-server', 'redis-server', ...extra].join(', '), async () => {
+    const { access } = await import('node:fs/promises');
+    for (const f of ['/usr/lib/rabbitmq/bin/rabbitmq-server', '/usr/bin/redis-server', ...extra]) {
+      try {
+        await access(f);
+      } catch {
+        return `${f} is missing (apt-get install rabbitmq-server redis-server openssh-server)`;
+      }
+    }
+    return null;
+  });

@@ -1,6 +1,6 @@
 /**
- * The lab's block in a host's /etc/hosts, as pure text functions (the ssh provider reads the file, calls these,
- * and writes the result back in place):
+ * /etc/hosts content as pure text functions. A lab that owns the whole file (netns: /etc/netns/<ns>/hosts; docker:
+ * the container's) writes `hostsFile`; on a machine of the user's (ssh) only the lab's block is edited:
  *
  *     # BEGIN lab book
  *     198.18.0.11 HOST1
@@ -31,18 +31,28 @@ export function endMarker(lab: string): string {
   return `# END lab ${lab}`;
 }
 
-/** The block's lines for `self` (the host whose file it is). Validates every address and name. */
-export function hostsBlock(lab: string, self: string, entries: readonly HostsEntry[]): string[] {
-  const lines = [beginMarker(lab)];
+/** One line per entry for `self` (the host whose file it is). Validates every address and name. */
+export function entryLines(self: string, entries: readonly HostsEntry[]): string[] {
+  const lines: string[] = [];
   for (const e of entries) {
     if (isIP(e.address) === 0) throw new HostsFileError(`not an IP address: ${JSON.stringify(e.address)}`);
     for (const n of e.names) if (!HOSTNAME_RE.test(n)) throw new HostsFileError(`not a host name: ${JSON.stringify(n)}`);
+    // A host's own name on a loopback address would make its services bind where no other host can reach them.
     const loopback = e.address.startsWith('127.') || e.address === '::1';
     const names = e.names.filter((n) => !(loopback && n.toLowerCase() === self.toLowerCase()));
     if (names.length > 0) lines.push(`${e.address} ${names.join(' ')}`);
   }
-  lines.push(endMarker(lab));
   return lines;
+}
+
+/** A whole hosts file the lab owns: localhost, then every entry. */
+export function hostsFile(self: string, entries: readonly HostsEntry[]): string {
+  return `${['127.0.0.1 localhost', '::1 localhost ip6-localhost ip6-loopback', ...entryLines(self, entries)].join('\n')}\n`;
+}
+
+/** The lab's block for `self`. */
+export function hostsBlock(lab: string, self: string, entries: readonly HostsEntry[]): string[] {
+  return [beginMarker(lab), ...entryLines(self, entries), endMarker(lab)];
 }
 
 /** [start, end] line indexes of the lab's block, or null. Throws on a BEGIN without its END. */
