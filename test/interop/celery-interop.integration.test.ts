@@ -168,6 +168,12 @@ test.describe('Python Celery client → lab worker', () => {
     }
   });
 
+  test('an exc_module Python has not imported: Celery synthesizes the class in celery.exceptions', async (t) => {
+    if (!(await labLane.ready(t))) return;
+    const r = await py<PyExc>('boom', ['ModuleError', 'from a module Python lacks']);
+    assert.deepEqual([r.raised, r.type, r.module, r.str, r.is_exception], [true, 'ModuleError', 'celery.exceptions', 'from a module Python lacks', true]);
+  });
+
   test('countdown: Python’s ETA (isoformat, +00:00) holds the task in the lab worker until due', async (t) => {
     if (!(await labLane.ready(t))) return;
     const r = await py<{ delay_ms: number }>('countdown', [0.6]);
