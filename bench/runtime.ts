@@ -274,6 +274,14 @@ async function mergesort(queue: string): Promise<{ distributed: Summary; local: 
   const params = { n: 4, size: 1_000_000, seed: 1 };
   const fixture = await mergesortScenario.prepare(params);
   const ctx = { app, lab: {} as never, signal: new AbortController().signal, quotesUrl: null, timeoutS: 120 };
+  // The sorted chunks (1.6 MB each) would stay in Redis for the worker's result_expires (a day): forget them.
+  const sent: { forget(): Promise<void> }[] = [];
+  const sendGroup = app.sendGroup.bind(app);
+  app.sendGroup = (async (...args: Parameters<App['sendGroup']>) => {
+    const g = await sendGroup(...args);
+    sent.push(g);
+    return g;
+  }) as App['sendGroup'];
   const distributed: number[] = [];
   const local: number[] = [];
   for (let i = 0; i <= SORT_REPEAT; i++) {
@@ -284,6 +292,7 @@ async function mergesort(queue: string): Promise<{ distributed: Summary; local: 
       const verdict = mergesortScenario.verify(params, fixture, r.output, mode);
       if (!verdict.ok) throw new Error(`mergesort ${mode}: ${verdict.detail}`);
       if (i > 0) (mode === 'local' ? local : distributed).push(ms);
+      await Promise.all(sent.splice(0).map((g) => g.forget()));
     }
   }
   await app.close();
