@@ -256,7 +256,7 @@ test.describe('Python Celery client → lab worker', () => {
     assert.doesNotMatch(log, /Received invalid task message|could not|internal error|unregistered task|Unhandled|UnhandledPromiseRejection/);
     assert.match(log, /Received task: interop\.flaky\[[0-9a-f-]{36}\]\s+ETA:\[/);
     const errors = log.split('\n').filter((l) => /: ERROR\//.test(l));
-    assert.ok(errors.length > 0 && errors.every((l) => /raised unexpected: (TypeError|RangeError|InteropError)\(/.test(l)), errors.join('\n'));
+    assert.ok(errors.length > 0 && errors.every((l) => /raised unexpected: (TypeError|RangeError|InteropError|ModuleError)\(/.test(l)), errors.join('\n'));
   });
 });
 
