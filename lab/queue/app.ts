@@ -3,6 +3,7 @@
  * Constructing an App connects nothing; the broker and backend are opened on first use.
  */
 import { pathToFileURL } from 'node:url';
+import { performance } from 'node:perf_hooks';
 import { isAbsolute, resolve } from 'node:path';
 import { ConfigError } from '../errors.js';
 import { applyConfig, defaultConfig } from './config.js';
@@ -28,6 +29,14 @@ export interface AppOptions {
 }
 
 const REGISTRY_KEY = Symbol.for('lab.queue.apps');
+
+/** How a group was sent, for phase breakdowns: encoding time, the whole send, when each member left (epoch ms). */
+export interface SendTimings {
+  encodeMs: number;
+  /** From the first encode to the last publisher confirm. */
+  sendMs: number;
+  handedAt: number[];
+}
 /** Above this body size a group member is handed to the broker before the next member is encoded. */
 const LARGE_MESSAGE_BYTES = 64 * 1024;
 const registry = ((globalThis as unknown as Record<symbol, Set<App>>)[REGISTRY_KEY] ??= new Set<App>());
@@ -257,19 +266,27 @@ export class App implements Sender {
     // After a large one the event loop gets a turn before the next is encoded, so the transport moves it (and a
     // worker starts on it) while the master encodes the rest — without waiting for its publisher confirm.
     const sent: Promise<unknown>[] = [];
+    const timings: SendTimings = { encodeMs: 0, sendMs: 0, handedAt: [] };
+    const t0 = performance.now();
     for (const [i, t] of frozen.entries()) {
       const o: SendOptions = { ...t.options, ...options, taskId: ids[i], groupId, groupIndex: i };
       const route = this.route(t.task, o);
+      const e0 = performance.now();
       const { message } = this.buildMessage(t.task, t.args, t.kwargs, { ...o, priority: route.priority });
+      timings.encodeMs += performance.now() - e0;
       const p = this.publish(message, route);
       sent.push(p);
       if (message.body.length >= LARGE_MESSAGE_BYTES) await new Promise<void>((r) => setImmediate(r));
+      timings.handedAt.push(Date.now());
     }
     await Promise.all(sent);
+    timings.sendMs = performance.now() - t0;
     return new GroupResult<R>(
       groupId,
       frozen.map((t, i) => new AsyncResult<R>(ids[i], this, t.task, null, undefined, watched)),
       this,
+      null,
+      timings,
     );
   }
 

@@ -1,5 +1,6 @@
 /** AsyncResult and GroupResult: Celery's futures, read from the result backend without polling. */
 import { isReady } from './backend.js';
+import type { SendTimings } from './app.js';
 import type { ResultBackend, TaskMeta, TaskState } from './backend.js';
 import { TaskFailedError, TaskRevokedError, TaskTimeoutError, formatExcMessage, isExceptionInfo } from './errors.js';
 
@@ -20,6 +21,8 @@ const DONE: Promise<void> = Promise.resolve();
 
 export class AsyncResult<R = unknown> {
   #meta: TaskMeta | null = null;
+  /** When get() received the ready result (epoch ms), for transfer-time breakdowns. */
+  receivedAt: number | null = null;
   /**
    * Settles with the broker's publisher confirm of the message that sent this task (resolved when there was none
    * to wait for, e.g. a result looked up by id). `await r.sent` before exiting a process that only sends.
@@ -93,6 +96,7 @@ export class AsyncResult<R = unknown> {
           signal = signal ? AbortSignal.any([signal, failed.signal]) : failed.signal;
         }
         this.#meta = await backend.wait(this.id, timeoutMs, signal, { subscribedFirst: this.subscribedFirst });
+        this.receivedAt = Date.now();
       } finally {
         backend.unwatch([this.id]);
       }
@@ -125,6 +129,8 @@ export class GroupResult<R = unknown> {
     readonly results: AsyncResult<R>[],
     private readonly host: ResultHost,
     readonly parent: AsyncResult | GroupResult | null = null,
+    /** How the group was sent (set by App.sendGroup). */
+    readonly timings: SendTimings | null = null,
   ) {}
 
   /** Results in member order. The timeout covers the whole group. The first failure is thrown (propagate). */

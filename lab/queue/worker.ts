@@ -222,6 +222,10 @@ export class Worker extends EventEmitter {
       this.stats.active--;
     }
     if (this.cold) return;
+    // When the task ran, by this host's clock (epoch seconds, like Python's time.time()): kept in the result so a
+    // master can tell queue wait, compute and result transfer apart. Python peers ignore the extra keys.
+    const finished = Date.now();
+    const timing = { lab_started: (finished - outcome.runtimeMs) / 1000, lab_finished: finished / 1000, worker: this.hostname };
     const ignore = h.ignoreResult || (task.options.ignoreResult ?? this.app.config.taskIgnoreResult);
     switch (outcome.kind) {
       case 'success': {
@@ -230,14 +234,14 @@ export class Worker extends EventEmitter {
           const shown = outcome.repr ?? (outcome.resultJson.length < 4096 ? pyRepr(JSON.parse(outcome.resultJson)) : `${outcome.resultJson.slice(0, 1021)}...`);
           this.log.log('info', `Task ${h.task}[${h.id}] succeeded in ${(outcome.runtimeMs / 1000).toPrecision(6)}s: ${shown}`);
         }
-        if (!ignore) await this.store(h, 'SUCCESS', new EncodedResult(outcome.resultJson), null);
+        if (!ignore) await this.store(h, 'SUCCESS', new EncodedResult(outcome.resultJson), null, timing);
         await this.continueCanvas(h, outcome.embed, outcome.resultJson);
         break;
       }
       case 'failure': {
         this.stats.failed++;
         this.log.log('error', `Task ${h.task}[${h.id}] raised unexpected: ${excRepr(outcome.exc)}${outcome.traceback ? `\n${outcome.traceback}` : ''}`);
-        await this.store(h, 'FAILURE', outcome.exc, outcome.traceback);
+        await this.store(h, 'FAILURE', outcome.exc, outcome.traceback, timing);
         await this.failCanvas(h, outcome.embed, outcome.exc);
         break;
       }
@@ -264,9 +268,9 @@ export class Worker extends EventEmitter {
     if (acksLate) d.ack();
   }
 
-  private async store(h: ReceivedHeaders, status: TaskState, result: unknown, traceback: string | null): Promise<void> {
+  private async store(h: ReceivedHeaders, status: TaskState, result: unknown, traceback: string | null, extra: Record<string, unknown> = {}): Promise<void> {
     if (!this.backend) return;
-    const meta: TaskMeta = { status, result, traceback, children: [], date_done: status === 'RETRY' ? null : dateDone(), task_id: h.id };
+    const meta: TaskMeta = { status, result, traceback, children: [], date_done: status === 'RETRY' ? null : dateDone(), task_id: h.id, ...extra };
     if (h.group) meta.group_id = h.group;
     if (h.parentId) meta.parent_id = h.parentId;
     try {

@@ -3,6 +3,7 @@
  * merge the sorted partials on the master — against the same merge sort run locally on the whole sequence.
  */
 import { group } from '../../lab/queue/index.js';
+import type { GroupResult } from '../../lab/queue/index.js';
 import { phaseTimer } from '../../lab/harness/timer.js';
 import type { Scenario } from '../scenario.js';
 import { merge, mergeSort } from './merge-sort.js';
@@ -58,6 +59,35 @@ export function mergeAll(partials: number[][]): number[] {
     level = next;
   }
   return level[0] ?? [];
+}
+
+/**
+ * Where the time went after the split, along the critical path — the chunk whose result came back last:
+ * serialize and publish (the master), queue wait, compute (its worker, by the worker's clock: lab workers store
+ * when they ran the task), result transfer, and the merge still left once it arrived (merges of earlier chunks
+ * overlap the wait). Each boundary is clamped to the one before, so the phases add up to the run's time.
+ * With a worker that does not say when it ran (a Python one), queue wait + compute + transfer are one 'wait'.
+ */
+export function criticalPath(pending: GroupResult<number[]>, sentAt: number, doneAt: number): Record<string, number> {
+  const timings = pending.timings;
+  const phases: Record<string, number> = {};
+  if (timings) {
+    phases.serialize = timings.encodeMs;
+    phases.publish = Math.max(0, timings.sendMs - timings.encodeMs);
+  } else phases.dispatch = 0;
+  const last = pending.results.reduce((a, b) => ((b.receivedAt ?? 0) > (a.receivedAt ?? 0) ? b : a));
+  const arrived = Math.max(sentAt, last.receivedAt ?? doneAt);
+  const started = last.meta?.lab_started;
+  const finished = last.meta?.lab_finished;
+  if (typeof started === 'number' && typeof finished === 'number') {
+    const s = Math.min(arrived, Math.max(sentAt, started * 1000));
+    const f = Math.min(arrived, Math.max(s, finished * 1000));
+    phases['queue wait'] = s - sentAt;
+    phases.compute = f - s;
+    phases['result transfer'] = arrived - f;
+  } else phases.wait = arrived - sentAt;
+  phases.merge = Math.max(0, doneAt - arrived);
+  return phases;
 }
 
 async function mergeTree(parts: Promise<number[]>[], lo: number, hi: number): Promise<number[]> {
@@ -117,19 +147,13 @@ export const mergesortScenario: Scenario<MergesortParams, Fixture, number[]> = {
     const chunks = split(fixture.sequence, params.n);
     t.mark('split');
     const pending = await group(chunks.map((c) => sort.s(c))).applyAsync();
-    t.mark('dispatch');
+    const sentAt = Date.now();
+    const splitMs = t.phases.split;
     // Merge pairs as soon as both halves are back (a balanced tree), so merging overlaps the slower chunks.
-    let arrived = 0;
-    const partials = pending.results.map((r) =>
-      r.get({ timeout: ctx.timeoutS, signal: ctx.signal }).then((part) => {
-        if (++arrived === chunks.length) t.mark('wait');
-        return part;
-      }),
-    );
+    const partials = pending.results.map((r) => r.get({ timeout: ctx.timeoutS, signal: ctx.signal }));
     const output = await mergeTree(partials, 0, partials.length);
-    // 'merge' is what merging took after the last partial arrived; merges done while waiting are inside 'wait'.
-    t.mark('merge');
-    return { output, phases: t.phases };
+    const doneAt = Date.now();
+    return { output, phases: { split: splitMs, ...criticalPath(pending, sentAt, doneAt) } };
   },
 
   verify: (_params, fixture, output) => verifySorted(output, fixture),

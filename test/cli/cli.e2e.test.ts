@@ -28,7 +28,10 @@ test('lab run mergesort --n 4 --size 100000 --json prints a verified run record 
     assert.ok(s.total.median > 0, `${mode} median`);
     assert.equal(s.total.n, 1);
   }
-  assert.deepEqual(Object.keys(record.points[0].stats.distributed.phases), ['split', 'dispatch', 'wait', 'merge']);
+  assert.deepEqual(Object.keys(record.points[0].stats.distributed.phases), ['split', 'serialize', 'publish', 'queue wait', 'compute', 'result transfer', 'merge']);
+  const d = record.points[0].samples.find((s) => s.mode === 'distributed')!;
+  const sum = Object.values(d.phases).reduce((a, b) => a + b, 0);
+  assert.ok(Math.abs(sum - d.totalMs) < Math.max(5, d.totalMs * 0.1), `phases add up to the run: ${sum} vs ${d.totalMs}`);
   assert.deepEqual(await readdir(reports), [`${record.id}.json`]);
   assert.equal(r.stderr, '', 'nothing on stderr under --json');
 });
