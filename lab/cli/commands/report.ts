@@ -46,7 +46,16 @@ export const reportCommandModule: CommandModule<GlobalFlags, ReportFlags> = {
       out: argv.out,
     });
     for (const w of result.warnings) process.stderr.write(`lab: warning: ${w}\n`);
-    if (result.outPath) process.stdout.write(`${result.outPath}\n`);
+    if (result.outPath) {
+      process.stdout.write(`${result.outPath}\n`);
+      if (argv.open && (process.env.DISPLAY || process.env.WAYLAND_DISPLAY)) {
+        // A desktop: hand the file to its opener; without one, the path above is the answer.
+        const { spawn } = await import('node:child_process');
+        const opener = spawn('xdg-open', [result.outPath], { detached: true, stdio: 'ignore' });
+        opener.on('error', () => process.stderr.write('lab: no xdg-open here; open the file above in a browser\n'));
+        opener.unref();
+      }
+    }
     else process.stdout.write(result.output);
   },
 };
