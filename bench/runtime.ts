@@ -246,6 +246,24 @@ async function labClient(app: App): Promise<Pick<Figures, 'latency' | 'fanoutMs'
   return { latency, fanoutMs, throughput: FANOUT / (fanoutMs / 1000) };
 }
 
+/** The same lab worker with the other pools: one process (threads: worker threads; async: the event loop). */
+async function labPool(pool: 'threads' | 'async'): Promise<Figures> {
+  const queue = `bench-lab-${pool}-${RUN}`;
+  const app = clientApp(`bench-lab-${pool}`, queue);
+  const worker = start(process.execPath, [LAB_BIN, 'worker', '-A', 'echo', '-Q', queue, '-c', String(CONCURRENCY), '-P', pool, '--loglevel', 'warning', '--broker', AMQP, '--backend', REDIS]);
+  try {
+    await consumerAttached(app, queue, worker);
+    await sleep(2000);
+    const memory = memoryOf(worker.pid);
+    return { ...(await labClient(app)), memory };
+  } finally {
+    await worker.stop();
+    const broker = await app.getBroker().catch(() => null);
+    await broker?.deleteQueue(queue).catch(() => undefined);
+    await app.close();
+  }
+}
+
 async function labRuntime(): Promise<{ figures: Figures; noConfirm: Figures; sort: { distributed: Summary; local: Summary } }> {
   const queue = `bench-lab-${RUN}`;
   const app = clientApp('bench-lab', queue);
@@ -368,6 +386,9 @@ async function main(): Promise<void> {
   const f = await floor();
   process.stderr.write('  (b) lab runtime…\n');
   const lab = await labRuntime();
+  process.stderr.write('  (b) lab runtime, threads and async pools…\n');
+  const threads = await labPool('threads');
+  const asyncPool = await labPool('async');
   const pyMissing = pythonAvailable();
   let py: Figures = { note: pyMissing ?? undefined };
   let labToPy: Figures = { note: pyMissing ?? undefined };
@@ -386,6 +407,8 @@ async function main(): Promise<void> {
     ['(a) raw floor: amqplib → consumer → Redis PUBLISH', f],
     ['(b) lab client + lab worker (prefork -c 2)', l],
     ['    same, confirm_publish=False (kombu’s default)', lab.noConfirm],
+    ['    lab worker -P threads -c 2 (one process)', threads],
+    ['    lab worker -P async -c 2 (one process)', asyncPool],
     ['(c) Python client + Celery 5.2 worker (prefork -c 2)', py],
     ['    lab client + Celery 5.2 worker', labToPy],
   ] as [string, Figures][]) {

@@ -11,4 +11,6 @@ try {
 }
 const { main } = await import(entry.href);
 const code = await main();
-process.exitCode = code;
+// The command is over: exit now, even if something it started is still winding down (an interrupted lab up, a
+// connection's reconnect timer). stdout and stderr are written synchronously to files and pipes on Linux.
+process.exit(code);

@@ -1,6 +1,6 @@
 /** `lab up --hosts FILE`: build the lab the inventory describes (idempotent; --dry-run prints the plan). */
 import type { CommandModule } from 'yargs';
-import { UsageError, maskUrl } from '../../errors.js';
+import { InterruptedError, UsageError, maskUrl } from '../../errors.js';
 import { labUrls } from '../../orchestrator/lab-ref.js';
 import { stateTopology } from '../../topology/state.js';
 import { hostsOption } from '../shared-options.js';
@@ -40,7 +40,13 @@ export const upCommandModule: CommandModule<GlobalFlags, UpFlags> = {
     const onSignal = (): void => controller.abort();
     process.once('SIGINT', onSignal);
     try {
-      const r = await labUp({ hostsFile: argv.hosts, progress: stepPrinter(!argv.json, argv.verbose), signal: controller.signal, install: argv.install });
+      const running = labUp({ hostsFile: argv.hosts, progress: stepPrinter(!argv.json, argv.verbose), signal: controller.signal, install: argv.install });
+      // Ctrl-C answers at once: what was made is in the ledger (recorded before it was made), for lab down.
+      const interrupted = new Promise<never>((_, reject) =>
+        controller.signal.addEventListener('abort', () => reject(new InterruptedError('interrupted: the lab is partly up — `lab down` removes what was made, `lab up` carries on')), { once: true }),
+      );
+      running.catch(() => undefined);
+      const r = await Promise.race([running, interrupted]);
       const urls = labUrls(r.state, stateTopology(r.state));
       if (argv.json) {
         process.stdout.write(`${JSON.stringify({ lab: r.lab, provider: r.provider, changed: r.changed, durationMs: Math.round(r.durationMs), broker: maskUrl(urls.brokerHere), backend: maskUrl(urls.backendHere), versions: r.versions }, null, 2)}\n`);
