@@ -88,6 +88,23 @@ export class App implements Sender {
     return this;
   }
 
+  /**
+   * The book's `app.config_from_object('config')`: settings from a module of yours — its default export when it
+   * has an object one, else its named exports (`export const BROKER_URL = 'amqp://HOST1'`). Errors name the file.
+   */
+  async configFromModule(specifier: string | URL): Promise<this> {
+    const url = moduleUrl(specifier);
+    let mod: Record<string, unknown>;
+    try {
+      mod = (await import(url)) as Record<string, unknown>;
+    } catch (err) {
+      throw new ConfigError(`cannot load the config module: ${(err as Error).message.split('\n')[0]}`, { file: url });
+    }
+    const def = mod.default;
+    const settings = def && typeof def === 'object' && !Array.isArray(def) ? (def as Record<string, unknown>) : Object.fromEntries(Object.entries(mod).filter(([k]) => k !== 'default'));
+    return this.configFromObject(settings, url);
+  }
+
   /** Register a task under a string name (the name Python peers use: "mergesort.sort"). */
   task<F extends TaskFn>(name: string, fn: F, options: TaskOptions = {}): Task<F> {
     if (!name || typeof name !== 'string') throw new ConfigError('a task needs a non-empty string name', { field: 'task' });

@@ -31,3 +31,13 @@ test('routes: explicit queue beats task_routes, glob patterns match', () => {
   assert.equal(app.route('other').queue, 'celery');
   assert.equal(app.route('feed.fetch', { queue: 'urgent' }).queue, 'urgent');
 });
+
+test("configFromModule reads a module like the book's config.py", async () => {
+  const app = new App('cfgmod');
+  await app.configFromModule(new URL('../fixtures/queue/celeryconfig.js', import.meta.url));
+  assert.equal(app.config.brokerUrl, 'amqp://HOST1');
+  assert.equal(app.config.resultBackend, 'redis://HOST2');
+  assert.equal(app.route('project.task2').queue, 'queue2');
+  await assert.rejects(new App('bad').configFromModule(new URL('../fixtures/queue/badconfig.js', import.meta.url)), (e: unknown) => e instanceof ConfigError && e.field === 'BROKR_URL' && /badconfig\.js/.test(e.message));
+  await assert.rejects(new App('missing').configFromModule('/nonexistent/config.js'), (e: unknown) => e instanceof ConfigError && /cannot load the config module/.test(e.message));
+});
