@@ -129,7 +129,9 @@ test.describe('Python Celery client → lab worker', () => {
     const key = `celery-task-meta-${r.id}`;
     assert.match(key, CELERY_TASK_KEY);
     const stored = JSON.parse((await rc().get(key)) ?? 'null') as Record<string, unknown>;
-    assert.deepEqual(Object.keys(stored).sort(), ['children', 'date_done', 'result', 'status', 'task_id', 'traceback']);
+    // Celery's keys, plus when the task ran and where (lab's timing keys; `worker` is Celery's result_extended name).
+    assert.deepEqual(Object.keys(stored).sort(), ['children', 'date_done', 'lab_finished', 'lab_started', 'result', 'status', 'task_id', 'traceback', 'worker']);
+    assert.ok((stored.lab_started as number) <= (stored.lab_finished as number) && Math.abs((stored.lab_finished as number) * 1000 - Date.now()) < 60_000, 'epoch seconds');
     assert.deepEqual([stored.status, stored.result, stored.task_id, stored.traceback], ['SUCCESS', 'Python rocks!', r.id, null]);
     assert.match(String(stored.date_done), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?$/, 'date_done is a naive UTC ISO time');
     const ttl = await rc().ttl(key);
