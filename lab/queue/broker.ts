@@ -42,6 +42,11 @@ export interface ConsumeOptions {
 export interface Consumer {
   /** Change the prefetch window (the worker widens it while it holds ETA tasks, as Celery does). */
   setPrefetch(prefetch: number): Promise<void>;
+  /**
+   * Stop receiving new messages; those already delivered stay with this consumer until it acks or rejects them
+   * (AMQP basic.cancel on an open channel). A warm shutdown pauses, finishes what it holds, then cancels.
+   */
+  pause(): Promise<void>;
   /** Stop receiving. Messages delivered but not yet acked are returned to their queues (redelivered=true). */
   cancel(): Promise<void>;
 }

@@ -192,7 +192,6 @@ export class Worker extends EventEmitter {
       return;
     }
     const acksLate = task.options.acksLate ?? this.app.config.taskAcksLate;
-    if (!acksLate) d.ack();
     const job: Job = {
       seq: 0,
       task: h.task,
@@ -217,7 +216,9 @@ export class Worker extends EventEmitter {
     this.stats.active++;
     let outcome: JobOutcome;
     try {
-      outcome = await this.pool!.run(job);
+      // Acked when a pool slot takes it, as Celery does — not on arrival: the prefetch window then really bounds what
+      // this worker holds, and a task still waiting for a slot goes back to the queue if the worker dies.
+      outcome = await this.pool!.run(job, acksLate ? undefined : () => d.ack());
     } finally {
       this.stats.active--;
     }
@@ -379,6 +380,8 @@ export class Worker extends EventEmitter {
     this.stopping = true;
     for (const timer of this.held.values()) clearTimeout(timer);
     if (warm) {
+      // No new deliveries; what this worker holds stays its own to finish (or, for ETA tasks, to hand back).
+      await this.consumer?.pause().catch((e: Error) => this.report(e));
       for (const d of this.held.keys()) d.reject(true);
       this.held.clear();
       while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);

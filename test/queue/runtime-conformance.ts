@@ -218,6 +218,33 @@ export function runtimeConformance(target: RuntimeTarget): void {
       assert.equal(await (await tasks.echo.delay('after')).get({ timeout: 10 }), 'after');
     });
 
+    test('the prefetch window bounds what a worker holds: tasks waiting for a slot stay in the queue', async (t) => {
+      const w = await setup(t, { pool: 'threads', concurrency: 1 });
+      if (!w) return;
+      // concurrency 1 × multiplier 4: at most 4 unacked; a task is acked when the slot takes it.
+      const results = await Promise.all(Array.from({ length: 20 }, () => tasks.sleep.delay(150)));
+      await new Promise((r) => setTimeout(r, 100));
+      const broker = await app.getBroker();
+      const ready = (await broker.stats(queue)).messages;
+      assert.ok(ready >= 20 - 1 - 4 - 1 && ready <= 20 - 4, `${ready} of 20 still waiting in the queue`);
+      await Promise.all(results.slice(0, 2).map((r) => r.get({ timeout: 10 })));
+    });
+
+    test('a warm stop finishes the running task and hands a held ETA task back to the queue', async (t) => {
+      const w = await setup(t, { pool: 'threads', concurrency: 1 });
+      if (!w) return;
+      const held = await tasks.echo.applyAsync(['later'], {}, { countdown: 60 });
+      const running = await tasks.sleep.delay(300);
+      while (w.stats.active === 0) await new Promise((r) => setTimeout(r, 10));
+      const t0 = Date.now();
+      await w.stop({ warm: true });
+      assert.ok(Date.now() - t0 < 3000, `warm stop took ${Date.now() - t0} ms`);
+      assert.equal(await running.get({ timeout: 1 }), 300, 'the running task finished and its result was stored');
+      assert.equal(await held.refresh(), 'PENDING');
+      const broker = await app.getBroker();
+      assert.equal((await broker.stats(queue)).messages, 1, 'the ETA task is back in the queue');
+    });
+
     test('ignore_result stores nothing', async (t) => {
       if (!(await setup(t))) return;
       const r = await tasks.echo.applyAsync(['quiet'], {}, { ignoreResult: true });

@@ -814,6 +814,8 @@ export class AmqpBroker extends ConnectionBase implements Broker {
 class AmqpConsumer implements Consumer {
   #state: ConsumerChannel | null = null;
   #cancelled = false;
+  /** Paused: no new deliveries (consumers cancelled), the channel kept so held messages can still be acked. */
+  #paused = false;
   #dead = false;
   #reattachAttempt = 0;
   #reattachTimer: NodeJS.Timeout | null = null;
@@ -843,7 +845,8 @@ class AmqpConsumer implements Consumer {
     try {
       // Global QoS on a channel of our own: one window for this consumer across its queues, changeable at once.
       await ch.prefetch(this.prefetch, true);
-      for (const queue of this.queues) {
+      // A paused consumer that reconnects holds nothing any more (the old channel's messages went back): it stays quiet.
+      for (const queue of this.#paused ? [] : this.queues) {
         const ok = await ch.consume(queue, (msg) => this.#onMessage(st, queue, msg), { noAck: false });
         st.tags.push(ok.consumerTag);
       }
@@ -880,6 +883,18 @@ class AmqpConsumer implements Consumer {
       await st.ch.prefetch(prefetch, true);
     } catch (err) {
       if (!st.closed) throw this.broker.opError(`set prefetch ${prefetch}`, err);
+    }
+  }
+
+  async pause(): Promise<void> {
+    if (this.#paused || this.#cancelled) return;
+    this.#paused = true;
+    const st = this.#state;
+    if (!st || st.closed) return;
+    try {
+      for (const tag of st.tags) await st.ch.cancel(tag);
+    } catch (err) {
+      if (!st.closed) throw this.broker.opError('pause consuming', err);
     }
   }
 

@@ -37,8 +37,14 @@ class MemConsumer implements Consumer {
     readonly handler: DeliveryHandler,
   ) {}
 
+  paused = false;
+
   hasRoom(): boolean {
-    return !this.cancelled && (this.prefetch <= 0 || this.unacked.size < this.prefetch);
+    return !this.cancelled && !this.paused && (this.prefetch <= 0 || this.unacked.size < this.prefetch);
+  }
+
+  async pause(): Promise<void> {
+    this.paused = true;
   }
 
   async setPrefetch(prefetch: number): Promise<void> {

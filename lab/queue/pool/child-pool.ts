@@ -65,7 +65,7 @@ interface Slot {
 
 export class ChildPool extends EventEmitter implements Pool {
   private readonly slots: Slot[] = [];
-  private readonly waiting: { job: Job; resolve: (o: JobOutcome) => void }[] = [];
+  private readonly waiting: { job: Job; resolve: (o: JobOutcome) => void; onStart?: () => void }[] = [];
   private closing = false;
   private respawnFailures = 0;
 
@@ -134,9 +134,9 @@ export class ChildPool extends EventEmitter implements Pool {
     }, this.respawnFailures ? delay : 0).unref();
   }
 
-  run(job: Job): Promise<JobOutcome> {
+  run(job: Job, onStart?: () => void): Promise<JobOutcome> {
     return new Promise((resolve) => {
-      this.waiting.push({ job, resolve });
+      this.waiting.push({ job, resolve, onStart });
       this.pump();
     });
   }
@@ -145,7 +145,8 @@ export class ChildPool extends EventEmitter implements Pool {
     while (this.waiting.length > 0) {
       const slot = this.slots.find((s) => s.ready && !s.job);
       if (!slot) return;
-      const { job, resolve } = this.waiting.shift()!;
+      const { job, resolve, onStart } = this.waiting.shift()!;
+      onStart?.();
       slot.job = job;
       slot.resolve = resolve;
       slot.startedAt = performance.now();

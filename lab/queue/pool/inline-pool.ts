@@ -6,7 +6,7 @@ import type { Job, JobOutcome, Pool } from './job.js';
 export class InlinePool extends EventEmitter implements Pool {
   readonly kind = 'async' as const;
   private running = 0;
-  private readonly waiting: { job: Job; resolve: (o: JobOutcome) => void }[] = [];
+  private readonly waiting: { job: Job; resolve: (o: JobOutcome) => void; onStart?: () => void }[] = [];
 
   constructor(
     readonly concurrency: number,
@@ -23,16 +23,17 @@ export class InlinePool extends EventEmitter implements Pool {
     await loadTaskModules(this.include);
   }
 
-  run(job: Job): Promise<JobOutcome> {
+  run(job: Job, onStart?: () => void): Promise<JobOutcome> {
     return new Promise((resolve) => {
-      this.waiting.push({ job, resolve });
+      this.waiting.push({ job, resolve, onStart });
       this.pump();
     });
   }
 
   private pump(): void {
     while (this.running < this.concurrency && this.waiting.length > 0) {
-      const { job, resolve } = this.waiting.shift()!;
+      const { job, resolve, onStart } = this.waiting.shift()!;
+      onStart?.();
       this.running++;
       void execute(job).then((outcome) => {
         this.running--;

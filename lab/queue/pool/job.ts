@@ -30,8 +30,11 @@ export interface Pool {
   readonly concurrency: number;
   /** Start the children and load the task modules in each; rejects with the first load error. */
   start(): Promise<void>;
-  /** Run a job on the next free slot (queued in order if all are busy). Never rejects: failures are outcomes. */
-  run(job: Job): Promise<JobOutcome>;
+  /**
+   * Run a job on the next free slot (queued in order if all are busy). Never rejects: failures are outcomes.
+   * `onStart` is called when a slot takes the job — the moment Celery acks a task (not when it merely arrives).
+   */
+  run(job: Job, onStart?: () => void): Promise<JobOutcome>;
   /** Jobs running or waiting for a slot. */
   readonly active: number;
   /** Stop the children. force = do not wait for running jobs. */
