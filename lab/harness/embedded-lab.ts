@@ -24,12 +24,13 @@ export async function openEmbeddedLab(scenario: AnyScenario, options: EmbeddedLa
   const concurrency = options.concurrency ?? scenario.embeddedWorker?.concurrency ?? availableParallelism();
   const worker = new Worker(app, { pool, concurrency, include: [scenario.tasksModule], hostname: `celery@${hostname()}` });
   let quotes: QuoteServer | null = null;
-  try {
-    const [, q] = await Promise.all([worker.start(), scenario.needs?.quotes ? startQuoteServer() : Promise.resolve(null)]);
-    quotes = q;
-  } catch (err) {
-    await worker.stop({ warm: false }).catch(() => undefined);
-    throw err;
+  const started = await Promise.allSettled([worker.start(), scenario.needs?.quotes ? startQuoteServer() : Promise.resolve(null)]);
+  if (started[1].status === 'fulfilled') quotes = started[1].value;
+  const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) {
+    // Whatever did start is stopped again: a failed start leaves nothing running.
+    await Promise.all([worker.stop({ warm: false }).catch(() => undefined), quotes?.close()]);
+    throw failed.reason;
   }
   const host = hostname();
   return {

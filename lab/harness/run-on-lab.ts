@@ -65,7 +65,8 @@ export async function runOnLab(o: RunOnLabOptions): Promise<number> {
     },
   });
   const controller = new AbortController();
-  const onSigint = (): void => controller.abort();
+  // First Ctrl-C: stop the run on the master host; a second one: quit at once.
+  const onSigint = (): void => (controller.signal.aborted ? process.exit(130) : controller.abort());
   process.on('SIGINT', onSigint);
   let code: number;
   try {

@@ -5,7 +5,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { randomBytes } from 'node:crypto';
-import { InterruptedError, LabError, RunError } from '../errors.js';
+import { InterruptedError, LabError, RunError, UsageError } from '../errors.js';
 import { summarize } from '../report/statistics.js';
 import { formatParams } from '../report/format.js';
 import { RUN_RECORD_SCHEMA } from '../report/run-record.js';
@@ -76,7 +76,8 @@ export async function runScenario(scenario: AnyScenario, params: ParsedParams, s
       try {
         fixture = await scenario.prepare(p);
       } catch (err) {
-        throw err instanceof LabError ? err : new RunError(`${scenario.name}: ${err instanceof Error ? err.message : String(err)}`, { code: 'E_USAGE' });
+        // prepare() rejects parameters that cannot go together (mergesort --n 5 --size 4): a usage error.
+        throw err instanceof LabError ? err : new UsageError(`${scenario.name}: ${err instanceof Error ? err.message : String(err)}`);
       }
       lab ??= await session;
       const app = await scenario.app();

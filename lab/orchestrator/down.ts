@@ -3,7 +3,9 @@
  * the rest — and report what could not be removed. Safe to run twice; works after `lab up` was killed with -9.
  */
 import { performance } from 'node:perf_hooks';
-import { rm } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { UsageError } from '../errors.js';
 import { Ledger } from '../topology/ledger.js';
 import type { LedgerEntry } from '../topology/ledger.js';
 import { acquireLock, clearActiveLab, readState, stateTopology } from '../topology/state.js';
@@ -31,6 +33,17 @@ function describe(e: LedgerEntry): string {
   return `${e.kind} ${e.key}${typeof d.host === 'string' ? ` on ${d.host}` : ''}`;
 }
 
+/**
+ * Remove the lab's state folder — all but its known_hosts: the host keys pinned on first contact stay pinned for
+ * the next `lab up` of this lab (a changed key is then still refused, not accepted as new).
+ */
+async function removeStateDir(dir: string): Promise<void> {
+  const kept = new Set(['known_hosts']);
+  const names = await readdir(dir).catch(() => [] as string[]);
+  await Promise.all(names.filter((n) => !kept.has(n)).map((n) => rm(join(dir, n), { recursive: true, force: true })));
+  if (!names.some((n) => kept.has(n))) await rm(dir, { recursive: true, force: true });
+}
+
 export async function labDown(ref: LabRef, options: { progress: Progress; hostsFile?: string }): Promise<DownResult> {
   const t0 = performance.now();
   const release = await acquireLock(ref.dir, ref.name);
@@ -40,14 +53,14 @@ export async function labDown(ref: LabRef, options: { progress: Progress; hostsF
     const entries = ledger.entries();
     const notes: string[] = [];
     if (entries.length === 0) {
-      await rm(ref.dir, { recursive: true, force: true });
+      await removeStateDir(ref.dir);
       await clearActiveLab(ref.name);
       return { lab: ref.name, removed: 0, failures: [], durationMs: performance.now() - t0, nothing: !state, notes };
     }
     let topology: Topology;
     if (state) topology = stateTopology(state);
     else if (options.hostsFile) topology = await loadInventory(options.hostsFile);
-    else throw new Error(`lab ${ref.name} has a ledger but no state: run lab down --hosts <its inventory>`);
+    else throw new UsageError(`lab ${ref.name} has a ledger but no state: run lab down --hosts <its inventory>`);
     const provider = await createProvider(topology, ref.dir);
     if (state) await provider.attach(state, ledger);
     const failures: DownResult['failures'] = [];
@@ -79,7 +92,7 @@ export async function labDown(ref: LabRef, options: { progress: Progress; hostsF
       await provider.close();
     }
     if (failures.length === 0) {
-      await rm(ref.dir, { recursive: true, force: true });
+      await removeStateDir(ref.dir);
       await clearActiveLab(ref.name);
     }
     return { lab: ref.name, removed, failures, durationMs: performance.now() - t0, nothing: false, notes };

@@ -48,7 +48,8 @@ export async function openLab(ref: LabRef): Promise<OpenLab> {
   const state = await readState(ref.dir);
   if (!state) throw new UsageError(`lab "${ref.name}" is not up (no state in ${ref.dir}); bring it up with lab up --hosts <file>`);
   const topology = stateTopology(state);
-  const ledger = await Ledger.open(ref.dir);
+  // Read-only use (status, logs, exec, run): no repair without the lab's lock.
+  const ledger = await Ledger.open(ref.dir, { repair: false });
   const provider = await createProvider(topology, ref.dir);
   await provider.attach(state, ledger);
   return { ref, state, topology, ledger, provider, urls: labUrls(state, topology) };

@@ -8,7 +8,7 @@ import { performance } from 'node:perf_hooks';
 import { LabError, ProviderError } from '../errors.js';
 import { loadInventory } from '../topology/inventory.js';
 import { Ledger } from '../topology/ledger.js';
-import { acquireLock, ensureStateDir, newState, readState, setActiveLab, stateTopology, writeState } from '../topology/state.js';
+import { acquireLock, ensureStateDir, newState, readState, setActiveLab, stateDir, stateTopology, writeState } from '../topology/state.js';
 import type { LabState } from '../topology/state.js';
 import type { Topology } from '../topology/topology.js';
 import type { PlanStep, Progress, Provider } from '../providers/provider.js';
@@ -36,7 +36,11 @@ export interface UpResult {
 
 export async function planUp(hostsFile: string): Promise<{ topology: Topology; steps: PlanStep[] }> {
   const topology = await loadInventory(hostsFile);
-  const provider = await createProvider(topology, '/nonexistent', {}).catch(() => null);
+  // Only "needs root" may be set aside for a plan; any other provider complaint is about the inventory.
+  const provider = await createProvider(topology, stateDir(topology.name), {}).catch((err: unknown) => {
+    if ((err as { code?: string }).code === 'E_NEED_ROOT') return null;
+    throw err;
+  });
   const steps: PlanStep[] = provider ? provider.plan() : [{ step: 'provider', detail: `${topology.provider} (needs root)` }];
   if (topology.provider !== 'local') steps.push(...topology.hosts.map((h) => ({ host: h.name, step: '/etc/hosts', detail: topology.hosts.map((o) => `${o.address} ${o.name}`).join(', ') })));
   for (const p of placements(topology)) steps.push({ host: p.host.name, step: p.service.name, detail: p.service.name === 'workers' ? `lab worker -A scenarios -c ${p.host.concurrency} -P ${p.host.pool} -Q ${p.host.queues.join(',')}` : `${p.service.name} on ${p.host.address}` });
@@ -73,6 +77,8 @@ export async function labUp(o: UpOptions): Promise<UpResult> {
   const t0 = performance.now();
   const topology = await loadInventory(o.hostsFile);
   for (const w of topology.warnings) o.progress({ step: 'inventory', status: 'info', detail: `warning: ${w}` });
+  // The provider checks what only it can (images per role, names in use) before anything is created.
+  const provider = await createProvider(topology, stateDir(topology.name), { install: o.install });
   const dir = await ensureStateDir(topology.name);
   const release = await acquireLock(dir, topology.name);
   let state: LabState | null = null;
@@ -83,7 +89,6 @@ export async function labUp(o: UpOptions): Promise<UpResult> {
     state = await writeState(dir, { ...state, status: state.status === 'up' ? 'up' : 'creating' });
     await setActiveLab(topology.name);
     const ledger = await Ledger.open(dir);
-    const provider = await createProvider(topology, dir, { install: o.install });
     let changed = false;
     const progress = o.progress;
     try {

@@ -28,7 +28,7 @@ import { randomBytes } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { InterruptedError, ProviderError } from '../errors.js';
+import { ConfigError, InterruptedError, ProviderError } from '../errors.js';
 import { PACKAGE_ROOT } from '../harness/fingerprint.js';
 import type { Ledger, LedgerEntry } from '../topology/ledger.js';
 import { isIPv4, parseCidr } from '../topology/net.js';
@@ -203,7 +203,7 @@ export class DockerProvider implements Provider {
     private readonly stateDir: string,
   ) {
     if (!topology.subnet || !topology.gateway || !topology.docker) {
-      throw new ProviderError(`lab ${topology.name}: the docker provider needs the topology's subnet, gateway and docker section`, { code: 'E_CONFIG' });
+      throw new ConfigError(`the docker provider needs the topology's subnet, gateway and docker section`, { file: topology.file });
     }
     parseCidr(topology.subnet);
     this.subnet = topology.subnet;
@@ -214,7 +214,7 @@ export class DockerProvider implements Provider {
       this.imageOf(h); // throws on a host whose roles need two different images
       const name = this.containerName(h.name).toLowerCase();
       const other = seen.get(name);
-      if (other !== undefined) throw new ProviderError(`hosts ${other} and ${h.name} of lab ${topology.name} map to the same container name ${name}; rename one`, { host: h.name, code: 'E_CONFIG' });
+      if (other !== undefined) throw new ConfigError(`hosts ${other} and ${h.name} map to the same container name ${name}; rename one`, { file: topology.file, field: `hosts.${h.name}` });
       seen.set(name, h.name);
     }
   }
@@ -245,10 +245,8 @@ export class DockerProvider implements Provider {
     if (h.roles.includes('backend')) wanted.add(images.backend);
     if (this.isNodeHost(h)) wanted.add(images.node);
     if (wanted.size !== 1) {
-      throw new ProviderError(`roles ${h.roles.join(', ')} need different images (${[...wanted].join(', ')}); give this host its own image: (one that has all they need)`, {
-        host: h.name,
-        code: 'E_CONFIG',
-      });
+      // An inventory mistake: exit 2 before anything is created.
+      throw new ConfigError(`roles ${h.roles.join(', ')} need different images (${[...wanted].join(', ')}); give this host its own image: (one that has all they need)`, { file: this.topology.file, field: `hosts.${h.name}.image` });
     }
     return [...wanted][0]!;
   }

@@ -15,7 +15,7 @@
 import { createHash } from 'node:crypto';
 import { chmod, chown, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
-import { InterruptedError, ProviderError } from '../errors.js';
+import { ConfigError, InterruptedError, ProviderError } from '../errors.js';
 import { PACKAGE_ROOT } from '../harness/fingerprint.js';
 import type { Ledger, LedgerEntry } from '../topology/ledger.js';
 import { parseCidr, inCidr, isIPv4 } from '../topology/net.js';
@@ -112,7 +112,7 @@ export class NetnsProvider implements Provider {
     private readonly stateDir: string,
   ) {
     if (!topology.subnet || !topology.gateway) {
-      throw new ProviderError(`lab ${topology.name}: the netns provider needs the topology's subnet and gateway`, { code: 'E_CONFIG' });
+      throw new ConfigError(`the netns provider needs the topology's subnet and gateway`, { file: topology.file });
     }
     this.prefix = parseCidr(topology.subnet).prefix;
     this.gateway = topology.gateway;
@@ -122,7 +122,7 @@ export class NetnsProvider implements Provider {
       const { veth, namespace } = this.names(h.name);
       for (const n of [veth, namespace]) {
         const other = seen.get(n);
-        if (other !== undefined) throw new ProviderError(`hosts ${other} and ${h.name} of lab ${topology.name} map to the same name ${n}; rename one`, { host: h.name, code: 'E_CONFIG' });
+        if (other !== undefined) throw new ConfigError(`hosts ${other} and ${h.name} map to the same name ${n}; rename one`, { file: topology.file, field: `hosts.${h.name}` });
         seen.set(n, h.name);
       }
     }

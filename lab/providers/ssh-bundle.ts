@@ -6,8 +6,8 @@
  */
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { lstat, mkdir, readdir, readFile, readlink, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { chmod, lstat, mkdir, readdir, readFile, readlink, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { labHome } from '../topology/state.js';
 import { join } from 'node:path';
 
 export interface Bundle {
@@ -108,8 +108,10 @@ async function build(root: string): Promise<Bundle> {
   if (!items.some((i) => i.rel === 'package.json') || !items.some((i) => i.rel.startsWith('dist/lab/'))) {
     throw new Error(`${root} does not hold a built lab (package.json and dist/lab/ are needed: run npm run build)`);
   }
-  const dir = join(tmpdir(), `lab-bundle-${process.getuid?.() ?? 'user'}`);
+  // Under the user's own lab home (0700), not a guessable /tmp path another user could have planted a tarball in.
+  const dir = join(labHome(), 'cache', 'bundles');
   await mkdir(dir, { recursive: true, mode: 0o700 });
+  await chmod(join(labHome(), 'cache'), 0o700);
   const file = join(dir, `lab-${hash.slice(0, 24)}.tgz`);
   try {
     const st = await stat(file);

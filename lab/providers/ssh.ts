@@ -796,16 +796,22 @@ export class SshProvider implements Provider {
       `{ : >> ${quote(options.logFile)}; } || exit 1`,
     ];
     if (options.cwd) lines.push(`cd ${quote(options.cwd)} || exit 1`);
+    // The environment (the lab's URLs, with passwords) comes on stdin, never on a command line that `ps` shows.
+    const envLines = Object.entries(options.env ?? {}).map(([k, v]) => {
+      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k) || /[\n\0]/.test(v)) throw new ProviderError(`spawn: cannot pass environment variable ${JSON.stringify(k)}`, { host: h.name, code: 'E_USAGE' });
+      return `${k}=${v}`;
+    });
     lines.push(
+      'while IFS= read -r kv && [ -n "$kv" ]; do export "$kv"; done',
       `command -v ${quote(argv[0]!)} >/dev/null 2>&1 || { echo ${quote(`command not found: ${argv[0]}`)} >&2; exit 127; }`,
-      `${quoteArgv(['setsid', ...envArgv(options.env, argv)])} >> ${quote(options.logFile)} 2>&1 < /dev/null &`,
+      `${quoteArgv(['setsid', ...argv])} >> ${quote(options.logFile)} 2>&1 < /dev/null &`,
       'pid=$!',
       'echo "pid=$pid"',
       'printf "stat="; cat "/proc/$pid/stat" 2>/dev/null || echo',
     );
     // The token is in the environment of the script's shell already, so every process from the first fork on
     // carries it (a process whose pid never reached the ledger is still found by it).
-    const r = await this.run(h.name, quoteArgv([...prefix, 'env', `${PROCESS_TOKEN_ENV}=${token}`, 'sh', '-c', lines.join('\n')]), { timeoutMs: 60_000 });
+    const r = await this.run(h.name, quoteArgv([...prefix, 'env', `${PROCESS_TOKEN_ENV}=${token}`, 'sh', '-c', lines.join('\n')]), { timeoutMs: 60_000, input: `${envLines.join('\n')}\n\n` });
     this.checkSudo(h.name, prefix, r);
     const err = r.stderr.toString('utf8');
     if (r.exitCode === 127 && /command not found/.test(err)) {

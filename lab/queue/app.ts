@@ -292,6 +292,8 @@ export class App implements Sender {
       const { message } = this.buildMessage(t.task, t.args, t.kwargs, { ...o, priority: route.priority });
       timings.encodeMs += performance.now() - e0;
       const p = this.publish(message, route);
+      // Observed now: if a later member fails to encode, the ones already sent must not reject unheard.
+      p.catch(() => undefined);
       sent.push(p);
       if (message.body.length >= LARGE_MESSAGE_BYTES) await new Promise<void>((r) => setImmediate(r));
       timings.handedAt.push(Date.now());
@@ -317,6 +319,7 @@ export class App implements Sender {
     if (this.wantsResult(last.task, last.options)) await (await this.getBackend()).watch([lastId]);
     const firstArgs = first.immutable ? first.args : [...args, ...first.args];
     const { confirmed } = await this.sendRaw(first.task, firstArgs, first.kwargs, { ...first.options, ...options, taskId: rootId, rootId }, { chain: chainDicts.length ? chainDicts : null }, false);
+    await confirmed; // as sendTask: resolved means the broker has it
     return new AsyncResult<R>(lastId, this, last.task, null, confirmed);
   }
 
@@ -336,7 +339,7 @@ export class App implements Sender {
       }),
     );
     const confirmed = Promise.all(sends.map((x) => x.confirmed)).then(() => undefined);
-    confirmed.catch(() => undefined);
+    await confirmed; // as sendTask: resolved means the broker has every header task
     return new AsyncResult<R>(bodyId, this, frozenBody.task, null, confirmed);
   }
 

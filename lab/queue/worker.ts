@@ -108,8 +108,14 @@ export class Worker extends EventEmitter {
     this.onConnectionError = (err: Error) => this.log.log('warning', oneLine(err.message));
     broker.on('error', this.onConnectionError);
     backend?.on('error', this.onConnectionError);
-    for (const q of this.queues) await this.app.ensureQueue(broker, q);
-    this.consumer = await broker.consume(this.queues, { prefetch: this.prefetch, tag: this.hostname }, (d) => this.onDelivery(d));
+    try {
+      for (const q of this.queues) await this.app.ensureQueue(broker, q);
+      this.consumer = await broker.consume(this.queues, { prefetch: this.prefetch, tag: this.hostname }, (d) => this.onDelivery(d));
+    } catch (err) {
+      await this.pool.close(true).catch(() => undefined);
+      this.pool = null;
+      throw err;
+    }
     this.log.log('info', `${this.hostname} ready. (${this.poolKind} pool, concurrency ${this.concurrency}, queues ${this.queues.join(', ')})`);
   }
 

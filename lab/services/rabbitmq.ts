@@ -7,7 +7,7 @@
 import { createBroker } from '../queue/transports.js';
 import type { ProcessRef } from '../providers/provider.js';
 import type { HostSpec } from '../topology/topology.js';
-import { layer, login, waitPort } from './service.js';
+import { layer, login, mustExec, waitPort } from './service.js';
 import type { Service, ServiceContext } from './service.js';
 
 /**
@@ -45,7 +45,7 @@ export const rabbitmqService: Service = {
     const { user, password, vhost } = state.credentials.rabbitmq;
     const port = state.services.broker.port;
     const asUser = ctx.topology.provider === 'local' ? undefined : 'rabbitmq';
-    await provider.exec(host.name, ['mkdir', '-p', `${d.base}/mnesia`, `${d.base}/log`], { sudo: host.sudo });
+    await mustExec(ctx, host.name, ['mkdir', '-p', `${d.base}/mnesia`, `${d.base}/log`], { sudo: host.sudo });
     const conf = [
       `listeners.tcp.1 = ${info.address}:${port}`,
       `default_user = ${confValue(user)}`,
@@ -61,7 +61,7 @@ export const rabbitmqService: Service = {
     ].join('\n');
     await provider.writeFile(host.name, d.conf, conf, { mode: 0o600, sudo: host.sudo, owner: asUser });
     await provider.writeFile(host.name, d.plugins, '[].\n', { mode: 0o644, sudo: host.sudo, owner: asUser });
-    if (asUser) await provider.exec(host.name, ['chown', '-R', `${asUser}:${asUser}`, d.base], { sudo: host.sudo });
+    if (asUser) await mustExec(ctx, host.name, ['chown', '-R', `${asUser}:${asUser}`, d.base], { sudo: host.sudo });
     return provider.spawn(host.name, [await serverCommand(ctx, host.name)], {
       key: this.key(host.name),
       logFile: `${info.workDir}/logs/rabbitmq.log`,
@@ -76,6 +76,9 @@ export const rabbitmqService: Service = {
         RABBITMQ_MNESIA_BASE: `${d.base}/mnesia`,
         RABBITMQ_LOG_BASE: `${d.base}/log`,
         RABBITMQ_LOGS: '-',
+        // Only AMQP faces the network: Erlang distribution and epmd (for rabbitmqctl on this host) stay on loopback.
+        RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS: '-kernel inet_dist_use_interface {127,0,0,1}',
+        ERL_EPMD_ADDRESS: '127.0.0.1',
         HOME: d.base,
       },
     });

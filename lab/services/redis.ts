@@ -5,7 +5,7 @@
 import { createBackend } from '../queue/transports.js';
 import type { ProcessRef } from '../providers/provider.js';
 import type { HostSpec } from '../topology/topology.js';
-import { layer, login, waitPort } from './service.js';
+import { layer, login, mustExec, waitPort } from './service.js';
 import type { Service, ServiceContext } from './service.js';
 
 export const redisService: Service = {
@@ -17,7 +17,7 @@ export const redisService: Service = {
     const { provider, state } = ctx;
     const info = provider.host(host.name);
     const base = `${info.workDir}/redis`;
-    await provider.exec(host.name, ['mkdir', '-p', base], { sudo: host.sudo });
+    await mustExec(ctx, host.name, ['mkdir', '-p', base], { sudo: host.sudo });
     const password = state.credentials.redis.password;
     if (/[\s"'\\]/.test(password)) throw new Error('the generated Redis password has characters a config line cannot hold');
     const conf = [

@@ -42,6 +42,12 @@ export interface Service {
   version?(ctx: ServiceContext, host: HostSpec, ref: ProcessRef | null): Promise<string | undefined>;
 }
 
+/** Run a setup command on a host; a non-zero exit is an error naming the command and its stderr. */
+export async function mustExec(ctx: ServiceContext, host: string, argv: string[], options: { sudo?: boolean } = {}): Promise<void> {
+  const r = await ctx.provider.exec(host, argv, options);
+  if (r.exitCode !== 0) throw new ProviderError(`${argv.join(' ')} failed (exit ${r.exitCode}): ${r.stderr.trim().split('\n')[0] ?? ''}`, { host, code: 'E_SETUP' });
+}
+
 /** Connect (log in) and close again: the protocol layer of a readiness or health check. */
 export async function login(connecting: Promise<Connection>): Promise<void> {
   const c = await connecting;

@@ -98,14 +98,18 @@ export class Ledger {
   private constructor(readonly path: string) {}
 
   /** Open (creating if needed) the ledger in `stateDir` (created with mode 0700). */
-  static async open(stateDir: string): Promise<Ledger> {
+  static async open(stateDir: string, options: { repair?: boolean } = {}): Promise<Ledger> {
     await mkdir(stateDir, { recursive: true, mode: 0o700 });
     const ledger = new Ledger(join(stateDir, LEDGER_FILE));
-    await ledger.load();
+    await ledger.load(options.repair ?? true);
     return ledger;
   }
 
-  private async load(): Promise<void> {
+  /**
+   * `repair` cuts a torn last line off the file. Only a command holding the lab's lock may (up, down): a reader
+   * without it could cut a line that a running `lab up` is still writing; it just ignores the torn tail.
+   */
+  private async load(repair: boolean): Promise<void> {
     let buf: Buffer;
     try {
       buf = await readFile(this.path);
@@ -120,7 +124,7 @@ export class Ledger {
     // a torn tail: everything after the last newline was being written when we died
     const lastNl = buf.lastIndexOf(0x0a);
     const goodLength = lastNl + 1;
-    if (goodLength < buf.length) {
+    if (goodLength < buf.length && repair) {
       this.warnings.push(`${this.path}: dropped a torn last line (${buf.length - goodLength} bytes) left by an interrupted write`);
       await truncate(this.path, goodLength);
     }

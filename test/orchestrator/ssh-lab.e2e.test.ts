@@ -76,6 +76,21 @@ test('ssh lab: up over SSH, run mergesort, down leaves nothing', { timeout: 600_
   const resolve = await run(['exec', 'HOST4', '--', 'getent', 'hosts', 'HOST2']);
   assert.match(resolve.stdout, new RegExp(`^${sshd.hosts[1].address.replace(/\./g, '\\.')}\\s+HOST2`, 'm'));
 
+  // No secret on a command line other users can read (ps): the services get the lab's URLs in their environment.
+  const state = JSON.parse(readFileSync(join(home, 'e2essh', 'state.json'), 'utf8')) as { credentials: { rabbitmq: { password: string }; redis: { password: string } } };
+  const secrets = [state.credentials.rabbitmq.password, state.credentials.redis.password];
+  for (const h of sshd.hosts) {
+    for (const pid of othersInNetns(h.pid)) {
+      let cmdline = '';
+      try {
+        cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      } catch {
+        continue;
+      }
+      for (const secret of secrets) assert.ok(!cmdline.includes(secret), `${h.name}: a password is on the command line of pid ${pid}`);
+    }
+  }
+
   const down = await run(['down']);
   assert.equal(down.code, 0, `${down.stdout}\n${down.stderr}`);
   for (const h of sshd.hosts) {
@@ -83,5 +98,6 @@ test('ssh lab: up over SSH, run mergesort, down leaves nothing', { timeout: 600_
     assert.deepEqual(othersInNetns(h.pid), [], `${h.name}: no process left beside sshd`);
   }
   assert.equal(existsSync('/root/.lab/e2essh'), false);
+  assert.deepEqual(readdirSync(join(home, 'e2essh')), ['known_hosts'], 'only the pinned host keys stay, for the next up');
   assert.equal(existsSync('/var/lib/lab/e2essh'), false);
 });

@@ -54,17 +54,16 @@ export const callCommandModule: CommandModule<GlobalFlags, CallFlags> = {
       if (v !== undefined && !(v >= 0)) throw new UsageError(`--${k}: expected seconds ≥ 0, got ${String(v)}`);
     }
     const urls = await resolveUrls(argv);
+    if (argv.wait && !urls.backend) throw new UsageError('--wait needs a result backend: pass --backend or set LAB_BACKEND_URL');
     const { App } = await import('../../queue/index.js');
     const app = new App('lab-call', { broker: urls.broker, backend: urls.backend });
     try {
       const options: SendOptions = { queue: argv.queue, countdown: argv.countdown, expires: argv.expires, priority: argv.priority };
       const r = await app.sendTask(argv.task, args, kwargs, options);
       if (!argv.wait) {
-        await r.sent; // the broker has it (publisher confirm) before we say so
         process.stdout.write(argv.json ? `${JSON.stringify({ id: r.id })}\n` : `${r.id}\n`);
         return;
       }
-      if (!urls.backend) throw new UsageError('--wait needs a result backend: pass --backend or set LAB_BACKEND_URL');
       const value = await r.get({ timeout: argv.timeout });
       process.stdout.write(argv.json ? `${JSON.stringify({ id: r.id, state: r.state, result: value })}\n` : `${JSON.stringify(value)}\n`);
     } finally {

@@ -42,9 +42,10 @@ export const logsCommandModule: CommandModule<GlobalFlags, LogsFlags> = {
         const lines = tail.split('\n').slice(-argv.lines);
         if (logs.length > 1 || !argv.follow) process.stdout.write(`==> ${label} (${ref.logFile}) <==\n`);
         if (argv.lines > 0) process.stdout.write(`${lines.join('\n')}\n`);
-        sizes.set(label, (await lab.provider.readFile(ref.host, ref.logFile)).length);
       }
       if (!argv.follow) return;
+      // Following: remember where each log ends now (the provider has no stat, so this reads each file once).
+      for (const { label, ref } of logs) sizes.set(label, (await lab.provider.readFile(ref.host, ref.logFile)).length);
       let stop = false;
       process.once('SIGINT', () => (stop = true));
       while (!stop) {

@@ -57,6 +57,7 @@ function scenarioCommand(s: AnyScenario): CommandModule<GlobalFlags, RunFlags> {
         const [{ findLab, openLab }, { readState }, { runOnLab }] = await Promise.all([import('../../orchestrator/lab-ref.js'), import('../../topology/state.js'), import('../../harness/run-on-lab.js')]);
         const ref = await findLab(argv.hosts);
         const state = ref ? await readState(ref.dir) : null;
+        if (argv.hosts && !state) throw new UsageError(`lab ${ref?.name ?? argv.hosts} is not up: bring it up with lab up --hosts ${argv.hosts} (or leave out --hosts for the embedded lab)`);
         if (ref && state) {
           if (state.status !== 'up') throw new UsageError(`lab ${ref.name} is not ready (state: ${state.status}): run lab up again, or lab down — or use --embedded`);
           if (argv.pool || argv.concurrency) throw new UsageError('--pool and --concurrency are for the embedded lab; a lab\'s workers are set in its inventory');

@@ -3,7 +3,10 @@
  * find the task, bind arguments, run it inside its task context, and turn whatever happened into an outcome.
  */
 import { performance } from 'node:perf_hooks';
-import { findTask } from '../app.js';
+import { allApps, findTask } from '../app.js';
+import type { App } from '../app.js';
+import type { Task } from '../task.js';
+import { ConfigError } from '../../errors.js';
 import { runInTaskContext } from '../context.js';
 import { Retry, celeryException, toExceptionInfo } from '../errors.js';
 import { encodeJson } from '../json-codec.js';
@@ -19,13 +22,20 @@ export async function loadTaskModules(include: readonly string[]): Promise<void>
       await import(m);
     } catch (err) {
       const reason = err instanceof Error ? err.message.split('\n')[0] : String(err);
-      throw new Error(`cannot load task module ${m}: ${reason}`);
+      // A module that does not load is the user's to fix (a typo in -A, a syntax error): a config error, exit 2.
+      throw new ConfigError(`cannot load task module ${m}: ${reason}`);
     }
   }
 }
 
 function traceOf(err: unknown): string | null {
   return err instanceof Error && err.stack ? err.stack : null;
+}
+
+/** The app that registered a task (its retry defaults apply). */
+function appOf(task: Task): App | undefined {
+  for (const app of allApps()) if (app.tasks.get(task.name) === task) return app;
+  return undefined;
 }
 
 export async function execute(job: Job): Promise<JobOutcome> {
@@ -52,7 +62,11 @@ export async function execute(job: Job): Promise<JobOutcome> {
   try {
     const args = task.bindArguments(decoded.args, decoded.kwargs);
     const request = { ...job.request, args: decoded.args, kwargs: decoded.kwargs };
-    const defaults = { maxRetries: task.options.maxRetries === undefined ? 3 : task.options.maxRetries, defaultRetryDelay: task.options.defaultRetryDelay ?? 180 };
+    const config = appOf(task)?.config;
+    const defaults = {
+      maxRetries: task.options.maxRetries === undefined ? (config?.taskMaxRetries ?? 3) : task.options.maxRetries,
+      defaultRetryDelay: task.options.defaultRetryDelay ?? config?.taskDefaultRetryDelay ?? 180,
+    };
     const value = await runInTaskContext(request, defaults, controller.signal, () => task.fn(...args));
     let resultJson: string;
     try {
