@@ -61,8 +61,8 @@ export interface Scenario<P extends Record<string, unknown> = Record<string, unk
   app(): Promise<App>;
   /** Worker settings for the embedded lab (e.g. the async pool for I/O-bound tasks). */
   embeddedWorker?: { pool?: PoolKind; concurrency?: number };
-  /** Services this scenario needs beside broker and backend. */
-  needs?: { quotes?: { latencyParam: string } };
+  /** Services this scenario needs beside broker and backend (currency: the quote server). */
+  needs?: { quotes?: boolean };
   /** Build the input for one parameter point (no lab needed: it runs while the workers start). */
   prepare(params: P): Promise<F> | F;
   run(mode: string, params: P, fixture: F, ctx: ScenarioContext): Promise<ModeResult<O>>;

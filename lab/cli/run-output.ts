@@ -15,8 +15,8 @@ export function renderRunSummary(r: RunRecord, extraLines: string[] = []): strin
   const repeats = `${r.repeat} repeat${r.repeat === 1 ? '' : 's'}${r.warmup ? ` after ${r.warmup} warm-up` : ''}`;
   out.push(`${r.scenario} · ${labLine(r)} · ${repeats}`);
   const table = new Table({
-    head: ['params', 'mode', 'median', 'min', 'p95', 'stddev', 'phases (median)'],
-    colAligns: ['left', 'left', 'right', 'right', 'right', 'right', 'left'],
+    head: ['params', 'mode', 'median', 'min', 'p95', 'p99', 'stddev', 'phases (median)'],
+    colAligns: ['left', 'left', 'right', 'right', 'right', 'right', 'right', 'left'],
     style: { head: [], border: [], 'padding-left': 1, 'padding-right': 1 },
   });
   for (const p of r.points) {
@@ -27,7 +27,7 @@ export function renderRunSummary(r: RunRecord, extraLines: string[] = []): strin
         .filter(([name]) => Object.keys(s.phases).length > 1 || name !== 'total')
         .map(([name, ph]) => `${name} ${formatMs(ph.median)}`)
         .join(' · ');
-      table.push([formatParams(p.params, 40), mode, formatMs(s.total.median), formatMs(s.total.min), formatMs(s.total.p95), r.repeat > 1 ? formatMs(s.total.stddev) : '—', phases]);
+      table.push([formatParams(p.params, 40), mode, formatMs(s.total.median), formatMs(s.total.min), formatMs(s.total.p95), formatMs(s.total.p99), r.repeat > 1 ? formatMs(s.total.stddev) : '—', phases]);
     }
   }
   out.push(table.toString());

@@ -8,8 +8,6 @@ import { activeLab, backendUrl, brokerUrl, readState, stateDir } from '../topolo
 export interface Urls {
   broker: string;
   backend: string | null;
-  /** Where they came from, for messages. */
-  source: string;
 }
 
 export async function resolveUrls(flags: { broker?: string; backend?: string }): Promise<Urls> {
@@ -17,16 +15,14 @@ export async function resolveUrls(flags: { broker?: string; backend?: string }):
   const envBackend = process.env.LAB_BACKEND_URL;
   let broker = flags.broker ?? envBroker;
   let backend = flags.backend ?? envBackend ?? null;
-  let source = flags.broker ? '--broker' : envBroker ? 'LAB_BROKER_URL' : '';
   if (!broker || !backend) {
     const name = await activeLab();
     const state = name ? await readState(stateDir(name)) : null;
     if (state) {
       broker ??= brokerUrl(state, { byAddress: true });
       backend ??= backendUrl(state, { byAddress: true });
-      source ||= `the active lab "${name}"`;
     }
   }
   if (!broker) throw new UsageError('no broker: pass --broker amqp://user:pass@HOST1//, set LAB_BROKER_URL, or bring a lab up (lab up --hosts hosts.yaml)');
-  return { broker, backend, source };
+  return { broker, backend };
 }

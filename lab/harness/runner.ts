@@ -133,7 +133,7 @@ export async function runScenario(scenario: AnyScenario, params: ParsedParams, s
     candidate: scenario.candidate,
     repeat: options.repeat,
     warmup: options.warmup,
-    lab: (lab as LabSession | null)?.info ?? (await session).info,
+    lab: (await session).info,
     env: await envP,
     startedAt: startedAt.toISOString(),
     finishedAt: new Date().toISOString(),

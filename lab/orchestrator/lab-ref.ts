@@ -2,10 +2,8 @@
  * Which lab a command acts on: the one an inventory names (--hosts), else the active lab. Opening a lab gives its
  * state, topology, ledger and a provider attached to it.
  */
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { ConfigError, UsageError } from '../errors.js';
-import { Ledger, LEDGER_FILE } from '../topology/ledger.js';
+import { Ledger } from '../topology/ledger.js';
 import { activeLab, brokerUrl, backendUrl, readState, stateDir, stateTopology } from '../topology/state.js';
 import type { LabState } from '../topology/state.js';
 import type { Topology } from '../topology/topology.js';
@@ -28,10 +26,6 @@ export async function findLab(hostsFile: string | undefined): Promise<LabRef | n
   }
   const name = await activeLab();
   return name ? { name, dir: stateDir(name) } : null;
-}
-
-export function hasLedger(ref: LabRef): boolean {
-  return existsSync(join(ref.dir, LEDGER_FILE));
 }
 
 export interface OpenLab {

@@ -11,7 +11,7 @@
  * the rest. A host's own name is never mapped to a 127.x address (services must bind to its lab address).
  */
 import { isIP } from 'node:net';
-import { HOSTNAME_PATTERN } from '../topology/schema.js';
+import { HOSTNAME_PATTERN } from '../topology/patterns.js';
 import type { HostsEntry } from './provider.js';
 
 const HOSTNAME_RE = new RegExp(HOSTNAME_PATTERN);

@@ -14,13 +14,8 @@ import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { CIDR_PATTERN } from './net.js';
 import { POOLS, PROVIDERS, ROLES } from './topology.js';
 
-export const LAB_NAME_PATTERN = '^[a-z][a-z0-9-]{0,30}$';
-/** RFC 1123 host name: dot-separated labels of letters, digits and inner hyphens; ≤ 63 per label, ≤ 253 in all. */
-export const HOSTNAME_PATTERN =
-  '^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$';
-/** POSIX-portable user name (no leading hyphen). */
-export const USER_PATTERN = '^[A-Za-z_][A-Za-z0-9_.-]{0,31}$';
-export const QUEUE_PATTERN = '^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,127}$';
+export { LAB_NAME_PATTERN, HOSTNAME_PATTERN, USER_PATTERN, QUEUE_PATTERN } from './patterns.js';
+import { LAB_NAME_PATTERN, HOSTNAME_PATTERN, USER_PATTERN, QUEUE_PATTERN } from './patterns.js';
 /** [registry[:port]/]name[/name…][:tag][@sha256:digest] */
 export const IMAGE_PATTERN =
   '^(?:[A-Za-z0-9][A-Za-z0-9.-]*(?::[0-9]{1,5})?/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$';

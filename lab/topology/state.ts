@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { ConfigError, LabError, maskUrl } from '../errors.js';
 import { syncDir } from './ledger.js';
 import { checkProcess, processIdentity, type ProcessIdentity } from './proc.js';
-import { LAB_NAME_PATTERN } from './schema.js';
+import { LAB_NAME_PATTERN } from './patterns.js';
 import { topologyData, topologyFromData, type Role, type Topology, type TopologyData } from './topology.js';
 
 export const STATE_FILE = 'state.json';
@@ -195,10 +195,6 @@ export async function readState(dir: string): Promise<LabState | null> {
   const st = await stat(file);
   if ((st.mode & 0o077) !== 0) await chmod(file, 0o600);
   return s;
-}
-
-export async function removeState(dir: string): Promise<void> {
-  await rm(join(dir, STATE_FILE), { force: true });
 }
 
 // ---- the active lab pointer

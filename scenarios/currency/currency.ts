@@ -41,7 +41,7 @@ export const currencyScenario: Scenario<CurrencyParams, null, Rates> = {
   tasksModule: new URL('./tasks.js', import.meta.url),
   app: async () => (await import('./tasks.js')).app,
   embeddedWorker: { pool: 'async', concurrency: 16 },
-  needs: { quotes: { latencyParam: 'latency' } },
+  needs: { quotes: true },
   prepare: () => null,
 
   async run(mode, params, _fixture, ctx) {
