@@ -875,7 +875,7 @@ export class SshProvider implements Provider {
     return (await this.waitGone(ref, 2000)) ? 'gone' : 'same';
   }
 
-  stop(ref: ProcessRef, graceMs = 8000): Promise<ProcessCheck> {
+  stop(ref: ProcessRef, graceMs = DEFAULT_GRACE_MS): Promise<ProcessCheck> {
     return this.stopOn(ref, graceMs);
   }
 

@@ -241,7 +241,7 @@ export async function acquireLock(dir: string, lab: string): Promise<() => Promi
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const file = join(dir, 'lock');
   const me = (await processIdentity(process.pid)) ?? { pid: process.pid, startTime: 0 };
-  for (let attempt = 0; attempt < 3; attempt++) {
+  for (let attempt = 0; attempt < 200; attempt++) {
     try {
       const fh = await open(file, 'wx', 0o600);
       await fh.writeFile(JSON.stringify(me));
@@ -268,7 +268,28 @@ export async function acquireLock(dir: string, lab: string): Promise<() => Promi
       const c = holder.startTime === 0 ? 'unknown' : await checkProcess(holder);
       if (c === 'same' || (c === 'unknown' && isAlive(holder.pid))) throw new LabLockedError(lab, holder);
     }
-    await unlink(file).catch(() => undefined); // stale: take it over
+    // Stale: take it over. Only the holder of a second, short-lived lock (lock.takeover) may remove it, and only if
+    // it still holds what we judged stale — so of several processes racing for a dead lab's lock, exactly one wins.
+    const takeover = `${file}.takeover`;
+    let th;
+    try {
+      th = await open(takeover, 'wx', 0o600);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      // Another taker is at it; a takeover file left by a crash is old: clear it after a second.
+      const age = await stat(takeover).then((st) => Date.now() - st.mtimeMs, () => 0);
+      if (age > 1000) await unlink(takeover).catch(() => undefined);
+      await new Promise((r) => setTimeout(r, 5 + Math.random() * 20));
+      continue;
+    }
+    try {
+      const now = await readFile(file, 'utf8').catch(() => null);
+      const same = now !== null && (holder ? now.trim() === JSON.stringify(holder) : true);
+      if (same) await unlink(file).catch(() => undefined);
+    } finally {
+      await th.close();
+      await unlink(takeover).catch(() => undefined);
+    }
   }
   throw new LabError('E_LOCKED', `could not take the lock of lab ${lab} (${file})`);
 }

@@ -178,3 +178,24 @@ describe('lab lock', () => {
     }
   });
 });
+
+it('racing takers of a stale lock: exactly one gets it', async () => {
+  const { mkdtemp, writeFile, rm } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { acquireLock, LabLockedError } = await import('../../lab/topology/state.js');
+  const dir = await mkdtemp(join(tmpdir(), 'lab-lockrace-'));
+  try {
+    for (let round = 0; round < 20; round++) {
+      // A lock left by a process that is gone (pid 0x7fffffff does not exist).
+      await writeFile(join(dir, 'lock'), JSON.stringify({ pid: 2147483646, startTime: 1 }));
+      const results = await Promise.allSettled([acquireLock(dir, 'race'), acquireLock(dir, 'race'), acquireLock(dir, 'race')]);
+      const won = results.filter((r) => r.status === 'fulfilled');
+      assert.equal(won.length, 1, `round ${round}: ${won.length} holders`);
+      for (const r of results) if (r.status === 'rejected') assert.ok(r.reason instanceof LabLockedError, String(r.reason));
+      await (won[0] as PromiseFulfilledResult<() => Promise<void>>).value();
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
