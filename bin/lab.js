@@ -12,5 +12,5 @@ try {
 const { main } = await import(entry.href);
 const code = await main();
 // The command is over: exit now, even if something it started is still winding down (an interrupted lab up, a
-// connection's reconnect timer). stdout and stderr are written synchronously to files and pipes on Linux.
-process.exit(code);
+// connection's reconnect timer) — but only once stdout and stderr are flushed: a pipe takes large output in pieces.
+process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));

@@ -59,6 +59,13 @@ test('currency prints each pair and its rate, like the book', async () => {
   assert.match(r.stdout, /^GBPUSD \d\.\d+$/m);
 });
 
+test('a large --json record reaches a pipe whole (the CLI flushes before it exits)', async () => {
+  const r = await lab(['run', 'echo', '--repeat', '3000', '--warmup', '0', '--json', '--reports', reports]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.ok(r.stdout.length > 256 * 1024, `${r.stdout.length} bytes`);
+  assert.equal((JSON.parse(r.stdout) as RunRecord).points[0].stats.distributed.total.n, 3000);
+});
+
 test('echo round-trips its message', async () => {
   const r = await lab(['run', 'echo', 'hello lab', '--repeat', '20', '--warmup', '2', '--json', '--reports', reports]);
   assert.equal(r.code, 0, r.stderr);
