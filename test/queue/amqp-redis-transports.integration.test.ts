@@ -8,8 +8,6 @@ import test from 'node:test';
 import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
-import { createServer, connect as netConnect } from 'node:net';
-import type { Server, Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
 import { randomUUID } from 'node:crypto';
@@ -28,6 +26,7 @@ import { Inbox, brokerConformance, eventually, sleep, textMessage, uniqueName } 
 import type { Declared } from './broker-conformance.js';
 import { backendConformance, meta } from './backend-conformance.js';
 import type { Used } from './backend-conformance.js';
+import { TcpProxy, closedPort } from '../support/tcp-proxy.js';
 
 const execFileP = promisify(execFile);
 const PREFIX = 'lab-test';
@@ -90,14 +89,6 @@ function urlPort(url: string, port: number): string {
   return url.replace(/@([^:/]+):\d+/, `@$1:${port}`).replace(/^(redis:\/\/)([^@/:]+):\d+/, `$1$2:${port}`);
 }
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
-
 function waitForStatus(c: { status: ConnectionStatus; on(e: 'status', l: (s: ConnectionStatus) => void): unknown; off(e: 'status', l: (s: ConnectionStatus) => void): unknown }, want: ConnectionStatus, timeoutMs = 10_000): Promise<void> {
   if (c.status === want) return Promise.resolve();
   return new Promise((resolve, reject) => {
@@ -113,58 +104,6 @@ function waitForStatus(c: { status: ConnectionStatus; on(e: 'status', l: (s: Con
     };
     c.on('status', on);
   });
-}
-
-/** A TCP proxy we can cut: simulates a network outage to the broker/backend without touching the service. */
-class TcpProxy {
-  readonly #sockets = new Set<Socket>();
-  #paused = false;
-  private constructor(
-    readonly server: Server,
-    readonly port: number,
-  ) {}
-
-  static async start(targetPort: number): Promise<TcpProxy> {
-    let proxy: TcpProxy | null = null;
-    const server = createServer((client) => proxy?.accept(client, targetPort));
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    proxy = new TcpProxy(server, (server.address() as { port: number }).port);
-    return proxy;
-  }
-
-  accept(client: Socket, targetPort: number): void {
-    if (this.#paused) {
-      client.destroy();
-      return;
-    }
-    const upstream = netConnect(targetPort, '127.0.0.1');
-    for (const s of [client, upstream]) {
-      this.#sockets.add(s);
-      s.on('error', () => undefined);
-      s.on('close', () => {
-        this.#sockets.delete(s);
-        client.destroy();
-        upstream.destroy();
-      });
-    }
-    client.pipe(upstream);
-    upstream.pipe(client);
-  }
-
-  /** Cut every connection and refuse new ones. */
-  pause(): void {
-    this.#paused = true;
-    for (const s of this.#sockets) s.destroy();
-  }
-
-  resume(): void {
-    this.#paused = false;
-  }
-
-  async close(): Promise<void> {
-    this.pause();
-    await new Promise<void>((r) => this.server.close(() => r()));
-  }
 }
 
 const rabbitmqctl = (t: TestContext): Promise<boolean> =>
@@ -266,7 +205,7 @@ test('amqp: wrong password → BrokerError E_BROKER_AUTH, one line, masked URL',
 
 test('amqp: refused port and missing vhost → one-line BrokerError naming the masked URL', async (t) => {
   if (!(await rabbitmq(t))) return;
-  const port = await freePort();
+  const port = await closedPort();
   const refused = new AmqpBroker(withPassword(urlPort(RABBITMQ_URL, port), 'lab', 's3cret'));
   t.after(() => refused.close());
   await assert.rejects(refused.ready(), (err: unknown) => {
@@ -473,7 +412,7 @@ test('redis: unknown user / refused port → one-line BackendError naming the ma
     assert.ok(!err.message.includes('nope@') && !err.message.includes('\n'));
     return true;
   });
-  const port = await freePort();
+  const port = await closedPort();
   const refused = new RedisBackend(`redis://:secret@127.0.0.1:${port}/0`);
   t.after(() => refused.close());
   const started = Date.now();
@@ -498,7 +437,7 @@ test('redis: password-protected server (a private redis-server): wrong or missin
     }
   });
   if (!have) return;
-  const port = await freePort();
+  const port = await closedPort();
   const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--requirepass', 'right-one', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
   t.after(() => {
     child.kill('SIGTERM');
