@@ -11,6 +11,7 @@
 import type { RunPoint, RunRecord, Summary } from './run-record.js';
 import { measuredTotals, modeStats, modesOf, paramsKey } from './derive.js';
 import { ratio, type Ratio } from './statistics.js';
+import { formatMs, formatParams, formatRatio, formatWhen, runName } from './format.js';
 
 export const COMPARE_SCHEMA = 'lab.compare/1';
 /** Fewest measured samples on each side for the bootstrap band; below it the MAD band is used. */
@@ -101,4 +102,31 @@ export function compareRuns(a: RunRecord, b: RunRecord): Comparison {
   }
   if (!rows.some((r) => r.ratio)) notes.push('the runs have no point and mode in common');
   return { schema: COMPARE_SCHEMA, a: ref(a), b: ref(b), rows, notes };
+}
+
+/** The columns every text renderer shows for a comparison row (terminal table, Markdown). */
+export const COMPARE_HEAD = ['scenario', 'params', 'mode', 'A median', 'B median', 'B/A', 'band', 'verdict'];
+
+/** The noise band of a row's ratio as text: "0.95×–1.10× (bootstrap)", or "—" when there is none. */
+export function bandText(row: CompareRow): string {
+  return row.ratio ? `${formatRatio(row.ratio.low)}–${formatRatio(row.ratio.high)} (${row.ratio.method})` : '—';
+}
+
+/** A comparison row as the text cells of COMPARE_HEAD. */
+export function compareCells(row: CompareRow): string[] {
+  return [
+    row.scenario,
+    formatParams(row.params),
+    row.mode,
+    row.a ? formatMs(row.a.median) : '—',
+    row.b ? formatMs(row.b.median) : '—',
+    row.ratio ? formatRatio(row.ratio.ratio) : '—',
+    bandText(row),
+    row.verdict,
+  ];
+}
+
+/** A compared run for people: "<run> · <scenario> · <lab> · <when>". */
+export function runLabel(r: RunRef): string {
+  return `${runName(r)} · ${r.scenario} · ${r.lab} · ${formatWhen(r.startedAt)}`;
 }

@@ -6,6 +6,7 @@
  * Per run: run/lab/environment facts, a summary table per point × mode, and the charts (see html-charts.ts for
  * the data-chart names): time-vs-param (sweeps only), phases, latency, latency-items (when latenciesMs exist).
  */
+import { bandText, runLabel } from './compare.js';
 import type { Comparison } from './compare.js';
 import { measuredSamples, modeStats, modesOf, speedup, sweptParam } from './derive.js';
 import { formatMs, formatParams, formatRatio, formatWhen, runName } from './format.js';
@@ -212,11 +213,11 @@ export function renderHtml(records: readonly RunRecord[]): string {
 
 export function renderCompareHtml(c: Comparison): string {
   const who = (tag: string, r: Comparison['a']): string =>
-    `<dt>${tag}</dt><dd>${esc(`${runName(r)} · ${r.scenario} · ${r.lab} · ${formatWhen(r.startedAt)}`)} ${r.verified ? '<span class="ok">✓</span>' : '<span class="bad">✗</span>'}</dd>`;
+    `<dt>${tag}</dt><dd>${esc(runLabel(r))} ${r.verified ? '<span class="ok">✓</span>' : '<span class="bad">✗</span>'}</dd>`;
   const rows = c.rows
     .map((row) => {
       const cls = row.verdict === 'faster' ? 'verdict-faster' : row.verdict === 'slower' ? 'verdict-slower' : 'verdict-noise';
-      const band = row.ratio ? `${formatRatio(row.ratio.low)}–${formatRatio(row.ratio.high)} (${row.ratio.method})` : '—';
+      const band = bandText(row);
       return (
         `<tr><td class="l">${esc(row.scenario)}</td><td class="l">${esc(formatParams(row.params))}</td><td class="l">${esc(row.mode)}</td>` +
         `<td>${esc(row.a ? formatMs(row.a.median) : '—')}</td><td>${esc(row.a ? formatMs(row.a.mad) : '—')}</td>` +

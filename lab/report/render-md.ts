@@ -1,9 +1,10 @@
 /**
  * GitHub-flavoured Markdown: the same rows as the terminal table, as a pipe table, plus verification failures.
  */
+import { COMPARE_HEAD, compareCells, runLabel } from './compare.js';
 import type { Comparison } from './compare.js';
 import { modeStats, speedup } from './derive.js';
-import { formatMs, formatParams, formatRatio, formatWhen, runName } from './format.js';
+import { formatMs, formatParams, formatRatio, formatWhen } from './format.js';
 import type { RunRecord } from './run-record.js';
 
 /** Make text safe inside a table cell: no pipes, newlines, inline HTML or emphasis surprises. */
@@ -60,23 +61,14 @@ export function renderMarkdown(records: readonly RunRecord[]): string {
 }
 
 export function renderCompareMarkdown(c: Comparison): string {
-  const rows = c.rows.map((row) => [
-    row.scenario,
-    formatParams(row.params),
-    row.mode,
-    row.a ? formatMs(row.a.median) : '—',
-    row.b ? formatMs(row.b.median) : '—',
-    row.ratio ? formatRatio(row.ratio.ratio) : '—',
-    row.ratio ? `${formatRatio(row.ratio.low)}–${formatRatio(row.ratio.high)} (${row.ratio.method})` : '—',
-    row.verdict,
-  ]);
+  const rows = c.rows.map(compareCells);
   const out = [
     '## lab compare',
     '',
-    `- **A:** ${mdCell(`${runName(c.a)} · ${c.a.scenario} · ${c.a.lab} · ${formatWhen(c.a.startedAt)}`)}`,
-    `- **B:** ${mdCell(`${runName(c.b)} · ${c.b.scenario} · ${c.b.lab} · ${formatWhen(c.b.startedAt)}`)}`,
+    `- **A:** ${mdCell(runLabel(c.a))}`,
+    `- **B:** ${mdCell(runLabel(c.b))}`,
     '',
-    mdTable(['scenario', 'params', 'mode', 'A median', 'B median', 'B/A', 'band', 'verdict'], ['l', 'l', 'l', 'r', 'r', 'r', 'l', 'l'], rows),
+    mdTable(COMPARE_HEAD, ['l', 'l', 'l', 'r', 'r', 'r', 'l', 'l'], rows),
     '',
     'B/A < 1: B is faster. band: 95% bootstrap CI of the median ratio (bootstrap) or median ± MAD (mad).',
   ];

@@ -3,9 +3,10 @@
  * baseline median, candidate median, speed-up (baseline/candidate), verified, repeats, when (UTC).
  */
 import Table from 'cli-table3';
+import { COMPARE_HEAD, compareCells, runLabel } from './compare.js';
 import type { Comparison } from './compare.js';
 import { modeStats, modesOf, speedup } from './derive.js';
-import { formatMs, formatParams, formatRatio, formatWhen, runName } from './format.js';
+import { formatMs, formatParams, formatRatio, formatWhen } from './format.js';
 import type { RunRecord } from './run-record.js';
 
 function newTable(head: string[], colAligns: ('left' | 'right' | 'center')[]): Table.Table {
@@ -59,24 +60,9 @@ export function renderTable(records: readonly RunRecord[]): string {
 }
 
 export function renderCompareTable(c: Comparison): string {
-  const who = (tag: string, r: Comparison['a']): string => `${tag}: ${runName(r)} · ${r.scenario} · ${r.lab} · ${formatWhen(r.startedAt)}`;
-  const table = newTable(
-    ['scenario', 'params', 'mode', 'A median', 'B median', 'B/A', 'band', 'verdict'],
-    ['left', 'left', 'left', 'right', 'right', 'right', 'left', 'left'],
-  );
-  for (const row of c.rows) {
-    table.push([
-      row.scenario,
-      formatParams(row.params),
-      row.mode,
-      row.a ? formatMs(row.a.median) : '—',
-      row.b ? formatMs(row.b.median) : '—',
-      row.ratio ? formatRatio(row.ratio.ratio) : '—',
-      row.ratio ? `${formatRatio(row.ratio.low)}–${formatRatio(row.ratio.high)} (${row.ratio.method})` : '—',
-      row.verdict,
-    ]);
-  }
-  const lines = [who('A', c.a), who('B', c.b), table.toString()];
+  const table = newTable(COMPARE_HEAD, ['left', 'left', 'left', 'right', 'right', 'right', 'left', 'left']);
+  for (const row of c.rows) table.push(compareCells(row));
+  const lines = [`A: ${runLabel(c.a)}`, `B: ${runLabel(c.b)}`, table.toString()];
   if (c.notes.length > 0) lines.push('', ...c.notes.map((n) => `note: ${n}`));
   lines.push('', 'B/A < 1: B is faster. band: 95% bootstrap CI of the median ratio (bootstrap) or median ± MAD (mad).');
   return `${lines.join('\n')}\n`;
