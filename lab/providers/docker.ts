@@ -31,7 +31,7 @@ import { performance } from 'node:perf_hooks';
 import { ConfigError, InterruptedError, ProviderError } from '../errors.js';
 import { PACKAGE_ROOT } from '../harness/fingerprint.js';
 import type { Ledger, LedgerEntry } from '../topology/ledger.js';
-import { isIPv4, parseCidr } from '../topology/net.js';
+import { parseCidr } from '../topology/net.js';
 import { parseProcStat } from '../topology/proc.js';
 import type { ProcessCheck } from '../topology/proc.js';
 import type { LabState } from '../topology/state.js';

@@ -11,7 +11,7 @@ import type { ProcessCheck } from '../topology/proc.js';
 import type { Topology } from '../topology/topology.js';
 import type { LabState } from '../topology/state.js';
 import { aliveLocal, signalLocal, stopLocal, execLocal, spawnRecorded, streamLocal, tailFile, undoProcess } from './local-process.js';
-import type { ExecOptions, ExecResult, HostInfo, HostsEntry, PlanStep, ProcessRef, Provider, SpawnOptions, StreamOptions, UpContext } from './provider.js';
+import type { ExecOptions, ExecResult, HostInfo, PlanStep, ProcessRef, Provider, SpawnOptions, StreamOptions, UpContext } from './provider.js';
 
 export class LocalProvider implements Provider {
   readonly kind = 'local' as const;

@@ -31,7 +31,6 @@ export const NETNS_ETC = '/etc/netns';
 /** Where the hosts' work directories go: readable by the users services run as, unlike a 0700 home. */
 export const NETNS_WORK_BASE = '/var/lib/lab';
 
-const IFNAMSIZ = 15;
 /** Longest namespace name we use as is (it is a file name in /run/netns; 255 is the hard limit). */
 const NS_NAME_MAX = 64;
 
@@ -98,8 +97,6 @@ interface Present {
   addrs: Map<string, string[]>;
 }
 
-type StepResult = 'skip' | 'done';
-
 export class NetnsProvider implements Provider {
   readonly kind = 'netns' as const;
   private ledger: Ledger | null = null;
@@ -109,7 +106,8 @@ export class NetnsProvider implements Provider {
 
   constructor(
     readonly topology: Topology,
-    private readonly stateDir: string,
+    /** Every provider is given it; netns keeps its hosts' work under /var/lib/lab instead (see workRoot). */
+    _stateDir: string,
   ) {
     if (!topology.subnet || !topology.gateway) {
       throw new ConfigError(`the netns provider needs the topology's subnet and gateway`, { file: topology.file });

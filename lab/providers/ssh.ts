@@ -236,7 +236,7 @@ export class SshProvider implements Provider {
 
   constructor(
     readonly topology: Topology,
-    private readonly stateDir: string,
+    stateDir: string,
     private readonly options: SshProviderOptions = {},
   ) {
     this.knownHosts = new KnownHosts(posix.join(stateDir, 'known_hosts'));

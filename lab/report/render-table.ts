@@ -17,7 +17,7 @@ function newTable(head: string[], colAligns: ('left' | 'right' | 'center')[]): T
   });
 }
 
-function modeCell(record: RunRecord, point: RunRecord['points'][number], mode: string): string {
+function modeCell(point: RunRecord['points'][number], mode: string): string {
   const s = modeStats(point, mode);
   return `${mode} ${s ? formatMs(s.total.median) : '—'}`;
 }
@@ -40,14 +40,14 @@ export function renderTable(records: readonly RunRecord[]): string {
         r.scenario,
         formatParams(p.params),
         `${r.lab.kind}/${r.lab.name}`,
-        modeCell(r, p, r.baseline),
-        modeCell(r, p, r.candidate),
+        modeCell(p, r.baseline),
+        modeCell(p, r.candidate),
         sp ? formatRatio(sp.ratio) : '—',
         p.verify.ok ? '✓' : '✗',
         String(r.repeat),
         formatWhen(r.startedAt),
       ];
-      if (withOthers) row.splice(6, 0, others.map((m) => modeCell(r, p, m)).join(', '));
+      if (withOthers) row.splice(6, 0, others.map((m) => modeCell(p, m)).join(', '));
       table.push(row);
       if (!p.verify.ok) failures.push(`✗ ${r.scenario} ${formatParams(p.params)} (${r.id}): ${p.verify.detail}`.replace(/\s+/g, ' '));
     }
