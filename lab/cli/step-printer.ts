@@ -21,7 +21,7 @@ export function stepPrinter(enabled: boolean, verbose: boolean, write: (s: strin
     const mark = e.status === 'done' ? '✓' : e.status === 'skip' ? '=' : e.status === 'fail' ? '✗' : '·';
     // What was already there, and checks that passed, are only worth a line with --verbose; progress of a step
     // still running (an image being pulled) is always shown.
-    if (!verbose && (e.status === 'skip' || (e.status === 'info' && !inFlight && !/warning/.test(e.detail ?? '')))) return;
+    if (!verbose && (e.status === 'skip' || (e.status === 'info' && !inFlight && !e.warning))) return;
     write(`${at}  ${where} ${mark} ${e.step}${e.detail ? `: ${e.detail}` : ''}${e.status === 'done' ? took : ''}\n`);
   };
 }

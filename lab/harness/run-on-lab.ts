@@ -5,6 +5,7 @@
  */
 import { Writable } from 'node:stream';
 import { maskUrl, RunError } from '../errors.js';
+import { defaultConfig } from '../queue/config.js';
 import { writeRecord } from '../report/records.js';
 import type { LabInfo, RunRecord } from '../report/run-record.js';
 import type { OpenLab } from '../orchestrator/lab-ref.js';
@@ -22,7 +23,7 @@ export function labInfoOf(lab: OpenLab): LabInfo {
     hosts: topology.hosts.map((h) => ({ name: h.name, address: h.address, roles: [...h.roles] })),
     broker: { kind: 'rabbitmq', url: maskUrl(urls.brokerInLab), version: state.versions?.rabbitmq, host: state.services.broker.host },
     backend: { kind: 'redis', url: maskUrl(urls.backendInLab), version: state.versions?.redis, host: state.services.backend.host },
-    workers: { pool: workers[0]?.pool ?? 'prefork', concurrency: workers.reduce((n, h) => n + h.concurrency, 0), prefetchMultiplier: 4, hosts: workers.map((h) => h.name) },
+    workers: { pool: workers[0]?.pool ?? 'prefork', concurrency: workers.reduce((n, h) => n + h.concurrency, 0), prefetchMultiplier: defaultConfig().workerPrefetchMultiplier, hosts: workers.map((h) => h.name) },
     serializer: 'json',
   };
 }

@@ -1,5 +1,5 @@
 /** The lab's services, where each runs, and how to (re)start what is not running. */
-import { refOf } from '../providers/local-process.js';
+import { refOf } from '../providers/provider.js';
 import type { ProcessRef } from '../providers/provider.js';
 import { quotesService } from '../services/quotes-service.js';
 import { rabbitmqService } from '../services/rabbitmq.js';

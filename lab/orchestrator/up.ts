@@ -76,7 +76,7 @@ async function hostsEverywhere(provider: Provider, topology: Topology, progress:
 export async function labUp(o: UpOptions): Promise<UpResult> {
   const t0 = performance.now();
   const topology = await loadInventory(o.hostsFile);
-  for (const w of topology.warnings) o.progress({ step: 'inventory', status: 'info', detail: `warning: ${w}` });
+  for (const w of topology.warnings) o.progress({ step: 'inventory', status: 'info', detail: `warning: ${w}`, warning: true });
   // The provider checks what only it can (images per role, names in use) before anything is created.
   const provider = await createProvider(topology, stateDir(topology.name), { install: o.install });
   const dir = await ensureStateDir(topology.name);

@@ -13,7 +13,7 @@ import { ProviderError } from '../errors.js';
 import type { Ledger, LedgerEntry } from '../topology/ledger.js';
 import { processStartTime, stopRecorded, checkProcess } from '../topology/proc.js';
 import type { ProcessCheck } from '../topology/proc.js';
-import { DEFAULT_GRACE_MS, PROCESS_TOKEN_ENV } from './provider.js';
+import { DEFAULT_GRACE_MS, PROCESS_TOKEN_ENV, refOf } from './provider.js';
 import type { ExecOptions, ExecResult, ProcessRef, SpawnedData, StreamOptions } from './provider.js';
 
 /** Debian packages that provide the commands lab runs, for "command not found" messages. */
@@ -166,12 +166,6 @@ export async function findByToken(token: string): Promise<number[]> {
     }
   }
   return out;
-}
-
-export function refOf(entry: LedgerEntry): ProcessRef | null {
-  const d = entry.data as Partial<SpawnedData>;
-  if (typeof d.pid !== 'number' || typeof d.startTime !== 'number') return null;
-  return { key: entry.key, host: d.host ?? '', pid: d.pid, startTime: d.startTime, logFile: d.logFile ?? '', command: d.command ?? [] };
 }
 
 /** Stop what a process entry recorded: by pid + start time (its whole group), else by its environment token. */

@@ -84,6 +84,8 @@ export interface ProgressEvent {
   step: string;
   status: ProgressStatus;
   detail?: string;
+  /** Something the user should see even without --verbose (an 'info' event that warns). */
+  warning?: boolean;
 }
 
 export type Progress = (e: ProgressEvent) => void;
@@ -157,3 +159,10 @@ export interface SpawnedData {
 export const DEFAULT_GRACE_MS = 8000;
 
 export const PROCESS_TOKEN_ENV = 'LAB_PROCESS_TOKEN';
+
+/** The process a 'process' / 'remote-process' ledger entry records, once its pid and start time are known. */
+export function refOf(entry: LedgerEntry): ProcessRef | null {
+  const d = entry.data as Partial<SpawnedData>;
+  if (typeof d.pid !== 'number' || typeof d.startTime !== 'number') return null;
+  return { key: entry.key, host: d.host ?? '', pid: d.pid, startTime: d.startTime, logFile: d.logFile ?? '', command: d.command ?? [] };
+}

@@ -520,7 +520,7 @@ export class SshProvider implements Provider {
       const detail = system
         ? `warning: ${blocked} is not traversable by other users (RabbitMQ runs as its own user), so this broker host works in ${workDir} instead of ~/.lab`
         : `warning: ${blocked} is not traversable by other users, so RabbitMQ's user cannot reach its data under ${workDir}: chmod o+x ${blocked} (traverse only), give lab sudo, or connect as another user`;
-      ctx.progress({ host, step: 'work directory', status: 'info', detail });
+      ctx.progress({ host, step: 'work directory', status: 'info', detail, warning: true });
     }
     this.infos.set(host, { name: host, address: h.address, workDir, labRoot, node: data.node });
 

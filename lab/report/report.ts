@@ -22,8 +22,9 @@ import { renderCompareMarkdown, renderMarkdown } from './render-md.js';
 import { renderCompareTable, renderTable } from './render-table.js';
 import type { RunRecord } from './run-record.js';
 
-export const REPORT_FORMATS = ['table', 'json', 'csv', 'md', 'html'] as const;
-export type ReportFormat = (typeof REPORT_FORMATS)[number];
+import { REPORT_FORMATS } from './formats.js';
+import type { ReportFormat } from './formats.js';
+export { REPORT_FORMATS, type ReportFormat };
 
 export interface ReportOptions {
   dir: string;

@@ -3,9 +3,8 @@ import type { CommandModule } from 'yargs';
 import { UsageError } from '../../errors.js';
 import { reportsOption } from '../shared-options.js';
 import type { GlobalFlags, ReportsFlag } from '../shared-options.js';
-
-const FORMATS = ['table', 'json', 'csv', 'md', 'html'] as const;
-type Format = (typeof FORMATS)[number];
+import { REPORT_FORMATS as FORMATS } from '../../report/formats.js';
+import type { ReportFormat as Format } from '../../report/formats.js';
 
 interface ReportFlags extends GlobalFlags, ReportsFlag {
   format?: Format;
