@@ -2,11 +2,8 @@
 import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { arch, cpus, hostname, release, totalmem, type } from 'node:os';
-import { fileURLToPath } from 'node:url';
+import { PACKAGE_ROOT } from '../paths.js';
 import type { Fingerprint } from '../report/run-record.js';
-
-/** The repository (or installed package) root: dist/lab/harness → three levels up. */
-export const PACKAGE_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
 async function labVersion(): Promise<string> {
   try {

@@ -5,7 +5,7 @@
  * the ledger first, so `lab down` can undo it even after `lab up` was killed midway.
  */
 import { performance } from 'node:perf_hooks';
-import { LabError, ProviderError } from '../errors.js';
+import { LabError, ProviderError, hasCode } from '../errors.js';
 import { loadInventory } from '../topology/inventory.js';
 import { Ledger } from '../topology/ledger.js';
 import { acquireLock, ensureStateDir, newState, readState, setActiveLab, stateDir, stateTopology, writeState } from '../topology/state.js';
@@ -38,7 +38,7 @@ export async function planUp(hostsFile: string): Promise<{ topology: Topology; s
   const topology = await loadInventory(hostsFile);
   // Only "needs root" may be set aside for a plan; any other provider complaint is about the inventory.
   const provider = await createProvider(topology, stateDir(topology.name), {}).catch((err: unknown) => {
-    if ((err as { code?: string }).code === 'E_NEED_ROOT') return null;
+    if (hasCode(err, 'E_NEED_ROOT')) return null;
     throw err;
   });
   const steps: PlanStep[] = provider ? provider.plan() : [{ step: 'provider', detail: `${topology.provider} (needs root)` }];

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import Docker from 'dockerode';
 import { ProviderError } from '../errors.js';
+import type { LabErrorCode } from '../errors.js';
 
 // ---- where the engine is
 
@@ -47,7 +48,7 @@ export class EngineError extends ProviderError {
   /** HTTP status of the API answer (404 not found, 409 conflict…), when there was one. */
   readonly status?: number;
 
-  constructor(message: string, options: { host?: string; cause?: unknown; code?: string; status?: number } = {}) {
+  constructor(message: string, options: { host?: string; cause?: unknown; code?: LabErrorCode; status?: number } = {}) {
     super(message, options);
     this.status = options.status;
   }

@@ -28,8 +28,8 @@ import { randomBytes } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { ConfigError, InterruptedError, ProviderError } from '../errors.js';
-import { PACKAGE_ROOT } from '../harness/fingerprint.js';
+import { ConfigError, InterruptedError, LabError, ProviderError, hasCode } from '../errors.js';
+import { PACKAGE_ROOT } from '../paths.js';
 import type { Ledger, LedgerEntry } from '../topology/ledger.js';
 import { parseCidr } from '../topology/net.js';
 import { parseProcStat } from '../topology/proc.js';
@@ -329,8 +329,7 @@ export class DockerProvider implements Provider {
     try {
       out = await engine.exec(this.containerName(host), r, host);
     } catch (err) {
-      const code = (err as { code?: string }).code;
-      if (code === 'E_CONTAINER_NOT_RUNNING' || code === 'E_ENGINE_NOT_FOUND') throw await this.containerDown(host, err);
+      if (hasCode(err, 'E_CONTAINER_NOT_RUNNING', 'E_ENGINE_NOT_FOUND')) throw await this.containerDown(host, err);
       throw err;
     }
     // The engine's own failure (exit 125-127 from the runtime, e.g. "crun: the container … is not running", or no
@@ -418,7 +417,7 @@ export class DockerProvider implements Provider {
     } catch (err) {
       const msg = (err as Error).message;
       const hint = /overlap|in use|already|conflict/i.test(msg) ? '; the subnet is taken (by another network, or an interface of this machine): choose another subnet in the inventory' : '';
-      throw new ProviderError(`network: ${msg}${hint}`, { host: `lab ${this.topology.name}`, cause: err, code: (err as { code?: string }).code });
+      throw new ProviderError(`network: ${msg}${hint}`, { host: `lab ${this.topology.name}`, cause: err, code: err instanceof LabError ? err.code : undefined });
     }
     await ctx.ledger.markDone(key, { id });
     ctx.progress({ step, status: 'done', detail });
@@ -630,8 +629,7 @@ export class DockerProvider implements Provider {
     try {
       r = await this.sh(ref.host, PROC_SCRIPT, [op, String(ref.pid), String(ref.startTime), arg], { timeoutMs });
     } catch (err) {
-      const code = (err as { code?: string }).code;
-      if (code === 'E_CONTAINER_EXITED' || code === 'E_CONTAINER_GONE') return 'gone'; // its processes went with it
+      if (hasCode(err, 'E_CONTAINER_EXITED', 'E_CONTAINER_GONE')) return 'gone'; // its processes went with it
       throw err;
     }
     const word = r.stdout.toString('utf8').trim().split('\n').pop();
@@ -669,8 +667,7 @@ export class DockerProvider implements Provider {
     try {
       r = await this.run(host, { argv, timeoutMs: 60_000 });
     } catch (err) {
-      const code = (err as { code?: string }).code;
-      if (code !== 'E_CONTAINER_EXITED') throw err;
+      if (!hasCode(err, 'E_CONTAINER_EXITED')) throw err;
       // a stopped container still has its files: read them through the archive API
       const engine = await this.engine();
       let whole: Buffer;

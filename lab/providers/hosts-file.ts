@@ -11,15 +11,15 @@
  * the rest. A host's own name is never mapped to a 127.x address (services must bind to its lab address).
  */
 import { isIP } from 'node:net';
+import { LabError } from '../errors.js';
 import { HOSTNAME_PATTERN } from '../topology/patterns.js';
 import type { HostsEntry } from './provider.js';
 
 const HOSTNAME_RE = new RegExp(HOSTNAME_PATTERN);
 
-export class HostsFileError extends Error {
+export class HostsFileError extends LabError {
   constructor(message: string) {
-    super(message);
-    this.name = 'HostsFileError';
+    super('E_HOSTS_FILE', message);
   }
 }
 

@@ -5,7 +5,7 @@
 import { mkdir, readFile, rm, writeFile, chmod } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ProviderError } from '../errors.js';
-import { PACKAGE_ROOT } from '../harness/fingerprint.js';
+import { PACKAGE_ROOT } from '../paths.js';
 import type { Ledger, LedgerEntry } from '../topology/ledger.js';
 import type { ProcessCheck } from '../topology/proc.js';
 import type { Topology } from '../topology/topology.js';

@@ -16,7 +16,8 @@ import { createHash } from 'node:crypto';
 import { chmod, chown, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { ConfigError, InterruptedError, ProviderError } from '../errors.js';
-import { PACKAGE_ROOT } from '../harness/fingerprint.js';
+import type { LabErrorCode } from '../errors.js';
+import { PACKAGE_ROOT } from '../paths.js';
 import type { Ledger, LedgerEntry } from '../topology/ledger.js';
 import { parseCidr, inCidr, isIPv4 } from '../topology/net.js';
 import type { ProcessCheck } from '../topology/proc.js';
@@ -193,7 +194,7 @@ export class NetnsProvider implements Provider {
   }
 
   /** A ProviderError naming the host, or the lab for what belongs to no host (the bridge). */
-  private error(host: string | undefined, message: string, code?: string): ProviderError {
+  private error(host: string | undefined, message: string, code?: LabErrorCode): ProviderError {
     return host ? new ProviderError(message, { host, code }) : new ProviderError(`lab ${this.topology.name}: ${message}`, { code });
   }
 

@@ -6,13 +6,13 @@
  *
  * NUL cannot be carried by any shell word (nor by execve): it is refused rather than silently truncated.
  */
+import { LabError } from '../errors.js';
 
 const SAFE = /^[A-Za-z0-9_@%+:,./-]+$/;
 
-export class ShellQuoteError extends Error {
+export class ShellQuoteError extends LabError {
   constructor(message: string) {
-    super(message);
-    this.name = 'ShellQuoteError';
+    super('E_SHELL_QUOTE', message);
   }
 }
 

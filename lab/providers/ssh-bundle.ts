@@ -7,6 +7,7 @@
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { chmod, lstat, mkdir, readdir, readFile, readlink, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { ProviderError } from '../errors.js';
 import { labHome } from '../topology/state.js';
 import { join } from 'node:path';
 
@@ -83,7 +84,7 @@ export async function bundleContents(root: string): Promise<{ items: Item[]; has
 function run(cmd: string, args: string[]): Promise<void> {
   return new Promise((resolve, reject) => {
     execFile(cmd, args, { maxBuffer: 16 * 1024 * 1024 }, (err, _stdout, stderr) => {
-      if (err) reject(new Error(`${cmd} ${args.join(' ')}: ${String(stderr).trim() || err.message}`));
+      if (err) reject(new ProviderError(`${cmd} ${args.join(' ')}: ${String(stderr).trim() || err.message}`, { code: 'E_SHIP', cause: err }));
       else resolve();
     });
   });
@@ -106,7 +107,7 @@ async function build(root: string): Promise<Bundle> {
   const t0 = performance.now();
   const { items, hash } = await bundleContents(root);
   if (!items.some((i) => i.rel === 'package.json') || !items.some((i) => i.rel.startsWith('dist/lab/'))) {
-    throw new Error(`${root} does not hold a built lab (package.json and dist/lab/ are needed: run npm run build)`);
+    throw new ProviderError(`${root} does not hold a built lab (package.json and dist/lab/ are needed: run npm run build)`, { code: 'E_SHIP' });
   }
   // Under the user's own lab home (0700), not a guessable /tmp path another user could have planted a tarball in.
   const dir = join(labHome(), 'cache', 'bundles');

@@ -12,6 +12,7 @@ import { performance } from 'node:perf_hooks';
 import ssh2 from 'ssh2';
 import type { AnyAuthMethod, ClientChannel, ConnectConfig, SFTPWrapper } from 'ssh2';
 import { ProviderError } from '../errors.js';
+import type { LabErrorCode } from '../errors.js';
 import { KnownHosts, algorithmsForKeyType, knownHostsPattern } from './ssh-known-hosts.js';
 import type { HostKeyInfo } from './ssh-known-hosts.js';
 
@@ -70,7 +71,7 @@ export interface RunResult {
 }
 
 /** A ProviderError whose message already names the host (so it is not prefixed with it a second time). */
-export function hostError(host: string, message: string, options: { code?: string; cause?: unknown } = {}): ProviderError {
+export function hostError(host: string, message: string, options: { code?: LabErrorCode; cause?: unknown } = {}): ProviderError {
   const e = new ProviderError(message, { host, code: options.code, cause: options.cause });
   e.message = message;
   return e;
@@ -169,7 +170,7 @@ async function authPlan(t: SshTarget, defaultKeyDir: string | null): Promise<Aut
   return plan;
 }
 
-function describeConnectError(err: Error & { code?: string; level?: string }, timeoutMs: number, plan: AuthPlan): { what: string; code: string } {
+function describeConnectError(err: Error & { code?: string; level?: string }, timeoutMs: number, plan: AuthPlan): { what: string; code: LabErrorCode } {
   const code = err.code ?? '';
   if (err.level === 'client-authentication') {
     const tried = plan.tried.length > 0 ? plan.tried.join(', ') : 'nothing';
@@ -397,7 +398,7 @@ export class SshConnection {
   }
 
   private sftpError(op: string, path: string, err: Error & { code?: number | string }): ProviderError {
-    const code = err.code === 2 ? 'E_NOT_FOUND' : err.code === 3 ? 'E_PERMISSION' : 'E_SSH_SFTP';
+    const code: LabErrorCode = err.code === 2 ? 'E_NOT_FOUND' : err.code === 3 ? 'E_PERMISSION' : 'E_SSH_SFTP';
     const why = err.code === 2 ? 'no such file' : err.code === 3 ? 'permission denied' : err.message;
     return new ProviderError(`${op} ${path} over SFTP: ${why}`, { host: this.target.name, code, cause: err });
   }

@@ -16,7 +16,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { userInfo } from 'node:os';
 import { posix } from 'node:path';
 import { InterruptedError, ProviderError } from '../errors.js';
-import { PACKAGE_ROOT } from '../harness/fingerprint.js';
+import { PACKAGE_ROOT } from '../paths.js';
 import type { Ledger, LedgerEntry } from '../topology/ledger.js';
 import { parseProcStat } from '../topology/proc.js';
 import type { ProcessCheck } from '../topology/proc.js';
@@ -347,7 +347,7 @@ export class SshProvider implements Provider {
     if (f.uid === 0) return [];
     const h = this.spec(host);
     const user = this.target(h).user;
-    if (!h.sudo) throw new ProviderError(`${what} needs root: set sudo: true for ${h.name} in the inventory (with passwordless sudo for ${user}) or connect as root`, { host: h.name, code: 'E_NEEDS_ROOT' });
+    if (!h.sudo) throw new ProviderError(`${what} needs root: set sudo: true for ${h.name} in the inventory (with passwordless sudo for ${user}) or connect as root`, { host: h.name, code: 'E_NEED_ROOT' });
     if (!f.hasSudo) throw new ProviderError(`${what} needs root but sudo is not installed: install sudo or connect as root`, { host: h.name, code: 'E_NO_SUDO' });
     return ['sudo', '-n', '--'];
   }

@@ -1,4 +1,5 @@
 import { LabError } from '../errors.js';
+import type { LabErrorCode } from '../errors.js';
 import { pyRepr, pyTupleRepr } from './worker-log.js';
 
 /** Celery's serialized exception: what a FAILURE result carries on the wire. */
@@ -51,14 +52,14 @@ export class TaskRevokedError extends QueueError {
 
 /** A broker could not be reached, refused us, or lost a publish. The URL is always masked. */
 export class BrokerError extends QueueError {
-  constructor(message: string, options: { cause?: unknown; code?: string } = {}) {
+  constructor(message: string, options: { cause?: unknown; code?: LabErrorCode } = {}) {
     super(options.code ?? 'E_BROKER', message, { cause: options.cause });
   }
 }
 
 /** The result backend could not be reached or refused us. */
 export class BackendError extends QueueError {
-  constructor(message: string, options: { cause?: unknown; code?: string } = {}) {
+  constructor(message: string, options: { cause?: unknown; code?: LabErrorCode } = {}) {
     super(options.code ?? 'E_BACKEND', message, { cause: options.cause });
   }
 }

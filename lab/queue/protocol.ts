@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
+import { LabError } from '../errors.js';
 import { decodeJson, encodeJson } from './json-codec.js';
 import { pyRepr, pyTupleRepr } from './worker-log.js';
 
@@ -172,13 +173,13 @@ export function buildTaskMessage(task: string, o: TaskMessageOptions = {}): Mess
   return { body: Buffer.from(body, 'utf8'), properties };
 }
 
-export class ProtocolError extends Error {
+/** A message that is not Celery protocol v2 (missing headers, a malformed body); `taskId` when the id was readable. */
+export class ProtocolError extends LabError {
   constructor(
     message: string,
     readonly taskId: string | null,
   ) {
-    super(message);
-    this.name = 'ProtocolError';
+    super('E_PROTOCOL', message);
   }
 }
 

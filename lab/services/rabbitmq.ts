@@ -4,6 +4,7 @@
  * It listens on the lab address only, logs to stdout (our log file), and runs as the rabbitmq user where the
  * provider can do that (netns, ssh), so its data directory belongs to that user.
  */
+import { ServiceError } from '../errors.js';
 import { createBroker } from '../queue/transports.js';
 import type { ProcessRef } from '../providers/provider.js';
 import type { HostSpec } from '../topology/topology.js';
@@ -29,7 +30,7 @@ function dirs(ctx: ServiceContext, host: string): { base: string; conf: string; 
 
 /** Config values are written one per line; reject anything that could break out of a line. */
 function confValue(v: string): string {
-  if (/[\r\n]/.test(v)) throw new Error('a RabbitMQ config value contains a newline');
+  if (/[\r\n]/.test(v)) throw new ServiceError('a RabbitMQ config value contains a newline');
   return v;
 }
 

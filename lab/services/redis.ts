@@ -2,6 +2,7 @@
  * Redis on the backend host: bound to the lab address, a generated password (requirepass), nothing kept on disk.
  * The password is in a 0600 config file, never on a command line other users could read with ps.
  */
+import { ServiceError } from '../errors.js';
 import { createBackend } from '../queue/transports.js';
 import type { ProcessRef } from '../providers/provider.js';
 import type { HostSpec } from '../topology/topology.js';
@@ -19,7 +20,7 @@ export const redisService: Service = {
     const base = `${info.workDir}/redis`;
     await mustExec(ctx, host.name, ['mkdir', '-p', base], { sudo: host.sudo });
     const password = state.credentials.redis.password;
-    if (/[\s"'\\]/.test(password)) throw new Error('the generated Redis password has characters a config line cannot hold');
+    if (/[\s"'\\]/.test(password)) throw new ServiceError('the generated Redis password has characters a config line cannot hold');
     const conf = [
       `bind ${info.address}`,
       `port ${state.services.backend.port}`,

@@ -4,7 +4,7 @@
  * host, the step and the tail of the service's log.
  */
 import { connect } from 'node:net';
-import { ProviderError } from '../errors.js';
+import { ServiceError } from '../errors.js';
 import type { Connection } from '../queue/connection.js';
 import type { Provider, ProcessRef, Progress } from '../providers/provider.js';
 import type { LabState } from '../topology/state.js';
@@ -36,7 +36,7 @@ export interface Service {
   key(host: string): string;
   /** Write its configuration and start it; resolves with the process as soon as it runs (not yet ready). */
   start(ctx: ServiceContext, host: HostSpec): Promise<ProcessRef>;
-  /** Layered readiness; throws ProviderError(host) naming the failed layer, with the log tail. */
+  /** Layered readiness; throws ServiceError(host) naming the failed layer, with the log tail. */
   ready(ctx: ServiceContext, host: HostSpec, ref: ProcessRef | null): Promise<void>;
   /** The service's version on that host, if it can tell cheaply. */
   version?(ctx: ServiceContext, host: HostSpec, ref: ProcessRef | null): Promise<string | undefined>;
@@ -45,7 +45,7 @@ export interface Service {
 /** Run a setup command on a host; a non-zero exit is an error naming the command and its stderr. */
 export async function mustExec(ctx: ServiceContext, host: string, argv: string[], options: { sudo?: boolean } = {}): Promise<void> {
   const r = await ctx.provider.exec(host, argv, options);
-  if (r.exitCode !== 0) throw new ProviderError(`${argv.join(' ')} failed (exit ${r.exitCode}): ${r.stderr.trim().split('\n')[0] ?? ''}`, { host, code: 'E_SETUP' });
+  if (r.exitCode !== 0) throw new ServiceError(`${argv.join(' ')} failed (exit ${r.exitCode}): ${r.stderr.trim().split('\n')[0] ?? ''}`, { host, code: 'E_SETUP' });
 }
 
 /** Connect (log in) and close again: the protocol layer of a readiness or health check. */
@@ -75,13 +75,13 @@ export async function waitPort(address: string, port: number, timeoutMs: number,
     });
     if (err === null) return;
     last = err;
-    if (stillRunning && attempt % 5 === 4 && !(await stillRunning())) throw new Error(`the process exited before ${address}:${port} accepted connections`);
-    if (Date.now() >= deadline) throw new Error(`${address}:${port} did not accept connections within ${Math.round(timeoutMs / 1000)} s (${last})`);
+    if (stillRunning && attempt % 5 === 4 && !(await stillRunning())) throw new ServiceError(`the process exited before ${address}:${port} accepted connections`, { code: 'E_PROCESS_EXITED' });
+    if (Date.now() >= deadline) throw new ServiceError(`${address}:${port} did not accept connections within ${Math.round(timeoutMs / 1000)} s (${last})`);
     await new Promise((r) => setTimeout(r, Math.min(200, 20 * 2 ** Math.min(attempt, 4))));
   }
 }
 
-/** Run one readiness layer; on failure, a ProviderError with the host, the layer, and the log tail. */
+/** Run one readiness layer; on failure, a ServiceError with the host, the layer, and the log tail. */
 export async function layer<T>(ctx: ServiceContext, host: string, service: string, step: string, ref: ProcessRef | null, fn: () => Promise<T>): Promise<T> {
   ctx.progress({ host, step: `${service}: ${step}`, status: 'start' });
   try {
@@ -99,6 +99,6 @@ export async function layer<T>(ctx: ServiceContext, host: string, service: strin
       }
     }
     const lines = tail ? `\n--- last lines of ${ref?.logFile} on ${host} ---\n${tail.split('\n').slice(-12).join('\n')}` : '';
-    throw new ProviderError(`${service} not ready (${step}): ${(err as Error).message}${lines}`, { host, cause: err, code: 'E_NOT_READY' });
+    throw new ServiceError(`${service} not ready (${step}): ${(err as Error).message}${lines}`, { host, cause: err, code: 'E_NOT_READY' });
   }
 }

@@ -3,6 +3,7 @@
  * connected to the lab's broker and backend by host name (URLs with passwords go through the environment, never
  * the command line). Ready when a canary task (test.echo) makes the round trip through the lab.
  */
+import { ServiceError, hasCode } from '../errors.js';
 import { App } from '../queue/index.js';
 import type { ProcessRef } from '../providers/provider.js';
 import type { HostSpec } from '../topology/topology.js';
@@ -32,13 +33,13 @@ export const workersService: Service = {
         const queue = host.queues[0];
         const r = await app.sendTask('test.echo', ['canary'], {}, { queue });
         for (;;) {
-          if (ref && !(await ctx.provider.alive(ref))) throw new Error('the worker process exited');
+          if (ref && !(await ctx.provider.alive(ref))) throw new ServiceError('the worker process exited', { code: 'E_PROCESS_EXITED' });
           try {
             const v = await r.get({ timeout: 1 });
-            if (v !== 'canary') throw new Error(`canary came back as ${JSON.stringify(v)}`);
+            if (v !== 'canary') throw new ServiceError(`canary came back as ${JSON.stringify(v)}`);
             return;
           } catch (err) {
-            if ((err as { code?: string }).code !== 'E_TASK_TIMEOUT' || Date.now() > deadline) throw err;
+            if (!hasCode(err, 'E_TASK_TIMEOUT') || Date.now() > deadline) throw err;
           }
         }
       } finally {

@@ -16,7 +16,7 @@ import { PassThrough } from 'node:stream';
 import { after, test } from 'node:test';
 import type { TestContext } from 'node:test';
 import { LabError } from '../../lab/errors.js';
-import { PACKAGE_ROOT } from '../../lab/harness/fingerprint.js';
+import { PACKAGE_ROOT } from '../../lab/paths.js';
 import { SshProvider } from '../../lab/providers/ssh.js';
 import { fingerprintOf } from '../../lab/providers/ssh-known-hosts.js';
 import type { ProgressEvent } from '../../lab/providers/provider.js';
@@ -667,9 +667,9 @@ test('a non-root login with passwordless sudo (a Pi): sudo for root steps, spawn
   const noSudo = await makeLab(t, lab, [{ i: 1, roles: all, user: plain, sudo: false }]);
   await noSudo.provider.attach(newState(noSudo.topology), noSudo.ledger);
   const err2 = await rejects(noSudo.provider.writeHosts('HOST1', []));
-  assert.equal(err2.code, 'E_NEEDS_ROOT');
+  assert.equal(err2.code, 'E_NEED_ROOT');
   const err3 = await rejects(noSudo.provider.exec('HOST1', ['id'], { sudo: true }));
-  assert.equal(err3.code, 'E_NEEDS_ROOT');
+  assert.equal(err3.code, 'E_NEED_ROOT');
   assert.match(err3.message, /^HOST1: id needs root: set sudo: true for HOST1 in the inventory/);
 });
 

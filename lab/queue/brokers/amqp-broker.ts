@@ -21,6 +21,7 @@ import './amqp-codec.js';
 import { connect } from 'amqplib';
 import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage, Options, SocketOptions } from 'amqplib';
 import { maskUrl } from '../../errors.js';
+import type { LabErrorCode } from '../../errors.js';
 import { BrokerError } from '../errors.js';
 import { ConnectionBase, backoffDelay } from '../connection.js';
 import type { BackoffOptions } from '../connection.js';
@@ -162,7 +163,7 @@ function amqpCode(err: unknown): number | null {
   return m ? Number(m[1]) : null;
 }
 
-function codeFor(status: number | null): string {
+function codeFor(status: number | null): LabErrorCode {
   switch (status) {
     case 406:
       return 'E_BROKER_PRECONDITION';
