@@ -3,6 +3,7 @@ import Table from 'cli-table3';
 import { formatMs, formatParams, formatRatio } from '../report/format.js';
 import { speedup } from '../report/derive.js';
 import type { RunRecord } from '../report/run-record.js';
+import type { AnyScenario } from '../../scenarios/scenario.js';
 
 function labLine(r: RunRecord): string {
   const w = r.lab.workers;
@@ -43,4 +44,22 @@ export function renderRunSummary(r: RunRecord, extraLines: string[] = []): strin
   out.push(...extraLines);
   if (r.error) out.push(`stopped early: ${r.error}`);
   return `${out.join('\n')}\n`;
+}
+
+/** Print a run record as `lab run` does, for the embedded lab and a provisioned lab alike: JSON, or the summary. */
+export function printRunRecord(record: RunRecord, scenario: AnyScenario, path: string, json: boolean, write: (s: string) => void = (s) => process.stdout.write(s)): void {
+  if (json) {
+    write(`${JSON.stringify(record, null, 2)}\n`);
+    return;
+  }
+  const describe = scenario.describe;
+  const lines = describe ? record.points.flatMap((p) => (p.output === undefined ? [] : describe(p.output))) : [];
+  write(renderRunSummary(record, lines));
+  write(`run record: ${path}\n`);
+}
+
+/** 0 verified, 1 failed or not verified, 130 stopped by Ctrl-C. */
+export function runExitCode(record: RunRecord, interrupted: boolean): number {
+  if (record.error) return interrupted ? 130 : 1;
+  return record.verified ? 0 : 1;
 }

@@ -3,7 +3,8 @@
  * flags, then LAB_BROKER_URL / LAB_BACKEND_URL, then the active lab's state.
  */
 import { UsageError } from '../errors.js';
-import { activeLab, backendUrl, brokerUrl, readState, stateDir } from '../topology/state.js';
+import { findLab } from '../orchestrator/lab-ref.js';
+import { backendUrl, brokerUrl, readState } from '../topology/state.js';
 
 export interface Urls {
   broker: string;
@@ -16,8 +17,8 @@ export async function resolveUrls(flags: { broker?: string; backend?: string }):
   let broker = flags.broker ?? envBroker;
   let backend = flags.backend ?? envBackend ?? null;
   if (!broker || !backend) {
-    const name = await activeLab();
-    const state = name ? await readState(stateDir(name)) : null;
+    const ref = await findLab(undefined);
+    const state = ref ? await readState(ref.dir) : null;
     if (state) {
       broker ??= brokerUrl(state, { byAddress: true });
       backend ??= backendUrl(state, { byAddress: true });

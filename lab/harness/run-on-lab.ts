@@ -1,16 +1,14 @@
 /**
  * `lab run` on a provisioned lab: the driver runs on the master host (inside its namespace, over SSH, in its
  * container) as `lab run … --json --in-lab <descriptor>`, against the lab's broker, backend and workers. Its run
- * record comes back on stdout; here it is written to reports/ and rendered like any other run.
+ * record comes back on stdout and is returned; the caller writes it to reports/ and renders it like any other run.
  */
 import { Writable } from 'node:stream';
 import { maskUrl, RunError } from '../errors.js';
 import { defaultConfig } from '../queue/config.js';
-import { writeRecord } from '../report/records.js';
 import type { LabInfo, RunRecord } from '../report/run-record.js';
+import { labEnv } from '../orchestrator/lab-ref.js';
 import type { OpenLab } from '../orchestrator/lab-ref.js';
-import { labEnv } from '../cli/lab-arg.js';
-import { renderRunSummary } from '../cli/run-output.js';
 import type { AnyScenario } from '../../scenarios/scenario.js';
 import { encodeDescriptor } from './in-lab-session.js';
 
@@ -33,9 +31,17 @@ export interface RunOnLabOptions {
   scenario: AnyScenario;
   raw: Record<string, unknown>;
   passThrough: string[];
-  reportsDir: string;
-  json: boolean;
-  write?: (s: string) => void;
+  /** Aborted = stop the run on the master host (SIGINT, as Ctrl-C would). */
+  signal: AbortSignal;
+  /** Where the remote run's own messages go (its progress and errors). */
+  stderr: NodeJS.WritableStream;
+}
+
+export interface RunOnLabResult {
+  /** The remote run's record; null when it printed none (its error went to stderr). */
+  record: RunRecord | null;
+  /** The remote `lab run`'s exit code. */
+  exitCode: number;
 }
 
 /** The scenario's parameters back into command-line words, as the user gave them. */
@@ -51,8 +57,7 @@ function paramWords(scenario: AnyScenario, raw: Record<string, unknown>): string
   return words;
 }
 
-export async function runOnLab(o: RunOnLabOptions): Promise<number> {
-  const write = o.write ?? ((s: string) => process.stdout.write(s));
+export async function runOnLab(o: RunOnLabOptions): Promise<RunOnLabResult> {
   const { lab, scenario } = o;
   const master = lab.topology.roleHost('master');
   const host = lab.provider.host(master.name);
@@ -65,30 +70,11 @@ export async function runOnLab(o: RunOnLabOptions): Promise<number> {
       cb();
     },
   });
-  const controller = new AbortController();
-  // First Ctrl-C: stop the run on the master host; a second one: quit at once.
-  const onSigint = (): void => (controller.signal.aborted ? process.exit(130) : controller.abort());
-  process.on('SIGINT', onSigint);
-  let code: number;
+  const exitCode = await lab.provider.stream(master.name, argv, { env: labEnv(lab, true), stdout, stderr: o.stderr, signal: o.signal });
   try {
-    code = await lab.provider.stream(master.name, argv, { env: labEnv(lab, true), stdout, stderr: process.stderr, signal: controller.signal });
-  } finally {
-    process.off('SIGINT', onSigint);
-  }
-  let record: RunRecord;
-  try {
-    record = JSON.parse(out) as RunRecord;
+    return { record: JSON.parse(out) as RunRecord, exitCode };
   } catch {
-    if (code === 0) throw new RunError(`the run on ${master.name} printed no run record`);
-    return code; // its error is on stderr already
+    if (exitCode === 0) throw new RunError(`the run on ${master.name} printed no run record`);
+    return { record: null, exitCode };
   }
-  const path = await writeRecord(o.reportsDir, record);
-  if (o.json) write(`${JSON.stringify(record, null, 2)}\n`);
-  else {
-    const describe = scenario.describe;
-    const lines = describe ? record.points.flatMap((p) => (p.output === undefined ? [] : describe(p.output))) : [];
-    write(renderRunSummary(record, lines));
-    write(`run record: ${path}\n`);
-  }
-  return code;
 }

@@ -73,3 +73,17 @@ export function sameShape(a: Topology, b: Topology): boolean {
 export function differentLab(name: string, inventory: string): ConfigError {
   return new ConfigError(`lab "${name}" is already up from ${inventory} with a different topology: run \`lab down\` first, then \`lab up\` again`, { file: inventory });
 }
+
+/** The lab's environment for programs on its hosts (inLab) or on this machine: lab's and Celery's variable names. */
+export function labEnv(lab: OpenLab, inLab: boolean): Record<string, string> {
+  const broker = inLab ? lab.urls.brokerInLab : lab.urls.brokerHere;
+  const backend = inLab ? lab.urls.backendInLab : lab.urls.backendHere;
+  return {
+    LAB_NAME: lab.state.lab,
+    LAB_BROKER_URL: broker,
+    LAB_BACKEND_URL: backend,
+    CELERY_BROKER_URL: broker,
+    CELERY_RESULT_BACKEND: backend,
+    LAB_QUOTES_URL: inLab ? lab.urls.quotesInLab : lab.urls.quotesHere,
+  };
+}

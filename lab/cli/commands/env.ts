@@ -5,7 +5,8 @@
 import type { CommandModule } from 'yargs';
 import { UsageError } from '../../errors.js';
 import { quote as shellQuote } from '../../providers/shell-quote.js';
-import { labEnv, requireLab } from '../lab-arg.js';
+import { labEnv } from '../../orchestrator/lab-ref.js';
+import { requireLab } from '../lab-arg.js';
 import { hostsOption } from '../shared-options.js';
 import type { GlobalFlags, HostsFlag } from '../shared-options.js';
 

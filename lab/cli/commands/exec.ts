@@ -1,7 +1,8 @@
 /** `lab exec HOST -- CMD…`: run a program on a lab host with the lab's variables set (LAB_*, CELERY_*). */
 import type { CommandModule } from 'yargs';
 import { UsageError } from '../../errors.js';
-import { labEnv, requireLab } from '../lab-arg.js';
+import { labEnv } from '../../orchestrator/lab-ref.js';
+import { requireLab } from '../lab-arg.js';
 import { hostsOption } from '../shared-options.js';
 import type { GlobalFlags, HostsFlag } from '../shared-options.js';
 

@@ -52,41 +52,22 @@ function scenarioCommand(s: AnyScenario): CommandModule<GlobalFlags, RunFlags> {
     handler: async (argv) => {
       const raw: Record<string, unknown> = {};
       for (const name of Object.keys(s.params)) raw[name] = argv[name];
-      const inLab = argv['in-lab'];
-      if (!inLab && !argv.embedded) {
-        const [{ findLab, openLab }, { readState }, { runOnLab }] = await Promise.all([import('../../orchestrator/lab-ref.js'), import('../../topology/state.js'), import('../../harness/run-on-lab.js')]);
-        const ref = await findLab(argv.hosts);
-        const state = ref ? await readState(ref.dir) : null;
-        if (argv.hosts && !state) throw new UsageError(`lab ${ref?.name ?? argv.hosts} is not up: bring it up with lab up --hosts ${argv.hosts} (or leave out --hosts for the embedded lab)`);
-        if (ref && state) {
-          if (state.status !== 'up') throw new UsageError(`lab ${ref.name} is not ready (state: ${state.status}): run lab up again, or lab down — or use --embedded`);
-          if (argv.pool || argv.concurrency) throw new UsageError('--pool and --concurrency are for the embedded lab; a lab\'s workers are set in its inventory');
-          const lab = await openLab(ref);
-          try {
-            const passThrough: string[] = [];
-            for (const k of ['repeat', 'warmup', 'timeout', 'label'] as const) if (argv[k] !== undefined) passThrough.push(`--${k}`, String(argv[k]));
-            process.exitCode = await runOnLab({ lab, scenario: s, raw, passThrough, reportsDir: argv.reports, json: argv.json });
-          } finally {
-            await lab.provider.close();
-          }
-          return;
-        }
-      }
-      const [{ runCommand }, { decodeDescriptor, openInLabSession }] = await Promise.all([import('../../harness/run-command.js'), import('../../harness/in-lab-session.js')]);
-      const code = await runCommand({
+      const { runScenarioCommand } = await import('../run-scenario.js');
+      process.exitCode = await runScenarioCommand({
         scenario: s,
         raw,
+        hosts: argv.hosts,
+        embedded: argv.embedded,
+        inLab: argv['in-lab'],
         repeat: argv.repeat,
         warmup: argv.warmup,
         timeout: argv.timeout,
         label: argv.label,
-        reportsDir: argv.reports,
-        json: argv.json,
         pool: argv.pool as PoolKind | undefined,
         concurrency: argv.concurrency,
-        openLab: inLab ? async () => openInLabSession(decodeDescriptor(inLab)) : undefined,
+        reports: argv.reports,
+        json: argv.json,
       });
-      process.exitCode = code;
     },
   };
 }

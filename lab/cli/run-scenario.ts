@@ -1,0 +1,100 @@
+/**
+ * What `lab run <scenario>` does once its flags are parsed: run on the lab that is up (the driver on its master
+ * host) or here (the embedded lab, or inside a lab with --in-lab), then write the run record, print it and pick
+ * the exit code. Ctrl-C stops the run and cleans up; a second Ctrl-C exits at once.
+ */
+import { UsageError } from '../errors.js';
+import type { PoolKind } from '../queue/index.js';
+import { writeRecord } from '../report/records.js';
+import { formatParams } from '../report/format.js';
+import type { RunRecord } from '../report/run-record.js';
+import type { AnyScenario } from '../../scenarios/scenario.js';
+import { interruptible } from './interrupt.js';
+import { progressLine } from './progress.js';
+import { printRunRecord, runExitCode } from './run-output.js';
+
+export interface RunScenarioArgs {
+  scenario: AnyScenario;
+  raw: Record<string, unknown>;
+  hosts?: string;
+  embedded: boolean;
+  inLab?: string;
+  repeat?: number;
+  warmup?: number;
+  timeout: number;
+  label?: string;
+  pool?: PoolKind;
+  concurrency?: number;
+  reports: string;
+  json: boolean;
+}
+
+export async function runScenarioCommand(a: RunScenarioArgs): Promise<number> {
+  if (!a.inLab && !a.embedded) {
+    const { findLab } = await import('../orchestrator/lab-ref.js');
+    const { readState } = await import('../topology/state.js');
+    const ref = await findLab(a.hosts);
+    const state = ref ? await readState(ref.dir) : null;
+    if (a.hosts && !state) throw new UsageError(`lab ${ref?.name ?? a.hosts} is not up: bring it up with lab up --hosts ${a.hosts} (or leave out --hosts for the embedded lab)`);
+    if (ref && state) {
+      if (state.status !== 'up') throw new UsageError(`lab ${ref.name} is not ready (state: ${state.status}): run lab up again, or lab down — or use --embedded`);
+      if (a.pool || a.concurrency) throw new UsageError("--pool and --concurrency are for the embedded lab; a lab's workers are set in its inventory");
+      return runOnTheLab(a, ref);
+    }
+  }
+  return runInThisProcess(a);
+}
+
+async function runOnTheLab(a: RunScenarioArgs, ref: { name: string; dir: string }): Promise<number> {
+  const [{ openLab }, { runOnLab }] = await Promise.all([import('../orchestrator/lab-ref.js'), import('../harness/run-on-lab.js')]);
+  const lab = await openLab(ref);
+  const stop = interruptible();
+  let result;
+  try {
+    const passThrough: string[] = [];
+    for (const k of ['repeat', 'warmup', 'timeout', 'label'] as const) if (a[k] !== undefined) passThrough.push(`--${k}`, String(a[k]));
+    result = await runOnLab({ lab, scenario: a.scenario, raw: a.raw, passThrough, signal: stop.signal, stderr: process.stderr });
+  } finally {
+    stop.dispose();
+    await lab.provider.close();
+  }
+  // No record: the remote run's error is on stderr already.
+  if (result.record) await save(a, result.record);
+  return result.exitCode;
+}
+
+async function runInThisProcess(a: RunScenarioArgs): Promise<number> {
+  const [{ runHere }, { decodeDescriptor, openInLabSession }] = await Promise.all([import('../harness/run-here.js'), import('../harness/in-lab-session.js')]);
+  const inLab = a.inLab;
+  const progress = progressLine(!a.json);
+  const stop = interruptible(() => progress.note('lab: stopping (Ctrl-C again to quit at once)…'));
+  let record: RunRecord;
+  try {
+    record = await runHere({
+      scenario: a.scenario,
+      raw: a.raw,
+      repeat: a.repeat,
+      warmup: a.warmup,
+      timeout: a.timeout,
+      label: a.label,
+      pool: a.pool,
+      concurrency: a.concurrency,
+      openLab: inLab ? async () => openInLabSession(decodeDescriptor(inLab)) : undefined,
+      signal: stop.signal,
+      onProgress: (p) => {
+        const where = p.points > 1 ? `point ${p.point + 1}/${p.points} (${formatParams(p.params)}) ` : '';
+        progress.update(p.done, p.total, `${a.scenario.name} ${where}${p.warmup ? 'warm-up' : 'repeat'} ${p.repeat + 1}/${p.repeats} ${p.mode}`);
+      },
+    });
+  } finally {
+    progress.clear();
+    stop.dispose();
+  }
+  await save(a, record);
+  return runExitCode(record, stop.signal.aborted);
+}
+
+async function save(a: RunScenarioArgs, record: RunRecord): Promise<void> {
+  const path = await writeRecord(a.reports, record);
+  printRunRecord(record, a.scenario, path, a.json);
+}
