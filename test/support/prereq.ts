@@ -48,8 +48,21 @@ export function tcpOpen(host: string, port: number, timeoutMs = 1000): Promise<s
   );
 }
 
-export const rabbitmq = (t: TestContext): Promise<boolean> => needs(t, 'RabbitMQ on 127.0.0.1:5672', () => tcpOpen('127.0.0.1', 5672));
-export const redis = (t: TestContext): Promise<boolean> => needs(t, 'Redis on 127.0.0.1:6379', () => tcpOpen('127.0.0.1', 6379));
+/** host:port of a service URL (amqp://…@host:port//, redis://…@host:port/0), with the scheme's default port. */
+export function endpointOf(url: string): { host: string; port: number } {
+  const u = new URL(url);
+  const defaults: Record<string, number> = { 'amqp:': 5672, 'amqps:': 5671, 'redis:': 6379, 'rediss:': 6379 };
+  return { host: u.hostname.replace(/^\[|\]$/g, '') || '127.0.0.1', port: u.port ? Number(u.port) : (defaults[u.protocol] ?? 0) };
+}
+
+function serviceAt(t: TestContext, name: string, url: string, env: string): Promise<boolean> {
+  const { host, port } = endpointOf(url);
+  return needs(t, `${name} on ${host}:${port} (${env})`, () => tcpOpen(host, port));
+}
+
+/** The RabbitMQ and Redis the tests use: LAB_TEST_AMQP_URL / LAB_TEST_REDIS_URL, else the local ones. Probed where they point. */
+export const rabbitmq = (t: TestContext): Promise<boolean> => serviceAt(t, 'RabbitMQ', RABBITMQ_URL, 'LAB_TEST_AMQP_URL');
+export const redis = (t: TestContext): Promise<boolean> => serviceAt(t, 'Redis', REDIS_URL, 'LAB_TEST_REDIS_URL');
 export const root = (t: TestContext): Promise<boolean> =>
   needs(t, 'root (network namespaces)', async () => (process.getuid?.() === 0 ? null : 'these tests create network namespaces and must run as root'));
 
