@@ -12,9 +12,10 @@
  * Usage mistakes (unknown format, bad --last, unknown run in --compare) throw UsageError (exit code 2).
  */
 import { join } from 'node:path';
+import { writeFileAtomic } from '../atomic-write.js';
 import { UsageError } from '../errors.js';
 import { compareRuns, type Comparison } from './compare.js';
-import { filterScenario, findRecord, lastRuns, latestPerScenario, loadRecords, writeFileAtomic } from './records.js';
+import { filterScenario, findRecord, lastRuns, latestPerScenario, loadRecords } from './records.js';
 import { renderCompareCsv, renderCsv } from './render-csv.js';
 import { renderCompareHtml, renderHtml } from './render-html.js';
 import { renderCompareJson, renderJson } from './render-json.js';
@@ -98,6 +99,6 @@ export async function runReport(opts: ReportOptions): Promise<ReportResult> {
   if (opts.out === '-') return { output: text, warnings };
   const outPath = opts.out ?? (opts.format === 'html' ? join(opts.dir, defaultFile) : undefined);
   if (outPath === undefined) return { output: text, warnings };
-  await writeFileAtomic(outPath, text);
+  await writeFileAtomic(outPath, text, { mkdir: true });
   return { output: `report written to ${outPath}\n`, warnings, outPath };
 }

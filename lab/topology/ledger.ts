@@ -12,8 +12,9 @@
  * op intent | done | remove; every append is fsync'd. A torn last line (crash mid-write) is dropped on open.
  * `entries()` is the latest state per key, in the order the keys were (last) recorded.
  */
-import { mkdir, open, readFile, rename, truncate } from 'node:fs/promises';
+import { mkdir, open, readFile, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
+import { syncParentDir, writeFileAtomic } from '../atomic-write.js';
 import { LabError } from '../errors.js';
 import type { ProcessIdentity } from './proc.js';
 
@@ -118,7 +119,7 @@ export class Ledger {
       const fh = await open(this.path, 'a', 0o600);
       await fh.sync();
       await fh.close();
-      await syncDir(this.path);
+      await syncParentDir(this.path);
       return;
     }
     // a torn tail: everything after the last newline was being written when we died
@@ -249,7 +250,7 @@ export class Ledger {
     return failures;
   }
 
-  /** Rewrite the journal with only the live entries (atomically: temp file + rename). */
+  /** Rewrite the journal with only the live entries, atomically (lab/atomic-write.ts). */
   async compact(): Promise<void> {
     const run = async (): Promise<void> => {
       const lines: string[] = [];
@@ -257,34 +258,10 @@ export class Ledger {
         lines.push(JSON.stringify({ v: 1, seq: e.seq, op: 'intent', key: e.key, kind: e.kind, data: e.data, at: e.at } satisfies Line));
         if (e.state === 'done') lines.push(JSON.stringify({ v: 1, seq: e.seq, op: 'done', key: e.key, at: e.doneAt ?? e.at } satisfies Line));
       }
-      const tmp = `${this.path}.${process.pid}.tmp`;
-      const fh = await open(tmp, 'w', 0o600);
-      try {
-        await fh.write(lines.map((l) => `${l}\n`).join(''));
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
-      await rename(tmp, this.path);
-      await syncDir(this.path);
+      await writeFileAtomic(this.path, lines.map((l) => `${l}\n`).join(''), { mode: 0o600 });
     };
     const p = this.queue.then(run, run);
     this.queue = p.catch(() => undefined);
     return p;
-  }
-}
-
-/** fsync the folder holding `file`, so a create/rename in it is durable. Best effort. */
-export async function syncDir(file: string): Promise<void> {
-  const dir = file.slice(0, Math.max(1, file.lastIndexOf('/')));
-  try {
-    const fh = await open(dir, 'r');
-    try {
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-  } catch {
-    // some file systems refuse fsync on a directory
   }
 }
