@@ -4,7 +4,8 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { ConfigError } from '../../lab/errors.js';
-import { expandPath, labNameFromFile, loadInventory, parseInventory } from '../../lab/topology/inventory.js';
+import { labNameFromFile, loadInventory, parseInventory } from '../../lab/topology/inventory.js';
+import { expandPath } from '../../lab/topology/inventory-sections.js';
 import { topologyData, topologyFromData, type Topology } from '../../lab/topology/topology.js';
 import { FIXTURES, HOSTS, fakeResolver } from './helpers.js';
 
