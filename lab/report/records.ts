@@ -126,7 +126,7 @@ export function validateRecord(v: unknown): string | null {
 }
 
 /** Oldest first: by startedAt (as a time when parseable), then id. */
-export function compareRecords(a: RunRecord, b: RunRecord): number {
+function compareRecords(a: RunRecord, b: RunRecord): number {
   const ta = Date.parse(a.startedAt);
   const tb = Date.parse(b.startedAt);
   if (!Number.isNaN(ta) && !Number.isNaN(tb) && ta !== tb) return ta - tb;
@@ -190,7 +190,7 @@ export async function loadRecords(dir: string): Promise<LoadResult> {
 }
 
 /** The file name a record is written under. */
-export function recordFileName(id: string): string {
+function recordFileName(id: string): string {
   if (!id || /[/\\\0]/.test(id) || id === '.' || id === '..') throw new TypeError(`run id ${JSON.stringify(id)} cannot be a file name`);
   return `${id}.json`;
 }

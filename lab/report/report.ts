@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { writeFileAtomic } from '../atomic-write.js';
 import { UsageError } from '../errors.js';
 import { compareRuns, type Comparison } from './compare.js';
+import { REPORT_FORMATS, type ReportFormat } from './formats.js';
 import { filterScenario, findRecord, lastRuns, latestPerScenario, loadRecords } from './records.js';
 import { renderCompareCsv, renderCsv } from './render-csv.js';
 import { renderCompareHtml, renderHtml } from './render-html.js';
@@ -22,10 +23,6 @@ import { renderCompareJson, renderJson } from './render-json.js';
 import { renderCompareMarkdown, renderMarkdown } from './render-md.js';
 import { renderCompareTable, renderTable } from './render-table.js';
 import type { RunRecord } from './run-record.js';
-
-import { REPORT_FORMATS } from './formats.js';
-import type { ReportFormat } from './formats.js';
-export { REPORT_FORMATS, type ReportFormat };
 
 export interface ReportOptions {
   dir: string;
@@ -59,7 +56,7 @@ const RENDER_COMPARE: Record<ReportFormat, (c: Comparison) => string> = {
 };
 
 /** The message for a directory without runs (to stdout, not an error). */
-export function noRunsMessage(dir: string, scenario?: string): string {
+function noRunsMessage(dir: string, scenario?: string): string {
   return scenario
     ? `no runs of ${scenario} in ${dir}; run \`lab run ${scenario}\` first`
     : `no runs in ${dir}; run \`lab run mergesort --n 4\` first`;

@@ -46,7 +46,7 @@ export interface LoadOptions {
   home?: string;
 }
 
-export const defaultResolver: Resolver = async (name) => {
+const defaultResolver: Resolver = async (name) => {
   const timeout = new Promise<null>((r) => setTimeout(() => r(null), 5000).unref());
   const found = lookup(name, { family: 4 })
     .then((a) => a.address)

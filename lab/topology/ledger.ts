@@ -16,7 +16,6 @@ import { mkdir, open, readFile, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import { syncParentDir, writeFileAtomic } from '../atomic-write.js';
 import { LabError } from '../errors.js';
-import type { ProcessIdentity } from './proc.js';
 
 /** What a ledger entry stands for. Free-form strings are allowed for things not listed yet. */
 export type LedgerKind =
@@ -49,21 +48,6 @@ export interface LedgerEntry<D extends object = Record<string, unknown>> {
   /** ISO time of the intent. */
   at: string;
   doneAt?: string;
-}
-
-/** Data of a `process` entry (local processes). */
-export interface ProcessData extends Partial<ProcessIdentity> {
-  host: string;
-  /** What was started, for messages (argv[0] and friends). */
-  command?: string[];
-  /** Was it spawned as the leader of its own process group? */
-  group?: boolean;
-}
-
-/** Data of a `remote-process` entry (ssh): same identity, read remotely from /proc. */
-export interface RemoteProcessData extends Partial<ProcessIdentity> {
-  host: string;
-  command?: string[];
 }
 
 export interface ReplayFailure {

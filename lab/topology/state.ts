@@ -18,8 +18,8 @@ import { LAB_NAME_PATTERN } from './patterns.js';
 import { topologyData, topologyFromData, type Role, type Topology, type TopologyData } from './topology.js';
 
 export const STATE_FILE = 'state.json';
-export const ACTIVE_FILE = 'active';
-export const STATE_VERSION = 1;
+const ACTIVE_FILE = 'active';
+const STATE_VERSION = 1;
 const LAB_RE = new RegExp(LAB_NAME_PATTERN);
 
 /** $LAB_HOME, else ~/.lab */
