@@ -65,6 +65,19 @@ interface Line {
   at: string;
 }
 
+/** A journal line, or null for text that is not JSON or not shaped like one (skipped with a warning, never fatal). */
+function parseLine(raw: string): Line | null {
+  let v: unknown;
+  try {
+    v = JSON.parse(raw);
+  } catch {
+    return null;
+  }
+  const l = v as Partial<Line> | null;
+  const ok = typeof l === 'object' && l !== null && typeof l.key === 'string' && typeof l.seq === 'number' && ['intent', 'done', 'remove'].includes(l.op as string);
+  return ok ? (l as Line) : null;
+}
+
 export const LEDGER_FILE = 'ledger.jsonl';
 
 export class LedgerError extends LabError {
@@ -118,11 +131,8 @@ export class Ledger {
     for (const raw of text.split('\n')) {
       lineNo++;
       if (raw.trim() === '') continue;
-      let line: Line;
-      try {
-        line = JSON.parse(raw) as Line;
-        if (typeof line.key !== 'string' || typeof line.seq !== 'number' || !['intent', 'done', 'remove'].includes(line.op)) throw new Error('not a ledger line');
-      } catch {
+      const line = parseLine(raw);
+      if (!line) {
         this.warnings.push(`${this.path}:${lineNo}: skipped an unreadable line`);
         continue;
       }
