@@ -2,8 +2,8 @@
  * JSON Schema of the native inventory format (hosts/*.yaml) and the ajv validator built from it.
  *
  * Every constraint that can be said in JSON Schema lives here; cross-field rules (roles, subnets, unique
- * addresses, paths) live in inventory.ts. Each leaf carries a `description` phrased to complete
- * "expected …, got …" — that is how error messages are worded (see `describeAjvError`).
+ * addresses, paths) live in inventory-sections.ts. Each leaf carries a `description` phrased to complete
+ * "expected …, got …" — that is how error messages are worded (see `schemaIssues`).
  *
  * Shell safety: every string that may ever reach a shell is constrained by a pattern of shell-safe characters
  * (lab, host names, address, user, queues, image, network, pool/roles/provider enums). The only free-text fields
