@@ -13,7 +13,7 @@ import { measuredTotals, modeStats, modesOf, paramsKey } from './derive.js';
 import { ratio, type Ratio } from './statistics.js';
 import { formatMs, formatParams, formatRatio, formatWhen, runName } from './format.js';
 
-export const COMPARE_SCHEMA = 'lab.compare/1';
+const COMPARE_SCHEMA = 'lab.compare/1';
 /** Fewest measured samples on each side for the bootstrap band; below it the MAD band is used. */
 export const BOOTSTRAP_MIN_N = 5;
 

@@ -59,6 +59,18 @@ function labelMargin(labels: readonly string[]): number {
   return Math.min(260, Math.max(80, Math.ceil(longest) + 16));
 }
 
+/**
+ * The frame of a chart with one labelled row per entry (phases, latency, compare): the plot box between the row
+ * labels and the legend, and a height that fits both the rows and the legend.
+ */
+function rowsFrame(labels: readonly string[], rowH: number, items: readonly LegendItem[], legendTitle: string): { box: Box; height: number } {
+  const legendW = legendWidth(items, legendTitle);
+  const left = labelMargin(labels);
+  const box: Box = { left, top: 36, width: WIDTH - left - legendW - LEGEND_GAP, height: labels.length * rowH + 8 };
+  const height = Math.max(box.top + box.height + 56, box.top + 8 + (items.length + 1) * 18 + 8);
+  return { box, height };
+}
+
 // ---- time vs parameter ----------------------------------------------------------------------------------------
 
 export function timeVsParamChart(record: RunRecord, param: string): string {
@@ -135,11 +147,8 @@ export function phasesChart(record: RunRecord): string {
   if (rows.length === 0) return '';
   const items: LegendItem[] = allPhases.map((n, i) => ({ label: n, color: color(PHASE_COLORS, i), kind: 'rect' }));
   items.push({ label: 'total (median)', color: '#222', kind: 'tick' });
-  const legendW = legendWidth(items, 'phase');
-  const left = labelMargin(rows.map((r) => r.label));
   const rowH = 26;
-  const box: Box = { left, top: 36, width: WIDTH - left - legendW - LEGEND_GAP, height: rows.length * rowH + 8 };
-  const height = Math.max(box.top + box.height + 56, box.top + 8 + (items.length + 1) * 18 + 8);
+  const { box, height } = rowsFrame(rows.map((r) => r.label), rowH, items, 'phase');
   const xmax = Math.max(...rows.map((r) => Math.max(r.phases.reduce((s, [, v]) => s + v, 0), r.total ?? 0)));
   const x = linearScale(niceTicks(0, xmax), box.left, box.left + box.width);
   let body = xAxis(box, x, msTickFormatter(x.ticks), 'median time (phases stacked)');
@@ -182,11 +191,8 @@ function boxStripChart(name: string, title: string, desc: string, record: RunRec
   const modes = [...new Set(rows.map((r) => r.mode))];
   const items: LegendItem[] = modes.map((m) => ({ label: m, color: modeColor(record, m), kind: 'rect' }));
   items.push({ label: 'outlier', color: '#d62728', kind: 'ring' });
-  const legendW = legendWidth(items, 'mode');
-  const left = labelMargin(rows.map((r) => r.label));
   const rowH = 34;
-  const box: Box = { left, top: 36, width: WIDTH - left - legendW - LEGEND_GAP, height: rows.length * rowH + 8 };
-  const height = Math.max(box.top + box.height + 56, box.top + 8 + (items.length + 1) * 18 + 8);
+  const { box, height } = rowsFrame(rows.map((r) => r.label), rowH, items, 'mode');
   const all = rows.flatMap((r) => r.xs);
   const lo = Math.min(...all);
   const hi = Math.max(...all);
@@ -311,12 +317,9 @@ export function compareChart(c: Comparison): string {
   const rows = c.rows.filter((r) => r.ratio && Number.isFinite(r.ratio.ratio) && r.ratio.ratio > 0);
   if (rows.length === 0) return '';
   const items: LegendItem[] = Object.entries(VERDICT_COLORS).map(([label, col]) => ({ label, color: col, kind: 'rect' }));
-  const legendW = legendWidth(items, 'verdict');
   const labels = rows.map((r) => `${formatParams(r.params, 28)} · ${r.mode}`.replace(/^ · /, ''));
-  const left = labelMargin(labels);
   const rowH = 26;
-  const box: Box = { left, top: 36, width: WIDTH - left - legendW - LEGEND_GAP, height: rows.length * rowH + 8 };
-  const height = Math.max(box.top + box.height + 56, box.top + 8 + (items.length + 1) * 18 + 8);
+  const { box, height } = rowsFrame(labels, rowH, items, 'verdict');
   const finite = rows.flatMap((r) => [r.ratio!.low, r.ratio!.high, r.ratio!.ratio]).filter((v) => Number.isFinite(v) && v > 0);
   const dlo = Math.min(1, ...finite) / 1.15;
   const dhi = Math.max(1, ...finite) * 1.15;

@@ -2,9 +2,9 @@
  * Run records on disk: load a reports directory (tolerantly), write one record (atomically), and pick records
  * for a report (latest per scenario, last N, by scenario, by id / id prefix / label).
  */
-import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../atomic-write.js';
 import { UsageError } from '../errors.js';
 import { RUN_RECORD_SCHEMA, type RunRecord } from './run-record.js';
 
@@ -126,7 +126,7 @@ export function validateRecord(v: unknown): string | null {
 }
 
 /** Oldest first: by startedAt (as a time when parseable), then id. */
-export function compareRecords(a: RunRecord, b: RunRecord): number {
+function compareRecords(a: RunRecord, b: RunRecord): number {
   const ta = Date.parse(a.startedAt);
   const tb = Date.parse(b.startedAt);
   if (!Number.isNaN(ta) && !Number.isNaN(tb) && ta !== tb) return ta - tb;
@@ -190,34 +190,20 @@ export async function loadRecords(dir: string): Promise<LoadResult> {
 }
 
 /** The file name a record is written under. */
-export function recordFileName(id: string): string {
+function recordFileName(id: string): string {
   if (!id || /[/\\\0]/.test(id) || id === '.' || id === '..') throw new TypeError(`run id ${JSON.stringify(id)} cannot be a file name`);
   return `${id}.json`;
 }
 
-/** Write a file atomically: a temp file in the same directory (created as needed), then rename over `path`. */
-export async function writeFileAtomic(path: string, text: string): Promise<void> {
-  const dir = dirname(path);
-  await mkdir(dir, { recursive: true });
-  const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-  try {
-    await writeFile(tmp, text, { encoding: 'utf8', flag: 'wx' });
-    await rename(tmp, path);
-  } catch (err) {
-    await rm(tmp, { force: true }).catch(() => undefined);
-    throw err;
-  }
-}
-
 /**
- * Write `<dir>/<id>.json` atomically (temp file in the same directory, then rename), creating `dir` as needed.
+ * Write `<dir>/<id>.json` atomically and durably (lab/atomic-write.ts), creating `dir` as needed.
  * Refuses a record that would not load back (TypeError naming the bad field). Returns the path.
  */
 export async function writeRecord(dir: string, rec: RunRecord): Promise<string> {
   const why = validateRecord(rec);
   if (why) throw new TypeError(`refusing to write an invalid run record: ${why}`);
   const path = join(dir, recordFileName(rec.id));
-  await writeFileAtomic(path, `${JSON.stringify(rec, null, 2)}\n`);
+  await writeFileAtomic(path, `${JSON.stringify(rec, null, 2)}\n`, { mkdir: true });
   return path;
 }
 

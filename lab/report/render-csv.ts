@@ -18,7 +18,7 @@ function csvLine(fields: string[]): string {
   return fields.map(csvField).join(',');
 }
 
-export function csvDocument(header: string[], rows: string[][]): string {
+function csvDocument(header: string[], rows: string[][]): string {
   return [header, ...rows].map(csvLine).join('\r\n') + '\r\n';
 }
 

@@ -9,7 +9,7 @@ import { round6 } from './format.js';
 import type { ModeStats, RunRecord } from './run-record.js';
 import type { Ratio } from './statistics.js';
 
-export const REPORT_SCHEMA = 'lab.report/1';
+const REPORT_SCHEMA = 'lab.report/1';
 
 function ratioJson(r: Ratio | undefined): Record<string, unknown> | null {
   if (!r) return null;
@@ -22,7 +22,7 @@ function ratioJson(r: Ratio | undefined): Record<string, unknown> | null {
   };
 }
 
-export function reportJson(records: readonly RunRecord[]): unknown {
+function reportJson(records: readonly RunRecord[]): unknown {
   return {
     schema: REPORT_SCHEMA,
     runs: records.map((r) => ({

@@ -12,19 +12,17 @@
  * Usage mistakes (unknown format, bad --last, unknown run in --compare) throw UsageError (exit code 2).
  */
 import { join } from 'node:path';
+import { writeFileAtomic } from '../atomic-write.js';
 import { UsageError } from '../errors.js';
 import { compareRuns, type Comparison } from './compare.js';
-import { filterScenario, findRecord, lastRuns, latestPerScenario, loadRecords, writeFileAtomic } from './records.js';
+import { REPORT_FORMATS, type ReportFormat } from './formats.js';
+import { filterScenario, findRecord, lastRuns, latestPerScenario, loadRecords } from './records.js';
 import { renderCompareCsv, renderCsv } from './render-csv.js';
 import { renderCompareHtml, renderHtml } from './render-html.js';
 import { renderCompareJson, renderJson } from './render-json.js';
 import { renderCompareMarkdown, renderMarkdown } from './render-md.js';
 import { renderCompareTable, renderTable } from './render-table.js';
 import type { RunRecord } from './run-record.js';
-
-import { REPORT_FORMATS } from './formats.js';
-import type { ReportFormat } from './formats.js';
-export { REPORT_FORMATS, type ReportFormat };
 
 export interface ReportOptions {
   dir: string;
@@ -58,7 +56,7 @@ const RENDER_COMPARE: Record<ReportFormat, (c: Comparison) => string> = {
 };
 
 /** The message for a directory without runs (to stdout, not an error). */
-export function noRunsMessage(dir: string, scenario?: string): string {
+function noRunsMessage(dir: string, scenario?: string): string {
   return scenario
     ? `no runs of ${scenario} in ${dir}; run \`lab run ${scenario}\` first`
     : `no runs in ${dir}; run \`lab run mergesort --n 4\` first`;
@@ -98,6 +96,6 @@ export async function runReport(opts: ReportOptions): Promise<ReportResult> {
   if (opts.out === '-') return { output: text, warnings };
   const outPath = opts.out ?? (opts.format === 'html' ? join(opts.dir, defaultFile) : undefined);
   if (outPath === undefined) return { output: text, warnings };
-  await writeFileAtomic(outPath, text);
+  await writeFileAtomic(outPath, text, { mkdir: true });
   return { output: `report written to ${outPath}\n`, warnings, outPath };
 }

@@ -55,7 +55,7 @@ export function mad(samples: readonly number[], center = median(samples)): numbe
 }
 
 /** Indices of samples whose modified z-score exceeds OUTLIER_THRESHOLD (see module comment for MAD = 0). */
-export function outlierIndices(samples: readonly number[], center = median(samples), spread = mad(samples, center)): number[] {
+function outlierIndices(samples: readonly number[], center = median(samples), spread = mad(samples, center)): number[] {
   const out: number[] = [];
   samples.forEach((x, i) => {
     const dev = x - center;
@@ -127,7 +127,7 @@ function div(x: number, y: number): number {
 }
 
 /** mulberry32: small, fast, deterministic; good enough for resampling indices. */
-export function seededRandom(seed: number): () => number {
+function seededRandom(seed: number): () => number {
   let s = seed >>> 0;
   return () => {
     s = (s + 0x6d2b79f5) >>> 0;

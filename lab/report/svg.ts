@@ -132,7 +132,7 @@ export function log10Scale(lo: number, hi: number, r0: number, r1: number): Scal
 }
 
 /** Smallest distance between labelled ticks on a log axis, in SVG units. */
-export const MIN_TICK_PX = 52;
+const MIN_TICK_PX = 52;
 
 export interface Box {
   /** Plot area in SVG user units. */

@@ -21,7 +21,7 @@
  *   lab_subnet → subnet, lab_ports → ports, lab_docker → docker
  * Other ansible_* and non-lab variables belong to playbooks and are ignored; unknown lab_* variables are errors.
  */
-import { isMap, isScalar, type Document, type Node, type Pair } from 'yaml';
+import { isMap, isScalar, type Document, type Node, type Pair, type YAMLMap } from 'yaml';
 import { closest, type Seg } from './schema.js';
 import { findPair, formatField, keyString, startOf, unalias, type Issues, type Locate } from './source.js';
 import type { Role } from './topology.js';
@@ -177,48 +177,44 @@ export function fromAnsible(doc: Document, _file: string, issues: Issues): Ansib
       issues.errorAt(at(originOf(p as Pair, [...fieldPath, k]), 'key'), `expected hosts, children or vars in a group, got ${JSON.stringify(k)}${guess ? ` (did you mean ${guess}?)` : ''}`, true);
     }
 
-    const hostsPair = findPair(n, 'hosts');
-    if (hostsPair) {
-      const hn = unalias(hostsPair.value, doc);
-      if (hn !== null && !(isScalar(hn) && hn.value === null)) {
-        if (!isMap(hn)) {
-          issues.errorAt(at(originOf(hostsPair, [...fieldPath, 'hosts']), 'value'), 'expected a mapping of host names (host: vars), got a list or a scalar', true);
-        } else {
-          for (const hp of hn.items) {
-            const hname = keyString(hp.key);
-            const hField = [...fieldPath, 'hosts', hname];
-            const o = originOf(hp as Pair, hField);
-            if (/\[[^\]]*:[^\]]*\]/.test(hname)) {
-              issues.errorAt(at(o, 'key'), `expected a single host name, got the host range ${JSON.stringify(hname)} (ranges are not supported; list each host)`, true);
-              continue;
-            }
-            let acc = hosts.get(hname);
-            if (!acc) {
-              acc = { name: hname, origin: o, roles: new Map(), groups: new Map(), hostVars: [] };
-              hosts.set(hname, acc);
-            }
-            for (const r of chainRoles.keys()) if (!acc.roles.has(r)) acc.roles.set(r, { ...o, valueOffset: o.keyOffset });
-            for (const g of myChain) acc.groups.set(g.id, g);
-            const hv = unalias(hp.value, doc);
-            if (hv !== null && hv !== undefined && !(isScalar(hv) && hv.value === null) && !isMap(hv)) {
-              issues.errorAt(at(o, 'value'), 'expected a mapping of host variables (or nothing), got a list or a scalar', true);
-            } else acc.hostVars.push(readVars(hv, hField, false));
-          }
-        }
+    const hostsMap = mappingUnder(n, 'hosts', fieldPath, 'a mapping of host names (host: vars)');
+    for (const hp of hostsMap?.items ?? []) {
+      const hname = keyString(hp.key);
+      const hField = [...fieldPath, 'hosts', hname];
+      const o = originOf(hp as Pair, hField);
+      if (/\[[^\]]*:[^\]]*\]/.test(hname)) {
+        issues.errorAt(at(o, 'key'), `expected a single host name, got the host range ${JSON.stringify(hname)} (ranges are not supported; list each host)`, true);
+        continue;
       }
+      let acc = hosts.get(hname);
+      if (!acc) {
+        acc = { name: hname, origin: o, roles: new Map(), groups: new Map(), hostVars: [] };
+        hosts.set(hname, acc);
+      }
+      for (const r of chainRoles.keys()) if (!acc.roles.has(r)) acc.roles.set(r, { ...o, valueOffset: o.keyOffset });
+      for (const g of myChain) acc.groups.set(g.id, g);
+      const hv = unalias(hp.value, doc);
+      if (hv !== null && hv !== undefined && !(isScalar(hv) && hv.value === null) && !isMap(hv)) {
+        issues.errorAt(at(o, 'value'), 'expected a mapping of host variables (or nothing), got a list or a scalar', true);
+      } else acc.hostVars.push(readVars(hv, hField, false));
     }
 
-    const childrenPair = findPair(n, 'children');
-    if (childrenPair) {
-      const cn = unalias(childrenPair.value, doc);
-      if (cn !== null && !(isScalar(cn) && cn.value === null)) {
-        if (!isMap(cn)) {
-          issues.errorAt(at(originOf(childrenPair, [...fieldPath, 'children']), 'value'), 'expected a mapping of child groups, got a list or a scalar', true);
-        } else {
-          for (const cp of cn.items) visitGroupPair(cp as Pair, [...fieldPath, 'children'], depth + 1, myChain, chainRoles);
-        }
-      }
-    }
+    const childrenMap = mappingUnder(n, 'children', fieldPath, 'a mapping of child groups');
+    for (const cp of childrenMap?.items ?? []) visitGroupPair(cp as Pair, [...fieldPath, 'children'], depth + 1, myChain, chainRoles);
+  };
+
+  /**
+   * The mapping under `key` in a group (hosts, children); undefined when the key is absent or empty. Anything
+   * else there is a structural error (hosts or roles may go missing).
+   */
+  const mappingUnder = (group: YAMLMap, key: 'hosts' | 'children', fieldPath: Seg[], expected: string): YAMLMap | undefined => {
+    const pair = findPair(group, key);
+    if (!pair) return undefined;
+    const node = unalias(pair.value, doc);
+    if (node === null || (isScalar(node) && node.value === null)) return undefined;
+    if (isMap(node)) return node;
+    issues.errorAt(at(originOf(pair, [...fieldPath, key]), 'value'), `expected ${expected}, got a list or a scalar`, true);
+    return undefined;
   };
 
   const visitGroupPair = (p: Pair, parentField: Seg[], depth: number, chain: GroupLayer[], chainRoles: Map<Role, Origin>): void => {

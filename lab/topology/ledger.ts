@@ -12,10 +12,10 @@
  * op intent | done | remove; every append is fsync'd. A torn last line (crash mid-write) is dropped on open.
  * `entries()` is the latest state per key, in the order the keys were (last) recorded.
  */
-import { mkdir, open, readFile, rename, truncate } from 'node:fs/promises';
+import { mkdir, open, readFile, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
+import { syncParentDir, writeFileAtomic } from '../atomic-write.js';
 import { LabError } from '../errors.js';
-import type { ProcessIdentity } from './proc.js';
 
 /** What a ledger entry stands for. Free-form strings are allowed for things not listed yet. */
 export type LedgerKind =
@@ -50,21 +50,6 @@ export interface LedgerEntry<D extends object = Record<string, unknown>> {
   doneAt?: string;
 }
 
-/** Data of a `process` entry (local processes). */
-export interface ProcessData extends Partial<ProcessIdentity> {
-  host: string;
-  /** What was started, for messages (argv[0] and friends). */
-  command?: string[];
-  /** Was it spawned as the leader of its own process group? */
-  group?: boolean;
-}
-
-/** Data of a `remote-process` entry (ssh): same identity, read remotely from /proc. */
-export interface RemoteProcessData extends Partial<ProcessIdentity> {
-  host: string;
-  command?: string[];
-}
-
 export interface ReplayFailure {
   entry: LedgerEntry;
   error: unknown;
@@ -78,6 +63,19 @@ interface Line {
   kind?: string;
   data?: Record<string, unknown>;
   at: string;
+}
+
+/** A journal line, or null for text that is not JSON or not shaped like one (skipped with a warning, never fatal). */
+function parseLine(raw: string): Line | null {
+  let v: unknown;
+  try {
+    v = JSON.parse(raw);
+  } catch {
+    return null;
+  }
+  const l = v as Partial<Line> | null;
+  const ok = typeof l === 'object' && l !== null && typeof l.key === 'string' && typeof l.seq === 'number' && ['intent', 'done', 'remove'].includes(l.op as string);
+  return ok ? (l as Line) : null;
 }
 
 export const LEDGER_FILE = 'ledger.jsonl';
@@ -118,7 +116,7 @@ export class Ledger {
       const fh = await open(this.path, 'a', 0o600);
       await fh.sync();
       await fh.close();
-      await syncDir(this.path);
+      await syncParentDir(this.path);
       return;
     }
     // a torn tail: everything after the last newline was being written when we died
@@ -133,11 +131,8 @@ export class Ledger {
     for (const raw of text.split('\n')) {
       lineNo++;
       if (raw.trim() === '') continue;
-      let line: Line;
-      try {
-        line = JSON.parse(raw) as Line;
-        if (typeof line.key !== 'string' || typeof line.seq !== 'number' || !['intent', 'done', 'remove'].includes(line.op)) throw new Error('not a ledger line');
-      } catch {
+      const line = parseLine(raw);
+      if (!line) {
         this.warnings.push(`${this.path}:${lineNo}: skipped an unreadable line`);
         continue;
       }
@@ -249,7 +244,7 @@ export class Ledger {
     return failures;
   }
 
-  /** Rewrite the journal with only the live entries (atomically: temp file + rename). */
+  /** Rewrite the journal with only the live entries, atomically (lab/atomic-write.ts). */
   async compact(): Promise<void> {
     const run = async (): Promise<void> => {
       const lines: string[] = [];
@@ -257,34 +252,10 @@ export class Ledger {
         lines.push(JSON.stringify({ v: 1, seq: e.seq, op: 'intent', key: e.key, kind: e.kind, data: e.data, at: e.at } satisfies Line));
         if (e.state === 'done') lines.push(JSON.stringify({ v: 1, seq: e.seq, op: 'done', key: e.key, at: e.doneAt ?? e.at } satisfies Line));
       }
-      const tmp = `${this.path}.${process.pid}.tmp`;
-      const fh = await open(tmp, 'w', 0o600);
-      try {
-        await fh.write(lines.map((l) => `${l}\n`).join(''));
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
-      await rename(tmp, this.path);
-      await syncDir(this.path);
+      await writeFileAtomic(this.path, lines.map((l) => `${l}\n`).join(''), { mode: 0o600 });
     };
     const p = this.queue.then(run, run);
     this.queue = p.catch(() => undefined);
     return p;
-  }
-}
-
-/** fsync the folder holding `file`, so a create/rename in it is durable. Best effort. */
-export async function syncDir(file: string): Promise<void> {
-  const dir = file.slice(0, Math.max(1, file.lastIndexOf('/')));
-  try {
-    const fh = await open(dir, 'r');
-    try {
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-  } catch {
-    // some file systems refuse fsync on a directory
   }
 }

@@ -6,23 +6,23 @@ import { createHash } from 'node:crypto';
 
 const OCTET = '(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])';
 /** Dotted quad without leading zeros (010 would be octal to some tools). */
-export const IPV4_PATTERN = `^(?:${OCTET}\\.){3}${OCTET}$`;
+const IPV4_PATTERN = `^(?:${OCTET}\\.){3}${OCTET}$`;
 export const CIDR_PATTERN = `^(?:${OCTET}\\.){3}${OCTET}/(?:[0-9]|[12][0-9]|3[0-2])$`;
 const IPV4_RE = new RegExp(IPV4_PATTERN);
 
 /** The range our default subnets come from (RFC 2544 benchmarking range: clear of real LANs). */
-export const DEFAULT_SUBNET_POOL = '198.18.0.0/15';
+const DEFAULT_SUBNET_POOL = '198.18.0.0/15';
 
 export function isIPv4(s: string): boolean {
   return IPV4_RE.test(s);
 }
 
-export function ipToInt(ip: string): number {
+function ipToInt(ip: string): number {
   const parts = ip.split('.').map(Number);
   return ((parts[0]! << 24) | (parts[1]! << 16) | (parts[2]! << 8) | parts[3]!) >>> 0;
 }
 
-export function intToIp(n: number): string {
+function intToIp(n: number): string {
   return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
 }
 

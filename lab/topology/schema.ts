@@ -2,8 +2,8 @@
  * JSON Schema of the native inventory format (hosts/*.yaml) and the ajv validator built from it.
  *
  * Every constraint that can be said in JSON Schema lives here; cross-field rules (roles, subnets, unique
- * addresses, paths) live in inventory.ts. Each leaf carries a `description` phrased to complete
- * "expected …, got …" — that is how error messages are worded (see `describeAjvError`).
+ * addresses, paths) live in inventory-sections.ts. Each leaf carries a `description` phrased to complete
+ * "expected …, got …" — that is how error messages are worded (see `schemaIssues`).
  *
  * Shell safety: every string that may ever reach a shell is constrained by a pattern of shell-safe characters
  * (lab, host names, address, user, queues, image, network, pool/roles/provider enums). The only free-text fields
@@ -14,16 +14,15 @@ import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { CIDR_PATTERN } from './net.js';
 import { POOLS, PROVIDERS, ROLES } from './topology.js';
 
-export { LAB_NAME_PATTERN, HOSTNAME_PATTERN, USER_PATTERN, QUEUE_PATTERN } from './patterns.js';
 import { LAB_NAME_PATTERN, HOSTNAME_PATTERN, USER_PATTERN, QUEUE_PATTERN } from './patterns.js';
 /** [registry[:port]/]name[/name…][:tag][@sha256:digest] */
-export const IMAGE_PATTERN =
+const IMAGE_PATTERN =
   '^(?:[A-Za-z0-9][A-Za-z0-9.-]*(?::[0-9]{1,5})?/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$';
-export const NETWORK_PATTERN = '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$';
+const NETWORK_PATTERN = '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$';
 /** A file-system path: anything but control characters (newline, NUL, …). */
-export const PATH_PATTERN = '^[^\\x00-\\x1f\\x7f]+$';
+const PATH_PATTERN = '^[^\\x00-\\x1f\\x7f]+$';
 /** docker-style "source:target[:ro|rw]" */
-export const MOUNT_STRING_PATTERN = '^[^:\\x00-\\x1f\\x7f]+:[^:\\x00-\\x1f\\x7f]+(?::(?:ro|rw))?$';
+const MOUNT_STRING_PATTERN = '^[^:\\x00-\\x1f\\x7f]+:[^:\\x00-\\x1f\\x7f]+(?::(?:ro|rw))?$';
 
 const oneOf = (xs: readonly string[]): string => `one of ${xs.join(', ')}`;
 
@@ -85,7 +84,7 @@ const host = {
   additionalProperties: false,
 };
 
-export const inventorySchema = {
+const inventorySchema = {
   $id: 'https://lab.invalid/schema/inventory.json',
   type: 'object',
   description: 'a mapping with provider and hosts',
@@ -161,7 +160,7 @@ export interface SchemaIssue {
 }
 
 /** What a value looks like, for "got …". */
-export function describeValue(v: unknown): string {
+function describeValue(v: unknown): string {
   if (v === null || v === undefined) return 'nothing';
   if (typeof v === 'string') {
     const s = v.length > 60 ? `${v.slice(0, 57)}...` : v;
@@ -188,7 +187,7 @@ function typeWords(t: string | string[]): string {
 }
 
 /** Levenshtein distance (small strings only). */
-export function editDistance(a: string, b: string): number {
+function editDistance(a: string, b: string): number {
   const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
   for (let j = 1; j <= b.length; j++) d[0]![j] = j;
   for (let i = 1; i <= a.length; i++)

@@ -8,18 +8,18 @@
  * Secrets live only in state.json (never in inventories, logs or run records). Print states with `redacted()`.
  */
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, open, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
+import { chmod, mkdir, open, readFile, rm, stat, unlink } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { writeFileAtomic } from '../atomic-write.js';
 import { ConfigError, LabError, maskUrl } from '../errors.js';
-import { syncDir } from './ledger.js';
 import { checkProcess, processIdentity, type ProcessIdentity } from './proc.js';
 import { LAB_NAME_PATTERN } from './patterns.js';
 import { topologyData, topologyFromData, type Role, type Topology, type TopologyData } from './topology.js';
 
 export const STATE_FILE = 'state.json';
-export const ACTIVE_FILE = 'active';
-export const STATE_VERSION = 1;
+const ACTIVE_FILE = 'active';
+const STATE_VERSION = 1;
 const LAB_RE = new RegExp(LAB_NAME_PATTERN);
 
 /** $LAB_HOME, else ~/.lab */
@@ -133,29 +133,6 @@ export function redacted<T>(value: T): T {
   return walk(value) as T;
 }
 
-/** Write a file atomically with mode 0600: temp file (0600, exclusive) + fsync + rename + fsync of the folder. */
-export async function writeFileAtomic0600(path: string, content: string): Promise<void> {
-  const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  const fh = await open(tmp, 'wx', 0o600);
-  try {
-    await fh.chmod(0o600); // in case of an unusual umask: never wider, but make sure
-    await fh.writeFile(content);
-    await fh.sync();
-  } catch (err) {
-    await fh.close().catch(() => undefined);
-    await unlink(tmp).catch(() => undefined);
-    throw err;
-  }
-  await fh.close();
-  try {
-    await rename(tmp, path);
-  } catch (err) {
-    await unlink(tmp).catch(() => undefined);
-    throw err;
-  }
-  await syncDir(path);
-}
-
 /** Create the lab's state folder (0700) if needed and return it. */
 export async function ensureStateDir(lab: string, home = labHome()): Promise<string> {
   const dir = stateDir(lab, home);
@@ -168,7 +145,7 @@ export async function ensureStateDir(lab: string, home = labHome()): Promise<str
 export async function writeState(dir: string, state: LabState, now = new Date()): Promise<LabState> {
   const s: LabState = { ...state, updatedAt: now.toISOString() };
   await mkdir(dir, { recursive: true, mode: 0o700 });
-  await writeFileAtomic0600(join(dir, STATE_FILE), `${JSON.stringify(s, null, 2)}\n`);
+  await writeFileAtomic(join(dir, STATE_FILE), `${JSON.stringify(s, null, 2)}\n`, { mode: 0o600 });
   return s;
 }
 
@@ -203,7 +180,7 @@ export async function readState(dir: string): Promise<LabState | null> {
 export async function setActiveLab(lab: string, home = labHome()): Promise<void> {
   stateDir(lab, home); // validates the name
   await mkdir(home, { recursive: true, mode: 0o700 });
-  await writeFileAtomic0600(join(home, ACTIVE_FILE), `${lab}\n`);
+  await writeFileAtomic(join(home, ACTIVE_FILE), `${lab}\n`, { mode: 0o600 });
 }
 
 /** The active lab's name, or null. */

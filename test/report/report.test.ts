@@ -4,9 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { UsageError } from '../../lab/errors.js';
+import type { ReportFormat } from '../../lab/report/formats.js';
 import { writeRecord } from '../../lab/report/records.js';
 import { renderJson } from '../../lab/report/render-json.js';
-import { runReport, type ReportFormat } from '../../lab/report/report.js';
+import { runReport } from '../../lab/report/report.js';
 import { currencyRun, echoRun, mergesortSweep, mergesortSweepB } from '../fixtures/report/records.js';
 
 let root: string;

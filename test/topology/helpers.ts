@@ -20,10 +20,14 @@ export const ROOT = repoRoot();
 export const FIXTURES = join(ROOT, 'test', 'fixtures', 'inventories');
 export const HOSTS = join(ROOT, 'hosts');
 
-/** A fresh temp dir, removed by the returned cleanup. */
-export async function tempDir(prefix = 'lab-topology-'): Promise<{ dir: string; cleanup: () => Promise<void> }> {
+/** Run `fn` in a fresh temp dir, removed afterwards whether it passed or not. */
+export async function withTempDir(fn: (dir: string) => Promise<void>, prefix = 'lab-topology-'): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), prefix));
-  return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
+  try {
+    await fn(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }
 
 /** A resolver for tests: known names only, never the network. */

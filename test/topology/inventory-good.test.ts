@@ -4,7 +4,8 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { ConfigError } from '../../lab/errors.js';
-import { expandPath, labNameFromFile, loadInventory, parseInventory } from '../../lab/topology/inventory.js';
+import { labNameFromFile, loadInventory, parseInventory } from '../../lab/topology/inventory.js';
+import { expandPath } from '../../lab/topology/inventory-sections.js';
 import { topologyData, topologyFromData, type Topology } from '../../lab/topology/topology.js';
 import { FIXTURES, HOSTS, fakeResolver } from './helpers.js';
 
@@ -13,6 +14,25 @@ const resolve = fakeResolver({ 'pi1.local': '10.0.0.1', 'pi3.local': '10.0.0.3' 
 
 const summary = (t: Topology): Record<string, string> =>
   Object.fromEntries(t.hosts.map((h) => [h.name, `${h.roles.join('+')}@${h.address}`]));
+
+/** The book's four hosts with their default roles, HOSTn at `address(n)`, as `summary` shows them. */
+const bookHosts = (address: (n: number) => string): Record<string, string> => ({
+  HOST1: `broker@${address(1)}`,
+  HOST2: `backend@${address(2)}`,
+  HOST3: `workers@${address(3)}`,
+  HOST4: `master+quotes@${address(4)}`,
+});
+
+/** The Raspberry Pi examples' login: user pi with sudo, port 22, the default ed25519 key. */
+function assertPiLogin(t: Topology): void {
+  for (const h of t.hosts) {
+    assert.equal(h.user, 'pi');
+    assert.equal(h.sudo, true, 'sudo: true (in the Ansible file ansible_become: yes, a YAML 1.1 boolean)');
+    assert.equal(h.port, 22);
+    assert.equal(h.keyPath, join(homedir(), '.ssh/id_ed25519'));
+    assert.equal(h.password, undefined);
+  }
+}
 
 describe('example inventories in hosts/', () => {
   it('every hosts/*.yaml loads', async () => {
@@ -30,12 +50,7 @@ describe('example inventories in hosts/', () => {
     const t = await loadInventory(join(HOSTS, 'local.yaml'));
     assert.equal(t.provider, 'local');
     assert.equal(t.name, 'local');
-    assert.deepEqual(summary(t), {
-      HOST1: 'broker@127.0.0.1',
-      HOST2: 'backend@127.0.0.1',
-      HOST3: 'workers@127.0.0.1',
-      HOST4: 'master+quotes@127.0.0.1',
-    });
+    assert.deepEqual(summary(t), bookHosts(() => '127.0.0.1'));
     assert.equal(t.roleHost('workers').concurrency, 4);
     assert.deepEqual(t.ports, { broker: 5673, backend: 6380, quotes: 8001 });
     assert.equal(t.subnet, undefined);
@@ -49,12 +64,7 @@ describe('example inventories in hosts/', () => {
     assert.equal(t.gateway, '198.18.0.1');
     assert.equal(t.format, 'lab');
     assert.equal(t.file, join(HOSTS, 'netns.yaml'));
-    assert.deepEqual(summary(t), {
-      HOST1: 'broker@198.18.0.11',
-      HOST2: 'backend@198.18.0.12',
-      HOST3: 'workers@198.18.0.13',
-      HOST4: 'master+quotes@198.18.0.14',
-    });
+    assert.deepEqual(summary(t), bookHosts((n) => `198.18.0.${10 + n}`));
     assert.equal(t.roleHost('broker').name, 'HOST1');
     assert.equal(t.roleHost('backend').name, 'HOST2');
     assert.equal(t.roleHost('master').name, 'HOST4');
@@ -66,19 +76,8 @@ describe('example inventories in hosts/', () => {
   it('raspberry-pi.example.yaml: four Pis over ssh, defaults inherited', async () => {
     const t = await loadInventory(join(HOSTS, 'raspberry-pi.example.yaml'));
     assert.equal(t.provider, 'ssh');
-    assert.deepEqual(summary(t), {
-      HOST1: 'broker@192.168.1.11',
-      HOST2: 'backend@192.168.1.12',
-      HOST3: 'workers@192.168.1.13',
-      HOST4: 'master+quotes@192.168.1.14',
-    });
-    for (const h of t.hosts) {
-      assert.equal(h.user, 'pi');
-      assert.equal(h.port, 22);
-      assert.equal(h.sudo, true);
-      assert.equal(h.keyPath, join(homedir(), '.ssh/id_ed25519'));
-      assert.equal(h.password, undefined);
-    }
+    assert.deepEqual(summary(t), bookHosts((n) => `192.168.1.${10 + n}`));
+    assertPiLogin(t);
     assert.deepEqual(t.roleHost('workers').queues, ['celery', 'mergesort']);
     assert.equal(t.roleHost('workers').concurrency, 4);
   });
@@ -88,34 +87,19 @@ describe('example inventories in hosts/', () => {
     assert.equal(t.format, 'ansible');
     assert.equal(t.name, 'pis-ansible');
     assert.equal(t.provider, 'ssh');
-    assert.deepEqual(summary(t), {
-      HOST1: 'broker@192.168.1.11',
-      HOST2: 'backend@192.168.1.12',
-      HOST3: 'workers@192.168.1.13',
-      HOST4: 'master+quotes@192.168.1.14',
-    });
+    assert.deepEqual(summary(t), bookHosts((n) => `192.168.1.${10 + n}`));
     const w = t.roleHost('workers');
     assert.equal(w.concurrency, 4);
     assert.equal(w.pool, 'prefork');
     assert.deepEqual(w.queues, ['celery', 'mergesort']);
-    for (const h of t.hosts) {
-      assert.equal(h.user, 'pi');
-      assert.equal(h.sudo, true, 'ansible_become: yes is true (YAML 1.1)');
-      assert.equal(h.port, 22);
-      assert.equal(h.keyPath, join(homedir(), '.ssh/id_ed25519'));
-    }
+    assertPiLogin(t);
   });
 
   it('docker.yaml: containers on a chosen subnet, images and mounts', async () => {
     const t = await loadInventory(join(HOSTS, 'docker.yaml'));
     assert.equal(t.provider, 'docker');
     assert.equal(t.subnet, '198.18.1.0/24');
-    assert.deepEqual(summary(t), {
-      HOST1: 'broker@198.18.1.11',
-      HOST2: 'backend@198.18.1.12',
-      HOST3: 'workers@198.18.1.13',
-      HOST4: 'master+quotes@198.18.1.14',
-    });
+    assert.deepEqual(summary(t), bookHosts((n) => `198.18.1.${10 + n}`));
     assert.deepEqual(t.docker, {
       socket: '/run/podman/podman.sock',
       network: 'lab-dock',

@@ -4,7 +4,7 @@ import { appendFile, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { Ledger, LedgerError, LEDGER_FILE, type LedgerEntry } from '../../lab/topology/ledger.js';
-import { tempDir } from './helpers.js';
+import { withTempDir } from './helpers.js';
 
 const lines = async (dir: string): Promise<Record<string, unknown>[]> =>
   (await readFile(join(dir, LEDGER_FILE), 'utf8'))
@@ -13,9 +13,8 @@ const lines = async (dir: string): Promise<Record<string, unknown>[]> =>
     .map((l) => JSON.parse(l) as Record<string, unknown>);
 
 describe('Ledger', () => {
-  it('writes the intent durably before returning, then done; entries() is the latest state per key', async () => {
-    const { dir, cleanup } = await tempDir();
-    try {
+  it('writes the intent durably before returning, then done; entries() is the latest state per key', () =>
+    withTempDir(async (dir) => {
       const l = await Ledger.open(dir);
       const e = await l.record('namespace', 'ns:HOST1', { name: 'lab-book-HOST1' });
       assert.equal(e.state, 'intent');
@@ -38,14 +37,10 @@ describe('Ledger', () => {
         { kind: es[0]!.kind, key: es[0]!.key, state: es[0]!.state, data: es[0]!.data },
         { kind: 'namespace', key: 'ns:HOST1', state: 'done', data: { name: 'lab-book-HOST1', inode: 42 } },
       );
-    } finally {
-      await cleanup();
-    }
-  });
+    }));
 
-  it('survives a torn last line (crash mid-write) and keeps appending cleanly', async () => {
-    const { dir, cleanup } = await tempDir();
-    try {
+  it('survives a torn last line (crash mid-write) and keeps appending cleanly', () =>
+    withTempDir(async (dir) => {
       const l = await Ledger.open(dir);
       await l.markDone(await l.record('bridge', 'br:lab0', { name: 'lab0' }));
       await l.record('veth', 'veth:HOST1', { name: 'v-h1' });
@@ -64,14 +59,10 @@ describe('Ledger', () => {
       const l3 = await Ledger.open(dir);
       assert.deepEqual(l3.warnings, []);
       assert.deepEqual(l3.entries().map((e) => e.key), ['br:lab0', 'veth:HOST1', 'veth:HOST2']);
-    } finally {
-      await cleanup();
-    }
-  });
+    }));
 
-  it('skips an unreadable line in the middle with a warning', async () => {
-    const { dir, cleanup } = await tempDir();
-    try {
+  it('skips an unreadable line in the middle with a warning', () =>
+    withTempDir(async (dir) => {
       const l = await Ledger.open(dir);
       await l.record('file', 'f:a', {});
       await appendFile(join(dir, LEDGER_FILE), 'garbage\n');
@@ -79,14 +70,20 @@ describe('Ledger', () => {
       const l2 = await Ledger.open(dir);
       assert.deepEqual(l2.entries().map((e) => e.key), ['f:a', 'f:b']);
       assert.match(l2.warnings.join('\n'), /:2: skipped an unreadable line/);
-    } finally {
-      await cleanup();
-    }
-  });
+    }));
 
-  it('replayReverse undoes newest first, removes what it undid, and compacts the journal', async () => {
-    const { dir, cleanup } = await tempDir();
-    try {
+  it('skips JSON that is not a ledger line (null, a string, a wrong op) the same way', () =>
+    withTempDir(async (dir) => {
+      const l = await Ledger.open(dir);
+      await l.record('file', 'f:a', {});
+      await appendFile(join(dir, LEDGER_FILE), ['null', '"intent"', '{"v":1,"seq":7,"op":"create","key":"f:x","at":""}', ''].join('\n'));
+      const l2 = await Ledger.open(dir);
+      assert.deepEqual(l2.entries().map((e) => e.key), ['f:a']);
+      assert.deepEqual(l2.warnings.map((w) => w.replace(/^.*:(\d+): /, '$1: ')), ['2: skipped an unreadable line', '3: skipped an unreadable line', '4: skipped an unreadable line']);
+    }));
+
+  it('replayReverse undoes newest first, removes what it undid, and compacts the journal', () =>
+    withTempDir(async (dir) => {
       const l = await Ledger.open(dir);
       for (const k of ['bridge', 'ns1', 'veth1', 'proc1']) await l.markDone(await l.record('file', k, { k }));
       await l.record('file', 'half-made', {}); // intent only: the crash came before it was marked done
@@ -99,14 +96,10 @@ describe('Ledger', () => {
       assert.deepEqual(l.entries(), []);
       assert.equal((await readFile(join(dir, LEDGER_FILE), 'utf8')).length, 0, 'compacted to nothing');
       assert.deepEqual((await Ledger.open(dir)).entries(), []);
-    } finally {
-      await cleanup();
-    }
-  });
+    }));
 
-  it('replayReverse never throws half-way: failures are collected and kept for the next try', async () => {
-    const { dir, cleanup } = await tempDir();
-    try {
+  it('replayReverse never throws half-way: failures are collected and kept for the next try', () =>
+    withTempDir(async (dir) => {
       const l = await Ledger.open(dir);
       for (const k of ['a', 'b', 'c', 'd']) await l.markDone(await l.record('container', k));
       const seen: string[] = [];
@@ -128,14 +121,10 @@ describe('Ledger', () => {
       const second = await reopened.replayReverse(async () => undefined);
       assert.deepEqual(second, []);
       assert.equal(reopened.size, 0);
-    } finally {
-      await cleanup();
-    }
-  });
+    }));
 
-  it('re-recording a live key replaces it and moves it to the end of the replay order', async () => {
-    const { dir, cleanup } = await tempDir();
-    try {
+  it('re-recording a live key replaces it and moves it to the end of the replay order', () =>
+    withTempDir(async (dir) => {
       const l = await Ledger.open(dir);
       await l.markDone(await l.record('process', 'p1', { pid: 1 }));
       await l.record('process', 'p2', { pid: 2 });
@@ -148,28 +137,20 @@ describe('Ledger', () => {
           ['p1', 'intent', 3],
         ],
       );
-    } finally {
-      await cleanup();
-    }
-  });
+    }));
 
-  it('concurrent records are serialized: every one lands, in call order', async () => {
-    const { dir, cleanup } = await tempDir();
-    try {
+  it('concurrent records are serialized: every one lands, in call order', () =>
+    withTempDir(async (dir) => {
       const l = await Ledger.open(dir);
       const keys = Array.from({ length: 25 }, (_, i) => `k${i}`);
       await Promise.all(keys.map((k) => l.record('file', k, { k })));
       const es = (await Ledger.open(dir)).entries();
       assert.deepEqual(es.map((e) => e.key), keys);
       assert.equal(new Set(es.map((e) => e.seq)).size, keys.length);
-    } finally {
-      await cleanup();
-    }
-  });
+    }));
 
-  it('entries() returns copies; markDone of an unknown key is an error; remove of one is a no-op', async () => {
-    const { dir, cleanup } = await tempDir();
-    try {
+  it('entries() returns copies; markDone of an unknown key is an error; remove of one is a no-op', () =>
+    withTempDir(async (dir) => {
       const l = await Ledger.open(dir);
       await l.record('user', 'rabbit:lab', { user: 'lab' });
       const [e] = l.entries() as [LedgerEntry];
@@ -179,14 +160,10 @@ describe('Ledger', () => {
       await l.remove('nope');
       await assert.rejects(l.record('file', ''), LedgerError);
       assert.equal(l.size, 1);
-    } finally {
-      await cleanup();
-    }
-  });
+    }));
 
-  it('a process killed with -9 mid-way leaves a readable ledger', async () => {
-    const { dir, cleanup } = await tempDir();
-    try {
+  it('a process killed with -9 mid-way leaves a readable ledger', () =>
+    withTempDir(async (dir) => {
       const ledgerUrl = new URL('../../lab/topology/ledger.js', import.meta.url).href;
       const script = `
         import { Ledger } from ${JSON.stringify(ledgerUrl)};
@@ -218,21 +195,14 @@ describe('Ledger', () => {
       const undone: string[] = [];
       assert.deepEqual(await l.replayReverse(async (e) => void undone.push(e.key)), []);
       assert.deepEqual(undone, es.map((e) => e.key).reverse());
-    } finally {
-      await cleanup();
-    }
-  });
+    }));
 
-  it('an empty ledger file is fine; the folder is created', async () => {
-    const { dir, cleanup } = await tempDir();
-    try {
+  it('an empty ledger file is fine; the folder is created', () =>
+    withTempDir(async (dir) => {
       const sub = join(dir, 'lab', 'deeper');
       const l = await Ledger.open(sub);
       assert.deepEqual(l.entries(), []);
       await writeFile(join(sub, LEDGER_FILE), '');
       assert.deepEqual((await Ledger.open(sub)).entries(), []);
-    } finally {
-      await cleanup();
-    }
-  });
+    }));
 });

@@ -12,7 +12,8 @@ import {
   signalRecorded,
   stopRecorded,
 } from '../../lab/topology/proc.js';
-import { tempDir } from './helpers.js';
+import { needs } from '../support/prereq.js';
+import { withTempDir } from './helpers.js';
 
 /** A /proc/<pid>/stat line with the given comm and starttime (52 fields). */
 function statLine(pid: number, comm: string, startTime: number, state = 'S'): string {
@@ -36,9 +37,8 @@ describe('process identity (pid + start time)', () => {
     assert.equal(parseProcStat('12 (x) S 1'), null);
   });
 
-  it('reads this process and tells same / reused / gone apart (fake /proc)', async () => {
-    const { dir, cleanup } = await tempDir();
-    try {
+  it('reads this process and tells same / reused / gone apart (fake /proc)', () =>
+    withTempDir(async (dir) => {
       await mkdir(join(dir, '100'));
       await writeFile(join(dir, '100', 'stat'), statLine(100, 'rabbitmq-server', 5000));
       await mkdir(join(dir, '101'));
@@ -48,16 +48,10 @@ describe('process identity (pid + start time)', () => {
       assert.equal(await checkProcess({ pid: 100, startTime: 4999 }, dir), 'reused');
       assert.equal(await checkProcess({ pid: 102, startTime: 5000 }, dir), 'gone');
       assert.equal(await checkProcess({ pid: 101, startTime: 7000 }, dir), 'gone', 'a zombie counts as gone');
-    } finally {
-      await cleanup();
-    }
-  });
+    }));
 
   it('never signals a reused pid; stops the recorded one', async (t) => {
-    if (!(await haveProc())) {
-      t.skip('no /proc here (not Linux)');
-      return;
-    }
+    if (!(await needs(t, '/proc (Linux)', async () => ((await haveProc()) ? null : 'no /proc here: process identity needs Linux')))) return;
     const me = await processIdentity(process.pid);
     assert.ok(me && me.startTime > 0);
     assert.equal(await checkProcess(me), 'same');

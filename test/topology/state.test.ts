@@ -24,7 +24,7 @@ import {
   STATE_FILE,
   writeState,
 } from '../../lab/topology/state.js';
-import { HOSTS, tempDir } from './helpers.js';
+import { HOSTS, withTempDir } from './helpers.js';
 
 describe('secrets', () => {
   it('generateSecret: URL-safe, 32 characters, never the same twice', () => {
@@ -48,9 +48,8 @@ describe('state dir and active lab', () => {
     assert.throws(() => stateDir('Book', '/srv/labs'), ConfigError);
   });
 
-  it('the active lab pointer', async () => {
-    const { dir, cleanup } = await tempDir();
-    try {
+  it('the active lab pointer', () =>
+    withTempDir(async (dir) => {
       assert.equal(await activeLab(dir), null);
       await setActiveLab('book', dir);
       assert.equal(await activeLab(dir), 'book');
@@ -59,40 +58,36 @@ describe('state dir and active lab', () => {
       await clearActiveLab('book', dir);
       assert.equal(await activeLab(dir), null);
       await assert.rejects(setActiveLab('no good', dir), ConfigError);
-    } finally {
-      await cleanup();
-    }
-  });
+    }));
 });
 
 describe('state.json', () => {
-  it('is written 0600 atomically (folder 0700) and round-trips', async () => {
-    const { dir: home, cleanup } = await tempDir();
-    const oldUmask = process.umask(0o000); // even with a permissive umask
-    try {
-      const topo = await loadInventory(join(HOSTS, 'netns.yaml'));
-      const dir = await ensureStateDir(topo.name, home);
-      assert.equal(dir, join(home, 'book'));
-      assert.equal((await stat(dir)).mode & 0o777, 0o700);
-      const s = newState(topo, new Date('2026-11-27T12:00:00Z'));
-      const written = await writeState(dir, s, new Date('2026-11-27T12:00:05Z'));
-      const st = await stat(join(dir, STATE_FILE));
-      assert.equal(st.mode & 0o777, 0o600);
-      assert.deepEqual(await readdir(dir), [STATE_FILE], 'no temp file left behind');
-      const back = await readState(dir);
-      assert.deepEqual(back, written);
-      assert.equal(back!.updatedAt, '2026-11-27T12:00:05.000Z');
-      assert.equal(back!.inventoryPath, join(HOSTS, 'netns.yaml'));
-      assert.equal(stateTopology(back!).roleHost('broker').address, '198.18.0.11');
-      // overwrite keeps 0600
-      await writeState(dir, { ...back!, status: 'up' });
-      assert.equal((await stat(join(dir, STATE_FILE))).mode & 0o777, 0o600);
-      assert.equal((await readState(dir))!.status, 'up');
-    } finally {
-      process.umask(oldUmask);
-      await cleanup();
-    }
-  });
+  it('is written 0600 atomically (folder 0700) and round-trips', () =>
+    withTempDir(async (home) => {
+      const oldUmask = process.umask(0o000); // even with a permissive umask
+      try {
+        const topo = await loadInventory(join(HOSTS, 'netns.yaml'));
+        const dir = await ensureStateDir(topo.name, home);
+        assert.equal(dir, join(home, 'book'));
+        assert.equal((await stat(dir)).mode & 0o777, 0o700);
+        const s = newState(topo, new Date('2026-11-27T12:00:00Z'));
+        const written = await writeState(dir, s, new Date('2026-11-27T12:00:05Z'));
+        const st = await stat(join(dir, STATE_FILE));
+        assert.equal(st.mode & 0o777, 0o600);
+        assert.deepEqual(await readdir(dir), [STATE_FILE], 'no temp file left behind');
+        const back = await readState(dir);
+        assert.deepEqual(back, written);
+        assert.equal(back!.updatedAt, '2026-11-27T12:00:05.000Z');
+        assert.equal(back!.inventoryPath, join(HOSTS, 'netns.yaml'));
+        assert.equal(stateTopology(back!).roleHost('broker').address, '198.18.0.11');
+        // overwrite keeps 0600
+        await writeState(dir, { ...back!, status: 'up' });
+        assert.equal((await stat(join(dir, STATE_FILE))).mode & 0o777, 0o600);
+        assert.equal((await readState(dir))!.status, 'up');
+      } finally {
+        process.umask(oldUmask);
+      }
+    }));
 
   it('newState: generated credentials and endpoints from the roles', async () => {
     const topo = await loadInventory(join(HOSTS, 'netns.yaml'));
@@ -136,9 +131,8 @@ describe('state.json', () => {
     assert.ok(!JSON.stringify(redacted(s)).includes('hunter2'));
   });
 
-  it('missing → null; corrupt → ConfigError naming the file; loose permissions are tightened', async () => {
-    const { dir, cleanup } = await tempDir();
-    try {
+  it('missing → null; corrupt → ConfigError naming the file; loose permissions are tightened', () =>
+    withTempDir(async (dir) => {
       assert.equal(await readState(dir), null);
       await writeFile(join(dir, STATE_FILE), '{ not json');
       await assert.rejects(readState(dir), (e: unknown) => e instanceof ConfigError && e.file === join(dir, STATE_FILE));
@@ -150,16 +144,12 @@ describe('state.json', () => {
       assert.ok(await readState(dir));
       assert.equal((await stat(join(dir, STATE_FILE))).mode & 0o777, 0o600);
       assert.ok((await readFile(join(dir, STATE_FILE), 'utf8')).endsWith('\n'));
-    } finally {
-      await cleanup();
-    }
-  });
+    }));
 });
 
 describe('lab lock', () => {
-  it('one holder at a time; a dead holder is stale and taken over', async () => {
-    const { dir, cleanup } = await tempDir();
-    try {
+  it('one holder at a time; a dead holder is stale and taken over', () =>
+    withTempDir(async (dir) => {
       const release = await acquireLock(dir, 'book');
       await assert.rejects(acquireLock(dir, 'book'), LabLockedError);
       await release();
@@ -173,29 +163,18 @@ describe('lab lock', () => {
       // a torn lock file is stale too
       await writeFile(join(dir, 'lock'), '{"pid":');
       await (await acquireLock(dir, 'book'))();
-    } finally {
-      await cleanup();
-    }
-  });
-});
+    }));
 
-it('racing takers of a stale lock: exactly one gets it', async () => {
-  const { mkdtemp, writeFile, rm } = await import('node:fs/promises');
-  const { tmpdir } = await import('node:os');
-  const { join } = await import('node:path');
-  const { acquireLock, LabLockedError } = await import('../../lab/topology/state.js');
-  const dir = await mkdtemp(join(tmpdir(), 'lab-lockrace-'));
-  try {
-    for (let round = 0; round < 20; round++) {
-      // A lock left by a process that is gone (pid 0x7fffffff does not exist).
-      await writeFile(join(dir, 'lock'), JSON.stringify({ pid: 2147483646, startTime: 1 }));
-      const results = await Promise.allSettled([acquireLock(dir, 'race'), acquireLock(dir, 'race'), acquireLock(dir, 'race')]);
-      const won = results.filter((r) => r.status === 'fulfilled');
-      assert.equal(won.length, 1, `round ${round}: ${won.length} holders`);
-      for (const r of results) if (r.status === 'rejected') assert.ok(r.reason instanceof LabLockedError, String(r.reason));
-      await (won[0] as PromiseFulfilledResult<() => Promise<void>>).value();
-    }
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+  it('racing takers of a stale lock: exactly one gets it', () =>
+    withTempDir(async (dir) => {
+      for (let round = 0; round < 20; round++) {
+        // A lock left by a process that is gone (pid 0x7fffffff does not exist).
+        await writeFile(join(dir, 'lock'), JSON.stringify({ pid: 2147483646, startTime: 1 }));
+        const results = await Promise.allSettled([acquireLock(dir, 'race'), acquireLock(dir, 'race'), acquireLock(dir, 'race')]);
+        const won = results.filter((r) => r.status === 'fulfilled');
+        assert.equal(won.length, 1, `round ${round}: ${won.length} holders`);
+        for (const r of results) if (r.status === 'rejected') assert.ok(r.reason instanceof LabLockedError, String(r.reason));
+        await (won[0] as PromiseFulfilledResult<() => Promise<void>>).value();
+      }
+    }, 'lab-lockrace-'));
 });
