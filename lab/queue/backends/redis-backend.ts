@@ -16,8 +16,9 @@ import { Redis } from 'ioredis';
 import type { RedisOptions } from 'ioredis';
 import { maskUrl } from '../../errors.js';
 import { BackendError, TaskTimeoutError, UrlError } from '../errors.js';
-import { ConnectionBase, backoffDelay } from '../connection.js';
-import type { BackoffOptions } from '../connection.js';
+import { ConnectionBase } from '../connection.js';
+import { backoffDelay, backoffPolicy } from '../../backoff.js';
+import type { BackoffPolicy } from '../../backoff.js';
 import { EncodedResult, encodeMeta, isReady } from '../backend.js';
 import type { ChordPart, ResultBackend, StoreOptions, TaskMeta, TaskState, WaitOptions } from '../backend.js';
 import { decodeJson, encodeJson } from '../json-codec.js';
@@ -27,8 +28,8 @@ export interface RedisBackendOptions {
   connectTimeoutMs?: number;
   /** CLIENT SETNAME of the command connection; the subscriber connection gets `<name>-sub`. */
   connectionName?: string;
-  /** Reconnect backoff after the first successful connect. Default base 100 ms, cap 5 s. */
-  backoff?: BackoffOptions;
+  /** Reconnect backoff after the first successful connect (lab/backoff.ts; default base 100 ms, cap 5 s). */
+  backoff?: Partial<BackoffPolicy>;
   /**
    * How long a command (store, get, forget, chord bookkeeping) may wait for Redis — through an outage, say — before
    * it fails with E_BACKEND_UNAVAILABLE. Default 10 s, or the URL's `?socket_timeout=<seconds>` (Celery's name).
@@ -217,7 +218,7 @@ export class RedisBackend extends ConnectionBase implements ResultBackend {
   readonly #target: ParsedUrl;
   readonly #connectTimeoutMs: number;
   readonly #commandWaitMs: number;
-  readonly #backoff: BackoffOptions;
+  readonly #backoff: BackoffPolicy;
 
   #cmd: (Redis & LabCommands) | null = null;
   #sub: Redis | null = null;
@@ -246,7 +247,7 @@ export class RedisBackend extends ConnectionBase implements ResultBackend {
     this.#target = parseRedisUrl(url);
     this.#connectTimeoutMs = options.connectTimeoutMs ?? this.#target.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
     this.#commandWaitMs = options.commandWaitMs ?? this.#target.socketTimeoutMs ?? DEFAULT_COMMAND_WAIT_MS;
-    this.#backoff = { baseMs: 100, capMs: 5_000, ...options.backoff };
+    this.#backoff = backoffPolicy(options.backoff);
     this.connectionName = options.connectionName ?? `lab-${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
   }
 

@@ -23,8 +23,9 @@ import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage, Options, So
 import { maskUrl } from '../../errors.js';
 import type { LabErrorCode } from '../../errors.js';
 import { BrokerError } from '../errors.js';
-import { ConnectionBase, backoffDelay } from '../connection.js';
-import type { BackoffOptions } from '../connection.js';
+import { ConnectionBase } from '../connection.js';
+import { backoffDelay, backoffPolicy } from '../../backoff.js';
+import type { BackoffPolicy } from '../../backoff.js';
 import type { Broker, ConsumeOptions, Consumer, Delivery, DeliveryHandler, QueueDeclaration, QueueStats, Route } from '../broker.js';
 import type { Message, MessageProperties } from '../protocol.js';
 
@@ -37,8 +38,8 @@ export interface AmqpBrokerOptions {
   maxInFlight?: number;
   /** The `connection_name` client property (shown by rabbitmqctl and the management UI). */
   connectionName?: string;
-  /** Reconnect backoff (capped exponential with jitter). Default base 100 ms, cap 5 s. */
-  backoff?: BackoffOptions;
+  /** Reconnect and consumer re-attach backoff (lab/backoff.ts; default base 100 ms, cap 5 s). */
+  backoff?: Partial<BackoffPolicy>;
   /** AMQP heartbeat in seconds; default: the server's suggestion. */
   heartbeatSeconds?: number;
   /**
@@ -276,7 +277,8 @@ export class AmqpBroker extends ConnectionBase implements Broker {
   readonly #publishTimeoutMs: number;
   readonly #connectTimeoutMs: number;
   readonly #maxInFlight: number;
-  readonly #backoff: BackoffOptions;
+  /** Reconnect backoff; consumers re-attach with it too. */
+  readonly backoff: BackoffPolicy;
   readonly #heartbeat: number | undefined;
   readonly #confirm: boolean;
 
@@ -309,7 +311,7 @@ export class AmqpBroker extends ConnectionBase implements Broker {
     this.#publishTimeoutMs = options.publishTimeoutMs ?? DEFAULT_PUBLISH_TIMEOUT_MS;
     this.#connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
     this.#maxInFlight = Math.max(1, options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT);
-    this.#backoff = { baseMs: 100, capMs: 5_000, ...options.backoff };
+    this.backoff = backoffPolicy(options.backoff);
     this.#heartbeat = options.heartbeatSeconds;
     this.#confirm = options.confirmPublish ?? true;
     this.connectionName = options.connectionName ?? `lab-${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
@@ -490,7 +492,7 @@ export class AmqpBroker extends ConnectionBase implements Broker {
     if (this.#reconnectLoop) return;
     this.#reconnectLoop = (async () => {
       for (let attempt = 0; !this.#closing; attempt++) {
-        await this.#sleep(backoffDelay(attempt, this.#backoff));
+        await this.#sleep(backoffDelay(attempt, this.backoff));
         if (this.#closing) return;
         try {
           await this.#open();
@@ -972,7 +974,7 @@ class AmqpConsumer implements Consumer {
       return;
     }
     if (this.#reattachTimer || this.#cancelled) return;
-    const delay = backoffDelay(this.#reattachAttempt++, { baseMs: 100, capMs: 5_000 });
+    const delay = backoffDelay(this.#reattachAttempt++, this.broker.backoff);
     this.#reattachTimer = setTimeout(() => {
       this.#reattachTimer = null;
       const conn = this.broker.currentConnection();
