@@ -10,7 +10,8 @@ import test from 'node:test';
 import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { EncodedResult, dateDone } from '../../lab/queue/backend.js';
+import { dateDone } from '../../lab/queue/backend.js';
+import { EncodedResult } from '../../lab/queue/json-codec.js';
 import type { ChordPart, ResultBackend, TaskMeta, TaskState } from '../../lab/queue/backend.js';
 import { TaskTimeoutError } from '../../lab/queue/errors.js';
 
