@@ -18,6 +18,7 @@ import type { SendOptions, Sender } from './send-options.js';
 import type { Broker, Route } from './broker.js';
 import type { ResultBackend } from './backend.js';
 import { createBackend, createBroker } from './transports.js';
+import { findTask, registerApp } from './shared-registry.js';
 
 export interface AppOptions {
   broker?: string;
@@ -28,8 +29,6 @@ export interface AppOptions {
   config?: Record<string, unknown>;
 }
 
-const REGISTRY_KEY = Symbol.for('lab.queue.apps');
-
 /** How a group was sent, for phase breakdowns: encoding time, the whole send, when each member left (epoch ms). */
 export interface SendTimings {
   encodeMs: number;
@@ -39,20 +38,6 @@ export interface SendTimings {
 }
 /** Above this body size a group member is handed to the broker before the next member is encoded. */
 const LARGE_MESSAGE_BYTES = 64 * 1024;
-const registry = ((globalThis as unknown as Record<symbol, Set<App>>)[REGISTRY_KEY] ??= new Set<App>());
-
-/** Every App created in this process (a pool child finds tasks here after importing the include modules). */
-export function allApps(): ReadonlySet<App> {
-  return registry;
-}
-
-export function findTask(name: string): Task | undefined {
-  for (const app of registry) {
-    const t = app.tasks.get(name);
-    if (t) return t;
-  }
-  return undefined;
-}
 
 export function moduleUrl(m: string | URL): string {
   if (m instanceof URL) return m.href;
@@ -76,7 +61,7 @@ export class App implements Sender {
     if (options.backend !== undefined) config.resultBackend = options.backend;
     if (options.include) config.include = options.include.map(moduleUrl);
     this.config = config;
-    registry.add(this);
+    registerApp(this);
   }
 
   /** Celery's config_from_object: settings from an object (any of Celery's spellings). Call before first use. */

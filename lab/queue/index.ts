@@ -1,5 +1,6 @@
 /** The bundled queue runtime's public API (Celery-shaped). */
-export { App, allApps, findTask } from './app.js';
+export { App } from './app.js';
+export { allApps, findTask } from './shared-registry.js';
 export type { AppOptions } from './app.js';
 export { Task } from './task.js';
 export type { TaskOptions } from './task.js';

@@ -6,7 +6,8 @@
  */
 import { EventEmitter } from 'node:events';
 import { availableParallelism, hostname as osHostname } from 'node:os';
-import { App, findTask, moduleUrl } from './app.js';
+import { App, moduleUrl } from './app.js';
+import { findTask } from './shared-registry.js';
 import { dateDone, failureMeta } from './backend.js';
 import type { ResultBackend, TaskMeta, TaskState } from './backend.js';
 import type { Broker, Consumer, Delivery } from './broker.js';
