@@ -26,3 +26,4 @@ export type { ExceptionInfo } from './errors.js';
 export type { Broker, Delivery, QueueDeclaration } from './broker.js';
 export type { ResultBackend, TaskMeta, TaskState } from './backend.js';
 export type { PoolKind } from './pool/job.js';
+export { MemoryTransports } from './memory-transports.js';
