@@ -5,8 +5,7 @@
 import { availableParallelism, hostname } from 'node:os';
 import { maskUrl } from '../errors.js';
 import { App, Worker, celeryLogger } from '../queue/index.js';
-import type { PoolKind } from '../queue/index.js';
-import type { LogLevel } from '../queue/worker-log.js';
+import type { LogLevel, PoolKind } from '../queue/index.js';
 
 export interface WorkerCommandOptions {
   modules: string[];

@@ -5,8 +5,7 @@ import { EncodedResult } from './json-codec.js';
 
 export type TaskState = 'PENDING' | 'RECEIVED' | 'STARTED' | 'RETRY' | 'SUCCESS' | 'FAILURE' | 'REVOKED';
 
-export const READY_STATES: ReadonlySet<TaskState> = new Set<TaskState>(['SUCCESS', 'FAILURE', 'REVOKED']);
-export const EXCEPTION_STATES: ReadonlySet<TaskState> = new Set<TaskState>(['FAILURE', 'RETRY', 'REVOKED']);
+const READY_STATES: ReadonlySet<TaskState> = new Set<TaskState>(['SUCCESS', 'FAILURE', 'REVOKED']);
 
 /** Celery's result meta, exactly as the Redis backend stores it under celery-task-meta-<id>. */
 export interface TaskMeta {

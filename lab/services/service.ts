@@ -6,7 +6,7 @@
 import { connect } from 'node:net';
 import { ServiceError } from '../errors.js';
 import { backoffDelay } from '../backoff.js';
-import type { Connection } from '../queue/connection.js';
+import type { Connection } from '../queue/index.js';
 import type { Provider, ProcessRef, Progress } from '../providers/provider.js';
 import type { LabState } from '../topology/state.js';
 import type { HostSpec, Role, Topology } from '../topology/topology.js';

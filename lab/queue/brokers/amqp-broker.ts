@@ -561,11 +561,10 @@ export class AmqpBroker extends ConnectionBase implements Broker, ConsumerHost {
       if (d.exchange) exchanges.add(d.exchange);
     }
     await this.#operate(`delete queue ${queue}`, (conn) => this.#withChannel(conn, async (ch) => void (await ch.deleteQueue(queue))));
-    for (const x of exchanges) await this.deleteExchange(x);
+    for (const x of exchanges) await this.#deleteExchange(x);
   }
 
-  /** Delete an exchange (tests); not part of the Broker interface. */
-  async deleteExchange(exchange: string): Promise<void> {
+  async #deleteExchange(exchange: string): Promise<void> {
     for (const [k, d] of this.#topology) if (d.exchange === exchange) this.#topology.delete(k);
     await this.#operate(`delete exchange ${exchange}`, (conn) => this.#withChannel(conn, async (ch) => void (await ch.deleteExchange(exchange))));
   }
