@@ -1,7 +1,7 @@
-/** URL → adapter, and the embedded lab's memory transports: they exist only in a hub, never process-wide. */
+/** URL → adapter: schemes, URL mistakes, and memory:// (which exists only in a hub, never process-wide). */
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { App, BackendError, BrokerError, MemoryTransports } from '../../lab/queue/index.js';
+import { MemoryTransports } from '../../lab/queue/index.js';
 import { UrlError } from '../../lab/queue/errors.js';
 import { createBackend, createBroker } from '../../lab/queue/transports.js';
 
@@ -17,37 +17,6 @@ test('memory:// without a hub is a one-line UrlError (exit 2)', async () => {
   await assert.rejects(createBroker('memory://other'), urlError(/^memory:\/\/other: memory:\/\/ only exists inside an embedded lab/));
 });
 
-test('a hub holds its transports by name: same name, same instance; another hub, another instance', async () => {
-  const hub = new MemoryTransports();
-  const other = new MemoryTransports();
-  const b = await createBroker('memory://', { memory: hub });
-  assert.equal(b.kind, 'memory');
-  assert.equal(b.displayUrl, 'memory://');
-  assert.equal(await createBroker('memory://default', { memory: hub }), b);
-  assert.notEqual(await createBroker('memory://x', { memory: hub }), b);
-  assert.equal((await createBroker('memory://x/', { memory: hub })).displayUrl, 'memory://x');
-  assert.notEqual(await createBroker('memory://', { memory: other }), b);
-  const r = await createBackend('memory://', { memory: hub });
-  assert.equal(await createBackend('memory://', { memory: hub }), r);
-  assert.notEqual(await createBackend('memory://', { memory: other }), r);
-  await Promise.all([hub.close(), other.close()]);
-});
-
-test('a broker or backend someone closed is made again; a closed hub makes none', async () => {
-  const hub = new MemoryTransports();
-  const b = hub.broker();
-  const r = hub.backend('results');
-  await b.close();
-  assert.notEqual(hub.broker(), b);
-  const waiting = r.wait('some-task', null);
-  await hub.close();
-  assert.equal(hub.closed, true);
-  assert.equal(r.status, 'closed');
-  await assert.rejects(waiting, (e: unknown) => e instanceof BackendError && e.code === 'E_BACKEND_CLOSED', 'waiters are told');
-  assert.throws(() => hub.broker(), (e: unknown) => e instanceof BrokerError && e.code === 'E_BROKER_CLOSED' && /^memory:\/\/: the embedded lab/.test(e.message));
-  assert.throws(() => hub.backend('results'), (e: unknown) => e instanceof BackendError && e.code === 'E_BACKEND_CLOSED' && /^memory:\/\/results:/.test(e.message));
-});
-
 test('unknown schemes and unparsable URLs are UrlErrors naming the masked URL', async () => {
   await assert.rejects(createBroker('redis://h/0'), urlError(/^unsupported broker URL scheme "redis:" in redis:\/\/h\/0/));
   await assert.rejects(createBackend('amqp://u:secret@h//'), (e: unknown) => e instanceof UrlError && /unsupported result backend URL scheme "amqp:"/.test(e.message) && !e.message.includes('secret'));
@@ -55,25 +24,13 @@ test('unknown schemes and unparsable URLs are UrlErrors naming the masked URL', 
   await assert.rejects(createBroker('amqp://h:99999//'), urlError(/^not a valid URL: amqp:\/\/h:99999\/\//));
 });
 
-test('an app meets its hub through useMemoryTransports (or the memory option); unbound, memory:// fails on first use', async () => {
-  const unbound = new App('unbound'); // memory:// is the default URL: constructing still connects nothing
-  await assert.rejects(unbound.getBroker(), urlError(NO_HUB));
-  await assert.rejects(unbound.getBackend(), urlError(NO_HUB));
-
+test('memory:// with a hub names one of its transports (memory:// is "default", a trailing slash is ignored)', async () => {
   const hub = new MemoryTransports();
-  const a = new App('a').useMemoryTransports(hub);
-  const b = new App('b', { memory: hub });
-  assert.equal(await a.getBroker(), await b.getBroker());
-  assert.equal(await a.getBroker(), hub.broker());
-  assert.equal(await a.getBackend(), hub.backend());
-  await a.close(); // the hub's transports stay open: they are the hub's to close
-  assert.equal(hub.broker().status, 'ready');
-
-  // A new embedded lab in the same process: the app lets go of the old hub's transports.
-  const next = new MemoryTransports();
-  b.useMemoryTransports(next);
-  assert.equal(await b.getBroker(), next.broker());
-  assert.equal(await b.getBackend(), next.backend());
-  assert.notEqual(await b.getBroker(), hub.broker());
-  await Promise.all([hub.close(), next.close()]);
+  const b = await createBroker('memory://', { memory: hub });
+  assert.equal(b.kind, 'memory');
+  assert.equal(b.displayUrl, 'memory://');
+  assert.equal(await createBroker('memory://default', { memory: hub }), b);
+  assert.equal(await createBroker('memory://x/', { memory: hub }), hub.broker('x'));
+  assert.equal((await createBackend('memory://r', { memory: hub })).displayUrl, 'memory://r');
+  await hub.close();
 });
