@@ -3,8 +3,7 @@
  * modes (e.g. local vs distributed), the module that defines its tasks (imported by every worker), and how to
  * prepare an input, run one mode once, and verify what came out.
  */
-import type { App } from '../lab/queue/index.js';
-import type { PoolKind } from '../lab/queue/pool/job.js';
+import type { App, PoolKind } from '../lab/queue/index.js';
 import type { LabInfo, Verdict } from '../lab/report/run-record.js';
 
 export type ParamType = 'int' | 'number' | 'string';

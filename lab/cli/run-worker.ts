@@ -5,8 +5,7 @@
 import { availableParallelism, hostname } from 'node:os';
 import { maskUrl } from '../errors.js';
 import { App, Worker, celeryLogger } from '../queue/index.js';
-import type { PoolKind } from '../queue/index.js';
-import type { LogLevel } from '../queue/worker-log.js';
+import type { LogLevel, PoolKind } from '../queue/index.js';
 
 export interface WorkerCommandOptions {
   modules: string[];
@@ -42,7 +41,7 @@ export async function runWorker(o: WorkerCommandOptions): Promise<number> {
     await app.close().catch(() => undefined); // a connection that did open must not keep the process alive
     throw err;
   }
-  const tasks = [...new Set([...app.tasks.keys(), ...[...(await import('../queue/app.js')).allApps()].flatMap((a) => [...a.tasks.keys()])])].sort();
+  const tasks = [...new Set([...app.tasks.keys(), ...[...(await import('../queue/index.js')).allApps()].flatMap((a) => [...a.tasks.keys()])])].sort();
   log.log('info', `[tasks]\n${tasks.map((t) => `  . ${t}`).join('\n')}`);
   return new Promise<number>((resolve) => {
     let signals = 0;

@@ -3,7 +3,7 @@
  * or the async pool) on this machine — what `lab run` uses when no lab is up. Same runtime, same protocol messages.
  */
 import { availableParallelism, hostname } from 'node:os';
-import { Worker } from '../queue/index.js';
+import { MemoryTransports, Worker } from '../queue/index.js';
 import type { App, PoolKind } from '../queue/index.js';
 import { startQuoteServer } from '../services/quote-server.js';
 import type { QuoteServer } from '../services/quote-server.js';
@@ -18,8 +18,11 @@ export interface EmbeddedLabOptions {
 export const EMBEDDED_URL = 'memory://';
 
 export async function openEmbeddedLab(scenario: AnyScenario, options: EmbeddedLabOptions = {}): Promise<LabSession> {
+  // This lab's broker and backend: the apps it binds meet there, and nowhere else in the process.
+  const memory = new MemoryTransports();
   const app: App = await scenario.app();
   app.configFromObject({ broker_url: EMBEDDED_URL, result_backend: EMBEDDED_URL });
+  app.useMemoryTransports(memory);
   const pool = options.pool ?? scenario.embeddedWorker?.pool ?? 'threads';
   const concurrency = options.concurrency ?? scenario.embeddedWorker?.concurrency ?? availableParallelism();
   const worker = new Worker(app, { pool, concurrency, include: [scenario.tasksModule], hostname: `celery@${hostname()}` });
@@ -30,6 +33,7 @@ export async function openEmbeddedLab(scenario: AnyScenario, options: EmbeddedLa
   if (failed) {
     // Whatever did start is stopped again: a failed start leaves nothing running.
     await Promise.all([worker.stop({ warm: false }).catch(() => undefined), quotes?.close()]);
+    await memory.close();
     throw failed.reason;
   }
   const host = hostname();
@@ -46,9 +50,14 @@ export async function openEmbeddedLab(scenario: AnyScenario, options: EmbeddedLa
     quotesUrl: quotes?.template ?? null,
     bind(other: App) {
       other.configFromObject({ broker_url: EMBEDDED_URL, result_backend: EMBEDDED_URL });
+      other.useMemoryTransports(memory);
     },
     async close({ cold = false } = {}) {
-      await Promise.all([worker.stop({ warm: !cold }), quotes?.close()]);
+      try {
+        await Promise.all([worker.stop({ warm: !cold }), quotes?.close()]);
+      } finally {
+        await memory.close();
+      }
     },
   };
 }

@@ -5,7 +5,7 @@
  */
 import { Writable } from 'node:stream';
 import { maskUrl, RunError } from '../errors.js';
-import { defaultConfig } from '../queue/config.js';
+import { defaultConfig } from '../queue/index.js';
 import type { LabInfo, RunRecord } from '../report/run-record.js';
 import { labEnv } from '../orchestrator/lab-ref.js';
 import type { OpenLab } from '../orchestrator/lab-ref.js';

@@ -1,6 +1,6 @@
 /** `lab status`: hosts, services (process, port, protocol), queue depth and workers online, from the lab's state. */
 import { maskUrl } from '../errors.js';
-import { createBroker, createBackend } from '../queue/transports.js';
+import { createBroker, createBackend } from '../queue/index.js';
 import { login, waitPort } from '../services/service.js';
 import type { OpenLab } from './lab-ref.js';
 import { placements, recordedProcess } from './services.js';

@@ -18,6 +18,8 @@ import type { SendOptions, Sender } from './send-options.js';
 import type { Broker, Route } from './broker.js';
 import type { ResultBackend } from './backend.js';
 import { createBackend, createBroker } from './transports.js';
+import type { MemoryTransports } from './memory-transports.js';
+import { findTask, registerApp } from './shared-registry.js';
 
 export interface AppOptions {
   broker?: string;
@@ -26,9 +28,9 @@ export interface AppOptions {
   include?: (string | URL)[];
   /** Celery settings by any of their names (broker_url, CELERY_ROUTES, taskAcksLate…). */
   config?: Record<string, unknown>;
+  /** The embedded lab's transports, where this app's memory:// URLs live (see useMemoryTransports). */
+  memory?: MemoryTransports;
 }
-
-const REGISTRY_KEY = Symbol.for('lab.queue.apps');
 
 /** How a group was sent, for phase breakdowns: encoding time, the whole send, when each member left (epoch ms). */
 export interface SendTimings {
@@ -39,19 +41,9 @@ export interface SendTimings {
 }
 /** Above this body size a group member is handed to the broker before the next member is encoded. */
 const LARGE_MESSAGE_BYTES = 64 * 1024;
-const registry = ((globalThis as unknown as Record<symbol, Set<App>>)[REGISTRY_KEY] ??= new Set<App>());
 
-/** Every App created in this process (a pool child finds tasks here after importing the include modules). */
-export function allApps(): ReadonlySet<App> {
-  return registry;
-}
-
-export function findTask(name: string): Task | undefined {
-  for (const app of registry) {
-    const t = app.tasks.get(name);
-    if (t) return t;
-  }
-  return undefined;
+function isMemoryUrl(url: string): boolean {
+  return /^memory:/i.test(url);
 }
 
 export function moduleUrl(m: string | URL): string {
@@ -67,6 +59,7 @@ export class App implements Sender {
   #broker: Promise<Broker> | null = null;
   #backend: Promise<ResultBackend> | null = null;
   #declared = new Map<string, Promise<void>>();
+  #memory: MemoryTransports | null = null;
 
   constructor(main: string, options: AppOptions = {}) {
     this.main = main;
@@ -76,7 +69,24 @@ export class App implements Sender {
     if (options.backend !== undefined) config.resultBackend = options.backend;
     if (options.include) config.include = options.include.map(moduleUrl);
     this.config = config;
-    registry.add(this);
+    this.#memory = options.memory ?? null;
+    registerApp(this);
+  }
+
+  /**
+   * Bind the embedded lab's transports: this app's memory:// URLs name that hub's broker and backend (without a hub,
+   * memory:// is a UrlError). Binding another hub (a new embedded lab in this process) lets go of the memory
+   * connections of the previous one; they belong to their hub, which closes them.
+   */
+  useMemoryTransports(hub: MemoryTransports): this {
+    if (hub === this.#memory) return this;
+    this.#memory = hub;
+    if (isMemoryUrl(this.config.brokerUrl)) {
+      this.#broker = null;
+      this.#declared.clear();
+    }
+    if (this.config.resultBackend && isMemoryUrl(this.config.resultBackend)) this.#backend = null;
+    return this;
   }
 
   /** Celery's config_from_object: settings from an object (any of Celery's spellings). Call before first use. */
@@ -115,7 +125,7 @@ export class App implements Sender {
 
   getBroker(): Promise<Broker> {
     this.#broker ??= (async () => {
-      const b = await createBroker(this.config.brokerUrl, this.config.brokerTransportOptions);
+      const b = await createBroker(this.config.brokerUrl, { memory: this.#memory, transportOptions: this.config.brokerTransportOptions });
       await b.ready();
       return b;
     })();
@@ -130,7 +140,7 @@ export class App implements Sender {
     const url = this.config.resultBackend;
     if (!url) return Promise.reject(new ConfigError('this app has no result backend; results cannot be read', { field: 'result_backend' }));
     this.#backend ??= (async () => {
-      const b = await createBackend(url);
+      const b = await createBackend(url, { memory: this.#memory });
       await b.ready();
       return b;
     })();
@@ -140,7 +150,7 @@ export class App implements Sender {
     return this.#backend;
   }
 
-  /** Close the connections this app opened (memory transports are shared and stay open). */
+  /** Close the connections this app opened (memory transports belong to their hub and stay open). */
   async close(): Promise<void> {
     const [broker, backend] = [this.#broker, this.#backend];
     this.#broker = this.#backend = null;

@@ -1,11 +1,11 @@
 import type { Connection } from './connection.js';
 import type { ExceptionInfo } from './errors.js';
 import { pythonIsoformat } from './protocol.js';
+import { EncodedResult } from './json-codec.js';
 
 export type TaskState = 'PENDING' | 'RECEIVED' | 'STARTED' | 'RETRY' | 'SUCCESS' | 'FAILURE' | 'REVOKED';
 
-export const READY_STATES: ReadonlySet<TaskState> = new Set<TaskState>(['SUCCESS', 'FAILURE', 'REVOKED']);
-export const EXCEPTION_STATES: ReadonlySet<TaskState> = new Set<TaskState>(['FAILURE', 'RETRY', 'REVOKED']);
+const READY_STATES: ReadonlySet<TaskState> = new Set<TaskState>(['SUCCESS', 'FAILURE', 'REVOKED']);
 
 /** Celery's result meta, exactly as the Redis backend stores it under celery-task-meta-<id>. */
 export interface TaskMeta {
@@ -20,14 +20,6 @@ export interface TaskMeta {
   group_id?: string | null;
   parent_id?: string | null;
   [extra: string]: unknown;
-}
-
-/**
- * A result that was encoded to JSON already (by a pool child). The backend splices the text into the meta instead
- * of parsing and re-encoding a large value on the worker's main thread.
- */
-export class EncodedResult {
-  constructor(readonly json: string) {}
 }
 
 export interface WaitOptions {

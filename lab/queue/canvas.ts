@@ -53,7 +53,7 @@ export class Signature<R = unknown> {
 }
 
 /** Celery's option names for what a worker needs when it sends a signature on. */
-export function optionsToDict(o: SendOptions): Record<string, unknown> {
+function optionsToDict(o: SendOptions): Record<string, unknown> {
   const d: Record<string, unknown> = {};
   if (o.taskId) d.task_id = o.taskId;
   if (o.queue) d.queue = o.queue;
@@ -71,7 +71,7 @@ export function optionsToDict(o: SendOptions): Record<string, unknown> {
 }
 
 /** Read Celery's options dict back (from a signature that came over the wire). */
-export function optionsFromDict(sender: Sender, d: Record<string, unknown> | undefined): SendOptions {
+function optionsFromDict(sender: Sender, d: Record<string, unknown> | undefined): SendOptions {
   const o: SendOptions = {};
   if (!d) return o;
   if (typeof d.task_id === 'string') o.taskId = d.task_id;

@@ -35,14 +35,3 @@ export abstract class ConnectionBase extends EventEmitter {
     if (this.listenerCount('error') > 0) this.emit('error', err);
   }
 }
-
-export interface BackoffOptions {
-  baseMs?: number;
-  capMs?: number;
-}
-
-/** Capped exponential backoff with "equal jitter": half fixed, half random, so a fleet does not reconnect in step. */
-export function backoffDelay(attempt: number, { baseMs = 100, capMs = 10_000 }: BackoffOptions = {}): number {
-  const exp = Math.min(capMs, baseMs * 2 ** Math.min(attempt, 20));
-  return exp / 2 + Math.random() * (exp / 2);
-}

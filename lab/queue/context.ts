@@ -1,9 +1,9 @@
 /**
  * The running task's request, reachable from inside a task function as `currentTask()` (Celery's bound `self`).
- * Kept on globalThis so two copies of this module (a user's node_modules/lab and ours) still agree.
+ * The storage is shared-registry.ts's, so two copies of lab (a user's node_modules/lab and ours) still agree.
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { MaxRetriesExceededError, Retry, toExceptionInfo } from './errors.js';
+import { taskContextStorage } from './shared-registry.js';
 
 export interface TaskRequest {
   id: string;
@@ -43,9 +43,7 @@ export interface TaskRetryDefaults {
   defaultRetryDelay: number;
 }
 
-const KEY = Symbol.for('lab.queue.task-context');
-const g = globalThis as unknown as Record<symbol, AsyncLocalStorage<TaskContext> | undefined>;
-const storage: AsyncLocalStorage<TaskContext> = (g[KEY] ??= new AsyncLocalStorage<TaskContext>());
+const storage = taskContextStorage();
 
 export function currentTask(): TaskContext {
   const ctx = storage.getStore();

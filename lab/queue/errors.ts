@@ -71,13 +71,6 @@ export class UrlError extends QueueError {
   }
 }
 
-/** Sending a task name that no worker registered (client side, memory lab) — the worker side stores NotRegistered. */
-export class NotRegisteredError extends QueueError {
-  constructor(readonly taskName: string) {
-    super('E_NOT_REGISTERED', `task ${JSON.stringify(taskName)} is not registered`);
-  }
-}
-
 /**
  * Thrown inside a task by `currentTask().retry()`: the worker republishes the message with the same id.
  * It is a signal, not a failure, so it does not extend LabError.

@@ -1,6 +1,10 @@
-/** The bundled queue runtime's public API (Celery-shaped). */
-export { App, allApps, findTask } from './app.js';
+/**
+ * The bundled queue runtime's public API (Celery-shaped): what users' task modules import as `lab`, and the one
+ * module of lab/queue that the rest of lab (CLI, harness, services, orchestrator) and scenarios/ import.
+ */
+export { App } from './app.js';
 export type { AppOptions } from './app.js';
+export { allApps } from './shared-registry.js';
 export { Task } from './task.js';
 export type { TaskOptions } from './task.js';
 export { AsyncResult, GroupResult } from './result.js';
@@ -9,19 +13,21 @@ export { Signature, Group, Chain, Chord, group, chain, chord } from './canvas.js
 export type { SendOptions } from './send-options.js';
 export { currentTask } from './context.js';
 export type { TaskContext, TaskRequest, RetryOptions } from './context.js';
+export { defaultConfig } from './config.js';
+
 export { Worker } from './worker.js';
 export type { WorkerOptions, WorkerStats } from './worker.js';
-export { celeryLogger, silentLogger, parseLogLevel } from './worker-log.js';
-export {
-  TaskTimeoutError,
-  TaskFailedError,
-  TaskRevokedError,
-  BrokerError,
-  BackendError,
-  NotRegisteredError,
-  MaxRetriesExceededError,
-} from './errors.js';
+export { POOL_KINDS } from './pool/job.js';
+export type { PoolKind } from './pool/job.js';
+export { celeryLogger, parseLogLevel } from './worker-log.js';
+export type { LogLevel } from './worker-log.js';
+
+export { TaskTimeoutError, TaskFailedError, TaskRevokedError, BrokerError, BackendError, MaxRetriesExceededError } from './errors.js';
 export type { ExceptionInfo } from './errors.js';
+
+// Transports: the embedded lab's memory hub, and adapters by URL (readiness checks and `lab status` log in with them).
+export { MemoryTransports } from './memory-transports.js';
+export { createBroker, createBackend } from './transports.js';
+export type { Connection } from './connection.js';
 export type { Broker, Delivery, QueueDeclaration } from './broker.js';
 export type { ResultBackend, TaskMeta, TaskState } from './backend.js';
-export type { PoolKind } from './pool/job.js';

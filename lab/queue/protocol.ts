@@ -29,9 +29,7 @@ export interface Embed {
   chord: SignatureDict | null;
 }
 
-export type TaskBody = [unknown[], Record<string, unknown>, Embed];
-
-export interface TaskHeaders {
+interface TaskHeaders {
   lang: string;
   task: string;
   id: string;
@@ -124,7 +122,7 @@ function truncated(text: string): string {
   return text.length > REPR_LIMIT ? `${text.slice(0, REPR_LIMIT - 3)}...` : text;
 }
 
-export function emptyEmbed(): Embed {
+function emptyEmbed(): Embed {
   return { callbacks: null, errbacks: null, chain: null, chord: null };
 }
 

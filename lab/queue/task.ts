@@ -17,7 +17,7 @@ export interface TaskOptions {
   defaultRetryDelay?: number;
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// any[], not unknown[]: a task's own typed parameters ((x: number) => …) must fit, and parameters are contravariant.
 export type TaskFn = (...args: any[]) => unknown;
 
 type Result<F extends TaskFn> = Awaited<ReturnType<F>>;

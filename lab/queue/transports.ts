@@ -4,22 +4,31 @@
  */
 import { maskUrl } from '../errors.js';
 import { UrlError } from './errors.js';
-import { MemoryBroker } from './brokers/memory-broker.js';
-import { MemoryBackend } from './backends/memory-backend.js';
 import type { Broker } from './broker.js';
 import type { ResultBackend } from './backend.js';
+import type { MemoryTransports } from './memory-transports.js';
 
-const memoryBrokers = new Map<string, MemoryBroker>();
-const memoryBackends = new Map<string, MemoryBackend>();
+/** Celery's broker_transport_options that lab reads (others are ignored, as kombu ignores what a transport lacks). */
+export interface BrokerTransportOptions {
+  confirm_publish?: boolean;
+  [other: string]: unknown;
+}
+
+export interface TransportOptions {
+  /** Where memory:// URLs live: the embedded lab's hub. Without one, a memory:// URL is a UrlError. */
+  memory?: MemoryTransports | null;
+}
 
 function schemeOf(url: string): string {
   const m = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url);
-  if (!m) throw new UrlError(`not a URL: ${maskUrl(url)} (expected e.g. amqp://user:pass@HOST1:5672// or memory://)`);
+  if (!m) throw new UrlError(`not a URL: ${maskUrl(url)} (expected e.g. amqp://user:pass@HOST1:5672// or redis://HOST2:6379/0)`);
   return m[1].toLowerCase();
 }
 
-function memoryName(url: string): string {
-  return url.replace(/^memory:\/\//i, '').replace(/\/+$/, '') || 'default';
+/** memory://<name> names one of the hub's transports; memory:// is 'default'. */
+function memoryHub(url: string, memory: MemoryTransports | null | undefined): { hub: MemoryTransports; name: string } {
+  if (!memory) throw new UrlError(`${maskUrl(url)}: memory:// only exists inside an embedded lab (an app bound to its MemoryTransports hub)`);
+  return { hub: memory, name: url.replace(/^memory:\/\//i, '').replace(/\/+$/, '') || 'default' };
 }
 
 /** A URL the WHATWG parser cannot read (bad port, unbalanced [ ], spaces) is a usage error, said before connecting. */
@@ -31,36 +40,26 @@ function checkParses(url: string, example: string): void {
   }
 }
 
-/** Memory transports are shared per name within a process: the embedded lab's client and worker meet there. */
-/** Celery's broker_transport_options that lab reads (others are ignored, as kombu ignores what a transport lacks). */
-export interface BrokerTransportOptions {
-  confirm_publish?: boolean;
-  [other: string]: unknown;
-}
-
-export async function createBroker(url: string, transportOptions: BrokerTransportOptions = {}): Promise<Broker> {
+export async function createBroker(url: string, options: TransportOptions & { transportOptions?: BrokerTransportOptions } = {}): Promise<Broker> {
   const scheme = schemeOf(url);
   if (scheme === 'memory') {
-    const name = memoryName(url);
-    let b = memoryBrokers.get(name);
-    if (!b || b.status === 'closed') memoryBrokers.set(name, (b = new MemoryBroker(name)));
-    return b;
+    const { hub, name } = memoryHub(url, options.memory);
+    return hub.broker(name);
   }
   if (scheme === 'amqp' || scheme === 'amqps' || scheme === 'pyamqp' || scheme === 'pyamqps') {
     checkParses(url, 'amqp://user:pass@HOST1:5672//');
     const { AmqpBroker } = await import('./brokers/amqp-broker.js');
-    return new AmqpBroker(url, typeof transportOptions.confirm_publish === 'boolean' ? { confirmPublish: transportOptions.confirm_publish } : {});
+    const confirm = options.transportOptions?.confirm_publish;
+    return new AmqpBroker(url, typeof confirm === 'boolean' ? { confirmPublish: confirm } : {});
   }
   throw new UrlError(`unsupported broker URL scheme "${scheme}:" in ${maskUrl(url)} (supported: amqp://, amqps://, memory://)`);
 }
 
-export async function createBackend(url: string): Promise<ResultBackend> {
+export async function createBackend(url: string, options: TransportOptions = {}): Promise<ResultBackend> {
   const scheme = schemeOf(url);
   if (scheme === 'memory') {
-    const name = memoryName(url);
-    let b = memoryBackends.get(name);
-    if (!b || b.status === 'closed') memoryBackends.set(name, (b = new MemoryBackend(name)));
-    return b;
+    const { hub, name } = memoryHub(url, options.memory);
+    return hub.backend(name);
   }
   if (scheme === 'redis' || scheme === 'rediss') {
     const { RedisBackend } = await import('./backends/redis-backend.js');

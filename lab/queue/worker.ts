@@ -6,15 +6,16 @@
  */
 import { EventEmitter } from 'node:events';
 import { availableParallelism, hostname as osHostname } from 'node:os';
-import { App, findTask, moduleUrl } from './app.js';
-import { EncodedResult, dateDone, failureMeta } from './backend.js';
+import { App, moduleUrl } from './app.js';
+import { findTask } from './shared-registry.js';
+import { dateDone, failureMeta } from './backend.js';
 import type { ResultBackend, TaskMeta, TaskState } from './backend.js';
 import type { Broker, Consumer, Delivery } from './broker.js';
 import { signatureFromDict } from './canvas.js';
 import { celeryException, excRepr, formatExcMessage, toExceptionInfo } from './errors.js';
 import type { ExceptionInfo } from './errors.js';
 import { JSON_CONTENT_TYPE, ProtocolError, isoWithOffset, readHeaders } from './protocol.js';
-import { decodeJson } from './json-codec.js';
+import { EncodedResult, decodeJson } from './json-codec.js';
 import type { Embed, ReceivedHeaders, SignatureDict } from './protocol.js';
 import { pyRepr, silentLogger } from './worker-log.js';
 import type { WorkerLogger } from './worker-log.js';

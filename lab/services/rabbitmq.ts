@@ -5,7 +5,7 @@
  * provider can do that (netns, ssh), so its data directory belongs to that user.
  */
 import { ServiceError } from '../errors.js';
-import { createBroker } from '../queue/transports.js';
+import { createBroker } from '../queue/index.js';
 import type { ProcessRef } from '../providers/provider.js';
 import type { HostSpec } from '../topology/topology.js';
 import { layer, login, mustExec, waitPort } from './service.js';

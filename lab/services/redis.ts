@@ -3,7 +3,7 @@
  * The password is in a 0600 config file, never on a command line other users could read with ps.
  */
 import { ServiceError } from '../errors.js';
-import { createBackend } from '../queue/transports.js';
+import { createBackend } from '../queue/index.js';
 import type { ProcessRef } from '../providers/provider.js';
 import type { HostSpec } from '../topology/topology.js';
 import { layer, login, mustExec, waitPort } from './service.js';

@@ -5,7 +5,8 @@
  */
 import { connect } from 'node:net';
 import { ServiceError } from '../errors.js';
-import type { Connection } from '../queue/connection.js';
+import { backoffDelay } from '../backoff.js';
+import type { Connection } from '../queue/index.js';
 import type { Provider, ProcessRef, Progress } from '../providers/provider.js';
 import type { LabState } from '../topology/state.js';
 import type { HostSpec, Role, Topology } from '../topology/topology.js';
@@ -77,7 +78,8 @@ export async function waitPort(address: string, port: number, timeoutMs: number,
     last = err;
     if (stillRunning && attempt % 5 === 4 && !(await stillRunning())) throw new ServiceError(`the process exited before ${address}:${port} accepted connections`, { code: 'E_PROCESS_EXITED' });
     if (Date.now() >= deadline) throw new ServiceError(`${address}:${port} did not accept connections within ${Math.round(timeoutMs / 1000)} s (${last})`);
-    await new Promise((r) => setTimeout(r, Math.min(200, 20 * 2 ** Math.min(attempt, 4))));
+    // A port comes up soon or not at all: probe often at first, never more than 200 ms apart.
+    await new Promise((r) => setTimeout(r, backoffDelay(attempt, { baseMs: 20, capMs: 200 })));
   }
 }
 

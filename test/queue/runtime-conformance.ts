@@ -7,7 +7,7 @@ import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { Worker, chain, chord, group, TaskFailedError, TaskRevokedError, TaskTimeoutError } from '../../lab/queue/index.js';
-import type { PoolKind } from '../../lab/queue/index.js';
+import type { MemoryTransports, PoolKind } from '../../lab/queue/index.js';
 import { buildTaskMessage } from '../../lab/queue/protocol.js';
 import * as tasks from '../fixtures/queue/tasks.js';
 
@@ -15,6 +15,8 @@ export interface RuntimeTarget {
   name: string;
   brokerUrl: string;
   backendUrl: string;
+  /** For memory:// URLs: the hub the app is bound to (the embedded lab's transports). */
+  memory?: MemoryTransports;
   /** Resolves false (after skipping loudly) when the target's servers are missing. */
   available(t: TestContext): Promise<boolean>;
 }
@@ -31,6 +33,7 @@ export function runtimeConformance(target: RuntimeTarget): void {
     if (!(await target.available(t))) return null;
     if (!configured) {
       app.configFromObject({ broker_url: target.brokerUrl, result_backend: target.backendUrl, task_default_queue: queue, result_expires: 300 });
+      if (target.memory) app.useMemoryTransports(target.memory);
       configured = true;
     }
     const w = new Worker(app, { pool: options.pool ?? 'threads', concurrency: options.concurrency ?? 2, include: [TASKS_MODULE] });
@@ -57,6 +60,7 @@ export function runtimeConformance(target: RuntimeTarget): void {
         await broker?.deleteQueue(queue).catch(() => undefined);
       }
       await app.close();
+      await target.memory?.close();
     });
 
     test('a task round-trips its argument', async (t) => {

@@ -1,8 +1,8 @@
 /** `lab run <scenario> [args]`: one subcommand per scenario, its flags built from the scenario's declared params. */
 import type { Argv, CommandModule } from 'yargs';
 import { UsageError } from '../../errors.js';
-import { POOL_KINDS } from '../../queue/pool/job.js';
-import type { PoolKind } from '../../queue/pool/job.js';
+import { POOL_KINDS } from '../../queue/index.js';
+import type { PoolKind } from '../../queue/index.js';
 import { SCENARIOS } from '../../../scenarios/index.js';
 import type { AnyScenario } from '../../../scenarios/scenario.js';
 import { hostsOption, reportsOption } from '../shared-options.js';

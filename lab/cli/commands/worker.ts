@@ -1,9 +1,8 @@
 /** `lab worker -A <module> [-Q queues] [-c N] [-P pool] [--loglevel info]`, modelled on `celery -A … worker`. */
 import type { CommandModule } from 'yargs';
 import { UsageError } from '../../errors.js';
-import { POOL_KINDS } from '../../queue/pool/job.js';
-import type { PoolKind } from '../../queue/pool/job.js';
-import { parseLogLevel } from '../../queue/worker-log.js';
+import { POOL_KINDS, parseLogLevel } from '../../queue/index.js';
+import type { PoolKind } from '../../queue/index.js';
 import { resolveUrls } from '../urls.js';
 import { connectionOptions } from '../shared-options.js';
 import type { ConnectionFlags, GlobalFlags } from '../shared-options.js';

@@ -5,8 +5,8 @@
  */
 import { ConnectionBase } from '../connection.js';
 import { BackendError, TaskTimeoutError } from '../errors.js';
-import { EncodedResult, encodeMeta, isReady } from '../backend.js';
-import { decodeJson, encodeJson } from '../json-codec.js';
+import { encodeMeta, isReady } from '../backend.js';
+import { EncodedResult, decodeJson, encodeJson } from '../json-codec.js';
 import type { ChordPart, ResultBackend, StoreOptions, TaskMeta } from '../backend.js';
 
 interface Entry {

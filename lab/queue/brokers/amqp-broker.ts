@@ -1,5 +1,11 @@
 /**
- * The AMQP 0-9-1 broker adapter (RabbitMQ), on amqplib. Nothing amqplib-typed leaves this file.
+ * The AMQP 0-9-1 broker adapter (RabbitMQ), on amqplib. Nothing amqplib-typed leaves brokers/: beside this file,
+ * amqp-consumer.ts (one consumer's channel), amqp-errors.ts (failures → BrokerError codes), amqp-headers.ts and
+ * amqp-codec.ts (header tables py-amqp reads and writes), fifo.ts (the publish queues).
+ *
+ * One cohesive thing, a little over 600 lines: the connection's lifecycle and the publish pipeline share their state
+ * (a reconnect installs a new publish channel and re-sends what the old one never confirmed; an outage sweep fails
+ * what waited too long), and splitting them would pass that state back and forth through an interface.
  *
  * - One connection per broker: a confirm channel for publishing, one channel per consumer, and short-lived channels
  *   for declarations and queue operations (a 406/404 closes only that throwaway channel, never the shared ones).
@@ -19,14 +25,19 @@ import { hostname } from 'node:os';
 // First: teaches amqplib's header decoder py-amqp's 'L' before amqplib's protocol definitions capture it.
 import './amqp-codec.js';
 import { connect } from 'amqplib';
-import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage, Options, SocketOptions } from 'amqplib';
+import type { Channel, ChannelModel, ConfirmChannel, Options, SocketOptions } from 'amqplib';
 import { maskUrl } from '../../errors.js';
-import type { LabErrorCode } from '../../errors.js';
 import { BrokerError } from '../errors.js';
-import { ConnectionBase, backoffDelay } from '../connection.js';
-import type { BackoffOptions } from '../connection.js';
-import type { Broker, ConsumeOptions, Consumer, Delivery, DeliveryHandler, QueueDeclaration, QueueStats, Route } from '../broker.js';
-import type { Message, MessageProperties } from '../protocol.js';
+import { ConnectionBase } from '../connection.js';
+import { backoffDelay, backoffPolicy } from '../../backoff.js';
+import type { BackoffPolicy } from '../../backoff.js';
+import type { Broker, ConsumeOptions, Consumer, DeliveryHandler, QueueDeclaration, QueueStats, Route } from '../broker.js';
+import type { Message } from '../protocol.js';
+import { Fifo } from './fifo.js';
+import { amqpCode, connectError, isConnectionLoss, operationError, reasonOf } from './amqp-errors.js';
+import { toAmqpOptions } from './amqp-headers.js';
+import { AmqpConsumer } from './amqp-consumer.js';
+import type { ConsumerHost } from './amqp-consumer.js';
 
 export interface AmqpBrokerOptions {
   /** How long a publish (or declare/purge/stats) waits for the broker during an outage before it rejects. Default 10 s. */
@@ -37,8 +48,8 @@ export interface AmqpBrokerOptions {
   maxInFlight?: number;
   /** The `connection_name` client property (shown by rabbitmqctl and the management UI). */
   connectionName?: string;
-  /** Reconnect backoff (capped exponential with jitter). Default base 100 ms, cap 5 s. */
-  backoff?: BackoffOptions;
+  /** Reconnect and consumer re-attach backoff (lab/backoff.ts; default base 100 ms, cap 5 s). */
+  backoff?: Partial<BackoffPolicy>;
   /** AMQP heartbeat in seconds; default: the server's suggestion. */
   heartbeatSeconds?: number;
   /**
@@ -75,175 +86,14 @@ interface PubState {
   waitingDrain: boolean;
 }
 
-interface ConsumerChannel {
-  ch: Channel;
-  closed: boolean;
-  error: Error | null;
-  tags: string[];
-}
-
 const DEFAULT_PUBLISH_TIMEOUT_MS = 10_000;
 const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
 const DEFAULT_MAX_IN_FLIGHT = 1000;
 const NACKED = 'message nacked';
 
-/** A FIFO with O(1) shift (an array's shift is O(n): 100k queued publishes would go quadratic). */
-class Fifo<T> {
-  #items: T[] = [];
-  #head = 0;
-
-  get size(): number {
-    return this.#items.length - this.#head;
-  }
-
-  push(item: T): void {
-    this.#items.push(item);
-  }
-
-  unshift(item: T): void {
-    if (this.#head > 0) this.#items[--this.#head] = item;
-    else this.#items.unshift(item);
-  }
-
-  shift(): T | undefined {
-    if (this.#head >= this.#items.length) return undefined;
-    const item = this.#items[this.#head];
-    this.#items[this.#head++] = undefined as T;
-    if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
-      this.#items = this.#items.slice(this.#head);
-      this.#head = 0;
-    }
-    return item;
-  }
-
-  toArray(): T[] {
-    return this.#items.slice(this.#head);
-  }
-
-  /** Keep only the items that pass. */
-  retain(keep: (item: T) => boolean): void {
-    this.#items = this.#items.slice(this.#head).filter(keep);
-    this.#head = 0;
-  }
-
-  clear(): T[] {
-    const all = this.toArray();
-    this.#items = [];
-    this.#head = 0;
-    return all;
-  }
-}
-
 /** Celery spells the py-amqp transport `pyamqp://`; on the wire it is plain AMQP. */
 function amqpUrl(url: string): string {
   return url.replace(/^pyamqp:\/\//i, 'amqp://').replace(/^pyamqps:\/\//i, 'amqps://');
-}
-
-function vhostOf(url: string): string {
-  try {
-    const path = new URL(url).pathname;
-    if (!path || path === '/') return '/';
-    return decodeURIComponent(path.slice(1));
-  } catch {
-    return '/';
-  }
-}
-
-/** amqplib's messages wrap the server's reason: `... with message "PRECONDITION_FAILED - ..."`. Keep the reason. */
-function reasonOf(err: unknown): string {
-  const message = err instanceof Error ? err.message : String(err);
-  const m = /with message "(.*)"\s*$/s.exec(message);
-  return (m ? m[1] : message).replace(/\s*\n\s*/g, ' ');
-}
-
-function amqpCode(err: unknown): number | null {
-  const code = (err as { code?: unknown } | null)?.code;
-  if (typeof code === 'number') return code;
-  const m = /\b(\d{3}) \([A-Z-]+\)/.exec(err instanceof Error ? err.message : '');
-  return m ? Number(m[1]) : null;
-}
-
-function codeFor(status: number | null): LabErrorCode {
-  switch (status) {
-    case 406:
-      return 'E_BROKER_PRECONDITION';
-    case 404:
-      return 'E_BROKER_NOT_FOUND';
-    case 403:
-      return 'E_BROKER_ACCESS';
-    default:
-      return 'E_BROKER';
-  }
-}
-
-/** Was this a failure of the connection (worth waiting for a reconnect) rather than an answer from the broker? */
-function isConnectionLoss(err: unknown): boolean {
-  if (err instanceof BrokerError) return err.code === 'E_BROKER_UNAVAILABLE';
-  const status = amqpCode(err);
-  if (status !== null && status !== 320 && status !== 541) return false; // the broker answered: not a loss
-  const message = err instanceof Error ? err.message : String(err);
-  return /Channel ended|Connection closed|Channel closed|Channel closing|ECONNRESET|EPIPE|socket|CONNECTION_FORCED|closed/i.test(message);
-}
-
-/**
- * Header values typed so py-amqp (Celery's client) reads them back. amqplib writes an integer in 128..32767 with the
- * tag 's' (int16, RabbitMQ's reading) — py-amqp reads 's' as a *short string* and loses its place in the table
- * (FrameSyntaxError: the Python worker's connection drops and it restarts until it gives up). It reads 'b' as
- * unsigned, so a negative byte changes sign. So: 0..127 stay a byte, other integers go as 'I' (int32) or 'l'
- * (int64), in nested tables and arrays too (timelimit, a chord's options…). Floats are doubles either way.
- */
-function pyAmqpValue(v: unknown): unknown {
-  if (typeof v === 'number') {
-    if (!Number.isInteger(v) || (v >= 0 && v <= 127)) return v;
-    return v >= -0x80000000 && v <= 0x7fffffff ? { '!': 'int', value: v } : { '!': 'long', value: v };
-  }
-  if (v === null || typeof v !== 'object' || Buffer.isBuffer(v)) return v;
-  if (Array.isArray(v)) return needsRetyping(v) ? v.map(pyAmqpValue) : v;
-  if (Object.hasOwn(v, '!')) return v; // already typed by the caller
-  if (!needsRetyping(v)) return v;
-  const out: Record<string, unknown> = {};
-  for (const [k, x] of Object.entries(v)) out[k] = pyAmqpValue(x);
-  return out;
-}
-
-function needsRetyping(v: unknown): boolean {
-  if (typeof v === 'number') return Number.isInteger(v) && (v < 0 || v > 127);
-  if (v === null || typeof v !== 'object' || Buffer.isBuffer(v)) return false;
-  if (Array.isArray(v)) return v.some(needsRetyping);
-  for (const k in v) if (needsRetyping((v as Record<string, unknown>)[k])) return true;
-  return false;
-}
-
-export function pyAmqpHeaders(headers: Record<string, unknown>): Record<string, unknown> {
-  return needsRetyping(headers) ? (pyAmqpValue(headers) as Record<string, unknown>) : headers;
-}
-
-function toAmqpOptions(p: MessageProperties): Options.Publish {
-  const o: Options.Publish = {
-    contentType: p.contentType,
-    contentEncoding: p.contentEncoding,
-    deliveryMode: p.deliveryMode,
-    headers: pyAmqpHeaders(p.headers ?? {}),
-  };
-  if (p.correlationId !== undefined) o.correlationId = p.correlationId;
-  if (p.replyTo !== undefined) o.replyTo = p.replyTo;
-  if (p.priority !== undefined) o.priority = p.priority;
-  if (p.expiration !== undefined) o.expiration = String(p.expiration);
-  return o;
-}
-
-function fromAmqpProperties(p: ConsumeMessage['properties']): MessageProperties {
-  const out: MessageProperties = {
-    contentType: p.contentType ?? '',
-    contentEncoding: p.contentEncoding ?? '',
-    deliveryMode: p.deliveryMode === 2 ? 2 : 1,
-    headers: (p.headers as Record<string, unknown> | undefined) ?? {},
-  };
-  if (p.correlationId !== undefined) out.correlationId = String(p.correlationId);
-  if (p.replyTo !== undefined) out.replyTo = String(p.replyTo);
-  if (p.priority !== undefined) out.priority = Number(p.priority);
-  if (p.expiration !== undefined) out.expiration = String(p.expiration);
-  return out;
 }
 
 /**
@@ -268,7 +118,7 @@ function coalesceWrites(model: ChannelModel): void {
   };
 }
 
-export class AmqpBroker extends ConnectionBase implements Broker {
+export class AmqpBroker extends ConnectionBase implements Broker, ConsumerHost {
   readonly kind = 'amqp';
   readonly displayUrl: string;
   readonly connectionName: string;
@@ -276,7 +126,8 @@ export class AmqpBroker extends ConnectionBase implements Broker {
   readonly #publishTimeoutMs: number;
   readonly #connectTimeoutMs: number;
   readonly #maxInFlight: number;
-  readonly #backoff: BackoffOptions;
+  /** Reconnect backoff; consumers re-attach with it too. */
+  readonly backoff: BackoffPolicy;
   readonly #heartbeat: number | undefined;
   readonly #confirm: boolean;
 
@@ -309,7 +160,7 @@ export class AmqpBroker extends ConnectionBase implements Broker {
     this.#publishTimeoutMs = options.publishTimeoutMs ?? DEFAULT_PUBLISH_TIMEOUT_MS;
     this.#connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
     this.#maxInFlight = Math.max(1, options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT);
-    this.#backoff = { baseMs: 100, capMs: 5_000, ...options.backoff };
+    this.backoff = backoffPolicy(options.backoff);
     this.#heartbeat = options.heartbeatSeconds;
     this.#confirm = options.confirmPublish ?? true;
     this.connectionName = options.connectionName ?? `lab-${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
@@ -490,7 +341,7 @@ export class AmqpBroker extends ConnectionBase implements Broker {
     if (this.#reconnectLoop) return;
     this.#reconnectLoop = (async () => {
       for (let attempt = 0; !this.#closing; attempt++) {
-        await this.#sleep(backoffDelay(attempt, this.#backoff));
+        await this.#sleep(backoffDelay(attempt, this.backoff));
         if (this.#closing) return;
         try {
           await this.#open();
@@ -710,11 +561,10 @@ export class AmqpBroker extends ConnectionBase implements Broker {
       if (d.exchange) exchanges.add(d.exchange);
     }
     await this.#operate(`delete queue ${queue}`, (conn) => this.#withChannel(conn, async (ch) => void (await ch.deleteQueue(queue))));
-    for (const x of exchanges) await this.deleteExchange(x);
+    for (const x of exchanges) await this.#deleteExchange(x);
   }
 
-  /** Delete an exchange (tests); not part of the Broker interface. */
-  async deleteExchange(exchange: string): Promise<void> {
+  async #deleteExchange(exchange: string): Promise<void> {
     for (const [k, d] of this.#topology) if (d.exchange === exchange) this.#topology.delete(k);
     await this.#operate(`delete exchange ${exchange}`, (conn) => this.#withChannel(conn, async (ch) => void (await ch.deleteExchange(exchange))));
   }
@@ -771,10 +621,6 @@ export class AmqpBroker extends ConnectionBase implements Broker {
     return st && !st.closed ? st.conn : null;
   }
 
-  opError(what: string, err: unknown): BrokerError {
-    return this.#opError(what, err);
-  }
-
   // ---------------------------------------------------------------- errors
 
   #closedError(): BrokerError {
@@ -782,204 +628,10 @@ export class AmqpBroker extends ConnectionBase implements Broker {
   }
 
   #opError(what: string, err: unknown): BrokerError {
-    if (err instanceof BrokerError) return err;
-    const status = amqpCode(err);
-    const code = isConnectionLoss(err) && status === null ? 'E_BROKER_UNAVAILABLE' : codeFor(status);
-    return new BrokerError(`${this.displayUrl}: ${what}: ${reasonOf(err)}`, { code, cause: err });
+    return operationError(this.displayUrl, what, err);
   }
 
-  /** One line naming the (masked) URL and the cause, with a code callers can branch on. */
   #connectError(err: unknown): BrokerError {
-    if (err instanceof BrokerError) return err;
-    const message = err instanceof Error ? err.message : String(err);
-    const sys = (err as { code?: unknown } | null)?.code;
-    if (/ACCESS[-_]REFUSED|\b403\b/.test(message)) {
-      return new BrokerError(`${this.displayUrl}: ${reasonOf(err)}`, { code: 'E_BROKER_AUTH', cause: err });
-    }
-    if (/Expected ConnectionOpenOk; got <ConnectionClose/.test(message) || /NOT_ALLOWED|\b530\b/.test(message)) {
-      return new BrokerError(`${this.displayUrl}: NOT_ALLOWED - access to vhost '${vhostOf(this.#url)}' refused (no such vhost, or the user has no permission on it)`, {
-        code: 'E_BROKER_VHOST',
-        cause: err,
-      });
-    }
-    if (/ETIMEDOUT/.test(message)) {
-      return new BrokerError(`${this.displayUrl}: connect ETIMEDOUT (no AMQP answer within ${this.#connectTimeoutMs} ms)`, { code: 'E_BROKER_UNAVAILABLE', cause: err });
-    }
-    if (typeof sys === 'string' || /ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ENETUNREACH|EAI_AGAIN|Socket closed/.test(message)) {
-      return new BrokerError(`${this.displayUrl}: ${message.split('\n')[0]}`, { code: 'E_BROKER_UNAVAILABLE', cause: err });
-    }
-    return new BrokerError(`${this.displayUrl}: ${reasonOf(err).split('\n')[0]}`, { cause: err });
-  }
-}
-
-class AmqpConsumer implements Consumer {
-  #state: ConsumerChannel | null = null;
-  #cancelled = false;
-  /** Paused: no new deliveries (consumers cancelled), the channel kept so held messages can still be acked. */
-  #paused = false;
-  #dead = false;
-  #reattachAttempt = 0;
-  #reattachTimer: NodeJS.Timeout | null = null;
-
-  constructor(
-    private readonly broker: AmqpBroker,
-    readonly queues: string[],
-    private prefetch: number,
-    private readonly handler: DeliveryHandler,
-    private readonly report: (err: Error) => void,
-  ) {}
-
-  /** Open a channel on `conn`, set the window, start consuming every queue. Replaces any previous channel. */
-  async attach(conn: ChannelModel): Promise<void> {
-    const old = this.#state;
-    this.#state = null;
-    if (old && !old.closed) old.ch.close().catch(() => undefined);
-    const ch = await conn.createChannel();
-    const st: ConsumerChannel = { ch, closed: false, error: null, tags: [] };
-    ch.on('error', (err: Error) => {
-      st.error = err;
-    });
-    ch.on('close', () => {
-      st.closed = true;
-      this.#onChannelClosed(st);
-    });
-    try {
-      // Global QoS on a channel of our own: one window for this consumer across its queues, changeable at once.
-      await ch.prefetch(this.prefetch, true);
-      // A paused consumer that reconnects holds nothing any more (the old channel's messages went back): it stays quiet.
-      for (const queue of this.#paused ? [] : this.queues) {
-        const ok = await ch.consume(queue, (msg) => this.#onMessage(st, queue, msg), { noAck: false });
-        st.tags.push(ok.consumerTag);
-      }
-    } catch (err) {
-      st.closed = true;
-      ch.close().catch(() => undefined);
-      throw err;
-    }
-    if (this.#cancelled) {
-      st.closed = true;
-      await ch.close().catch(() => undefined);
-      return;
-    }
-    this.#state = st;
-    this.#reattachAttempt = 0;
-  }
-
-  /** The connection went away: forget the channel (its unacked messages are back in the queue). */
-  detach(): void {
-    if (this.#state) this.#state.closed = true;
-    this.#state = null;
-  }
-
-  markDead(): void {
-    this.#dead = true;
-    this.detach();
-  }
-
-  async setPrefetch(prefetch: number): Promise<void> {
-    this.prefetch = prefetch;
-    const st = this.#state;
-    if (!st || st.closed) return; // applied when the channel is re-opened
-    try {
-      await st.ch.prefetch(prefetch, true);
-    } catch (err) {
-      if (!st.closed) throw this.broker.opError(`set prefetch ${prefetch}`, err);
-    }
-  }
-
-  async pause(): Promise<void> {
-    if (this.#paused || this.#cancelled) return;
-    this.#paused = true;
-    const st = this.#state;
-    if (!st || st.closed) return;
-    try {
-      for (const tag of st.tags) await st.ch.cancel(tag);
-    } catch (err) {
-      if (!st.closed) throw this.broker.opError('pause consuming', err);
-    }
-  }
-
-  async cancel(): Promise<void> {
-    if (this.#cancelled) return;
-    this.#cancelled = true;
-    if (this.#reattachTimer) clearTimeout(this.#reattachTimer);
-    this.broker.forgetConsumer(this);
-    const st = this.#state;
-    this.#state = null;
-    if (!st || st.closed) return;
-    try {
-      for (const tag of st.tags) await st.ch.cancel(tag);
-    } catch {
-      // the channel close below returns everything anyway
-    }
-    st.closed = true;
-    // Closing the channel returns every unacked message to its queue (redelivered=true).
-    await st.ch.close().catch(() => undefined);
-  }
-
-  #onMessage(st: ConsumerChannel, queue: string, msg: ConsumeMessage | null): void {
-    if (msg === null) {
-      // basic.cancel from the server: the queue was deleted (or failed over).
-      this.report(new BrokerError(`consumer on queue ${queue} was cancelled by the broker (queue deleted?)`, { code: 'E_BROKER_CONSUMER_CANCELLED' }));
-      return;
-    }
-    if (this.#cancelled || st.closed) return; // arrives after cancel: the channel close requeues it
-    let settled = false;
-    const delivery: Delivery = {
-      body: msg.content,
-      properties: fromAmqpProperties(msg.properties),
-      queue,
-      redelivered: msg.fields.redelivered,
-      ack: () => {
-        if (settled || st.closed) return; // after the channel died the broker redelivers it; acking is a no-op
-        settled = true;
-        try {
-          st.ch.ack(msg);
-        } catch {
-          // channel closing: same as above
-        }
-      },
-      reject: (requeue: boolean) => {
-        if (settled || st.closed) return;
-        settled = true;
-        try {
-          st.ch.nack(msg, false, requeue);
-        } catch {
-          // channel closing
-        }
-      },
-    };
-    try {
-      this.handler(delivery);
-    } catch (err) {
-      this.report(err instanceof Error ? err : new Error(String(err)));
-    }
-  }
-
-  /** A channel-level error (the connection is fine): re-open the channel with backoff, unless the queue is gone. */
-  #onChannelClosed(st: ConsumerChannel): void {
-    if (this.#cancelled || this.#dead || this.#state !== st) return;
-    this.#state = null;
-    if (!st.error) return; // connection-level: the broker re-attaches us after reconnecting
-    this.#failed(this.broker.opError(`consumer channel on ${this.queues.join(', ')} closed by the broker`, st.error));
-  }
-
-  #failed(err: BrokerError): void {
-    this.report(err);
-    if (err.code === 'E_BROKER_NOT_FOUND') {
-      this.markDead();
-      this.broker.forgetConsumer(this);
-      return;
-    }
-    if (this.#reattachTimer || this.#cancelled) return;
-    const delay = backoffDelay(this.#reattachAttempt++, { baseMs: 100, capMs: 5_000 });
-    this.#reattachTimer = setTimeout(() => {
-      this.#reattachTimer = null;
-      const conn = this.broker.currentConnection();
-      if (!conn || this.#cancelled || this.#dead || this.#state) return; // no connection: the reconnect re-attaches us
-      this.attach(conn).catch((e: unknown) => {
-        if (!this.#cancelled && !this.#state) this.#failed(this.broker.opError(`re-open consumer on ${this.queues.join(', ')}`, e));
-      });
-    }, delay);
+    return connectError(err, { displayUrl: this.displayUrl, url: this.#url, connectTimeoutMs: this.#connectTimeoutMs });
   }
 }

@@ -8,6 +8,7 @@ import { fork } from 'node:child_process';
 import { Worker as Thread } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import { celeryException, toExceptionInfo } from '../errors.js';
+import { backoffDelay } from '../../backoff.js';
 import type { Job, JobOutcome, Pool, PoolKind } from './job.js';
 import type { ChildMessage, ParentMessage } from './pool-child.js';
 
@@ -123,7 +124,7 @@ export class ChildPool extends EventEmitter implements Pool {
 
   private respawn(): void {
     // A child that keeps dying at start must not spin the CPU: back off, report, keep trying.
-    const delay = Math.min(5000, 100 * 2 ** this.respawnFailures);
+    const delay = this.respawnFailures ? backoffDelay(this.respawnFailures) : 0;
     setTimeout(() => {
       if (this.closing) return;
       this.spawn().catch((err: Error) => {
@@ -131,7 +132,7 @@ export class ChildPool extends EventEmitter implements Pool {
         if (this.listenerCount('error')) this.emit('error', err);
         this.respawn();
       });
-    }, this.respawnFailures ? delay : 0).unref();
+    }, delay).unref();
   }
 
   run(job: Job, onStart?: () => void): Promise<JobOutcome> {

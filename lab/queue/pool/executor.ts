@@ -3,7 +3,7 @@
  * find the task, bind arguments, run it inside its task context, and turn whatever happened into an outcome.
  */
 import { performance } from 'node:perf_hooks';
-import { allApps, findTask } from '../app.js';
+import { allApps, findTask } from '../shared-registry.js';
 import type { App } from '../app.js';
 import type { Task } from '../task.js';
 import { ConfigError } from '../../errors.js';

@@ -10,9 +10,11 @@ import test from 'node:test';
 import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { EncodedResult, dateDone } from '../../lab/queue/backend.js';
-import type { ChordPart, ResultBackend, TaskMeta, TaskState } from '../../lab/queue/backend.js';
-import { TaskTimeoutError } from '../../lab/queue/errors.js';
+import { dateDone } from '../../../lab/queue/backend.js';
+import { EncodedResult } from '../../../lab/queue/json-codec.js';
+import type { ChordPart, ResultBackend, TaskMeta, TaskState } from '../../../lab/queue/backend.js';
+import { TaskTimeoutError } from '../../../lab/queue/errors.js';
+import { sleep } from '../transport-helpers.js';
 
 export interface Used {
   taskIds: string[];
@@ -23,10 +25,6 @@ export interface BackendConformanceOptions {
   gate?: (t: TestContext) => Promise<boolean>;
   /** A second client of the same store; default: the first backend itself. */
   makePeer?: (first: ResultBackend) => Promise<ResultBackend>;
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }
 
 export function meta(taskId: string, status: TaskState, result: unknown = null, extra: Partial<TaskMeta> = {}): TaskMeta {

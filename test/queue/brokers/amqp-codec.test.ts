@@ -1,8 +1,8 @@
 /** Header tables both AMQP clients read alike: amqplib (lab) and py-amqp (Celery). */
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { decodeTable } from '../../lab/queue/brokers/amqp-codec.js';
-import { pyAmqpHeaders } from '../../lab/queue/brokers/amqp-broker.js';
+import { decodeTable } from '../../../lab/queue/brokers/amqp-codec.js';
+import { pyAmqpHeaders } from '../../../lab/queue/brokers/amqp-headers.js';
 
 test("integers py-amqp would misread are typed 'I' / 'l'; bytes 0..127, floats, strings stay as they are", () => {
   const h = { small: 5, mid: 1000, neg: -1, big: 2 ** 40, f: 1.5, s: 'x', n: null, timelimit: [300, null], nested: { group_index: 200 } };

@@ -7,10 +7,11 @@ import test from 'node:test';
 import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { BrokerError } from '../../lab/queue/errors.js';
-import { buildTaskMessage } from '../../lab/queue/protocol.js';
-import type { Broker, Consumer, Delivery, QueueDeclaration } from '../../lab/queue/broker.js';
-import type { Message } from '../../lab/queue/protocol.js';
+import { BrokerError } from '../../../lab/queue/errors.js';
+import { buildTaskMessage } from '../../../lab/queue/protocol.js';
+import type { Broker, Consumer, Delivery, QueueDeclaration } from '../../../lab/queue/broker.js';
+import type { Message } from '../../../lab/queue/protocol.js';
+import { eventually, sleep } from '../transport-helpers.js';
 
 export interface BrokerConformanceOptions {
   /** Prerequisite gate (e.g. `rabbitmq` from test/support/prereq.ts); false = the test was skipped. */
@@ -31,22 +32,6 @@ export type BrokerCleanup = (broker: Broker, declared: Declared) => Promise<void
 
 export function uniqueName(prefix: string, what: string): string {
   return `${prefix}.${what}.${randomBytes(5).toString('hex')}`;
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-/** Poll a condition (for broker statistics, which may lag a little); fail with the last value. */
-export async function eventually<T>(read: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 3000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last = await read();
-  while (!ok(last)) {
-    if (Date.now() > deadline) assert.fail(`condition not reached within ${timeoutMs} ms; last value: ${JSON.stringify(last)}`);
-    await sleep(25);
-    last = await read();
-  }
-  return last;
 }
 
 /** Deliveries as an async queue: `next()` waits for the next one, `none()` asserts nothing more arrives. */
