@@ -16,7 +16,6 @@ export type LabErrorCode =
   | 'E_TASK_TIMEOUT'
   | 'E_TASK_FAILED'
   | 'E_TASK_REVOKED'
-  | 'E_NOT_REGISTERED'
   | 'E_PROTOCOL' // a message that is not Celery protocol v2
   | 'E_BROKER'
   | 'E_BROKER_UNAVAILABLE'

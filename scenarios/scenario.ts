@@ -73,5 +73,5 @@ export interface Scenario<P extends Record<string, unknown> = Record<string, unk
 }
 
 /** Erase the type parameters for the registry. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// any: a registry holds scenarios of every parameter, fixture and output type; each one is checked where it is defined.
 export type AnyScenario = Scenario<any, any, any>;
