@@ -1,0 +1,113 @@
+/**
+ * `npm test`: every tier in turn with Node's test runner — unit, integration, e2e, interop — each tier's output as
+ * it runs, then one line per tier (tests, passed, failed, time) and the total. All tiers run even when one fails,
+ * so a CI log shows everything; the exit code is 1 if any test failed.
+ *
+ * Usage: node dist/test/support/run-tiers.js [tier…]   (default: all tiers, in this order)
+ */
+import { spawn } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+
+const DIST_TEST = fileURLToPath(new URL('../', import.meta.url));
+
+interface Tier {
+  name: string;
+  describe: string;
+  /** Does this compiled test file (relative to dist/test) belong to the tier? */
+  holds(rel: string): boolean;
+}
+
+const isInterop = (rel: string): boolean => rel.startsWith('interop/');
+
+const TIERS: Tier[] = [
+  { name: 'unit', describe: 'no servers', holds: (r) => !r.endsWith('.integration.test.js') && !r.endsWith('.e2e.test.js') && !isInterop(r) },
+  { name: 'integration', describe: 'real RabbitMQ and Redis', holds: (r) => r.endsWith('.integration.test.js') && !isInterop(r) },
+  { name: 'e2e', describe: 'labs: namespaces, SSH, a Docker Engine API, the CLI', holds: (r) => r.endsWith('.e2e.test.js') && !isInterop(r) },
+  { name: 'interop', describe: 'Python Celery, RQ and Pyro4 from Debian', holds: isInterop },
+];
+
+async function testFiles(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const e of await readdir(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) out.push(...(await testFiles(p)));
+    else if (e.name.endsWith('.test.js')) out.push(p);
+  }
+  return out.sort();
+}
+
+interface TierResult {
+  tier: Tier;
+  tests: number;
+  pass: number;
+  fail: number;
+  skipped: number;
+  seconds: number;
+  exitCode: number;
+}
+
+/** Counts from the TAP summary the runner writes beside its spec output. */
+function count(tap: string, what: string): number {
+  const m = new RegExp(`^# ${what} (\\d+)$`, 'm').exec(tap);
+  return m ? Number(m[1]) : 0;
+}
+
+async function runTier(tier: Tier, files: string[], scratch: string): Promise<TierResult> {
+  process.stdout.write(`\n== tier ${tier.name} (${tier.describe}): ${files.length} files\n`);
+  const tapFile = join(scratch, `${tier.name}.tap`);
+  const t0 = performance.now();
+  const exitCode = await new Promise<number>((resolve) => {
+    const child = spawn(process.execPath, ['--test', '--test-reporter=spec', '--test-reporter-destination=stdout', '--test-reporter=tap', `--test-reporter-destination=${tapFile}`, ...files], { stdio: 'inherit' });
+    child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 : 1)));
+  });
+  const seconds = (performance.now() - t0) / 1000;
+  const tap = await readFile(tapFile, 'utf8').catch(() => '');
+  return { tier, tests: count(tap, 'tests'), pass: count(tap, 'pass'), fail: count(tap, 'fail') + count(tap, 'cancelled'), skipped: count(tap, 'skipped'), seconds, exitCode };
+}
+
+function formatTime(s: number): string {
+  return s < 60 ? `${s.toFixed(1)} s` : `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
+}
+
+async function main(): Promise<number> {
+  const wanted = process.argv.slice(2);
+  const unknown = wanted.filter((w) => !TIERS.some((t) => t.name === w));
+  if (unknown.length > 0) {
+    process.stderr.write(`unknown tier ${unknown.join(', ')} (tiers: ${TIERS.map((t) => t.name).join(', ')})\n`);
+    return 2;
+  }
+  const tiers = wanted.length > 0 ? TIERS.filter((t) => wanted.includes(t.name)) : TIERS;
+  const all = (await testFiles(DIST_TEST)).map((p) => ({ path: p, rel: relative(DIST_TEST, p) }));
+  const scratch = await mkdtemp(join(tmpdir(), 'lab-tiers-'));
+  const results: TierResult[] = [];
+  try {
+    for (const tier of tiers) {
+      const files = all.filter((f) => tier.holds(f.rel)).map((f) => f.path);
+      if (files.length === 0) continue;
+      results.push(await runTier(tier, files, scratch));
+    }
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
+  const rows = results.map((r) => `${r.tier.name.padEnd(12)} ${String(r.tests).padStart(6)} ${String(r.pass).padStart(6)} ${String(r.fail).padStart(6)} ${String(r.skipped).padStart(7)}  ${formatTime(r.seconds)}${r.exitCode !== 0 && r.fail === 0 ? `  (runner exit ${r.exitCode})` : ''}`);
+  const sum = (k: 'tests' | 'pass' | 'fail' | 'skipped' | 'seconds'): number => results.reduce((n, r) => n + r[k], 0);
+  const failed = results.some((r) => r.exitCode !== 0 || r.fail > 0);
+  process.stdout.write(
+    [
+      '',
+      '== test tiers',
+      `${'tier'.padEnd(12)} ${'tests'.padStart(6)} ${'pass'.padStart(6)} ${'fail'.padStart(6)} ${'skipped'.padStart(7)}  time`,
+      ...rows,
+      `${'total'.padEnd(12)} ${String(sum('tests')).padStart(6)} ${String(sum('pass')).padStart(6)} ${String(sum('fail')).padStart(6)} ${String(sum('skipped')).padStart(7)}  ${formatTime(sum('seconds'))}`,
+      failed ? 'FAILED' : 'all passed',
+      '',
+    ].join('\n'),
+  );
+  return failed ? 1 : 0;
+}
+
+process.exitCode = await main();
