@@ -61,8 +61,7 @@ export async function labDown(ref: LabRef, options: { progress: Progress; hostsF
     if (state) topology = stateTopology(state);
     else if (options.hostsFile) topology = await loadInventory(options.hostsFile);
     else throw new UsageError(`lab ${ref.name} has a ledger but no state: run lab down --hosts <its inventory>`);
-    const provider = await createProvider(topology, ref.dir);
-    if (state) await provider.attach(state, ledger);
+    const provider = await createProvider(topology, ref.dir, ledger);
     const failures: DownResult['failures'] = [];
     let removed = 0;
     const undo = async (e: LedgerEntry): Promise<void> => {

@@ -349,11 +349,18 @@ export class DockerEngine {
     };
   }
 
+  /** Create a bridge network; a subnet another network or interface already has is E_SUBNET_IN_USE. */
   async createNetwork(o: { name: string; subnet: string; gateway: string; labels: Record<string, string> }): Promise<string> {
-    const n = await this.call(`create network ${o.name} (${o.subnet})`, () =>
-      this.docker.createNetwork({ Name: o.name, Driver: 'bridge', CheckDuplicate: true, Labels: o.labels, IPAM: { Driver: 'default', Config: [{ Subnet: o.subnet, Gateway: o.gateway }] } }),
-    );
-    return n.id;
+    const what = `create network ${o.name} (${o.subnet})`;
+    try {
+      const n = await this.docker.createNetwork({ Name: o.name, Driver: 'bridge', CheckDuplicate: true, Labels: o.labels, IPAM: { Driver: 'default', Config: [{ Subnet: o.subnet, Gateway: o.gateway }] } });
+      return n.id;
+    } catch (err) {
+      const e = this.fail(what, err);
+      // engines say it in words only: "overlaps with", "is already used", "pool … in use", "conflict"
+      if (e.code === 'E_ENGINE' && /overlap|in use|already|conflict/i.test(e.message)) throw new EngineError(e.message, { cause: err, code: 'E_SUBNET_IN_USE', status: e.status });
+      throw e;
+    }
   }
 
   async removeNetwork(idOrName: string): Promise<'removed' | 'gone'> {
