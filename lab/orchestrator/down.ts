@@ -81,7 +81,7 @@ export async function labDown(ref: LabRef, options: { progress: Progress; hostsF
             await undo({ ...e, data: { ...e.data, graceMs: DOWN_GRACE_MS } });
             await ledger.remove(e.key);
           } catch (err) {
-            failures.push({ key: e.key, kind: e.kind, error: (err as Error).message });
+            failures.push({ key: e.key, kind: e.kind, error: err instanceof Error ? err.message : String(err) });
           }
         }),
       );

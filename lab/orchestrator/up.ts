@@ -124,7 +124,7 @@ export async function labUp(o: UpOptions): Promise<UpResult> {
   } catch (err) {
     if (state) await writeState(dir, { ...state, status: 'failed' }).catch(() => undefined);
     if (err instanceof LabError) throw err;
-    throw new ProviderError(`lab up failed: ${(err as Error).message}`, { cause: err });
+    throw new ProviderError(`lab up failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   } finally {
     await release();
   }

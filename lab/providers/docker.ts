@@ -35,7 +35,7 @@ import { DockerContainers, oneLine } from './docker-containers.js';
 import type { ExecOutcome, ExecRequest } from './docker-engine.js';
 import { DockerLayout } from './docker-layout.js';
 import { upDocker } from './docker-up.js';
-import { HostsFileError, hostsFile } from './hosts-file.js';
+import { hostsFile } from './hosts-file.js';
 import { notFound } from './local-process.js';
 import { DEFAULT_GRACE_MS, PROCESS_TOKEN_ENV } from './provider.js';
 import type { ExecOptions, ExecResult, HostInfo, HostsEntry, PlanStep, ProcessRef, Provider, SpawnedData, SpawnOptions, StreamOptions, UpContext, UpOutcome } from './provider.js';
@@ -129,7 +129,7 @@ export class DockerProvider implements Provider {
 
   async exec(host: string, argv: string[], options: ExecOptions = {}): Promise<ExecResult> {
     this.layout.spec(host);
-    if (argv.length === 0) throw new ProviderError('exec: empty command', { host });
+    if (argv.length === 0) throw new ProviderError('exec: empty command', { host, code: 'E_USAGE' });
     const t0 = performance.now();
     const token = tok();
     const r = await this.sh(host, EXEC_SCRIPT, [options.cwd ?? '', this.layout.workDir(host), ...argv], {
@@ -148,7 +148,7 @@ export class DockerProvider implements Provider {
 
   async stream(host: string, argv: string[], options: StreamOptions): Promise<number> {
     this.layout.spec(host);
-    if (argv.length === 0) throw new ProviderError('exec: empty command', { host });
+    if (argv.length === 0) throw new ProviderError('exec: empty command', { host, code: 'E_USAGE' });
     const token = tok();
     let interrupted = false;
     const onAbort = (): void => {
@@ -173,7 +173,7 @@ export class DockerProvider implements Provider {
 
   async spawn(host: string, argv: string[], options: SpawnOptions): Promise<ProcessRef> {
     const spec = this.layout.spec(host);
-    if (argv.length === 0) throw new ProviderError('spawn: empty command', { host });
+    if (argv.length === 0) throw new ProviderError('spawn: empty command', { host, code: 'E_USAGE' });
     const engine = await this.containers.engine();
     const container = await engine.container(this.layout.containerName(host), host);
     if (!container?.running) throw await this.containers.down(host);
@@ -267,7 +267,7 @@ export class DockerProvider implements Provider {
     try {
       content = hostsFile(spec.name, entries);
     } catch (err) {
-      if (!(err instanceof HostsFileError)) throw err;
+      if (!hasCode(err, 'E_HOSTS_FILE')) throw err;
       throw new ProviderError(`hosts file: ${err.message}`, { host, code: 'E_CONFIG' });
     }
     const r = await this.sh(host, REWRITE_SCRIPT, ['/etc/hosts', ''], { input: content, timeoutMs: 30_000 });

@@ -15,7 +15,7 @@
 import { createHash } from 'node:crypto';
 import { chmod, chown, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
-import { ConfigError, InterruptedError, ProviderError } from '../errors.js';
+import { ConfigError, InterruptedError, ProviderError, hasCode } from '../errors.js';
 import type { LabErrorCode } from '../errors.js';
 import { PACKAGE_ROOT } from '../paths.js';
 import type { Ledger, LedgerEntry } from '../topology/ledger.js';
@@ -420,7 +420,7 @@ export class NetnsProvider implements Provider {
   // ---- running things inside a namespace
 
   private wrap(host: string, argv: string[]): string[] {
-    if (argv.length === 0) throw new ProviderError('exec: empty command', { host });
+    if (argv.length === 0) throw new ProviderError('exec: empty command', { host, code: 'E_USAGE' });
     return ['ip', 'netns', 'exec', this.names(host).namespace, ...argv];
   }
 
@@ -490,7 +490,8 @@ export class NetnsProvider implements Provider {
     try {
       content = hostsFile(spec.name, entries);
     } catch (err) {
-      throw new ProviderError(`hosts file: ${(err as Error).message}`, { host, code: 'E_CONFIG' });
+      if (!hasCode(err, 'E_HOSTS_FILE')) throw err;
+      throw new ProviderError(`hosts file: ${err.message}`, { host, code: 'E_CONFIG' });
     }
     const dir = this.etcDir(host);
     const key = `hosts:${spec.name}`;

@@ -299,7 +299,7 @@ export class SshConnection {
       try {
         client.connect(config);
       } catch (err) {
-        fail(err as Error);
+        fail(err instanceof Error ? err : new Error(String(err)));
       }
     });
     const v = verdict as Awaited<ReturnType<KnownHosts['check']>> | null;

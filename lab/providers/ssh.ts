@@ -14,12 +14,12 @@
  */
 import { createHash } from 'node:crypto';
 import { posix } from 'node:path';
-import { InterruptedError, LabError, ProviderError } from '../errors.js';
+import { InterruptedError, LabError, ProviderError, hasCode } from '../errors.js';
 import { PACKAGE_ROOT } from '../paths.js';
 import type { Ledger, LedgerEntry } from '../topology/ledger.js';
 import type { ProcessCheck, ProcessIdentity } from '../topology/proc.js';
 import type { HostSpec, Topology } from '../topology/topology.js';
-import { HostsFileError, hostsBlock, removeHostsBlock, replaceHostsBlock } from './hosts-file.js';
+import { hostsBlock, removeHostsBlock, replaceHostsBlock } from './hosts-file.js';
 import type { ExecOptions, ExecResult, HostInfo, HostsEntry, PlanStep, ProcessRef, Provider, SpawnOptions, StreamOptions, UpContext, UpOutcome } from './provider.js';
 import { REWRITE_CHANGED, REWRITE_SCRIPT } from './remote-scripts.js';
 import { quoteArgv } from './shell-quote.js';
@@ -87,7 +87,7 @@ export class SshProvider implements Provider {
     const results = await Promise.allSettled(this.topology.hosts.map((h) => this.upHost(h, ctx)));
     const failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
     if (failures.length === 0) return { changed: results.some((r) => r.status === 'fulfilled' && r.value) };
-    const interrupted = failures.find((f) => f instanceof InterruptedError);
+    const interrupted = failures.find((f) => hasCode(f, 'E_INTERRUPTED'));
     if (interrupted || failures.length === 1) throw interrupted ?? failures[0];
     const lines = failures.map((f) => (f instanceof Error ? f.message : String(f)));
     const first = failures[0];
@@ -233,7 +233,7 @@ export class SshProvider implements Provider {
       try {
         after = edit(before);
       } catch (err) {
-        if (err instanceof HostsFileError) throw new ProviderError(`${path}: ${err.message}`, { host, code: 'E_HOSTS_FILE' });
+        if (hasCode(err, 'E_HOSTS_FILE')) throw new ProviderError(`${path}: ${err.message}`, { host, code: 'E_HOSTS_FILE' });
         throw err;
       }
       if (after === before) return;
@@ -251,7 +251,7 @@ export class SshProvider implements Provider {
     try {
       block = hostsBlock(this.topology.name, h.name, entries);
     } catch (err) {
-      if (!(err instanceof HostsFileError)) throw err;
+      if (!hasCode(err, 'E_HOSTS_FILE')) throw err;
       throw new ProviderError(`writeHosts: ${err.message}`, { host: h.name, code: 'E_USAGE' });
     }
     await this.hosts.asRoot(h.name, `editing ${HOSTS_FILE}`); // fails before anything is recorded when root is out of reach
