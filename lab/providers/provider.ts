@@ -125,6 +125,7 @@ export interface Provider {
   /** Run a command with its output streamed; resolves with its exit code. */
   stream(host: string, argv: string[], options: StreamOptions): Promise<number>;
   writeFile(host: string, path: string, content: string | Buffer, options?: { mode?: number; sudo?: boolean; owner?: string }): Promise<void>;
+  /** The file's bytes; with `tailBytes`, its last bytes as text without trailing whitespace ('' for a file not there). */
   readFile(host: string, path: string, options?: { sudo?: boolean; tailBytes?: number }): Promise<Buffer>;
   /** Make every entry resolvable on `host`, keeping localhost; never maps the host's own name to 127.x. */
   writeHosts(host: string, entries: HostsEntry[]): Promise<void>;

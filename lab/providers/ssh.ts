@@ -209,7 +209,7 @@ export class SshProvider implements Provider {
         if (/No such file/i.test(err)) return Buffer.alloc(0); // like a log that was never written
         throw new ProviderError(`cannot read ${path}: ${firstLine(err)}`, { host, code: 'E_READ' });
       }
-      return r.stdout;
+      return Buffer.from(r.stdout.toString('utf8').trimEnd()); // a log's last lines, as every provider gives them
     }
     if (!options.sudo) return (await this.hosts.connection(host)).readFile(path);
     const prefix = await this.hosts.asRoot(host, `reading ${path}`);
