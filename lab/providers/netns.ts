@@ -313,108 +313,111 @@ export class NetnsProvider implements Provider {
 
   /** One host's namespace, veth, addresses and work directory; true when something had to be made or repaired. */
   private async upHost(ctx: UpContext, h: Readonly<HostSpec>, now: Present, aborted: () => void): Promise<boolean> {
+    const n = this.names(h.name);
+    aborted();
+    const ns = await this.upNamespace(ctx.progress, h.name, n, now);
+    aborted();
+    const veth = await this.upVeth(ctx.progress, h.name, n, now, ns.created);
+    aborted();
+    // a new namespace or a new veth has no addresses yet; otherwise they are checked
+    const address = await this.upAddress(ctx.progress, h, n, ns.created || veth.configure);
+    aborted();
+    const dir = await this.upHostDir(ctx.progress, h);
+    return ns.changed || veth.changed || address || dir;
+  }
+
+  private async upNamespace(progress: Progress, host: string, n: NetnsNames, now: Present): Promise<{ created: boolean; changed: boolean }> {
+    const step = 'namespace';
+    const key = `ns:${n.namespace}`;
+    const entry = this.ledger.get(key);
+    const exists = now.namespaces.has(n.namespace);
+    if (exists && !entry) throw this.notOurs('namespace', n.namespace, `ip netns del ${n.namespace}`, host);
+    if (exists && entry!.state === 'done') {
+      progress({ host, step, status: 'skip', detail: n.namespace });
+      return { created: false, changed: false };
+    }
+    if (exists) {
+      await this.ledger.markDone(key);
+      progress({ host, step, status: 'done', detail: `${n.namespace} (found)` });
+      return { created: false, changed: true };
+    }
+    progress({ host, step, status: 'start', detail: n.namespace });
+    await this.ledger.record('namespace', key, { host, name: n.namespace });
+    await this.ip(host, step, ['netns', 'add', n.namespace]);
+    await this.ledger.markDone(key);
+    progress({ host, step, status: 'done', detail: n.namespace });
+    return { created: true, changed: true };
+  }
+
+  /** The veth pair: host side on the bridge, peer renamed eth0 inside the namespace. */
+  private async upVeth(progress: Progress, host: string, n: NetnsNames, now: Present, nsCreated: boolean): Promise<{ configure: boolean; changed: boolean }> {
+    const step = 'veth';
+    const key = `veth:${n.veth}`;
+    const entry = this.ledger.get(key);
+    const link = nsCreated ? undefined : now.links.get(n.veth); // a new namespace has no peer: any old veth died with the old one
+    const detail = `${n.veth} on ${this.bridge} ↔ eth0`;
+    if (link && !entry) throw this.notOurs('interface', n.veth, `ip link del ${n.veth}`, host);
+    if (link && entry!.state === 'done' && link.master === this.bridge && link.flags.includes('UP')) {
+      progress({ host, step, status: 'skip', detail });
+      return { configure: false, changed: false };
+    }
+    if (link) {
+      progress({ host, step, status: 'start', detail: `${detail} (repair)` });
+      await this.ip(host, step, ['link', 'set', 'dev', n.veth, 'master', this.bridge, 'up']);
+      await this.ledger.markDone(key);
+      progress({ host, step, status: 'done', detail });
+      return { configure: entry!.state !== 'done', changed: true };
+    }
+    progress({ host, step, status: 'start', detail });
+    await this.ledger.record('veth', key, { host, name: n.veth, peer: 'eth0', namespace: n.namespace, bridge: this.bridge });
+    // the namespace was re-created: an old pair may still be going away with the old one (netns cleanup is asynchronous)
+    if (nsCreated && now.links.has(n.veth)) await execLocal(host, ['ip', 'link', 'del', 'dev', n.veth]);
+    await this.ip(host, step, ['-batch', '-'], `link add ${n.veth} type veth peer name eth0 netns ${n.namespace}\nlink set dev ${n.veth} master ${this.bridge} up\n`);
+    await this.ledger.markDone(key);
+    progress({ host, step, status: 'done', detail });
+    return { configure: true, changed: true };
+  }
+
+  /** Address, lo, default route (no ledger entry: they live and die with the namespace's eth0); true when set. */
+  private async upAddress(progress: Progress, h: Readonly<HostSpec>, n: NetnsNames, configure: boolean): Promise<boolean> {
     const host = h.name;
-    const n = this.names(host);
-    const progress: Progress = ctx.progress;
-    let changed = false;
-
-    // namespace
-    aborted();
-    let nsCreated = false;
-    {
-      const step = 'namespace';
-      const key = `ns:${n.namespace}`;
-      const entry = this.ledger.get(key);
-      const exists = now.namespaces.has(n.namespace);
-      if (exists && !entry) throw this.notOurs('namespace', n.namespace, `ip netns del ${n.namespace}`, host);
-      if (exists && entry!.state === 'done') progress({ host, step, status: 'skip', detail: n.namespace });
-      else if (exists) {
-        await this.ledger.markDone(key);
-        changed = true;
-        progress({ host, step, status: 'done', detail: `${n.namespace} (found)` });
-      } else {
-        progress({ host, step, status: 'start', detail: n.namespace });
-        await this.ledger.record('namespace', key, { host, name: n.namespace });
-        await this.ip(host, step, ['netns', 'add', n.namespace]);
-        await this.ledger.markDone(key);
-        nsCreated = true;
-        changed = true;
-        progress({ host, step, status: 'done', detail: n.namespace });
+    const step = 'address';
+    const cidr = `${h.address}/${this.prefix}`;
+    const detail = `${cidr} via ${this.gateway}`;
+    if (!configure) {
+      const out = await this.ip(host, step, ['-n', n.namespace, '-o', '-4', '-batch', '-'], 'addr show dev eth0\nroute show default\nlink show dev lo\n');
+      const ok = out.includes(` inet ${cidr} `) && out.includes(`default via ${this.gateway} dev eth0`) && /\blo: <[^>]*\bUP\b/.test(out);
+      if (ok) {
+        progress({ host, step, status: 'skip', detail });
+        return false;
       }
     }
+    progress({ host, step, status: 'start', detail });
+    await this.ip(host, step, ['-n', n.namespace, '-batch', '-'], `addr replace ${cidr} dev eth0\nlink set dev eth0 up\nlink set dev lo up\nroute replace default via ${this.gateway} dev eth0\n`);
+    progress({ host, step, status: 'done', detail });
+    return true;
+  }
 
-    // veth pair: host side on the bridge, peer renamed eth0 inside the namespace
-    aborted();
-    let configure = nsCreated;
-    {
-      const step = 'veth';
-      const key = `veth:${n.veth}`;
-      const entry = this.ledger.get(key);
-      const link = nsCreated ? undefined : now.links.get(n.veth); // a new namespace has no peer: any old veth died with the old one
-      const detail = `${n.veth} on ${this.bridge} ↔ eth0`;
-      if (link && !entry) throw this.notOurs('interface', n.veth, `ip link del ${n.veth}`, host);
-      if (link && entry!.state === 'done' && link.master === this.bridge && link.flags.includes('UP')) progress({ host, step, status: 'skip', detail });
-      else if (link) {
-        progress({ host, step, status: 'start', detail: `${detail} (repair)` });
-        await this.ip(host, step, ['link', 'set', 'dev', n.veth, 'master', this.bridge, 'up']);
-        await this.ledger.markDone(key);
-        configure = configure || entry!.state !== 'done';
-        changed = true;
-        progress({ host, step, status: 'done', detail });
-      } else {
-        progress({ host, step, status: 'start', detail });
-        await this.ledger.record('veth', key, { host, name: n.veth, peer: 'eth0', namespace: n.namespace, bridge: this.bridge });
-        // the namespace was re-created: an old pair may still be going away with the old one (netns cleanup is asynchronous)
-        if (nsCreated && now.links.has(n.veth)) await execLocal(host, ['ip', 'link', 'del', 'dev', n.veth]);
-        await this.ip(host, step, ['-batch', '-'], `link add ${n.veth} type veth peer name eth0 netns ${n.namespace}\nlink set dev ${n.veth} master ${this.bridge} up\n`);
-        await this.ledger.markDone(key);
-        configure = true;
-        changed = true;
-        progress({ host, step, status: 'done', detail });
-      }
+  /** The host's work directory: 0711 on the broker host, so its user can reach the data directory the service chowns to it. */
+  private async upHostDir(progress: Progress, h: Readonly<HostSpec>): Promise<boolean> {
+    const host = h.name;
+    const step = 'work directory';
+    const key = `dir:${host}`;
+    const path = this.workDir(host);
+    const mode = h.roles.includes('broker') ? 0o711 : 0o700;
+    const entry = this.ledger.get(key);
+    const exists = await isDir(path);
+    if (exists && entry?.state === 'done') {
+      progress({ host, step, status: 'skip', detail: path });
+      return false;
     }
-
-    // address, lo, default route (no ledger entry: they live and die with the namespace's eth0)
-    aborted();
-    {
-      const step = 'address';
-      const cidr = `${h.address}/${this.prefix}`;
-      const detail = `${cidr} via ${this.gateway}`;
-      if (!configure) {
-        const out = await this.ip(host, step, ['-n', n.namespace, '-o', '-4', '-batch', '-'], 'addr show dev eth0\nroute show default\nlink show dev lo\n');
-        const ok = out.includes(` inet ${cidr} `) && out.includes(`default via ${this.gateway} dev eth0`) && /\blo: <[^>]*\bUP\b/.test(out);
-        if (!ok) configure = true;
-        else progress({ host, step, status: 'skip', detail });
-      }
-      if (configure) {
-        progress({ host, step, status: 'start', detail });
-        await this.ip(host, step, ['-n', n.namespace, '-batch', '-'], `addr replace ${cidr} dev eth0\nlink set dev eth0 up\nlink set dev lo up\nroute replace default via ${this.gateway} dev eth0\n`);
-        changed = true;
-        progress({ host, step, status: 'done', detail });
-      }
-    }
-
-    // work directory (0711 on the broker host so its user can reach the data directory the service chowns to it)
-    aborted();
-    {
-      const step = 'work directory';
-      const key = `dir:${host}`;
-      const path = this.workDir(host);
-      const mode = h.roles.includes('broker') ? 0o711 : 0o700;
-      const entry = this.ledger.get(key);
-      const exists = await isDir(path);
-      if (exists && entry?.state === 'done') progress({ host, step, status: 'skip', detail: path });
-      else {
-        progress({ host, step, status: 'start', detail: path });
-        if (!entry || !exists) await this.ledger.record('directory', key, { host, path });
-        await mkdir(path, { recursive: true, mode });
-        await chmod(path, mode);
-        await this.ledger.markDone(key);
-        changed = true;
-        progress({ host, step, status: 'done', detail: path });
-      }
-    }
-    return changed;
+    progress({ host, step, status: 'start', detail: path });
+    if (!entry || !exists) await this.ledger.record('directory', key, { host, path });
+    await mkdir(path, { recursive: true, mode });
+    await chmod(path, mode);
+    await this.ledger.markDone(key);
+    progress({ host, step, status: 'done', detail: path });
+    return true;
   }
 
   // ---- running things inside a namespace
