@@ -29,7 +29,7 @@ import { parseInventory } from '../../lab/topology/inventory.js';
 import { Ledger } from '../../lab/topology/ledger.js';
 import { newState } from '../../lab/topology/state.js';
 import type { HostSpec } from '../../lab/topology/topology.js';
-import { serviceBinaries } from '../support/prereq.js';
+import { serviceBinaries, tcpOpen } from '../support/prereq.js';
 import { closedPort } from '../support/tcp-proxy.js';
 
 /** A free port p on 127.0.0.1 with p + 20000 free too (RabbitMQ's Erlang distribution port). */
@@ -206,8 +206,9 @@ describe('a service whose process exits', () => {
     const lab = await theLab();
     const ref = await ensure(lab, redisService, 'HOST2');
     assert.equal(await lab.provider.signal(ref, 'SIGKILL'), 'same');
-    for (let i = 0; i < 50 && (await lab.provider.alive(ref)); i++) await new Promise((r) => setTimeout(r, 20));
     const port = lab.ctx.state.services.backend.port;
+    // gone, and its port closed: Redis's main thread shows as exited a moment before its last thread closes the socket
+    for (let i = 0; i < 100 && ((await lab.provider.alive(ref)) || (await tcpOpen('127.0.0.1', port, 200)) === null); i++) await new Promise((r) => setTimeout(r, 20));
     const err = await notReady(redisService.ready(lab.ctx, lab.host('HOST2'), ref), 'HOST2', new RegExp(`redis not ready \\(port ${port}\\): the process exited before 127\\.0\\.0\\.1:${port} accepted connections`));
     assert.ok(err.cause instanceof LabError && err.cause.code === 'E_PROCESS_EXITED');
     assert.match(err.message, /--- last lines of \S+redis\.log on HOST2 ---\n[^]*Ready to accept connections/);
