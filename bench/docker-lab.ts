@@ -17,8 +17,8 @@ import { fileURLToPath } from 'node:url';
 import { formatMs, formatRatio } from '../lab/report/format.js';
 import type { RunRecord } from '../lab/report/run-record.js';
 import { summarize } from '../lab/report/statistics.js';
-import { dockerInventory, podmanMissing, startPodman } from '../test/support/podman.js';
-import type { PodmanService } from '../test/support/podman.js';
+import { dockerInventory, podmanMissing, startPodman } from '../support/podman.js';
+import type { PodmanService } from '../support/podman.js';
 
 const BIN = fileURLToPath(new URL('../../bin/lab.js', import.meta.url));
 const arg = (name: string, def: string): string => {

@@ -61,8 +61,7 @@ export async function labDown(ref: LabRef, options: { progress: Progress; hostsF
     if (state) topology = stateTopology(state);
     else if (options.hostsFile) topology = await loadInventory(options.hostsFile);
     else throw new UsageError(`lab ${ref.name} has a ledger but no state: run lab down --hosts <its inventory>`);
-    const provider = await createProvider(topology, ref.dir);
-    if (state) await provider.attach(state, ledger);
+    const provider = await createProvider(topology, ref.dir, ledger);
     const failures: DownResult['failures'] = [];
     let removed = 0;
     const undo = async (e: LedgerEntry): Promise<void> => {
@@ -82,7 +81,7 @@ export async function labDown(ref: LabRef, options: { progress: Progress; hostsF
             await undo({ ...e, data: { ...e.data, graceMs: DOWN_GRACE_MS } });
             await ledger.remove(e.key);
           } catch (err) {
-            failures.push({ key: e.key, kind: e.kind, error: (err as Error).message });
+            failures.push({ key: e.key, kind: e.kind, error: err instanceof Error ? err.message : String(err) });
           }
         }),
       );

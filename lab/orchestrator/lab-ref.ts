@@ -1,6 +1,6 @@
 /**
  * Which lab a command acts on: the one an inventory names (--hosts), else the active lab. Opening a lab gives its
- * state, topology, ledger and a provider attached to it.
+ * state, topology, ledger and its provider (which acts on that ledger).
  */
 import { ConfigError, UsageError } from '../errors.js';
 import { Ledger } from '../topology/ledger.js';
@@ -44,8 +44,7 @@ export async function openLab(ref: LabRef): Promise<OpenLab> {
   const topology = stateTopology(state);
   // Read-only use (status, logs, exec, run): no repair without the lab's lock.
   const ledger = await Ledger.open(ref.dir, { repair: false });
-  const provider = await createProvider(topology, ref.dir);
-  await provider.attach(state, ledger);
+  const provider = await createProvider(topology, ref.dir, ledger);
   return { ref, state, topology, ledger, provider, urls: labUrls(state, topology) };
 }
 

@@ -34,7 +34,7 @@ async function check(fn: () => Promise<void>, ok: string): Promise<[boolean, str
     await fn();
     return [true, ok];
   } catch (err) {
-    return [false, (err as Error).message.split('\n')[0]];
+    return [false, (err instanceof Error ? err.message : String(err)).split('\n')[0]];
   }
 }
 

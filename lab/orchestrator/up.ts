@@ -14,7 +14,7 @@ import type { Topology } from '../topology/topology.js';
 import type { PlanStep, Progress, Provider } from '../providers/provider.js';
 import type { ServiceContext } from '../services/service.js';
 import { differentLab, labUrls, sameShape } from './lab-ref.js';
-import { createProvider } from './providers.js';
+import { createProvider, planProvider } from './providers.js';
 import { SERVICES, ensureService, placements, recordedProcess } from './services.js';
 
 export interface UpOptions {
@@ -37,11 +37,11 @@ export interface UpResult {
 export async function planUp(hostsFile: string): Promise<{ topology: Topology; steps: PlanStep[] }> {
   const topology = await loadInventory(hostsFile);
   // Only "needs root" may be set aside for a plan; any other provider complaint is about the inventory.
-  const provider = await createProvider(topology, stateDir(topology.name), {}).catch((err: unknown) => {
+  const planned = await planProvider(topology, stateDir(topology.name)).catch((err: unknown) => {
     if (hasCode(err, 'E_NEED_ROOT')) return null;
     throw err;
   });
-  const steps: PlanStep[] = provider ? provider.plan() : [{ step: 'provider', detail: `${topology.provider} (needs root)` }];
+  const steps: PlanStep[] = planned ?? [{ step: 'provider', detail: `${topology.provider} (needs root)` }];
   if (topology.provider !== 'local') steps.push(...topology.hosts.map((h) => ({ host: h.name, step: '/etc/hosts', detail: topology.hosts.map((o) => `${o.address} ${o.name}`).join(', ') })));
   for (const p of placements(topology)) steps.push({ host: p.host.name, step: p.service.name, detail: p.service.name === 'workers' ? `lab worker -A scenarios -c ${p.host.concurrency} -P ${p.host.pool} -Q ${p.host.queues.join(',')}` : `${p.service.name} on ${p.host.address}` });
   return { topology, steps };
@@ -77,8 +77,8 @@ export async function labUp(o: UpOptions): Promise<UpResult> {
   const t0 = performance.now();
   const topology = await loadInventory(o.hostsFile);
   for (const w of topology.warnings) o.progress({ step: 'inventory', status: 'info', detail: `warning: ${w}`, warning: true });
-  // The provider checks what only it can (images per role, names in use) before anything is created.
-  const provider = await createProvider(topology, stateDir(topology.name), { install: o.install });
+  // Planning checks what only the provider can (root, images per role, names in use) before anything is created.
+  await planProvider(topology, stateDir(topology.name), { install: o.install });
   const dir = await ensureStateDir(topology.name);
   const release = await acquireLock(dir, topology.name);
   let state: LabState | null = null;
@@ -89,11 +89,10 @@ export async function labUp(o: UpOptions): Promise<UpResult> {
     state = await writeState(dir, { ...state, status: state.status === 'up' ? 'up' : 'creating' });
     await setActiveLab(topology.name);
     const ledger = await Ledger.open(dir);
-    let changed = false;
+    const provider = await createProvider(topology, dir, ledger, { install: o.install });
     const progress = o.progress;
     try {
-      // The provider reports 'done' only for what it had to create ('skip' for what was there).
-      await provider.up({ ledger, state, progress: (e) => ((changed ||= e.status === 'done'), progress(e)), signal: o.signal, install: o.install });
+      let { changed } = await provider.up({ state, progress, signal: o.signal });
       await hostsEverywhere(provider, topology, progress);
       const ctx: ServiceContext = { provider, topology, state, urls: labUrls(state, topology), progress };
       // RabbitMQ, Redis and the quote server start together; the workers need the first two.
@@ -125,7 +124,7 @@ export async function labUp(o: UpOptions): Promise<UpResult> {
   } catch (err) {
     if (state) await writeState(dir, { ...state, status: 'failed' }).catch(() => undefined);
     if (err instanceof LabError) throw err;
-    throw new ProviderError(`lab up failed: ${(err as Error).message}`, { cause: err });
+    throw new ProviderError(`lab up failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   } finally {
     await release();
   }

@@ -9,7 +9,7 @@
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough, Readable } from 'node:stream';
+import { PassThrough } from 'node:stream';
 import Docker from 'dockerode';
 import { ProviderError } from '../errors.js';
 import type { LabErrorCode } from '../errors.js';
@@ -181,14 +181,6 @@ export function firstTarFile(tar: Buffer): Buffer | null {
   return null;
 }
 
-function splitRef(ref: string): { repo: string; tag: string } {
-  const at = ref.indexOf('@');
-  if (at >= 0) return { repo: ref.slice(0, at), tag: ref.slice(at + 1) };
-  const slash = ref.lastIndexOf('/');
-  const colon = ref.lastIndexOf(':');
-  return colon > slash ? { repo: ref.slice(0, colon), tag: ref.slice(colon + 1) } : { repo: ref, tag: 'latest' };
-}
-
 async function collect(stream: NodeJS.ReadableStream): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const c of stream as AsyncIterable<Buffer | string>) chunks.push(typeof c === 'string' ? Buffer.from(c) : c);
@@ -308,33 +300,6 @@ export class DockerEngine {
     if (!(await this.image(ref))) throw new EngineError(`pull ${ref}: the engine reported no error, but the image is not there`, { code: 'E_PULL' });
   }
 
-  /** `docker import`: an image from a root-filesystem tarball (an empty one makes an empty image), with Dockerfile `changes`. */
-  async importImage(tar: Buffer, ref: string, changes: string[] = []): Promise<string> {
-    const { repo, tag } = splitRef(ref);
-    // imported untagged, then tagged: engines differ in how they read repo/tag on import (Podman drops a tag after a registry port)
-    const out = await this.call(`import ${ref}`, async () => (await collect(await this.docker.importImage(Readable.from([tar]), changes.length ? { changes } : {}))).toString('utf8'));
-    const err = /"error"\s*:\s*"([^"]*)"/.exec(out);
-    if (err) throw new EngineError(`import ${ref}: ${err[1]}`, { code: 'E_ENGINE' });
-    const id = /sha256:[0-9a-f]{64}/.exec(out)?.[0];
-    if (!id) throw new EngineError(`import ${ref}: the engine answered ${out.trim().slice(0, 200)} without an image id`, { code: 'E_ENGINE' });
-    await this.call(`tag ${id.slice(7, 19)} as ${ref}`, () => this.docker.getImage(id).tag({ repo, tag }));
-    const img = await this.image(ref);
-    if (!img) throw new EngineError(`import ${ref}: tagged ${id} but the engine has no such image`, { code: 'E_ENGINE' });
-    return img.id;
-  }
-
-  /** Push an image to its registry (tests: a local one, plain HTTP). */
-  async pushImage(ref: string): Promise<void> {
-    const out = await this.call(`push ${ref}`, async () => (await collect((await this.docker.getImage(ref).push({ tlsVerify: false } as {})) as NodeJS.ReadableStream)).toString('utf8'));
-    const err = /"error"\s*:\s*"([^"]*)"/.exec(out);
-    if (err) throw new EngineError(`push ${ref}: ${err[1]}`, { code: 'E_ENGINE' });
-  }
-
-  async removeImage(ref: string): Promise<'removed' | 'gone'> {
-    const r = await this.orNull(`remove image ${ref}`, () => this.docker.getImage(ref).remove({ force: true }));
-    return r === null ? 'gone' : 'removed';
-  }
-
   // ---- networks
 
   async network(name: string): Promise<NetworkInfo | null> {
@@ -349,11 +314,18 @@ export class DockerEngine {
     };
   }
 
+  /** Create a bridge network; a subnet another network or interface already has is E_SUBNET_IN_USE. */
   async createNetwork(o: { name: string; subnet: string; gateway: string; labels: Record<string, string> }): Promise<string> {
-    const n = await this.call(`create network ${o.name} (${o.subnet})`, () =>
-      this.docker.createNetwork({ Name: o.name, Driver: 'bridge', CheckDuplicate: true, Labels: o.labels, IPAM: { Driver: 'default', Config: [{ Subnet: o.subnet, Gateway: o.gateway }] } }),
-    );
-    return n.id;
+    const what = `create network ${o.name} (${o.subnet})`;
+    try {
+      const n = await this.docker.createNetwork({ Name: o.name, Driver: 'bridge', CheckDuplicate: true, Labels: o.labels, IPAM: { Driver: 'default', Config: [{ Subnet: o.subnet, Gateway: o.gateway }] } });
+      return n.id;
+    } catch (err) {
+      const e = this.fail(what, err);
+      // engines say it in words only: "overlaps with", "is already used", "pool … in use", "conflict"
+      if (e.code === 'E_ENGINE' && /overlap|in use|already|conflict/i.test(e.message)) throw new EngineError(e.message, { cause: err, code: 'E_SUBNET_IN_USE', status: e.status });
+      throw e;
+    }
   }
 
   async removeNetwork(idOrName: string): Promise<'removed' | 'gone'> {
@@ -512,22 +484,6 @@ export class DockerEngine {
     }, host);
   }
 
-  // ---- listings (tests, leftovers)
-
-  async containersLabelled(label: string): Promise<{ id: string; name: string; state: string }[]> {
-    const list = await this.call('list containers', () => this.docker.listContainers({ all: true, filters: { label: [label] } }));
-    return list.map((c) => ({ id: c.Id, name: (c.Names[0] ?? '').replace(/^\//, ''), state: c.State }));
-  }
-
-  async networksLabelled(label: string): Promise<{ id: string; name: string }[]> {
-    const list = await this.call('list networks', () => this.docker.listNetworks({ filters: { label: [label] } }));
-    return list.map((n) => ({ id: n.Id, name: n.Name }));
-  }
-
-  async volumes(): Promise<string[]> {
-    const r = await this.call('list volumes', () => this.docker.listVolumes());
-    return (r.Volumes ?? []).map((v) => v.Name);
-  }
 }
 
 function toList(v: unknown): string[] {

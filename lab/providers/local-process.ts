@@ -183,13 +183,13 @@ export async function undoProcess(entry: LedgerEntry): Promise<void> {
   }
   for (const t of targets) {
     const result: ProcessCheck = await stopRecorded(t, graceMs, { group: true });
-    if (result === 'same') throw new ProviderError(`process ${t.pid} (${(d.command ?? []).join(' ')}) did not stop`, { host: d.host });
+    if (result === 'same') throw new ProviderError(`process ${t.pid} (${(d.command ?? []).join(' ')}) did not stop`, { host: d.host, code: 'E_STOP' });
   }
   // Group members that outlived the leader (a pool child) still carry the token.
   if (d.token) {
     for (const pid of await findByToken(d.token)) {
       const startTime = await processStartTime(pid);
-      if (startTime !== null && (await stopRecorded({ pid, startTime }, 2000)) === 'same') throw new ProviderError(`process ${pid} did not stop`, { host: d.host });
+      if (startTime !== null && (await stopRecorded({ pid, startTime }, 2000)) === 'same') throw new ProviderError(`process ${pid} did not stop`, { host: d.host, code: 'E_STOP' });
     }
   }
 }

@@ -9,25 +9,34 @@ import { PACKAGE_ROOT } from '../paths.js';
 import type { Ledger, LedgerEntry } from '../topology/ledger.js';
 import type { ProcessCheck } from '../topology/proc.js';
 import type { Topology } from '../topology/topology.js';
-import type { LabState } from '../topology/state.js';
 import { aliveLocal, signalLocal, stopLocal, execLocal, spawnRecorded, streamLocal, tailFile, undoProcess } from './local-process.js';
-import type { ExecOptions, ExecResult, HostInfo, PlanStep, ProcessRef, Provider, SpawnOptions, StreamOptions, UpContext } from './provider.js';
+import type { ExecOptions, ExecResult, HostInfo, PlanStep, ProcessRef, Provider, SpawnOptions, StreamOptions, UpContext, UpOutcome } from './provider.js';
+
+/** Where a host of a local lab works: under the lab's state directory. */
+function workDirOf(stateDir: string, host: string): string {
+  return join(stateDir, 'hosts', host);
+}
+
+/** What `up` makes for a local lab (--dry-run). */
+export function localPlan(topology: Topology, stateDir: string): PlanStep[] {
+  return topology.hosts.map((h) => ({ host: h.name, step: 'directory', detail: `${workDirOf(stateDir, h.name)} (this machine, ${h.address})` }));
+}
 
 export class LocalProvider implements Provider {
   readonly kind = 'local' as const;
-  private ledger: Ledger | null = null;
 
   constructor(
     readonly topology: Topology,
     private readonly stateDir: string,
+    private readonly ledger: Ledger,
   ) {}
 
   plan(): PlanStep[] {
-    return this.topology.hosts.map((h) => ({ host: h.name, step: 'directory', detail: `${this.workDir(h.name)} (this machine, ${h.address})` }));
+    return localPlan(this.topology, this.stateDir);
   }
 
   private workDir(host: string): string {
-    return join(this.stateDir, 'hosts', host);
+    return workDirOf(this.stateDir, host);
   }
 
   private spec(name: string): Topology['hosts'][number] {
@@ -41,25 +50,23 @@ export class LocalProvider implements Provider {
     return { name: h.name, address: h.address, workDir: this.workDir(h.name), labRoot: PACKAGE_ROOT, node: process.execPath };
   }
 
-  async up(ctx: UpContext): Promise<void> {
-    this.ledger = ctx.ledger;
+  async up(ctx: UpContext): Promise<UpOutcome> {
+    let changed = false;
     for (const h of this.topology.hosts) {
       const key = `dir:${h.name}`;
       const dir = this.workDir(h.name);
-      if (ctx.ledger.get(key)?.state === 'done') {
+      if (this.ledger.get(key)?.state === 'done') {
         ctx.progress({ host: h.name, step: 'work directory', status: 'skip', detail: dir });
         continue;
       }
       ctx.progress({ host: h.name, step: 'work directory', status: 'start', detail: dir });
-      await ctx.ledger.record('directory', key, { host: h.name, path: dir });
+      await this.ledger.record('directory', key, { host: h.name, path: dir });
       await mkdir(dir, { recursive: true, mode: 0o700 });
-      await ctx.ledger.markDone(key);
+      await this.ledger.markDone(key);
+      changed = true;
       ctx.progress({ host: h.name, step: 'work directory', status: 'done', detail: dir });
     }
-  }
-
-  async attach(_state: LabState, ledger: Ledger): Promise<void> {
-    this.ledger = ledger;
+    return { changed };
   }
 
   exec(host: string, argv: string[], options: ExecOptions = {}): Promise<ExecResult> {
@@ -89,7 +96,6 @@ export class LocalProvider implements Provider {
   }
 
   async spawn(host: string, argv: string[], options: SpawnOptions): Promise<ProcessRef> {
-    if (!this.ledger) throw new ProviderError('provider used before up/attach', { host });
     this.spec(host);
     return spawnRecorded(this.ledger, { key: options.key, host, argv, command: argv, logFile: options.logFile, env: options.env, cwd: options.cwd });
   }

@@ -15,17 +15,16 @@
 import { createHash } from 'node:crypto';
 import { chmod, chown, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
-import { ConfigError, InterruptedError, ProviderError } from '../errors.js';
+import { ConfigError, InterruptedError, ProviderError, hasCode } from '../errors.js';
 import type { LabErrorCode } from '../errors.js';
 import { PACKAGE_ROOT } from '../paths.js';
 import type { Ledger, LedgerEntry } from '../topology/ledger.js';
 import { parseCidr, inCidr, isIPv4 } from '../topology/net.js';
 import type { ProcessCheck } from '../topology/proc.js';
-import type { LabState } from '../topology/state.js';
 import type { HostSpec, Topology } from '../topology/topology.js';
 import { aliveLocal, signalLocal, stopLocal, execLocal, localUser, notFound, spawnRecorded, streamLocal, tailFile, undoProcess } from './local-process.js';
 import { hostsFile } from './hosts-file.js';
-import type { ExecOptions, ExecResult, HostInfo, HostsEntry, PlanStep, ProcessRef, Progress, Provider, SpawnOptions, StreamOptions, UpContext } from './provider.js';
+import type { ExecOptions, ExecResult, HostInfo, HostsEntry, PlanStep, ProcessRef, Progress, Provider, SpawnOptions, StreamOptions, UpContext, UpOutcome } from './provider.js';
 
 /** Where `ip netns exec` looks for per-namespace files (hosts, resolv.conf). */
 export const NETNS_ETC = '/etc/netns';
@@ -98,33 +97,65 @@ interface Present {
   addrs: Map<string, string[]>;
 }
 
+/** The lab's network as netns builds it: the subnet's prefix, the gateway (on the bridge) and the bridge's name. */
+interface NetnsNet {
+  prefix: number;
+  gateway: string;
+  bridge: string;
+}
+
+/** Check what only netns cares about in a topology (a subnet; no two hosts with the same derived names). */
+function netnsNet(topology: Topology): NetnsNet {
+  if (!topology.subnet || !topology.gateway) {
+    throw new ConfigError(`the netns provider needs the topology's subnet and gateway`, { file: topology.file });
+  }
+  const seen = new Map<string, string>();
+  for (const h of topology.hosts) {
+    const { veth, namespace } = netnsNames(topology.name, h.name);
+    for (const n of [veth, namespace]) {
+      const other = seen.get(n);
+      if (other !== undefined) throw new ConfigError(`hosts ${other} and ${h.name} map to the same name ${n}; rename one`, { file: topology.file, field: `hosts.${h.name}` });
+      seen.set(n, h.name);
+    }
+  }
+  return { prefix: parseCidr(topology.subnet).prefix, gateway: topology.gateway, bridge: netnsNames(topology.name, '').bridge };
+}
+
+/** Outside the state dir: that lives under the invoking user's home (often 0700), which the rabbitmq user cannot enter. */
+function workRootOf(topology: Topology): string {
+  return join(NETNS_WORK_BASE, topology.name);
+}
+
+/** What `up` makes for a netns lab, in order (--dry-run). Reads nothing, changes nothing. */
+export function netnsPlan(topology: Topology): PlanStep[] {
+  const net = netnsNet(topology);
+  const steps: PlanStep[] = [{ step: 'bridge', detail: `${net.bridge} ${net.gateway}/${net.prefix} (root namespace)` }];
+  for (const h of topology.hosts) {
+    const n = netnsNames(topology.name, h.name);
+    steps.push(
+      { host: h.name, step: 'namespace', detail: n.namespace },
+      { host: h.name, step: 'veth', detail: `${n.veth} on ${net.bridge} ↔ eth0 in ${n.namespace}` },
+      { host: h.name, step: 'address', detail: `${h.address}/${net.prefix} on eth0, lo up, default via ${net.gateway}` },
+      { host: h.name, step: 'hosts file', detail: join(NETNS_ETC, n.namespace, 'hosts') },
+      { host: h.name, step: 'work directory', detail: join(workRootOf(topology), h.name) },
+    );
+  }
+  return steps;
+}
+
 export class NetnsProvider implements Provider {
   readonly kind = 'netns' as const;
-  private ledger: Ledger | null = null;
   private readonly prefix: number;
   private readonly gateway: string;
   private readonly bridge: string;
 
   constructor(
     readonly topology: Topology,
-    /** Every provider is given it; netns keeps its hosts' work under /var/lib/lab instead (see workRoot). */
+    /** Every provider is given it; netns keeps its hosts' work under /var/lib/lab instead (see workRootOf). */
     _stateDir: string,
+    private readonly ledger: Ledger,
   ) {
-    if (!topology.subnet || !topology.gateway) {
-      throw new ConfigError(`the netns provider needs the topology's subnet and gateway`, { file: topology.file });
-    }
-    this.prefix = parseCidr(topology.subnet).prefix;
-    this.gateway = topology.gateway;
-    this.bridge = netnsNames(topology.name, '').bridge;
-    const seen = new Map<string, string>();
-    for (const h of topology.hosts) {
-      const { veth, namespace } = this.names(h.name);
-      for (const n of [veth, namespace]) {
-        const other = seen.get(n);
-        if (other !== undefined) throw new ConfigError(`hosts ${other} and ${h.name} map to the same name ${n}; rename one`, { file: topology.file, field: `hosts.${h.name}` });
-        seen.set(n, h.name);
-      }
-    }
+    ({ prefix: this.prefix, gateway: this.gateway, bridge: this.bridge } = netnsNet(topology));
   }
 
   /** The derived names of one host (bridge, namespace, veth). */
@@ -138,9 +169,8 @@ export class NetnsProvider implements Provider {
     return h;
   }
 
-  /** Outside the state dir: that lives under the invoking user's home (often 0700), which the rabbitmq user cannot enter. */
   private workRoot(): string {
-    return join(NETNS_WORK_BASE, this.topology.name);
+    return workRootOf(this.topology);
   }
 
   private workDir(host: string): string {
@@ -152,18 +182,7 @@ export class NetnsProvider implements Provider {
   }
 
   plan(): PlanStep[] {
-    const steps: PlanStep[] = [{ step: 'bridge', detail: `${this.bridge} ${this.gateway}/${this.prefix} (root namespace)` }];
-    for (const h of this.topology.hosts) {
-      const n = this.names(h.name);
-      steps.push(
-        { host: h.name, step: 'namespace', detail: n.namespace },
-        { host: h.name, step: 'veth', detail: `${n.veth} on ${this.bridge} ↔ eth0 in ${n.namespace}` },
-        { host: h.name, step: 'address', detail: `${h.address}/${this.prefix} on eth0, lo up, default via ${this.gateway}` },
-        { host: h.name, step: 'hosts file', detail: join(this.etcDir(h.name), 'hosts') },
-        { host: h.name, step: 'work directory', detail: this.workDir(h.name) },
-      );
-    }
-    return steps;
+    return netnsPlan(this.topology);
   }
 
   host(name: string): HostInfo {
@@ -204,8 +223,7 @@ export class NetnsProvider implements Provider {
 
   // ---- up
 
-  async up(ctx: UpContext): Promise<void> {
-    this.ledger = ctx.ledger;
+  async up(ctx: UpContext): Promise<UpOutcome> {
     const aborted = (): void => {
       if (ctx.signal?.aborted) throw new InterruptedError('lab up interrupted');
     };
@@ -213,8 +231,8 @@ export class NetnsProvider implements Provider {
     const now = await this.present();
     this.checkSubnetFree(now);
     aborted();
-    await this.upBridge(ctx, now);
-    await this.upWorkRoot(ctx);
+    const bridge = await this.upBridge(ctx, now);
+    const root = await this.upWorkRoot(ctx);
     ctx.state.provider = {
       ...ctx.state.provider,
       bridge: this.bridge,
@@ -223,6 +241,7 @@ export class NetnsProvider implements Provider {
     const results = await Promise.allSettled(this.topology.hosts.map((h) => this.upHost(ctx, h, now, aborted)));
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
+    return { changed: bridge || root || results.some((r) => r.status === 'fulfilled' && r.value) };
   }
 
   /** Another interface with an address in our subnet would make the lab unreachable (two routes): refuse. */
@@ -239,156 +258,172 @@ export class NetnsProvider implements Provider {
     }
   }
 
-  private async upBridge(ctx: UpContext, now: Present): Promise<void> {
+  /** The bridge (made, or repaired); true when something had to be done. */
+  private async upBridge(ctx: UpContext, now: Present): Promise<boolean> {
     const step = 'bridge';
     const name = this.bridge;
     const key = `bridge:${name}`;
     const cidr = `${this.gateway}/${this.prefix}`;
-    const entry = ctx.ledger.get(key);
+    const entry = this.ledger.get(key);
     const link = now.links.get(name);
     if (link && !entry) throw this.notOurs('bridge', name, `ip link del ${name}`);
     if (link) {
       const healthy = link.flags.includes('UP') && (now.addrs.get(name) ?? []).includes(cidr);
-      if (healthy && entry!.state === 'done') return ctx.progress({ step, status: 'skip', detail: `${name} ${cidr}` });
+      if (healthy && entry!.state === 'done') {
+        ctx.progress({ step, status: 'skip', detail: `${name} ${cidr}` });
+        return false;
+      }
       ctx.progress({ step, status: 'start', detail: `${name} ${cidr} (repair)` });
       await this.ip(undefined, step, ['-batch', '-'], `addr replace ${cidr} dev ${name}\nlink set dev ${name} up\n`);
-      await ctx.ledger.markDone(key);
-      return ctx.progress({ step, status: 'done', detail: `${name} ${cidr}` });
+      await this.ledger.markDone(key);
+      ctx.progress({ step, status: 'done', detail: `${name} ${cidr}` });
+      return true;
     }
     ctx.progress({ step, status: 'start', detail: `${name} ${cidr}` });
-    await ctx.ledger.record('bridge', key, { name, address: this.gateway, prefix: this.prefix, lab: this.topology.name });
+    await this.ledger.record('bridge', key, { name, address: this.gateway, prefix: this.prefix, lab: this.topology.name });
     await this.ip(undefined, step, ['-batch', '-'], `link add ${name} type bridge\naddr add ${cidr} dev ${name}\nlink set dev ${name} up\n`);
-    await ctx.ledger.markDone(key);
+    await this.ledger.markDone(key);
     ctx.progress({ step, status: 'done', detail: `${name} ${cidr}` });
+    return true;
   }
 
   /**
    * /var/lib/lab/<lab> (mode 0711: traverse, no listing) holds the hosts' work directories, so the broker's data
    * directory can be reached by the user RabbitMQ runs as. /var/lib/lab itself is shared by labs and stays.
    */
-  private async upWorkRoot(ctx: UpContext): Promise<void> {
+  private async upWorkRoot(ctx: UpContext): Promise<boolean> {
     const step = 'work directory';
     await mkdir(NETNS_WORK_BASE, { recursive: true, mode: 0o711 });
     const path = this.workRoot();
     const key = 'dir:hosts';
-    const entry = ctx.ledger.get(key);
+    const entry = this.ledger.get(key);
     const exists = await isDir(path);
-    if (exists && entry?.state === 'done') ctx.progress({ step, status: 'skip', detail: path });
-    else {
-      ctx.progress({ step, status: 'start', detail: path });
-      if (!entry || !exists) await ctx.ledger.record('directory', key, { path });
-      await mkdir(path, { recursive: true, mode: 0o711 });
-      await chmod(path, 0o711);
-      await ctx.ledger.markDone(key);
-      ctx.progress({ step, status: 'done', detail: path });
+    if (exists && entry?.state === 'done') {
+      ctx.progress({ step, status: 'skip', detail: path });
+      return false;
     }
+    ctx.progress({ step, status: 'start', detail: path });
+    if (!entry || !exists) await this.ledger.record('directory', key, { path });
+    await mkdir(path, { recursive: true, mode: 0o711 });
+    await chmod(path, 0o711);
+    await this.ledger.markDone(key);
+    ctx.progress({ step, status: 'done', detail: path });
+    return true;
   }
 
-  private async upHost(ctx: UpContext, h: Readonly<HostSpec>, now: Present, aborted: () => void): Promise<void> {
+  /** One host's namespace, veth, addresses and work directory; true when something had to be made or repaired. */
+  private async upHost(ctx: UpContext, h: Readonly<HostSpec>, now: Present, aborted: () => void): Promise<boolean> {
+    const n = this.names(h.name);
+    aborted();
+    const ns = await this.upNamespace(ctx.progress, h.name, n, now);
+    aborted();
+    const veth = await this.upVeth(ctx.progress, h.name, n, now, ns.created);
+    aborted();
+    // a new namespace or a new veth has no addresses yet; otherwise they are checked
+    const address = await this.upAddress(ctx.progress, h, n, ns.created || veth.configure);
+    aborted();
+    const dir = await this.upHostDir(ctx.progress, h);
+    return ns.changed || veth.changed || address || dir;
+  }
+
+  private async upNamespace(progress: Progress, host: string, n: NetnsNames, now: Present): Promise<{ created: boolean; changed: boolean }> {
+    const step = 'namespace';
+    const key = `ns:${n.namespace}`;
+    const entry = this.ledger.get(key);
+    const exists = now.namespaces.has(n.namespace);
+    if (exists && !entry) throw this.notOurs('namespace', n.namespace, `ip netns del ${n.namespace}`, host);
+    if (exists && entry!.state === 'done') {
+      progress({ host, step, status: 'skip', detail: n.namespace });
+      return { created: false, changed: false };
+    }
+    if (exists) {
+      await this.ledger.markDone(key);
+      progress({ host, step, status: 'done', detail: `${n.namespace} (found)` });
+      return { created: false, changed: true };
+    }
+    progress({ host, step, status: 'start', detail: n.namespace });
+    await this.ledger.record('namespace', key, { host, name: n.namespace });
+    await this.ip(host, step, ['netns', 'add', n.namespace]);
+    await this.ledger.markDone(key);
+    progress({ host, step, status: 'done', detail: n.namespace });
+    return { created: true, changed: true };
+  }
+
+  /** The veth pair: host side on the bridge, peer renamed eth0 inside the namespace. */
+  private async upVeth(progress: Progress, host: string, n: NetnsNames, now: Present, nsCreated: boolean): Promise<{ configure: boolean; changed: boolean }> {
+    const step = 'veth';
+    const key = `veth:${n.veth}`;
+    const entry = this.ledger.get(key);
+    const link = nsCreated ? undefined : now.links.get(n.veth); // a new namespace has no peer: any old veth died with the old one
+    const detail = `${n.veth} on ${this.bridge} ↔ eth0`;
+    if (link && !entry) throw this.notOurs('interface', n.veth, `ip link del ${n.veth}`, host);
+    if (link && entry!.state === 'done' && link.master === this.bridge && link.flags.includes('UP')) {
+      progress({ host, step, status: 'skip', detail });
+      return { configure: false, changed: false };
+    }
+    if (link) {
+      progress({ host, step, status: 'start', detail: `${detail} (repair)` });
+      await this.ip(host, step, ['link', 'set', 'dev', n.veth, 'master', this.bridge, 'up']);
+      await this.ledger.markDone(key);
+      progress({ host, step, status: 'done', detail });
+      return { configure: entry!.state !== 'done', changed: true };
+    }
+    progress({ host, step, status: 'start', detail });
+    await this.ledger.record('veth', key, { host, name: n.veth, peer: 'eth0', namespace: n.namespace, bridge: this.bridge });
+    // the namespace was re-created: an old pair may still be going away with the old one (netns cleanup is asynchronous)
+    if (nsCreated && now.links.has(n.veth)) await execLocal(host, ['ip', 'link', 'del', 'dev', n.veth]);
+    await this.ip(host, step, ['-batch', '-'], `link add ${n.veth} type veth peer name eth0 netns ${n.namespace}\nlink set dev ${n.veth} master ${this.bridge} up\n`);
+    await this.ledger.markDone(key);
+    progress({ host, step, status: 'done', detail });
+    return { configure: true, changed: true };
+  }
+
+  /** Address, lo, default route (no ledger entry: they live and die with the namespace's eth0); true when set. */
+  private async upAddress(progress: Progress, h: Readonly<HostSpec>, n: NetnsNames, configure: boolean): Promise<boolean> {
     const host = h.name;
-    const n = this.names(host);
-    const progress: Progress = ctx.progress;
-
-    // namespace
-    aborted();
-    let nsCreated = false;
-    {
-      const step = 'namespace';
-      const key = `ns:${n.namespace}`;
-      const entry = ctx.ledger.get(key);
-      const exists = now.namespaces.has(n.namespace);
-      if (exists && !entry) throw this.notOurs('namespace', n.namespace, `ip netns del ${n.namespace}`, host);
-      if (exists && entry!.state === 'done') progress({ host, step, status: 'skip', detail: n.namespace });
-      else if (exists) {
-        await ctx.ledger.markDone(key);
-        progress({ host, step, status: 'done', detail: `${n.namespace} (found)` });
-      } else {
-        progress({ host, step, status: 'start', detail: n.namespace });
-        await ctx.ledger.record('namespace', key, { host, name: n.namespace });
-        await this.ip(host, step, ['netns', 'add', n.namespace]);
-        await ctx.ledger.markDone(key);
-        nsCreated = true;
-        progress({ host, step, status: 'done', detail: n.namespace });
+    const step = 'address';
+    const cidr = `${h.address}/${this.prefix}`;
+    const detail = `${cidr} via ${this.gateway}`;
+    if (!configure) {
+      const out = await this.ip(host, step, ['-n', n.namespace, '-o', '-4', '-batch', '-'], 'addr show dev eth0\nroute show default\nlink show dev lo\n');
+      const ok = out.includes(` inet ${cidr} `) && out.includes(`default via ${this.gateway} dev eth0`) && /\blo: <[^>]*\bUP\b/.test(out);
+      if (ok) {
+        progress({ host, step, status: 'skip', detail });
+        return false;
       }
     }
-
-    // veth pair: host side on the bridge, peer renamed eth0 inside the namespace
-    aborted();
-    let configure = nsCreated;
-    {
-      const step = 'veth';
-      const key = `veth:${n.veth}`;
-      const entry = ctx.ledger.get(key);
-      const link = nsCreated ? undefined : now.links.get(n.veth); // a new namespace has no peer: any old veth died with the old one
-      const detail = `${n.veth} on ${this.bridge} ↔ eth0`;
-      if (link && !entry) throw this.notOurs('interface', n.veth, `ip link del ${n.veth}`, host);
-      if (link && entry!.state === 'done' && link.master === this.bridge && link.flags.includes('UP')) progress({ host, step, status: 'skip', detail });
-      else if (link) {
-        progress({ host, step, status: 'start', detail: `${detail} (repair)` });
-        await this.ip(host, step, ['link', 'set', 'dev', n.veth, 'master', this.bridge, 'up']);
-        await ctx.ledger.markDone(key);
-        configure = configure || entry!.state !== 'done';
-        progress({ host, step, status: 'done', detail });
-      } else {
-        progress({ host, step, status: 'start', detail });
-        await ctx.ledger.record('veth', key, { host, name: n.veth, peer: 'eth0', namespace: n.namespace, bridge: this.bridge });
-        // the namespace was re-created: an old pair may still be going away with the old one (netns cleanup is asynchronous)
-        if (nsCreated && now.links.has(n.veth)) await execLocal(host, ['ip', 'link', 'del', 'dev', n.veth]);
-        await this.ip(host, step, ['-batch', '-'], `link add ${n.veth} type veth peer name eth0 netns ${n.namespace}\nlink set dev ${n.veth} master ${this.bridge} up\n`);
-        await ctx.ledger.markDone(key);
-        configure = true;
-        progress({ host, step, status: 'done', detail });
-      }
-    }
-
-    // address, lo, default route (no ledger entry: they live and die with the namespace's eth0)
-    aborted();
-    {
-      const step = 'address';
-      const cidr = `${h.address}/${this.prefix}`;
-      const detail = `${cidr} via ${this.gateway}`;
-      if (!configure) {
-        const out = await this.ip(host, step, ['-n', n.namespace, '-o', '-4', '-batch', '-'], 'addr show dev eth0\nroute show default\nlink show dev lo\n');
-        const ok = out.includes(` inet ${cidr} `) && out.includes(`default via ${this.gateway} dev eth0`) && /\blo: <[^>]*\bUP\b/.test(out);
-        if (!ok) configure = true;
-        else progress({ host, step, status: 'skip', detail });
-      }
-      if (configure) {
-        progress({ host, step, status: 'start', detail });
-        await this.ip(host, step, ['-n', n.namespace, '-batch', '-'], `addr replace ${cidr} dev eth0\nlink set dev eth0 up\nlink set dev lo up\nroute replace default via ${this.gateway} dev eth0\n`);
-        progress({ host, step, status: 'done', detail });
-      }
-    }
-
-    // work directory (0711 on the broker host so its user can reach the data directory the service chowns to it)
-    aborted();
-    {
-      const step = 'work directory';
-      const key = `dir:${host}`;
-      const path = this.workDir(host);
-      const mode = h.roles.includes('broker') ? 0o711 : 0o700;
-      const entry = ctx.ledger.get(key);
-      const exists = await isDir(path);
-      if (exists && entry?.state === 'done') progress({ host, step, status: 'skip', detail: path });
-      else {
-        progress({ host, step, status: 'start', detail: path });
-        if (!entry || !exists) await ctx.ledger.record('directory', key, { host, path });
-        await mkdir(path, { recursive: true, mode });
-        await chmod(path, mode);
-        await ctx.ledger.markDone(key);
-        progress({ host, step, status: 'done', detail: path });
-      }
-    }
+    progress({ host, step, status: 'start', detail });
+    await this.ip(host, step, ['-n', n.namespace, '-batch', '-'], `addr replace ${cidr} dev eth0\nlink set dev eth0 up\nlink set dev lo up\nroute replace default via ${this.gateway} dev eth0\n`);
+    progress({ host, step, status: 'done', detail });
+    return true;
   }
 
-  async attach(_state: LabState, ledger: Ledger): Promise<void> {
-    this.ledger = ledger;
+  /** The host's work directory: 0711 on the broker host, so its user can reach the data directory the service chowns to it. */
+  private async upHostDir(progress: Progress, h: Readonly<HostSpec>): Promise<boolean> {
+    const host = h.name;
+    const step = 'work directory';
+    const key = `dir:${host}`;
+    const path = this.workDir(host);
+    const mode = h.roles.includes('broker') ? 0o711 : 0o700;
+    const entry = this.ledger.get(key);
+    const exists = await isDir(path);
+    if (exists && entry?.state === 'done') {
+      progress({ host, step, status: 'skip', detail: path });
+      return false;
+    }
+    progress({ host, step, status: 'start', detail: path });
+    if (!entry || !exists) await this.ledger.record('directory', key, { host, path });
+    await mkdir(path, { recursive: true, mode });
+    await chmod(path, mode);
+    await this.ledger.markDone(key);
+    progress({ host, step, status: 'done', detail: path });
+    return true;
   }
 
   // ---- running things inside a namespace
 
   private wrap(host: string, argv: string[]): string[] {
-    if (argv.length === 0) throw new ProviderError('exec: empty command', { host });
+    if (argv.length === 0) throw new ProviderError('exec: empty command', { host, code: 'E_USAGE' });
     return ['ip', 'netns', 'exec', this.names(host).namespace, ...argv];
   }
 
@@ -408,7 +443,6 @@ export class NetnsProvider implements Provider {
   }
 
   async spawn(host: string, argv: string[], options: SpawnOptions): Promise<ProcessRef> {
-    if (!this.ledger) throw new ProviderError('provider used before up/attach', { host });
     let inner = argv;
     if (options.user !== undefined) {
       const u = await localUser(options.user, host);
@@ -454,13 +488,13 @@ export class NetnsProvider implements Provider {
    * place (not renamed), so processes already running in the namespace see the new content too.
    */
   async writeHosts(host: string, entries: HostsEntry[]): Promise<void> {
-    if (!this.ledger) throw new ProviderError('provider used before up/attach', { host });
     const spec = this.spec(host);
     let content: string;
     try {
       content = hostsFile(spec.name, entries);
     } catch (err) {
-      throw new ProviderError(`hosts file: ${(err as Error).message}`, { host, code: 'E_CONFIG' });
+      if (!hasCode(err, 'E_HOSTS_FILE')) throw err;
+      throw new ProviderError(`hosts file: ${err.message}`, { host, code: 'E_CONFIG' });
     }
     const dir = this.etcDir(host);
     const key = `hosts:${spec.name}`;

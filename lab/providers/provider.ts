@@ -4,10 +4,11 @@
  * Implementations: local (this machine), netns (network namespaces), ssh (ssh2), docker (dockerode).
  * Nothing outside an implementation sees ssh2 or dockerode types.
  *
- * Every argv element is passed as one argument — never joined into a shell string unquoted. Anything a provider
- * creates is recorded in the ledger BEFORE it is created, and `undo` removes exactly one recorded thing.
+ * A provider is constructed with the lab's ledger and is usable at once (up, or acting on a lab that is already
+ * up). Every argv element is passed as one argument — never joined into a shell string unquoted. Anything a
+ * provider creates is recorded in that ledger BEFORE it is created, and `undo` removes exactly one recorded thing.
  */
-import type { LedgerEntry, Ledger } from '../topology/ledger.js';
+import type { LedgerEntry } from '../topology/ledger.js';
 import type { ProcessCheck } from '../topology/proc.js';
 import type { LabState } from '../topology/state.js';
 import type { ProviderKind, Topology } from '../topology/topology.js';
@@ -91,12 +92,15 @@ export interface ProgressEvent {
 export type Progress = (e: ProgressEvent) => void;
 
 export interface UpContext {
-  ledger: Ledger;
   state: LabState;
   progress: Progress;
   signal?: AbortSignal;
-  /** ssh: apt-get install missing service binaries. */
-  install?: boolean;
+}
+
+/** What `up` did. */
+export interface UpOutcome {
+  /** Something was created or repaired; false when everything was already there as recorded. */
+  changed: boolean;
 }
 
 export interface PlanStep {
@@ -113,16 +117,15 @@ export interface Provider {
   /**
    * Make the hosts exist and be reachable (netns: bridge, namespaces, veths, addresses; ssh: connect, pin host
    * keys, preflight, ship lab; docker: network, containers). Idempotent: what already exists as recorded is left
-   * alone (and reported as 'skip').
+   * alone (and reported as 'skip'), and the outcome says whether anything had to be made.
    */
-  up(ctx: UpContext): Promise<void>;
-  /** Attach to a lab that is already up (from its state), for status/logs/exec/down. */
-  attach(state: LabState, ledger: Ledger): Promise<void>;
+  up(ctx: UpContext): Promise<UpOutcome>;
   host(name: string): HostInfo;
   exec(host: string, argv: string[], options?: ExecOptions): Promise<ExecResult>;
   /** Run a command with its output streamed; resolves with its exit code. */
   stream(host: string, argv: string[], options: StreamOptions): Promise<number>;
   writeFile(host: string, path: string, content: string | Buffer, options?: { mode?: number; sudo?: boolean; owner?: string }): Promise<void>;
+  /** The file's bytes; with `tailBytes`, its last bytes as text without trailing whitespace ('' for a file not there). */
   readFile(host: string, path: string, options?: { sudo?: boolean; tailBytes?: number }): Promise<Buffer>;
   /** Make every entry resolvable on `host`, keeping localhost; never maps the host's own name to 127.x. */
   writeHosts(host: string, entries: HostsEntry[]): Promise<void>;

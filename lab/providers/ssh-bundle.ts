@@ -1,6 +1,6 @@
 /**
  * The lab bundle shipped to ssh hosts that run lab (workers, master, quotes): a gzipped tarball of the built
- * package — package.json, package-lock.json, bin/, dist/ (without the compiled tests) and node_modules/ without
+ * package — package.json, package-lock.json, bin/, dist/ (without the compiled tests and benchmarks) and node_modules/ without
  * the heavy development-only packages — plus a content hash. The remote keeps the hash in `<labRoot>/.lab-ship`;
  * the same hash there means the same files, and the upload is skipped.
  */
@@ -24,9 +24,11 @@ export interface Bundle {
 }
 
 const TOP = ['package.json', 'package-lock.json', 'bin', 'dist', 'node_modules'];
-/** Not needed to run lab on a host: compiled tests, the TypeScript compiler, the test browser, type packages. */
+/** Not needed to run lab on a host: compiled tests, benchmarks and their support, the TypeScript compiler, the test browser, type packages. */
 const EXCLUDE = [
   'dist/test',
+  'dist/bench',
+  'dist/support',
   'dist/.tsbuildinfo',
   'node_modules/.bin',
   'node_modules/.cache',
@@ -55,6 +57,9 @@ async function walk(root: string, rel: string, out: Item[]): Promise<void> {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
     throw err;
   }
+  // A top-level folder that is a link (node_modules of a git worktree) is shipped as what it points to: the link
+  // itself would name a path of this machine.
+  if (st.isSymbolicLink() && !rel.includes('/') && (await stat(join(root, rel)).catch(() => null))?.isDirectory()) st = await stat(join(root, rel));
   if (st.isSymbolicLink()) out.push({ rel, kind: 'link' });
   else if (st.isFile()) out.push({ rel, kind: 'file' });
   else if (st.isDirectory()) {

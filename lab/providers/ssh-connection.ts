@@ -299,7 +299,7 @@ export class SshConnection {
       try {
         client.connect(config);
       } catch (err) {
-        fail(err as Error);
+        fail(err instanceof Error ? err : new Error(String(err)));
       }
     });
     const v = verdict as Awaited<ReturnType<KnownHosts['check']>> | null;
@@ -318,31 +318,36 @@ export class SshConnection {
     await this.slots.acquire();
     const t0 = performance.now();
     let channel: ClientChannel;
+    let exitCode: number | null = null;
+    let signal: string | undefined;
     try {
       channel = await new Promise<ClientChannel>((resolve, reject) => {
-        this.client.exec(command, (err, ch) => (err ? reject(err) : resolve(ch)));
+        this.client.exec(command, (err, ch) => {
+          if (err) return reject(err);
+          // Listen before anything else runs: a quick command's exit status can come in the same read as the
+          // channel's confirmation, before the code after this `await` (output waits in the stream; events do not).
+          ch.on('exit', (code: number | null, sig?: string) => {
+            if (typeof code === 'number') exitCode = code;
+            else if (sig) {
+              signal = sig;
+              exitCode = 128 + signalNumber(sig);
+            }
+          });
+          resolve(ch);
+        });
       });
     } catch (err) {
       this.slots.release();
-      throw hostError(this.target.name, `${this.label}: cannot open an ssh channel: ${(err as Error).message}`, { code: 'E_SSH_CHANNEL', cause: err });
+      throw hostError(this.target.name, `${this.label}: cannot open an ssh channel: ${err instanceof Error ? err.message : String(err)}`, { code: 'E_SSH_CHANNEL', cause: err });
     }
     return new Promise<RunResult>((resolve) => {
       const out: Buffer[] = [];
       const err: Buffer[] = [];
-      let exitCode: number | null = null;
-      let signal: string | undefined;
       let timedOut = false;
       let aborted = false;
       let timer: NodeJS.Timeout | undefined;
       channel.on('data', (d: Buffer) => (options.onStdout ? options.onStdout(d) : out.push(d)));
       channel.stderr.on('data', (d: Buffer) => (options.onStderr ? options.onStderr(d) : err.push(d)));
-      channel.on('exit', (code: number | null, sig?: string) => {
-        if (typeof code === 'number') exitCode = code;
-        else if (sig) {
-          signal = sig;
-          exitCode = 128 + signalNumber(sig);
-        }
-      });
       const kill = (): void => {
         try {
           channel.signal('KILL');

@@ -91,7 +91,8 @@ export async function layer<T>(ctx: ServiceContext, host: string, service: strin
     ctx.progress({ host, step: `${service}: ${step}`, status: 'done' });
     return out;
   } catch (err) {
-    ctx.progress({ host, step: `${service}: ${step}`, status: 'fail', detail: (err as Error).message });
+    const why = err instanceof Error ? err.message : String(err);
+    ctx.progress({ host, step: `${service}: ${step}`, status: 'fail', detail: why });
     let tail = '';
     if (ref?.logFile) {
       try {
@@ -101,6 +102,6 @@ export async function layer<T>(ctx: ServiceContext, host: string, service: strin
       }
     }
     const lines = tail ? `\n--- last lines of ${ref?.logFile} on ${host} ---\n${tail.split('\n').slice(-12).join('\n')}` : '';
-    throw new ServiceError(`${service} not ready (${step}): ${(err as Error).message}${lines}`, { host, cause: err, code: 'E_NOT_READY' });
+    throw new ServiceError(`${service} not ready (${step}): ${why}${lines}`, { host, cause: err, code: 'E_NOT_READY' });
   }
 }

@@ -15,8 +15,8 @@ import { join } from 'node:path';
 import type { LabStatus } from '../../lab/orchestrator/status.js';
 import type { RunRecord } from '../../lab/report/run-record.js';
 import { lab, startLab, waitOutput } from '../support/cli.js';
-import { dockerInventory, podmanMissing, registryMissing, startPodman } from '../support/podman.js';
-import type { PodmanService } from '../support/podman.js';
+import { dockerInventory, podmanMissing, registryMissing, startPodman } from '../../support/podman.js';
+import type { PodmanService } from '../../support/podman.js';
 import { needs } from '../support/prereq.js';
 
 const BROKEN_IMAGE = 'localhost/lab-broken:latest';

@@ -6,7 +6,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { demux, engineTarget, firstTarFile } from '../../lab/providers/docker-engine.js';
-import { DockerProvider, LAB_ROOT_IN_CONTAINER } from '../../lab/providers/docker.js';
+import { DockerLayout, LAB_ROOT_IN_CONTAINER } from '../../lab/providers/docker-layout.js';
 import { loadInventory } from '../../lab/topology/inventory.js';
 import type { Topology } from '../../lab/topology/topology.js';
 
@@ -63,14 +63,14 @@ describe('docker stream formats', () => {
 
 describe('docker provider: hosts as containers', () => {
   it('names containers <lab>-<HOST>; work directory inside the container; lab at /opt/lab', async () => {
-    const p = new DockerProvider(await topology(BOOK), '/tmp/state');
+    const p = new DockerLayout(await topology(BOOK), '/tmp/state');
     assert.equal(p.containerName('host3'), 'dk-HOST3');
     assert.deepEqual(p.host('HOST3'), { name: 'HOST3', address: '198.19.220.13', workDir: '/var/lib/lab/dk/HOST3', labRoot: LAB_ROOT_IN_CONTAINER, node: 'node' });
   });
 
   it('images by role (the official ones by default), a host image wins; lab mounted on node hosts only', async () => {
     const t = await topology(BOOK.replace('  HOST2:', '  HOST2: { image: "redis:7-alpine" }'));
-    const p = new DockerProvider(t, '/tmp/state');
+    const p = new DockerLayout(t, '/tmp/state');
     assert.deepEqual(
       t.hosts.map((h) => p.imageOf(h)),
       ['rabbitmq:3', 'redis:7-alpine', 'node:20', 'node:20'],
@@ -85,8 +85,8 @@ describe('docker provider: hosts as containers', () => {
 
   it('a host whose roles need two different images must name its own', async () => {
     const t = await topology(['lab: dk', 'provider: docker', 'hosts:', '  a: { roles: [broker, workers] }', '  b: { roles: [backend, master] }', ''].join('\n'));
-    assert.throws(() => new DockerProvider(t, '/tmp/state'), /roles broker, workers need different images \(rabbitmq:3, node:20\); give this host its own image:/);
+    assert.throws(() => new DockerLayout(t, '/tmp/state'), /roles broker, workers need different images \(rabbitmq:3, node:20\); give this host its own image:/);
     const same = await topology(['lab: dk', 'provider: docker', 'docker: { images: { broker: "x:1", backend: "x:1", node: "x:1" } }', 'hosts:', '  a: { roles: [broker, workers] }', '  b: { roles: [backend, master] }', ''].join('\n'));
-    assert.doesNotThrow(() => new DockerProvider(same, '/tmp/state'));
+    assert.doesNotThrow(() => new DockerLayout(same, '/tmp/state'));
   });
 });

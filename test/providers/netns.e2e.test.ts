@@ -53,7 +53,7 @@ async function makeLab(subnet: string): Promise<Lab> {
 async function cleanup(t: TestContext, l: Lab): Promise<void> {
   try {
     const ledger = await Ledger.open(l.stateDir);
-    const p = new NetnsProvider(l.topology, l.stateDir);
+    const p = new NetnsProvider(l.topology, l.stateDir, ledger);
     const failures = await ledger.replayReverse((e) => p.undo(e));
     for (const f of failures) t.diagnostic(`cleanup: undo ${f.entry.key} failed: ${String(f.error)}`);
   } catch (err) {
@@ -86,7 +86,7 @@ test('netns provider: a four-host lab — addresses, names, TCP between namespac
   t.after(() => cleanup(t, l));
   const { topology, stateDir } = l;
   const ledger = await Ledger.open(stateDir);
-  const provider = new NetnsProvider(topology, stateDir);
+  const provider = new NetnsProvider(topology, stateDir, ledger);
   const names = labNames(topology);
 
   // plan: reads nothing, changes nothing
@@ -96,14 +96,14 @@ test('netns provider: a four-host lab — addresses, names, TCP between namespac
   assert.deepEqual(await leftovers(topology, stateDir), []);
 
   // an aborted up stops before creating anything
-  await assert.rejects(provider.up({ ledger, state: newState(topology), progress: () => undefined, signal: AbortSignal.abort() }), (err: unknown) => err instanceof LabError && err.code === 'E_INTERRUPTED');
+  await assert.rejects(provider.up({ state: newState(topology), progress: () => undefined, signal: AbortSignal.abort() }), (err: unknown) => err instanceof LabError && err.code === 'E_INTERRUPTED');
   assert.equal(ledger.size, 0);
 
   // ---- up
   const events: ProgressEvent[] = [];
   const state = newState(topology);
   let t0 = performance.now();
-  await provider.up({ ledger, state, progress: (e) => events.push(e) });
+  await provider.up({ state, progress: (e) => events.push(e) });
   const upMs = ms(t0);
   t.diagnostic(`up (4 hosts): ${upMs} ms`);
   assert.ok(upMs < 1000, `up took ${upMs} ms`);
@@ -245,7 +245,7 @@ test('netns provider: a four-host lab — addresses, names, TCP between namespac
   const linksBefore = (await run(['ip', '-o', 'link', 'show'])).stdout.split('\n').filter((x) => [names.bridge, ...names.veths].some((n) => x.includes(` ${n}`) || x.includes(` ${n}@`)));
   const again: ProgressEvent[] = [];
   t0 = performance.now();
-  await provider.up({ ledger, state: newState(topology), progress: (e) => again.push(e) });
+  await provider.up({ state: newState(topology), progress: (e) => again.push(e) });
   const reupMs = ms(t0);
   t.diagnostic(`re-up (4 hosts, nothing to do): ${reupMs} ms`);
   assert.deepEqual(
@@ -261,12 +261,12 @@ test('netns provider: a four-host lab — addresses, names, TCP between namespac
   const other = await makeLab('198.18.200.0/24');
   t.after(() => cleanup(t, other));
   const otherLedger = await Ledger.open(other.stateDir);
-  await assert.rejects(new NetnsProvider(other.topology, other.stateDir).up({ ledger: otherLedger, state: newState(other.topology), progress: () => undefined }), (err: unknown) => err instanceof LabError && err.code === 'E_SUBNET_IN_USE');
+  await assert.rejects(new NetnsProvider(other.topology, other.stateDir, otherLedger).up({ state: newState(other.topology), progress: () => undefined }), (err: unknown) => err instanceof LabError && err.code === 'E_SUBNET_IN_USE');
   assert.equal(otherLedger.size, 0);
   const lostDir = await mkdtemp(join(tmpdir(), 'lab-netns-lost-'));
   t.after(() => rm(lostDir, { recursive: true, force: true }));
   const lostLedger = await Ledger.open(lostDir);
-  await assert.rejects(new NetnsProvider(topology, lostDir).up({ ledger: lostLedger, state: newState(topology), progress: () => undefined }), (err: unknown) => err instanceof LabError && err.code === 'E_NAME_IN_USE' && /ip link del/.test(err.message));
+  await assert.rejects(new NetnsProvider(topology, lostDir, lostLedger).up({ state: newState(topology), progress: () => undefined }), (err: unknown) => err instanceof LabError && err.code === 'E_NAME_IN_USE' && /ip link del/.test(err.message));
   assert.equal(lostLedger.size, 0);
 
   // ---- something recorded but missing is re-created (HOST2's namespace and the bridge deleted behind our back)
@@ -274,7 +274,7 @@ test('netns provider: a four-host lab — addresses, names, TCP between namespac
   assert.equal((await run(['ip', 'netns', 'del', ns2])).code, 0);
   assert.equal((await run(['ip', 'link', 'del', 'dev', names.bridge])).code, 0);
   const repair: ProgressEvent[] = [];
-  await provider.up({ ledger, state: newState(topology), progress: (e) => repair.push(e) });
+  await provider.up({ state: newState(topology), progress: (e) => repair.push(e) });
   assert.ok(repair.some((e) => e.step === 'bridge' && e.status === 'done'), JSON.stringify(repair));
   for (const step of ['namespace', 'veth', 'address']) assert.ok(repair.some((e) => e.host === 'HOST2' && e.step === step && e.status === 'done'), `HOST2 ${step} re-created: ${JSON.stringify(repair)}`);
   for (const h of ['HOST1', 'HOST3', 'HOST4']) {
@@ -422,8 +422,7 @@ test('netns provider: kill -9 mid-up at many points, then replaying the ledger l
     const ledger = await Ledger.open(l.stateDir);
     const held = ledger.entries().map((e) => `${e.kind}${e.state === 'intent' ? '?' : ''}`);
     caught.add(held.join(','));
-    const p = new NetnsProvider(l.topology, l.stateDir);
-    await p.attach(newState(l.topology), ledger);
+    const p = new NetnsProvider(l.topology, l.stateDir, ledger);
     const t0 = performance.now();
     const failures = await ledger.replayReverse((e) => p.undo(e));
     t.diagnostic(`kill at ${k.label}${k.group ? ' (group)' : ''}: ${events} events${finished ? ' (up had finished)' : ''}, ledger held ${held.length} entries [${held.join(' ')}], replay ${ms(t0)} ms`);

@@ -11,7 +11,7 @@ import { test } from 'node:test';
 import { bundleContents } from '../../lab/providers/ssh-bundle.js';
 import { HostsFileError, hostsBlock, removeHostsBlock, replaceHostsBlock } from '../../lab/providers/hosts-file.js';
 import { KnownHosts, fingerprintOf, hostKeyInfo, knownHostsPattern } from '../../lab/providers/ssh-known-hosts.js';
-import { packageNotice } from '../../lab/providers/ssh.js';
+import { packageNotice } from '../../lab/providers/ssh-preflight.js';
 
 const ORIGINAL = '127.0.0.1\tlocalhost\n127.0.1.1\traspberrypi\n::1\tlocalhost ip6-localhost\n\n# a comment\n192.168.1.50 printer\n';
 
@@ -134,7 +134,8 @@ test('packageNotice: what lab down says about a package lab up installed', () =>
 
 test('plan(): what up will do per host, without connecting; never the password', async () => {
   const { parseInventory } = await import('../../lab/topology/inventory.js');
-  const { SshProvider } = await import('../../lab/providers/ssh.js');
+  const { SshProvider, sshPlan } = await import('../../lab/providers/ssh.js');
+  const { Ledger } = await import('../../lab/topology/ledger.js');
   const text = [
     'lab: pis',
     'provider: ssh',
@@ -147,8 +148,7 @@ test('plan(): what up will do per host, without connecting; never the password',
     '',
   ].join('\n');
   const topology = await parseInventory(text, '/nonexistent/pis.yaml');
-  const p = new SshProvider(topology, '/nonexistent/state', { install: true, agent: null });
-  const steps = p.plan();
+  const steps = sshPlan(topology, '/nonexistent/state', { install: true, agent: null });
   const text2 = JSON.stringify(steps);
   assert.ok(!text2.includes('s3cret'), 'no password in the plan');
   assert.deepEqual(
@@ -160,6 +160,9 @@ test('plan(): what up will do per host, without connecting; never the password',
   assert.match(steps.find((s) => s.host === 'HOST3' && s.step === 'connect')!.detail, /\(key \/keys\/id_ed25519, password\)/);
   assert.match(steps.find((s) => s.host === 'HOST1' && s.step === 'preflight')!.detail, /rabbitmq-server \(apt-get install -y rabbitmq-server if missing\)/);
   assert.match(steps.find((s) => s.host === 'HOST4' && s.step === 'preflight')!.detail, /node --version ≥ 20/);
+  const dir = await mkdtemp(join(tmpdir(), 'lab-ssh-plan-'));
+  const p = new SshProvider(topology, dir, await Ledger.open(dir), { install: true, agent: null });
   assert.throws(() => p.host('HOST1'), /not up yet/);
   await p.close();
+  await rm(dir, { recursive: true, force: true });
 });

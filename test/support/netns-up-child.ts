@@ -18,9 +18,9 @@ const say = (o: Record<string, unknown>): void => void process.stdout.write(`${J
 
 const topology = await loadInventory(inventory);
 const ledger = await Ledger.open(stateDir);
-const provider = new NetnsProvider(topology, stateDir);
+const provider = new NetnsProvider(topology, stateDir, ledger);
 say({ ready: true });
-await provider.up({ ledger, state: newState(topology), progress: (e) => say({ event: e }) });
+await provider.up({ state: newState(topology), progress: (e) => say({ event: e }) });
 const entries = topology.hosts.map((h) => ({ address: h.address, names: [h.name] }));
 for (const h of topology.hosts) {
   await provider.writeHosts(h.name, entries);

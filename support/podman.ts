@@ -1,6 +1,6 @@
 /**
- * A Docker Engine API for the docker tests: Podman's Docker-compatible service, started here and stopped at the end
- * (no Docker engine on these machines; /work/shared/facts/machine.md has the recipe):
+ * A Docker Engine API for the docker tests and benchmarks: Podman's Docker-compatible service, started here and
+ * stopped at the end (no Docker engine on these machines; /work/shared/facts/machine.md has the recipe):
  *   - a containers.conf with empty default ulimits, cgroups disabled, the cgroupfs manager;
  *   - `podman system service` in a private mount namespace with the cgroup2 mount taken away (cgroups cannot be
  *     used here), listening on a socket in a temporary folder;
@@ -18,8 +18,8 @@ import { mkdtemp, readdir, readlink, rm, rmdir, writeFile } from 'node:fs/promis
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DockerEngine } from '../../lab/providers/docker-engine.js';
-import { acquireLock, LabLockedError } from '../../lab/topology/state.js';
+import { acquireLock, LabLockedError } from '../lab/topology/state.js';
+import { EngineClient } from './engine.js';
 
 /** The empty image every test host runs (its programs come from the bind-mounted /usr, /lib, /bin). */
 export const EMPTY_IMAGE = 'localhost/lab-empty:latest';
@@ -67,7 +67,7 @@ export async function podmanMissing(): Promise<string | null> {
 
 export interface PodmanService {
   socket: string;
-  engine: DockerEngine;
+  engine: EngineClient;
   /** Import an image from a tarball (empty by default) with Dockerfile `changes`; removed again by stop(). */
   importImage(ref: string, changes?: string[]): Promise<void>;
   /** Remove whatever containers and networks of these labs a failed test left (a safety net; lab down is the test). */
@@ -208,7 +208,7 @@ export async function startPodman(options: { registry?: boolean } = {}): Promise
   /** Networks of the labs the caller named (removeLabs): their CNI bookkeeping is tidied at stop. */
   const networks = new Set<string>();
   let mountNs: string | null = null;
-  const engine = new DockerEngine({ describe: `unix://${socket}`, socketPath: socket, local: true });
+  const engine = new EngineClient(socket);
   const stop = async (): Promise<void> => {
     for (const ref of made.reverse()) await engine.removeImage(ref).catch(() => undefined);
     if (child.exitCode === null && child.signalCode === null) {
