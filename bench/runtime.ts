@@ -28,6 +28,7 @@ import { App, Signature } from '../lab/queue/index.js';
 import { summarize } from '../lab/report/statistics.js';
 import type { Summary } from '../lab/report/statistics.js';
 import { formatMs, formatRatio } from '../lab/report/format.js';
+import { noWorkerGroups } from '../lab/harness/worker-groups.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url)); // dist/bench
 const REPO = join(HERE, '..', '..');
@@ -291,7 +292,7 @@ async function mergesort(queue: string): Promise<{ distributed: Summary; local: 
   app.configFromObject({ broker_url: AMQP, result_backend: REDIS, task_default_queue: queue, result_expires: 600 });
   const params = { n: 4, size: 1_000_000, seed: 1 };
   const fixture = await mergesortScenario.prepare(params);
-  const ctx = { app, lab: {} as never, signal: new AbortController().signal, quotesUrl: null, timeoutS: 120 };
+  const ctx = { app, lab: {} as never, signal: new AbortController().signal, quotesUrl: null, timeoutS: 120, queue, workers: noWorkerGroups, env: undefined };
   // The sorted chunks (1.6 MB each) would stay in Redis for the worker's result_expires (a day): forget them.
   const sent: { forget(): Promise<void> }[] = [];
   const sendGroup = app.sendGroup.bind(app);

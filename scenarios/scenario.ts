@@ -4,7 +4,10 @@
  * prepare an input, run one mode once, and verify what came out.
  */
 import type { App, PoolKind } from '../lab/queue/index.js';
-import type { LabInfo, Verdict } from '../lab/report/run-record.js';
+import type { LabInfo, ModeStats, Verdict } from '../lab/report/run-record.js';
+import type { WorkerGroups } from '../lab/harness/worker-groups.js';
+
+export type { WorkerGroup, WorkerGroups, WorkerGroupSpec } from '../lab/harness/worker-groups.js';
 
 export type ParamType = 'int' | 'number' | 'string';
 
@@ -34,6 +37,12 @@ export interface ScenarioContext {
   quotesUrl: string | null;
   /** Seconds a distributed step may wait for results before the run fails. */
   timeoutS: number;
+  /** The queue the scenario's tasks go to unless it routes them itself (`lab run --queue`; default celery). */
+  queue: string;
+  /** Start workers for this run (scenarios that declare needs.workerGroups). */
+  workers: WorkerGroups;
+  /** What setUp() returned for this parameter point (undefined without setUp). */
+  env: unknown;
 }
 
 export interface ModeResult<O> {
@@ -60,12 +69,27 @@ export interface Scenario<P extends Record<string, unknown> = Record<string, unk
   app(): Promise<App>;
   /** Worker settings for the embedded lab (e.g. the async pool for I/O-bound tasks). */
   embeddedWorker?: { pool?: PoolKind; concurrency?: number };
-  /** Services this scenario needs beside broker and backend (currency: the quote server). */
-  needs?: { quotes?: boolean };
+  /**
+   * What this scenario needs beside a broker and a backend: the quote server (currency); worker groups it starts
+   * itself (lessons) — then the embedded lab starts no default worker, and on a provisioned lab the driver runs on
+   * this machine (the controller), which can start and stop workers on the workers hosts.
+   */
+  needs?: { quotes?: boolean; workerGroups?: boolean };
+  /** For a lesson of the book: what the book says happens, in one line (`lab run lessons` prints it). */
+  lesson?: string;
   /** Build the input for one parameter point (no lab needed: it runs while the workers start). */
   prepare(params: P): Promise<F> | F;
+  /** Once per parameter point before its repeats (start worker groups…); what it returns is ctx.env. */
+  setUp?(params: P, fixture: F, ctx: ScenarioContext): Promise<unknown>;
+  /** Once per point after its repeats, even when one failed (the harness stops leftover worker groups anyway). */
+  tearDown?(params: P, fixture: F, ctx: ScenarioContext): Promise<void>;
   run(mode: string, params: P, fixture: F, ctx: ScenarioContext): Promise<ModeResult<O>>;
   verify(params: P, fixture: F, output: O, mode: string): Verdict;
+  /**
+   * A verdict across modes, from one point's statistics (the pools lesson: threads beat prefork on I/O). Combined
+   * with the per-output verdicts: the point is verified only when both hold.
+   */
+  conclude?(params: P, stats: Record<string, ModeStats>): Verdict;
   /** A small, human-readable summary of an output, kept in the run record. */
   summarize?(output: O): unknown;
   /** Lines to print after the run, from the summary (currency prints each pair and rate, like the book). */

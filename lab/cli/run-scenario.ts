@@ -4,11 +4,13 @@
  * the exit code. Ctrl-C stops the run and cleans up; a second Ctrl-C exits at once.
  */
 import { UsageError } from '../errors.js';
+import { QUEUE_PATTERN } from '../topology/patterns.js';
 import type { PoolKind } from '../queue/index.js';
 import { writeRecord } from '../report/records.js';
 import { formatParams } from '../report/format.js';
 import type { RunRecord } from '../report/run-record.js';
 import type { AnyScenario } from '../../scenarios/scenario.js';
+import type { LabSession } from '../harness/lab-session.js';
 import { interruptible } from './interrupt.js';
 import { progressLine } from './progress.js';
 import { printRunRecord, runExitCode } from './run-output.js';
@@ -23,6 +25,8 @@ export interface RunScenarioArgs {
   warmup?: number;
   timeout: number;
   label?: string;
+  /** Where the scenario's tasks go (default: celery). */
+  queue?: string;
   pool?: PoolKind;
   concurrency?: number;
   reports: string;
@@ -30,6 +34,7 @@ export interface RunScenarioArgs {
 }
 
 export async function runScenarioCommand(a: RunScenarioArgs): Promise<number> {
+  if (a.queue !== undefined && !new RegExp(QUEUE_PATTERN).test(a.queue)) throw new UsageError(`--queue: ${JSON.stringify(a.queue)} is not a queue name (letters, digits, _ . : -)`);
   if (!a.inLab && !a.embedded) {
     const { findLab } = await import('../orchestrator/lab-ref.js');
     const { readState } = await import('../topology/state.js');
@@ -39,7 +44,8 @@ export async function runScenarioCommand(a: RunScenarioArgs): Promise<number> {
     if (ref && state) {
       if (state.status !== 'up') throw new UsageError(`lab ${ref.name} is not ready (state: ${state.status}): run lab up again, or lab down — or use --embedded`);
       if (a.pool || a.concurrency) throw new UsageError("--pool and --concurrency are for the embedded lab; a lab's workers are set in its inventory");
-      return runOnTheLab(a, ref);
+      // A scenario that starts its own workers runs its driver here, where the provider is.
+      return a.scenario.needs?.workerGroups ? runFromController(a, ref) : runOnTheLab(a, ref);
     }
   }
   return runInThisProcess(a);
@@ -52,7 +58,7 @@ async function runOnTheLab(a: RunScenarioArgs, ref: { name: string; dir: string 
   let result;
   try {
     const passThrough: string[] = [];
-    for (const k of ['repeat', 'warmup', 'timeout', 'label'] as const) if (a[k] !== undefined) passThrough.push(`--${k}`, String(a[k]));
+    for (const k of ['repeat', 'warmup', 'timeout', 'label', 'queue'] as const) if (a[k] !== undefined) passThrough.push(`--${k}`, String(a[k]));
     result = await runOnLab({ lab, scenario: a.scenario, raw: a.raw, passThrough, signal: stop.signal, stderr: process.stderr });
   } finally {
     stop.dispose();
@@ -63,7 +69,17 @@ async function runOnTheLab(a: RunScenarioArgs, ref: { name: string; dir: string 
   return result.exitCode;
 }
 
-async function runInThisProcess(a: RunScenarioArgs): Promise<number> {
+async function runFromController(a: RunScenarioArgs, ref: { name: string; dir: string }): Promise<number> {
+  const [{ openLab }, { openControllerSession }] = await Promise.all([import('../orchestrator/lab-ref.js'), import('../harness/controller-session.js')]);
+  const lab = await openLab(ref);
+  try {
+    return await runInThisProcess(a, () => openControllerSession(lab));
+  } finally {
+    await lab.provider.close();
+  }
+}
+
+async function runInThisProcess(a: RunScenarioArgs, open?: () => Promise<LabSession>): Promise<number> {
   const [{ runHere }, { decodeDescriptor, openInLabSession }] = await Promise.all([import('../harness/run-here.js'), import('../harness/in-lab-session.js')]);
   const inLab = a.inLab;
   const progress = progressLine(!a.json);
@@ -79,7 +95,8 @@ async function runInThisProcess(a: RunScenarioArgs): Promise<number> {
       label: a.label,
       pool: a.pool,
       concurrency: a.concurrency,
-      openLab: inLab ? async () => openInLabSession(decodeDescriptor(inLab)) : undefined,
+      queue: a.queue,
+      openLab: open ?? (inLab ? async () => openInLabSession(decodeDescriptor(inLab)) : undefined),
       signal: stop.signal,
       onProgress: (p) => {
         const where = p.points > 1 ? `point ${p.point + 1}/${p.points} (${formatParams(p.params)}) ` : '';

@@ -43,6 +43,8 @@ export async function runWorker(o: WorkerCommandOptions): Promise<number> {
   }
   const tasks = [...new Set([...app.tasks.keys(), ...[...(await import('../queue/index.js')).allApps()].flatMap((a) => [...a.tasks.keys()])])].sort();
   log.log('info', `[tasks]\n${tasks.map((t) => `  . ${t}`).join('\n')}`);
+  // Celery's own words once the worker consumes: lab's worker groups wait for this line.
+  log.log('info', `${worker.hostname} ready.`);
   return new Promise<number>((resolve) => {
     let signals = 0;
     const stop = (sig: NodeJS.Signals): void => {

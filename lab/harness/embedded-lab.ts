@@ -3,16 +3,21 @@
  * or the async pool) on this machine — what `lab run` uses when no lab is up. Same runtime, same protocol messages.
  */
 import { availableParallelism, hostname } from 'node:os';
-import { MemoryTransports, Worker } from '../queue/index.js';
-import type { App, PoolKind } from '../queue/index.js';
+import { performance } from 'node:perf_hooks';
+import { App, MemoryTransports, Worker } from '../queue/index.js';
+import type { PoolKind } from '../queue/index.js';
 import { startQuoteServer } from '../services/quote-server.js';
 import type { QuoteServer } from '../services/quote-server.js';
 import type { AnyScenario } from '../../scenarios/scenario.js';
 import type { LabSession } from './lab-session.js';
+import { checkGroupName, groupHostname } from './worker-groups.js';
+import type { WorkerGroup, WorkerGroups, WorkerGroupSpec } from './worker-groups.js';
 
 export interface EmbeddedLabOptions {
   pool?: PoolKind;
   concurrency?: number;
+  /** The queue the default worker consumes (`lab run --queue`); default celery. */
+  queue?: string;
 }
 
 export const EMBEDDED_URL = 'memory://';
@@ -25,16 +30,25 @@ export async function openEmbeddedLab(scenario: AnyScenario, options: EmbeddedLa
   app.useMemoryTransports(memory);
   const pool = options.pool ?? scenario.embeddedWorker?.pool ?? 'threads';
   const concurrency = options.concurrency ?? scenario.embeddedWorker?.concurrency ?? availableParallelism();
-  const worker = new Worker(app, { pool, concurrency, include: [scenario.tasksModule], hostname: `celery@${hostname()}` });
+  // A scenario that starts its own worker groups (the lessons) gets no default worker.
+  const worker = scenario.needs?.workerGroups
+    ? null
+    : new Worker(app, { pool, concurrency, include: [scenario.tasksModule], hostname: `celery@${hostname()}`, queues: [options.queue ?? app.config.taskDefaultQueue] });
+  const groups = new EmbeddedWorkerGroups(memory, scenario.tasksModule);
   let quotes: QuoteServer | null = null;
-  const started = await Promise.allSettled([worker.start(), scenario.needs?.quotes ? startQuoteServer() : Promise.resolve(null)]);
-  if (started[1].status === 'fulfilled') quotes = started[1].value;
-  const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (failed) {
+  try {
+    // The quote server first: the book's get_rate(pair) without a URL finds it through LAB_QUOTES_URL, which the
+    // pool children copy from this process's environment when they start.
+    if (scenario.needs?.quotes) {
+      quotes = await startQuoteServer();
+      process.env.LAB_QUOTES_URL = quotes.template;
+    }
+    await worker?.start();
+  } catch (err) {
     // Whatever did start is stopped again: a failed start leaves nothing running.
-    await Promise.all([worker.stop({ warm: false }).catch(() => undefined), quotes?.close()]);
+    await Promise.all([worker?.stop({ warm: false }).catch(() => undefined), quotes?.close()]);
     await memory.close();
-    throw failed.reason;
+    throw err;
   }
   const host = hostname();
   return {
@@ -44,20 +58,67 @@ export async function openEmbeddedLab(scenario: AnyScenario, options: EmbeddedLa
       hosts: [{ name: host, roles: ['broker', 'backend', 'workers', 'master', ...(quotes ? ['quotes'] : [])] }],
       broker: { kind: 'memory', url: EMBEDDED_URL },
       backend: { kind: 'memory', url: EMBEDDED_URL },
-      workers: { pool, concurrency, prefetchMultiplier: app.config.workerPrefetchMultiplier, hosts: [host] },
+      workers: worker ? { pool, concurrency, prefetchMultiplier: app.config.workerPrefetchMultiplier, hosts: [host] } : { pool: 'none', concurrency: 0, prefetchMultiplier: app.config.workerPrefetchMultiplier, hosts: [] },
       serializer: 'json',
     },
     quotesUrl: quotes?.template ?? null,
+    workers: groups,
     bind(other: App) {
       other.configFromObject({ broker_url: EMBEDDED_URL, result_backend: EMBEDDED_URL });
       other.useMemoryTransports(memory);
     },
     async close({ cold = false } = {}) {
       try {
-        await Promise.all([worker.stop({ warm: !cold }), quotes?.close()]);
+        await Promise.all([worker?.stop({ warm: !cold }), groups.stopAll({ cold }), quotes?.close()]);
       } finally {
+        if (quotes && process.env.LAB_QUOTES_URL === quotes.template) delete process.env.LAB_QUOTES_URL;
         await memory.close();
       }
     },
   };
+}
+
+/** Worker groups of the embedded lab: Workers in this process on its memory transports. */
+class EmbeddedWorkerGroups implements WorkerGroups {
+  readonly where = 'embedded' as const;
+  private readonly running = new Set<Worker>();
+
+  constructor(
+    private readonly memory: MemoryTransports,
+    private readonly tasksModule: URL,
+  ) {}
+
+  async start(spec: WorkerGroupSpec): Promise<WorkerGroup> {
+    checkGroupName(spec.name);
+    const t0 = performance.now();
+    const config: Record<string, unknown> = { broker_url: EMBEDDED_URL, result_backend: EMBEDDED_URL };
+    if (spec.acksLate !== undefined) config.task_acks_late = spec.acksLate;
+    if (spec.prefetchMultiplier !== undefined) config.worker_prefetch_multiplier = spec.prefetchMultiplier;
+    const app = new App(`lab-group-${spec.name}`, { include: [this.tasksModule], config, memory: this.memory });
+    const name = groupHostname(hostname(), spec.name);
+    const worker = new Worker(app, { pool: spec.pool, concurrency: spec.concurrency, queues: spec.queues, hostname: name });
+    await worker.start();
+    this.running.add(worker);
+    const running = this.running;
+    let stopped: Promise<void> | null = null;
+    return {
+      spec,
+      hostnames: [name],
+      startMs: performance.now() - t0,
+      stop() {
+        stopped ??= (async () => {
+          running.delete(worker);
+          await worker.stop({ warm: true });
+          await app.close();
+        })();
+        return stopped;
+      },
+    };
+  }
+
+  async stopAll(options: { cold?: boolean } = {}): Promise<void> {
+    const all = [...this.running];
+    this.running.clear();
+    await Promise.all(all.map((w) => w.stop({ warm: !options.cold }).then(() => w.app.close())));
+  }
 }

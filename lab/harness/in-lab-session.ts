@@ -7,6 +7,7 @@ import { UsageError } from '../errors.js';
 import type { App } from '../queue/index.js';
 import type { LabInfo } from '../report/run-record.js';
 import type { LabSession } from './lab-session.js';
+import { noWorkerGroups } from './worker-groups.js';
 
 export interface InLabDescriptor {
   info: LabInfo;
@@ -35,6 +36,8 @@ export function openInLabSession(d: InLabDescriptor): LabSession {
   return {
     info: d.info,
     quotesUrl: d.quotesUrl,
+    // Inside the lab there is no provider to start workers with: scenarios that need groups run on the controller.
+    workers: noWorkerGroups,
     bind(app: App) {
       app.configFromObject({ broker_url: broker, result_backend: backend });
       apps.add(app);

@@ -1,5 +1,6 @@
 import type { App } from '../queue/index.js';
 import type { LabInfo } from '../report/run-record.js';
+import type { WorkerGroups } from './worker-groups.js';
 
 /**
  * A lab a scenario runs on, seen from the master: where its broker and backend are, what serves the tasks,
@@ -9,6 +10,8 @@ export interface LabSession {
   readonly info: LabInfo;
   /** URL template of the quote server, or null when the lab runs none. */
   readonly quotesUrl: string | null;
+  /** Workers a scenario starts for one run (lessons, implementations). */
+  readonly workers: WorkerGroups;
   /** Point an app at this lab's broker and result backend. */
   bind(app: App): void;
   /** Stop what the session started. cold = do not wait for running tasks (Ctrl-C). */

@@ -21,6 +21,8 @@ export interface RunHereOptions {
   warmup?: number;
   timeout: number;
   label?: string;
+  /** Where the scenario's tasks go (`--queue`); the embedded lab's worker consumes it. */
+  queue?: string;
   pool?: PoolKind;
   concurrency?: number;
   /** Open the lab to run on; default: the embedded lab. */
@@ -45,11 +47,11 @@ export async function runHere(o: RunHereOptions): Promise<RunRecord> {
   if (!(o.timeout > 0)) throw new UsageError(`--timeout: expected seconds > 0, got ${String(o.timeout)}`);
   if (o.concurrency !== undefined && (!Number.isInteger(o.concurrency) || o.concurrency < 1)) throw new UsageError(`--concurrency: expected an integer ≥ 1, got ${String(o.concurrency)}`);
 
-  const session = (o.openLab ?? ((sc) => openEmbeddedLab(sc, { pool: o.pool, concurrency: o.concurrency })))(s);
+  const session = (o.openLab ?? ((sc) => openEmbeddedLab(sc, { pool: o.pool, concurrency: o.concurrency, queue: o.queue })))(s);
   // If the run fails before it awaits the session, its rejection must not go unhandled.
   session.catch(() => undefined);
   try {
-    return await runScenario(s, params, session, { repeat, warmup, timeoutS: o.timeout, label: o.label, signal: o.signal, onProgress: o.onProgress });
+    return await runScenario(s, params, session, { repeat, warmup, timeoutS: o.timeout, label: o.label, queue: o.queue, signal: o.signal, onProgress: o.onProgress });
   } finally {
     await session.then(
       (lab) => lab.close({ cold: o.signal.aborted }),

@@ -32,6 +32,8 @@ export interface RunOptions {
   warmup: number;
   timeoutS: number;
   label?: string;
+  /** Where the scenario's tasks go (`--queue`); default: the app's default queue (celery). */
+  queue?: string;
   signal: AbortSignal;
   onProgress?: (p: Progress) => void;
 }
@@ -82,11 +84,20 @@ export async function runScenario(scenario: AnyScenario, params: ParsedParams, s
       lab ??= await session;
       const app = await scenario.app();
       lab.bind(app);
-      const ctx: ScenarioContext = { app, lab: lab.info, signal: options.signal, quotesUrl: lab.quotesUrl, timeoutS: options.timeoutS };
+      if (options.queue) app.configFromObject({ task_default_queue: options.queue });
+      const ctx: ScenarioContext = { app, lab: lab.info, signal: options.signal, quotesUrl: lab.quotesUrl, timeoutS: options.timeoutS, queue: options.queue ?? app.config.taskDefaultQueue, workers: lab.workers, env: undefined };
       const samples: RunSample[] = [];
       let verdict: Verdict = { ok: true, detail: '' };
       let lastOutput: unknown;
       try {
+        if (scenario.setUp) {
+          try {
+            ctx.env = await scenario.setUp(p, fixture, ctx);
+          } catch (err) {
+            if (options.signal.aborted) throw new InterruptedError();
+            throw new RunError(`${scenario.name} set-up failed (${formatParams(p)}): ${describeFailure(err)}`, { cause: err });
+          }
+        }
         for (let r = 0; r < options.warmup + options.repeat; r++) {
           for (const mode of scenario.modes) {
             if (options.signal.aborted) throw new InterruptedError();
@@ -110,7 +121,15 @@ export async function runScenario(scenario: AnyScenario, params: ParsedParams, s
             done++;
           }
         }
+        const stats = statsFor(samples, scenario.modes);
+        const concluded = scenario.conclude?.(p, stats);
+        if (concluded) verdict = !verdict.ok ? verdict : concluded.ok ? { ok: true, detail: [verdict.detail, concluded.detail].filter(Boolean).join('; ') } : concluded;
       } finally {
+        // Whatever the scenario started for this point goes, even when a repeat failed.
+        const cleanup = await Promise.allSettled([scenario.tearDown?.(p, fixture, ctx)]);
+        await ctx.workers.stopAll();
+        const failed = cleanup.find((c): c is PromiseRejectedResult => c.status === 'rejected');
+        if (failed && verdict.ok) verdict = { ok: false, detail: `tear-down failed: ${describeFailure(failed.reason)}` };
         // Keep what this point measured, even when it stopped midway.
         if (samples.some((s) => !s.warmup)) {
           const point: RunPoint = { params: p, samples, stats: statsFor(samples, scenario.modes), verify: verdict };

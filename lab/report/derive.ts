@@ -53,6 +53,8 @@ export function modesOf(record: RunRecord): string[] {
 
 /** Speed-up of the candidate over the baseline at one point: baseline median / candidate median, MAD band. */
 export function speedup(record: RunRecord, point: RunPoint): Ratio | undefined {
+  // A one-mode scenario (a lesson) has nothing to compare.
+  if (record.baseline === record.candidate) return undefined;
   const base = modeStats(point, record.baseline);
   const cand = modeStats(point, record.candidate);
   if (!base || !cand) return undefined;

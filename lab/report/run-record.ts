@@ -72,6 +72,8 @@ export interface LabInfo {
   backend: ServiceInfo;
   workers: { pool: string; concurrency: number; prefetchMultiplier: number; hosts: string[] };
   serializer: string;
+  /** Where the driver ran: the lab's master host (the default), or this machine (scenarios that start workers). */
+  driver?: 'master' | 'controller';
 }
 
 export interface Fingerprint {

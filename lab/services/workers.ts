@@ -8,7 +8,13 @@ import { App } from '../queue/index.js';
 import type { ProcessRef } from '../providers/provider.js';
 import type { HostSpec } from '../topology/topology.js';
 import { layer } from './service.js';
-import type { Service, ServiceContext } from './service.js';
+import type { LabUrls, Service, ServiceContext } from './service.js';
+import { workerArgv } from './worker-group.js';
+
+/** What a lab worker on a host finds in its environment: the broker, the backend, the quote server. */
+export function workerEnv(urls: LabUrls): Record<string, string> {
+  return { LAB_BROKER_URL: urls.brokerInLab, LAB_BACKEND_URL: urls.backendInLab, LAB_QUOTES_URL: urls.quotesInLab };
+}
 
 export const workersService: Service = {
   name: 'workers',
@@ -17,12 +23,8 @@ export const workersService: Service = {
 
   async start(ctx: ServiceContext, host: HostSpec): Promise<ProcessRef> {
     const info = ctx.provider.host(host.name);
-    const argv = [info.node, `${info.labRoot}/bin/lab.js`, 'worker', '-A', 'scenarios', '-c', String(host.concurrency), '-P', host.pool, '-Q', host.queues.join(','), '--hostname', `celery@${host.name}`, '--loglevel', 'info'];
-    return ctx.provider.spawn(host.name, argv, {
-      key: this.key(host.name),
-      logFile: `${info.workDir}/logs/workers.log`,
-      env: { LAB_BROKER_URL: ctx.urls.brokerInLab, LAB_BACKEND_URL: ctx.urls.backendInLab },
-    });
+    const argv = workerArgv(info.node, info.labRoot, { modules: ['scenarios'], concurrency: host.concurrency, pool: host.pool, queues: host.queues, nodeName: `celery@${host.name}` });
+    return ctx.provider.spawn(host.name, argv, { key: this.key(host.name), logFile: `${info.workDir}/logs/workers.log`, env: workerEnv(ctx.urls) });
   },
 
   async ready(ctx, host, ref) {

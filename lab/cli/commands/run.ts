@@ -15,6 +15,7 @@ interface RunFlags extends GlobalFlags, ReportsFlag, HostsFlag {
   warmup?: number;
   timeout: number;
   label?: string;
+  queue?: string;
   pool?: string;
   concurrency?: number;
   [param: string]: unknown;
@@ -28,6 +29,7 @@ function runOptions<T>(y: Argv<T>, s: AnyScenario): Argv<T> {
     .option('warmup', { type: 'number', describe: `warm-up repeats, not measured (default ${s.defaults.warmup})`, group: 'Run:' })
     .option('timeout', { type: 'number', default: 120, describe: 'seconds to wait for task results before the run fails', group: 'Run:' })
     .option('label', { type: 'string', describe: 'a name for this run (lab report --compare A B takes labels)', group: 'Run:' })
+    .option('queue', { alias: 'Q', type: 'string', describe: "queue the scenario's tasks go to (default: celery); a lab's workers must consume it", group: 'Run:' })
     .option('pool', { type: 'string', choices: POOL_KINDS as string[], describe: 'embedded lab: worker pool (threads, prefork, async)', group: 'Embedded lab:' })
     .option('concurrency', { type: 'number', alias: 'c', describe: 'embedded lab: worker pool size (default: CPU count)', group: 'Embedded lab:' }) as Argv<T>;
 }
@@ -63,6 +65,7 @@ function scenarioCommand(s: AnyScenario): CommandModule<GlobalFlags, RunFlags> {
         warmup: argv.warmup,
         timeout: argv.timeout,
         label: argv.label,
+        queue: argv.queue,
         pool: argv.pool as PoolKind | undefined,
         concurrency: argv.concurrency,
         reports: argv.reports,
