@@ -3,15 +3,14 @@
  * or the async pool) on this machine — what `lab run` uses when no lab is up. Same runtime, same protocol messages.
  */
 import { availableParallelism, hostname } from 'node:os';
-import { performance } from 'node:perf_hooks';
-import { App, MemoryTransports, Worker } from '../queue/index.js';
+import { MemoryTransports, Worker } from '../queue/index.js';
+import type { App } from '../queue/index.js';
 import type { PoolKind } from '../queue/index.js';
 import { startQuoteServer } from '../services/quote-server.js';
 import type { QuoteServer } from '../services/quote-server.js';
 import type { AnyScenario } from '../../scenarios/scenario.js';
 import type { LabSession } from './lab-session.js';
-import { checkGroupName, groupHostname } from './worker-groups.js';
-import type { WorkerGroup, WorkerGroups, WorkerGroupSpec } from './worker-groups.js';
+import { InProcessWorkerGroups } from './in-process-groups.js';
 
 export interface EmbeddedLabOptions {
   pool?: PoolKind;
@@ -34,7 +33,7 @@ export async function openEmbeddedLab(scenario: AnyScenario, options: EmbeddedLa
   const worker = scenario.needs?.workerGroups
     ? null
     : new Worker(app, { pool, concurrency, include: [scenario.tasksModule], hostname: `celery@${hostname()}`, queues: [options.queue ?? app.config.taskDefaultQueue] });
-  const groups = new EmbeddedWorkerGroups(memory, scenario.tasksModule);
+  const groups = new InProcessWorkerGroups(scenario.tasksModule, { broker_url: EMBEDDED_URL, result_backend: EMBEDDED_URL }, memory);
   let quotes: QuoteServer | null = null;
   try {
     // The quote server first: the book's get_rate(pair) without a URL finds it through LAB_QUOTES_URL, which the
@@ -78,47 +77,3 @@ export async function openEmbeddedLab(scenario: AnyScenario, options: EmbeddedLa
   };
 }
 
-/** Worker groups of the embedded lab: Workers in this process on its memory transports. */
-class EmbeddedWorkerGroups implements WorkerGroups {
-  readonly where = 'embedded' as const;
-  private readonly running = new Set<Worker>();
-
-  constructor(
-    private readonly memory: MemoryTransports,
-    private readonly tasksModule: URL,
-  ) {}
-
-  async start(spec: WorkerGroupSpec): Promise<WorkerGroup> {
-    checkGroupName(spec.name);
-    const t0 = performance.now();
-    const config: Record<string, unknown> = { broker_url: EMBEDDED_URL, result_backend: EMBEDDED_URL };
-    if (spec.acksLate !== undefined) config.task_acks_late = spec.acksLate;
-    if (spec.prefetchMultiplier !== undefined) config.worker_prefetch_multiplier = spec.prefetchMultiplier;
-    const app = new App(`lab-group-${spec.name}`, { include: [this.tasksModule], config, memory: this.memory });
-    const name = groupHostname(hostname(), spec.name);
-    const worker = new Worker(app, { pool: spec.pool, concurrency: spec.concurrency, queues: spec.queues, hostname: name });
-    await worker.start();
-    this.running.add(worker);
-    const running = this.running;
-    let stopped: Promise<void> | null = null;
-    return {
-      spec,
-      hostnames: [name],
-      startMs: performance.now() - t0,
-      stop() {
-        stopped ??= (async () => {
-          running.delete(worker);
-          await worker.stop({ warm: true });
-          await app.close();
-        })();
-        return stopped;
-      },
-    };
-  }
-
-  async stopAll(options: { cold?: boolean } = {}): Promise<void> {
-    const all = [...this.running];
-    this.running.clear();
-    await Promise.all(all.map((w) => w.stop({ warm: !options.cold }).then(() => w.app.close())));
-  }
-}
