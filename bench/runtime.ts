@@ -151,7 +151,7 @@ async function consumerAttached(app: App, queue: string, proc: Proc, timeoutMs =
   await app.ensureQueue(broker, queue);
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if ((await broker.stats(queue)).consumers > 0) return;
+    if (((await broker.stats(queue)).consumers ?? 0) > 0) return;
     if (proc.child.exitCode !== null) throw new Error(`worker exited:\n${proc.out()}`);
     await sleep(50);
   }

@@ -22,7 +22,8 @@ export interface LabStatus {
   inventory: string;
   hosts: { name: string; address: string; roles: string[]; reachable: boolean; detail: string }[];
   services: ServiceStatus[];
-  queues: { name: string; messages: number; consumers: number }[];
+  /** consumers: null when the broker cannot count them (Redis). */
+  queues: { name: string; messages: number; consumers: number | null }[];
   broker: string;
   backend: string;
   versions: Record<string, string>;
@@ -82,7 +83,12 @@ export async function labStatus(lab: OpenLab): Promise<LabStatus> {
     // Workers online = consumers on their queues.
     for (const s of services.filter((x) => x.service === 'workers' && x.running)) {
       const host = topology.host(s.host);
-      const online = queues.filter((q) => host?.queues.includes(q.name)).reduce((n, q) => n + q.consumers, 0);
+      const mine = queues.filter((q) => host?.queues.includes(q.name));
+      if (mine.some((q) => q.consumers === null)) {
+        s.health = 'running (this broker cannot count consumers)';
+        continue;
+      }
+      const online = mine.reduce((n, q) => n + (q.consumers ?? 0), 0);
       s.health = online > 0 ? `consuming (${online} consumer${online === 1 ? '' : 's'} on ${host?.queues.join(', ')})` : 'running but not consuming';
       s.healthy = online > 0;
     }

@@ -54,8 +54,27 @@ export interface Consumer {
 export interface QueueStats {
   name: string;
   messages: number;
-  consumers: number;
+  /** null when the broker cannot tell (Redis keeps no consumer registry). */
+  consumers: number | null;
 }
+
+/**
+ * What a broker does that another may not, so callers (and the conformance suite) say which behaviour to expect
+ * instead of guessing: RabbitMQ and the memory broker do all of it; kombu's Redis transport does less.
+ */
+export interface BrokerFeatures {
+  /** Drops a message whose per-message TTL (expiration) passed while it waited. */
+  messageTtl: boolean;
+  /** Knows how many consumers a queue has. */
+  consumerCount: boolean;
+  /** 'high-first': 9 before 0 (RabbitMQ, with x-max-priority); 'low-first': 0 before 9 (kombu's Redis transport). */
+  priority: 'high-first' | 'low-first';
+  /** A re-declare with other arguments fails, and consuming an undeclared queue fails (AMQP); Redis declares nothing. */
+  strictDeclare: boolean;
+}
+
+/** RabbitMQ's behaviour, which the memory broker reproduces. */
+export const FULL_FEATURES: BrokerFeatures = { messageTtl: true, consumerCount: true, priority: 'high-first', strictDeclare: true };
 
 /**
  * A message broker. Adapters (memory, AMQP) own their connections; no transport type leaks past this interface.
@@ -66,6 +85,7 @@ export interface Broker extends Connection {
   readonly kind: string;
   /** The URL with its password masked, for messages. */
   readonly displayUrl: string;
+  readonly features: BrokerFeatures;
   declare(queue: QueueDeclaration): Promise<void>;
   publish(message: Message, route: Route): Promise<void>;
   consume(queues: string[], options: ConsumeOptions, handler: DeliveryHandler): Promise<Consumer>;

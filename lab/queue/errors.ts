@@ -50,17 +50,22 @@ export class TaskRevokedError extends QueueError {
   }
 }
 
+/** Refused credentials or a vhost the user may not use: the URL is wrong, a configuration mistake (exit 2). */
+const CONFIG_CODES: ReadonlySet<LabErrorCode> = new Set(['E_BROKER_AUTH', 'E_BROKER_VHOST', 'E_BACKEND_AUTH']);
+
 /** A broker could not be reached, refused us, or lost a publish. The URL is always masked. */
 export class BrokerError extends QueueError {
   constructor(message: string, options: { cause?: unknown; code?: LabErrorCode } = {}) {
-    super(options.code ?? 'E_BROKER', message, { cause: options.cause });
+    const code = options.code ?? 'E_BROKER';
+    super(code, message, { cause: options.cause, exitCode: CONFIG_CODES.has(code) ? 2 : 1 });
   }
 }
 
 /** The result backend could not be reached or refused us. */
 export class BackendError extends QueueError {
   constructor(message: string, options: { cause?: unknown; code?: LabErrorCode } = {}) {
-    super(options.code ?? 'E_BACKEND', message, { cause: options.cause });
+    const code = options.code ?? 'E_BACKEND';
+    super(code, message, { cause: options.cause, exitCode: CONFIG_CODES.has(code) ? 2 : 1 });
   }
 }
 

@@ -11,6 +11,8 @@ import type { MemoryTransports } from './memory-transports.js';
 /** Celery's broker_transport_options that lab reads (others are ignored, as kombu ignores what a transport lacks). */
 export interface BrokerTransportOptions {
   confirm_publish?: boolean;
+  /** Redis broker: seconds before a vanished consumer's unacked message is restored (kombu's; default 3600). */
+  visibility_timeout?: number;
   [other: string]: unknown;
 }
 
@@ -52,7 +54,13 @@ export async function createBroker(url: string, options: TransportOptions & { tr
     const confirm = options.transportOptions?.confirm_publish;
     return new AmqpBroker(url, typeof confirm === 'boolean' ? { confirmPublish: confirm } : {});
   }
-  throw new UrlError(`unsupported broker URL scheme "${scheme}:" in ${maskUrl(url)} (supported: amqp://, amqps://, memory://)`);
+  if (scheme === 'redis' || scheme === 'rediss') {
+    const { RedisBroker } = await import('./brokers/redis-broker.js');
+    const vt = options.transportOptions?.visibility_timeout;
+    if (vt !== undefined && !(typeof vt === 'number' && vt > 0)) throw new UrlError(`broker_transport_options.visibility_timeout: expected seconds > 0, got ${JSON.stringify(vt)}`);
+    return new RedisBroker(url, vt === undefined ? {} : { visibilityTimeoutS: vt });
+  }
+  throw new UrlError(`unsupported broker URL scheme "${scheme}:" in ${maskUrl(url)} (supported: amqp://, amqps://, redis://, rediss://, memory://)`);
 }
 
 export async function createBackend(url: string, options: TransportOptions = {}): Promise<ResultBackend> {

@@ -198,7 +198,7 @@ test.describe('malformed and huge messages', () => {
 });
 
 test.describe('connections refused, lost, or named wrong', () => {
-  test('a broker that refuses the credentials: lab worker and lab call exit 1 with one line, password masked', async (t) => {
+  test('a broker that refuses the credentials: lab worker and lab call exit 2 (a configuration mistake) with one line, password masked', async (t) => {
     if (!(await servers(t))) return;
     const queue = queueName('auth');
     const broker = 'amqp://guest:wrong-secret@127.0.0.1:5672//';
@@ -208,7 +208,7 @@ test.describe('connections refused, lost, or named wrong', () => {
     ]) {
       const t0 = Date.now();
       const r = await lab(args, { env: env(queue), timeoutMs: 30_000 });
-      assert.equal(r.code, 1, `${args[0]}: ${r.stderr}`);
+      assert.equal(r.code, 2, `${args[0]}: ${r.stderr}`);
       const errors = errorLines(r.stderr);
       assert.equal(errors.length, 1, errors.join('\n'));
       assert.match(errors[0], /^lab: amqp:\/\/guest:\*\*\*\*@127\.0\.0\.1:5672\/\/: ACCESS_REFUSED - Login was refused/);

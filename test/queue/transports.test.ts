@@ -18,7 +18,8 @@ test('memory:// without a hub is a one-line UrlError (exit 2)', async () => {
 });
 
 test('unknown schemes and unparsable URLs are UrlErrors naming the masked URL', async () => {
-  await assert.rejects(createBroker('redis://h/0'), urlError(/^unsupported broker URL scheme "redis:" in redis:\/\/h\/0/));
+  await assert.rejects(createBroker('sqs://h/0'), urlError(/^unsupported broker URL scheme "sqs:" in sqs:\/\/h\/0 \(supported: amqp:\/\/, amqps:\/\/, redis:\/\/, rediss:\/\/, memory:\/\/\)/));
+  await assert.rejects(createBroker('redis://h/x'), urlError(/^bad Redis database number "x" in redis:\/\/h\/x/));
   await assert.rejects(createBackend('amqp://u:secret@h//'), (e: unknown) => e instanceof UrlError && /unsupported result backend URL scheme "amqp:"/.test(e.message) && !e.message.includes('secret'));
   await assert.rejects(createBroker('rabbitmq at host1'), urlError(/^not a URL: rabbitmq at host1 /));
   await assert.rejects(createBroker('amqp://h:99999//'), urlError(/^not a valid URL: amqp:\/\/h:99999\/\//));

@@ -23,7 +23,7 @@ export const statusCommandModule: CommandModule<GlobalFlags, GlobalFlags & Hosts
         const services = new Table({ head: ['service', 'host', 'pid', 'health'], style });
         for (const v of s.services) services.push([v.service, v.host, v.pid ?? '—', `${v.healthy ? '✓' : '✗'} ${v.health}`]);
         process.stdout.write(`${hosts.toString()}\n${services.toString()}\n`);
-        for (const q of s.queues) process.stdout.write(`queue ${q.name}: ${q.messages} waiting, ${q.consumers} consumer${q.consumers === 1 ? '' : 's'}\n`);
+        for (const q of s.queues) process.stdout.write(`queue ${q.name}: ${q.messages} waiting, ${q.consumers === null ? 'consumers unknown' : `${q.consumers} consumer${q.consumers === 1 ? '' : 's'}`}\n`);
         process.stdout.write(`broker ${s.broker}${s.versions.rabbitmq ? ` (RabbitMQ ${s.versions.rabbitmq})` : ''} · backend ${s.backend}${s.versions.redis ? ` (Redis ${s.versions.redis})` : ''}\n`);
       }
       if (!s.healthy) process.exitCode = 1;

@@ -31,6 +31,7 @@ import { BrokerError } from '../errors.js';
 import { ConnectionBase } from '../connection.js';
 import { backoffDelay, backoffPolicy } from '../../backoff.js';
 import type { BackoffPolicy } from '../../backoff.js';
+import { FULL_FEATURES } from '../broker.js';
 import type { Broker, ConsumeOptions, Consumer, DeliveryHandler, QueueDeclaration, QueueStats, Route } from '../broker.js';
 import type { Message } from '../protocol.js';
 import { Fifo } from './fifo.js';
@@ -120,6 +121,7 @@ function coalesceWrites(model: ChannelModel): void {
 
 export class AmqpBroker extends ConnectionBase implements Broker, ConsumerHost {
   readonly kind = 'amqp';
+  readonly features = FULL_FEATURES;
   readonly displayUrl: string;
   readonly connectionName: string;
   readonly #url: string;

@@ -7,6 +7,7 @@
  */
 import { BrokerError } from '../errors.js';
 import { ConnectionBase } from '../connection.js';
+import { FULL_FEATURES } from '../broker.js';
 import type { Broker, ConsumeOptions, Consumer, Delivery, DeliveryHandler, QueueDeclaration, QueueStats, Route } from '../broker.js';
 import type { Message } from '../protocol.js';
 
@@ -66,6 +67,7 @@ class MemConsumer implements Consumer {
 
 export class MemoryBroker extends ConnectionBase implements Broker {
   readonly kind = 'memory';
+  readonly features = FULL_FEATURES;
   readonly displayUrl: string;
   private readonly queues = new Map<string, MemQueue>();
   /** exchange name → routing key → queue names */
