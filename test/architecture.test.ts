@@ -53,7 +53,7 @@ test('outside lab/queue, the runtime is imported through its index only', async 
 test('amqplib, ioredis, ssh2 and dockerode are imported by their adapters only', async () => {
   const adapters: Record<string, RegExp> = {
     amqplib: /^lab\/queue\/brokers\/amqp-[a-z-]+\.ts$/,
-    ioredis: /^lab\/queue\/backends\/redis-[a-z-]+\.ts$/,
+    ioredis: /^lab\/queue\/(backends|brokers)\/redis-[a-z-]+\.ts$/,
     ssh2: /^lab\/providers\/ssh-connection\.ts$/,
     dockerode: /^lab\/providers\/docker-engine\.ts$/,
   };
