@@ -114,6 +114,20 @@ export const poolsLesson: Scenario<PoolsParams, Fixture, PoolsOutput> = {
     try {
       const started = await Promise.all(POOLS.map((pool) => ctx.workers.start({ name: pool, queues: [queues[pool]], pool, concurrency: pool === 'prefork' ? params.procs : params.threads })));
       POOLS.forEach((p, i) => (env.groups[p] = started[i]!));
+      // Warm every slot before the timed runs (a worker in service is warm): one quick fetch and one small sort
+      // per slot, so the first measured run does not pay for cold code and new connections in each slot.
+      const warm = quotesUrl(ctx, 0);
+      await Promise.all(
+        POOLS.map(async (pool) => {
+          const slots = env.groups[pool].spec.concurrency;
+          const sent = await Promise.all([
+            ...Array.from({ length: slots }, () => send(ctx.app, 'currency.get_rate', ['EURUSD', warm], { queue: queues[pool] })),
+            ...Array.from({ length: slots }, () => send(ctx.app, 'mergesort.sort', [[3, 1, 2]], { queue: queues[pool] })),
+          ]);
+          await Promise.all(sent.map((r) => r.get({ timeout: ctx.timeoutS, signal: ctx.signal })));
+          await forget(sent);
+        }),
+      );
     } catch (err) {
       await deleteQueues(ctx.app, Object.values(queues));
       throw err;
