@@ -154,6 +154,7 @@ export const LESSON_CASES: LessonCase[] = [
       const o = out<IgnoreResultOutput>(r);
       assert.equal(o.mode, 'ignore-result');
       assert.equal(o.keys, 0, 'no result key for any ignore_result task');
+      assert.equal(o.leftInQueue, 0, 'every task reached the worker, which stopped warm: all ran');
       assert.equal(o.last, 'last');
       assert.match(r.points[0]!.verify.detail, /throughput \d+ tasks\/s with ignore_result vs \d+ tasks\/s with results/);
     },
