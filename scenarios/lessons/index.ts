@@ -9,4 +9,10 @@ import { routingLesson } from './routing.js';
 import { poolsLesson } from './pools.js';
 import { ignoreResultLesson } from './ignore-result.js';
 
-export const LESSONS: readonly AnyScenario[] = [noWorkerLesson, purgeLesson, exceptionLesson, retryLesson, expiresLesson, routingLesson, poolsLesson, ignoreResultLesson];
+/** `lab run <lesson>` prints what the book says first, then what happened. */
+function withBookLine(s: AnyScenario): AnyScenario {
+  const describe = s.describe;
+  return { ...s, describe: (summary) => [`the book: ${s.lesson ?? s.summary}`, ...(describe ? describe.call(s, summary) : [])] };
+}
+
+export const LESSONS: readonly AnyScenario[] = [noWorkerLesson, purgeLesson, exceptionLesson, retryLesson, expiresLesson, routingLesson, poolsLesson, ignoreResultLesson].map(withBookLine);

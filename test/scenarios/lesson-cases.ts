@@ -80,7 +80,8 @@ export const LESSON_CASES: LessonCase[] = [
       assert.equal(o.next, 'still serving');
       assert.equal(o.nextOn, o.failedOn, 'the same worker served the next task');
       const lines = lesson('exception').describe!(o);
-      assert.match(lines[0]!, /^Traceback \(remote, from celery@.+-booo\):$/);
+      assert.equal(lines[0], `the book: ${lesson('exception').lesson}`);
+      assert.match(lines[1]!, /^Traceback \(remote, from celery@.+-booo\):$/);
       assert.equal(lines.filter((l) => l === 'Exception: Booo!').length, 1, 'the exception is printed once, last, as Python does');
     },
   },
