@@ -1,16 +1,21 @@
-/** The scenarios `lab run` knows, by name. */
+/** The scenarios `lab run` knows, by name: the book's three programs, then its lessons. */
 import type { AnyScenario } from './scenario.js';
 import { echoScenario } from './echo/echo.js';
 import { currencyScenario } from './currency/currency.js';
 import { mergesortScenario } from './mergesort/mergesort.js';
+import { LESSONS } from './lessons/index.js';
 
-export const SCENARIOS: readonly AnyScenario[] = [echoScenario, currencyScenario, mergesortScenario];
+export { LESSONS };
+
+export const SCENARIOS: readonly AnyScenario[] = [echoScenario, currencyScenario, mergesortScenario, ...LESSONS];
 
 export function findScenario(name: string): AnyScenario | undefined {
   return SCENARIOS.find((s) => s.name === name);
 }
 
-/** Every scenario's task module: what a lab worker imports to serve all of them. */
+/** Every scenario's task module, once each: what a lab worker imports to serve all of them (`-A scenarios`). */
 export function allTaskModules(): URL[] {
-  return SCENARIOS.map((s) => s.tasksModule);
+  const seen = new Map<string, URL>();
+  for (const s of SCENARIOS) seen.set(s.tasksModule.href, s.tasksModule);
+  return [...seen.values()];
 }

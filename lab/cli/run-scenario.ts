@@ -33,21 +33,28 @@ export interface RunScenarioArgs {
   json: boolean;
 }
 
+/**
+ * The provisioned lab `lab run` uses — the one --hosts names, else the active lab — checked up and ready; null
+ * when the run stays in this process (the embedded lab: no lab is up, or --embedded, or inside a lab).
+ */
+export async function labToRunOn(a: { hosts?: string; embedded: boolean; inLab?: string; pool?: PoolKind; concurrency?: number }): Promise<{ name: string; dir: string } | null> {
+  if (a.inLab || a.embedded) return null;
+  const { findLab } = await import('../orchestrator/lab-ref.js');
+  const { readState } = await import('../topology/state.js');
+  const ref = await findLab(a.hosts);
+  const state = ref ? await readState(ref.dir) : null;
+  if (a.hosts && !state) throw new UsageError(`lab ${ref?.name ?? a.hosts} is not up: bring it up with lab up --hosts ${a.hosts} (or leave out --hosts for the embedded lab)`);
+  if (!ref || !state) return null;
+  if (state.status !== 'up') throw new UsageError(`lab ${ref.name} is not ready (state: ${state.status}): run lab up again, or lab down — or use --embedded`);
+  if (a.pool || a.concurrency) throw new UsageError("--pool and --concurrency are for the embedded lab; a lab's workers are set in its inventory");
+  return ref;
+}
+
 export async function runScenarioCommand(a: RunScenarioArgs): Promise<number> {
   if (a.queue !== undefined && !new RegExp(QUEUE_PATTERN).test(a.queue)) throw new UsageError(`--queue: ${JSON.stringify(a.queue)} is not a queue name (letters, digits, _ . : -)`);
-  if (!a.inLab && !a.embedded) {
-    const { findLab } = await import('../orchestrator/lab-ref.js');
-    const { readState } = await import('../topology/state.js');
-    const ref = await findLab(a.hosts);
-    const state = ref ? await readState(ref.dir) : null;
-    if (a.hosts && !state) throw new UsageError(`lab ${ref?.name ?? a.hosts} is not up: bring it up with lab up --hosts ${a.hosts} (or leave out --hosts for the embedded lab)`);
-    if (ref && state) {
-      if (state.status !== 'up') throw new UsageError(`lab ${ref.name} is not ready (state: ${state.status}): run lab up again, or lab down — or use --embedded`);
-      if (a.pool || a.concurrency) throw new UsageError("--pool and --concurrency are for the embedded lab; a lab's workers are set in its inventory");
-      // A scenario that starts its own workers runs its driver here, where the provider is.
-      return a.scenario.needs?.workerGroups ? runFromController(a, ref) : runOnTheLab(a, ref);
-    }
-  }
+  const ref = await labToRunOn(a);
+  // A scenario that starts its own workers runs its driver here, where the provider is.
+  if (ref) return a.scenario.needs?.workerGroups ? runFromController(a, ref) : runOnTheLab(a, ref);
   return runInThisProcess(a);
 }
 

@@ -24,11 +24,12 @@ test('lab run mergesort --n 1,2 --size 2000,4000 sweeps every point, interleavin
     ],
   );
   for (const p of rec.points) {
-    // warm-up then measured, modes alternating within each repeat: local, distributed, local, distributed…
+    // warm-up then measured, modes alternating within each repeat: local, parallel, distributed, local, …
     assert.deepEqual(
       p.samples.map((s) => [s.mode, s.repeat, s.warmup]),
       [0, 1, 2, 3].flatMap((i) => [
         ['local', i, i === 0],
+        ['parallel', i, i === 0],
         ['distributed', i, i === 0],
       ]),
     );

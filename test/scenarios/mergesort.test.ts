@@ -2,6 +2,7 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { merge, mergeSort } from '../../scenarios/mergesort/merge-sort.js';
 import { mergeAll, mergesortScenario, shuffledRange, split } from '../../scenarios/mergesort/mergesort.js';
+import { SortThreads } from '../../scenarios/mergesort/parallel.js';
 
 test('mergeSort sorts, including edge cases', () => {
   for (const xs of [[], [1], [2, 1], [3, 3, 1, 1], [5, -1, 0, 2.5, -7], Array.from({ length: 1000 }, (_, i) => (i * 7919) % 1000)]) {
@@ -45,4 +46,39 @@ test('verify accepts a sorted result and rejects a wrong one, saying where', () 
 
 test('more chunks than items is refused', () => {
   assert.throws(() => mergesortScenario.prepare({ n: 10, size: 5, seed: 1 }), /--n 10 is more chunks than --size 5/);
+});
+
+test('the parallel mode sorts the chunks on worker threads: verified, with the phases of the critical path', async () => {
+  const params = { n: 3, size: 30_000, seed: 5 };
+  const fixture = mergesortScenario.prepare(params) as Awaited<ReturnType<typeof mergesortScenario.prepare>>;
+  const ctx = { signal: new AbortController().signal, timeoutS: 10, env: undefined as unknown } as Parameters<typeof mergesortScenario.run>[3];
+  ctx.env = await mergesortScenario.setUp!(params, fixture, ctx);
+  try {
+    assert.ok(ctx.env instanceof SortThreads);
+    assert.equal((ctx.env as SortThreads).threads, SortThreads.size(3));
+    for (let i = 0; i < 2; i++) {
+      const r = await mergesortScenario.run('parallel', params, fixture, ctx);
+      assert.equal(mergesortScenario.verify(params, fixture, r.output, 'parallel').ok, true);
+      assert.deepEqual(Object.keys(r.phases), ['split', 'dispatch', 'queue wait', 'compute', 'result transfer', 'merge']);
+      assert.ok(r.phases.compute! > 0, 'a thread spent time sorting');
+    }
+  } finally {
+    await mergesortScenario.tearDown!(params, fixture, ctx);
+  }
+  // Without setUp (a benchmark calling run directly) the mode starts threads of its own and stops them.
+  const alone = await mergesortScenario.run('parallel', params, fixture, { ...ctx, env: undefined });
+  assert.equal(mergesortScenario.verify(params, fixture, alone.output, 'parallel').ok, true);
+  assert.deepEqual(mergesortScenario.modes, ['local', 'parallel', 'distributed']);
+});
+
+test('SortThreads queues chunks beyond its threads and refuses work once closed', async () => {
+  const pool = await SortThreads.start(1);
+  try {
+    const out = await Promise.all([[3, 1, 2], [9, 8], [5]].map((c) => pool.sort(c)));
+    assert.deepEqual(out.map((o) => o.sorted), [[1, 2, 3], [8, 9], [5]]);
+    for (const o of out) assert.ok(o.started <= o.finished && o.finished <= o.arrived + 1);
+  } finally {
+    await pool.close();
+  }
+  await assert.rejects(pool.sort([1]), /closed/);
 });

@@ -3,7 +3,7 @@ import type { Argv, CommandModule } from 'yargs';
 import { UsageError } from '../../errors.js';
 import { POOL_KINDS } from '../../queue/index.js';
 import type { PoolKind } from '../../queue/index.js';
-import { SCENARIOS } from '../../../scenarios/index.js';
+import { LESSONS, SCENARIOS } from '../../../scenarios/index.js';
 import type { AnyScenario } from '../../../scenarios/scenario.js';
 import { hostsOption, reportsOption } from '../shared-options.js';
 import type { GlobalFlags, HostsFlag, ReportsFlag } from '../shared-options.js';
@@ -75,11 +75,41 @@ function scenarioCommand(s: AnyScenario): CommandModule<GlobalFlags, RunFlags> {
   };
 }
 
+interface LessonsFlags extends GlobalFlags, ReportsFlag, HostsFlag {
+  lesson?: string[];
+  embedded: boolean;
+  timeout: number;
+  label?: string;
+}
+
+/** `lab run lessons [LESSON..]`: the chapter's lessons in order, one line each. */
+const lessonsCommand: CommandModule<GlobalFlags, LessonsFlags> = {
+  command: 'lessons [lesson..]',
+  describe: "the chapter's lessons one after another: what the book says, what happened here, the verdict",
+  builder: (y) =>
+    hostsOption(reportsOption(y))
+      .usage(
+        `$0 run lessons [LESSON..] [options]\n\nRuns the book's lessons in the chapter's order (${LESSONS.map((l) => l.name).join(', ')}) on the lab \`lab run\` would use — the lab that is up, else the embedded lab — and prints one line per lesson: ✓ or ✗, what the book says, what happened here. Each lesson writes its run record; the exit code is 1 if any lesson did not happen.`,
+      )
+      .positional('lesson', { type: 'string', array: true, describe: 'run only these lessons (default: all)' })
+      .option('embedded', { type: 'boolean', default: false, describe: 'use the embedded lab even when a lab is up', group: 'Lab:' })
+      .option('timeout', { type: 'number', default: 120, describe: 'seconds each lesson waits for task results before it fails', group: 'Run:' })
+      .option('label', { type: 'string', describe: 'a label for the run records', group: 'Run:' })
+      .example('$0 run lessons', 'every lesson, one line each')
+      .example('$0 run lessons no-worker expires --json', 'two lessons, their run records as JSON') as Argv<LessonsFlags>,
+  handler: async (argv) => {
+    if (!(argv.timeout > 0)) throw new UsageError(`--timeout: expected seconds > 0, got ${String(argv.timeout)}`);
+    const { runLessonsCommand } = await import('../run-lessons.js');
+    process.exitCode = await runLessonsCommand({ hosts: argv.hosts, embedded: argv.embedded, timeout: argv.timeout, label: argv.label, reports: argv.reports, json: argv.json, only: argv.lesson });
+  },
+};
+
 export const runCommandModule: CommandModule<GlobalFlags, GlobalFlags> = {
   command: 'run <scenario>',
-  describe: 'run a scenario and record its timings (echo, currency, mergesort)',
+  describe: "run a scenario and record its timings (echo, currency, mergesort), one of the chapter's lessons, or all of them (lessons)",
   builder: (y) => {
     let b = y.usage('$0 run <scenario> [args] [options]\n\nRuns on the active lab if one is up, else on the embedded lab (this machine, in-memory broker and backend, a worker pool of threads). Every run writes a run record to reports/.');
+    b = b.command(lessonsCommand as unknown as CommandModule<GlobalFlags, GlobalFlags>);
     for (const s of SCENARIOS) b = b.command(scenarioCommand(s) as unknown as CommandModule<GlobalFlags, GlobalFlags>);
     return b
       .command({
@@ -88,14 +118,15 @@ export const runCommandModule: CommandModule<GlobalFlags, GlobalFlags> = {
         // Whatever flags came with an unknown scenario, the error to give is about the scenario.
         builder: (y) => y.strict(false),
         handler: (argv) => {
-          const known = SCENARIOS.map((s) => s.name).join(', ');
+          const known = [...SCENARIOS.map((s) => s.name), 'lessons'].join(', ');
           const name = (argv as { name?: string }).name;
           throw new UsageError(name ? `unknown scenario "${name}" (known: ${known})` : `name a scenario: ${known}`);
         },
       })
       .example('$0 run mergesort --n 4', "the book's distributed merge sort, local vs distributed")
       .example('$0 run currency EURUSD GBPUSD', 'fetch two rates through the workers')
-      .example('$0 run echo --repeat 2000', 'round-trip latency');
+      .example('$0 run echo --repeat 2000', 'round-trip latency')
+      .example('$0 run lessons', "the chapter's lessons, one line each (no-worker, purge, exception, …)");
   },
   handler: () => undefined,
 };
