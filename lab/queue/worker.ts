@@ -261,6 +261,12 @@ export class Worker extends EventEmitter {
         await this.store(h, 'RETRY', outcome.exc ?? toExceptionInfo(celeryException('Retry', `Retry in ${outcome.countdown}s`)), null);
         break;
       }
+      case 'expired': {
+        // It expired while waiting for a slot (prefetched behind busy ones): revoked, as on arrival.
+        this.log.log('info', `Discarding revoked task: ${h.task}[${h.id}] (expired)`);
+        await this.store(h, 'REVOKED', toExceptionInfo(celeryException('TaskRevokedError', 'expired')), null);
+        break;
+      }
       case 'lost': {
         if (acksLate && (task.options.rejectOnWorkerLost ?? this.app.config.taskRejectOnWorkerLost)) {
           this.log.log('warning', `Task ${h.task}[${h.id}]: ${outcome.exc.exc_type}; returned to the queue`);

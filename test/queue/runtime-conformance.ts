@@ -169,6 +169,16 @@ export function runtimeConformance(target: RuntimeTarget): void {
       assert.equal(r.state, 'REVOKED');
     });
 
+    test('a task whose expiry passes while it waits for a pool slot is revoked, not run', async (t) => {
+      if (!(await setup(t, { pool: 'threads', concurrency: 1 }))) return;
+      const busy = await tasks.sleep.delay(500);
+      // Prefetched at once (the window is 4), but the only slot is busy for 500 ms: it expires in the worker.
+      const r = await tasks.echo.applyAsync(['too late'], {}, { expires: 0.2 });
+      await assert.rejects(r.get({ timeout: 10 }), (err: unknown) => err instanceof TaskRevokedError);
+      assert.equal(r.state, 'REVOKED');
+      assert.equal(await busy.get({ timeout: 10 }), 500);
+    });
+
     test('a chain passes each result on', async (t) => {
       if (!(await setup(t))) return;
       const r = await chain(tasks.add.s(1, 2), tasks.add.s(3), tasks.add.s(4)).applyAsync();

@@ -9,6 +9,7 @@ import { Worker as Thread } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import { celeryException, toExceptionInfo } from '../errors.js';
 import { backoffDelay } from '../../backoff.js';
+import { expiredJob } from './job.js';
 import type { Job, JobOutcome, Pool, PoolKind } from './job.js';
 import type { ChildMessage, ParentMessage } from './pool-child.js';
 
@@ -148,6 +149,10 @@ export class ChildPool extends EventEmitter implements Pool {
       if (!slot) return;
       const { job, resolve, onStart } = this.waiting.shift()!;
       onStart?.();
+      if (expiredJob(job)) {
+        resolve({ kind: 'expired', runtimeMs: 0 });
+        continue;
+      }
       slot.job = job;
       slot.resolve = resolve;
       slot.startedAt = performance.now();

@@ -1,6 +1,7 @@
 /** The async pool: tasks run on the worker's own event loop, up to `concurrency` at once (I/O-bound tasks). */
 import { EventEmitter } from 'node:events';
 import { execute, loadTaskModules } from './executor.js';
+import { expiredJob } from './job.js';
 import type { Job, JobOutcome, Pool } from './job.js';
 
 export class InlinePool extends EventEmitter implements Pool {
@@ -34,6 +35,10 @@ export class InlinePool extends EventEmitter implements Pool {
     while (this.running < this.concurrency && this.waiting.length > 0) {
       const { job, resolve, onStart } = this.waiting.shift()!;
       onStart?.();
+      if (expiredJob(job)) {
+        resolve({ kind: 'expired', runtimeMs: 0 });
+        continue;
+      }
       this.running++;
       void execute(job).then((outcome) => {
         this.running--;

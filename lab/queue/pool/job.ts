@@ -19,7 +19,14 @@ export type JobOutcome =
   | { kind: 'failure'; exc: ExceptionInfo; traceback: string | null; runtimeMs: number; embed: Embed | null; malformed?: boolean }
   | { kind: 'retry'; exc: ExceptionInfo | null; countdown: number; eta: string | null; runtimeMs: number }
   /** The child died or was killed while running the job. */
-  | { kind: 'lost'; exc: ExceptionInfo; runtimeMs: number };
+  | { kind: 'lost'; exc: ExceptionInfo; runtimeMs: number }
+  /** Its expiry passed while it waited for a slot: not run (Celery revokes it then too). */
+  | { kind: 'expired'; runtimeMs: 0 };
+
+/** Has the job's expiry passed? Checked when a slot takes it, the last moment before it would run. */
+export function expiredJob(job: Job, now = Date.now()): boolean {
+  return job.request.expires !== null && Date.parse(job.request.expires) <= now;
+}
 
 export type PoolKind = 'prefork' | 'threads' | 'async';
 
