@@ -2,8 +2,7 @@
 import type { CommandModule } from 'yargs';
 import { UsageError } from '../../errors.js';
 import type { SendOptions } from '../../queue/index.js';
-import { resolveUrls } from '../urls.js';
-import { connectionOptions } from '../shared-options.js';
+import { CONNECTION_HELP, connectionOptions } from '../shared-options.js';
 import type { ConnectionFlags, GlobalFlags } from '../shared-options.js';
 
 interface CallFlags extends GlobalFlags, ConnectionFlags {
@@ -35,17 +34,21 @@ export const callCommandModule: CommandModule<GlobalFlags, CallFlags> = {
   describe: 'send a task by name (and wait for its result with --wait)',
   builder: (y) =>
     connectionOptions(y)
+      .usage(`$0 call <task> [args] [options]\n\nSends one task (Celery protocol v2) and prints its id — or, with --wait, its result.\n\n${CONNECTION_HELP}`)
       .positional('task', { type: 'string', describe: 'task name, e.g. test.echo' })
       .positional('args', { type: 'string', describe: 'positional arguments as a JSON array, e.g. \'["hello"]\'' })
       .option('kwargs', { type: 'string', describe: 'keyword arguments as a JSON object' })
-      .option('queue', { alias: 'Q', type: 'string', describe: 'queue to send to (default: celery)' })
+      .option('queue', { alias: 'Q', type: 'string', describe: "queue to send to (default: the task's route in --config's CELERY_ROUTES, else celery)" })
       .option('countdown', { type: 'number', describe: 'seconds before the task may run' })
       .option('expires', { type: 'number', describe: 'seconds after which the task is revoked if not run' })
       .option('priority', { type: 'number', describe: 'message priority (needs a priority queue)' })
       .option('wait', { type: 'boolean', default: false, describe: 'wait for the result and print it' })
       .option('timeout', { type: 'number', default: 30, describe: 'seconds to wait with --wait' })
       .example('$0 call test.echo \'["Python rocks!"]\' --wait', 'the book\'s first task')
-      .example('$0 call currency.get_rate \'["EURUSD"]\' --kwargs \'{"url_tmplt": "http://HOST4:8080/d/quotes.csv?s={}=X&f=p"}\' --wait', 'keyword arguments') as never,
+      .example('$0 call currency.get_rate \'["EURUSD"]\' --wait', "the book's get_rate.delay('EURUSD'): lab's workers know the lab's quote server")
+      .example('$0 call currency.get_rate \'["EURUSD"]\' --kwargs \'{"url_tmplt": "http://HOST4:8000/d/quotes.csv?s={}=X&f=p"}\' --wait', 'keyword arguments')
+      .example('$0 call project.task1 --config ./config.js --wait -v', "URLs and CELERY_ROUTES from the book's config module; -v says where the URLs came from")
+      .example('$0 call test.echo \'["hi"]\' --broker amqp://guest:guest@127.0.0.1// --backend redis://127.0.0.1:6379/0', 'a broker and backend of your own') as never,
   handler: async (argv) => {
     const args = argv.args === undefined ? [] : (parseJson('args', argv.args, 'array') as unknown[]);
     const kwargs = argv.kwargs === undefined ? {} : (parseJson('--kwargs', argv.kwargs, 'object') as Record<string, unknown>);
@@ -53,10 +56,8 @@ export const callCommandModule: CommandModule<GlobalFlags, CallFlags> = {
       const v = argv[k];
       if (v !== undefined && !(v >= 0)) throw new UsageError(`--${k}: expected seconds ≥ 0, got ${String(v)}`);
     }
-    const urls = await resolveUrls(argv);
-    if (argv.wait && !urls.backend) throw new UsageError('--wait needs a result backend: pass --backend or set LAB_BACKEND_URL');
-    const { App } = await import('../../queue/index.js');
-    const app = new App('lab-call', { broker: urls.broker, backend: urls.backend });
+    const { cliApp } = await import('../cli-app.js');
+    const { app } = await cliApp('lab-call', { flags: argv, verbose: argv.verbose, needBroker: true, needBackend: argv.wait ? '--wait' : null });
     try {
       const options: SendOptions = { queue: argv.queue, countdown: argv.countdown, expires: argv.expires, priority: argv.priority };
       const r = await app.sendTask(argv.task, args, kwargs, options);
