@@ -16,8 +16,8 @@ export interface HostsFlag {
   hosts?: string;
 }
 
-export function hostsOption<T>(y: Argv<T>): Argv<T & HostsFlag> {
-  return y.option('hosts', { type: 'string', describe: 'inventory file (hosts.yaml or an Ansible YAML inventory); default: the active lab', normalize: true });
+export function hostsOption<T>(y: Argv<T>, defaultText = 'the active lab'): Argv<T & HostsFlag> {
+  return y.option('hosts', { type: 'string', describe: `inventory file (hosts.yaml or an Ansible YAML inventory); default: ${defaultText}`, normalize: true });
 }
 
 export interface ReportsFlag {
