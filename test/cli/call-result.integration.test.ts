@@ -21,6 +21,7 @@ import type { FakeLab } from './fake-lab.js';
 
 const QUEUE = `lab-cli-${randomBytes(4).toString('hex')}`;
 const TASKS = fileURLToPath(new URL('../fixtures/interop/tasks.js', import.meta.url));
+const QUEUE_INDEX = new URL('../../lab/queue/index.js', import.meta.url).href;
 const MASKED_BROKER = RABBITMQ_URL.replace(/^(amqp:\/\/[^:@/]*):[^@/]*@/, '$1:****@');
 
 let dir = '';
@@ -41,8 +42,10 @@ async function ready(t: TestContext): Promise<boolean> {
     join(dir, 'config.js'),
     `export const BROKER_URL = ${JSON.stringify(RABBITMQ_URL)};\nexport const CELERY_RESULT_BACKEND = ${JSON.stringify(REDIS_URL)};\n` +
       `export const CELERY_ROUTES = { 'test.echo': { queue: '${QUEUE}' }, 'interop.*': { queue: '${QUEUE}' } };\n` +
-      `export const CELERY_DEFAULT_QUEUE = '${QUEUE}';\nexport const result_expires = 120;\n`,
+      `export const CELERY_DEFAULT_QUEUE = '${QUEUE}';\nexport const result_expires = 120;\nexport const CELERY_IMPORTS = ['extra_tasks'];\n`,
   );
+  // A task module the config names (Celery's imports), served beside the -A module.
+  await writeFile(join(dir, 'extra_tasks.js'), `import { App } from ${JSON.stringify(QUEUE_INDEX)};\nexport const app = new App('extra');\napp.task('cli.extra', (x) => x * 2);\n`);
   worker = startPeer('lab worker --config', process.execPath, [LAB_BIN, 'worker', '-A', TASKS, '--config', './config.js', '-c', '2', '-P', 'threads', '-v'], { cwd: dir, env });
   await worker.waitFor(/ ready\. /, 30_000);
   return true;
@@ -74,6 +77,11 @@ test("lab call --config routes by the config's CELERY_ROUTES and waits on its ba
   const r = await call(['call', 'test.echo', '["Python rocks!"]', '--config', 'config', '--wait']);
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stdout, '"Python rocks!"\n');
+  // The worker serves the config's CELERY_IMPORTS too; the task goes to the config's default queue.
+  const extra = await call(['call', 'cli.extra', '[21]', '--config', 'config', '--wait']);
+  assert.equal(extra.code, 0, extra.stderr);
+  assert.equal(extra.stdout, '42\n');
+  assert.match(worker!.output(), /\. cli\.extra\n/);
 });
 
 test('a failed --wait: one line without -v, exit 1', async (t) => {
