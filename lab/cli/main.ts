@@ -14,6 +14,8 @@ import { reportCommandModule } from './commands/report.js';
 import { workerCommandModule } from './commands/worker.js';
 import { callCommandModule } from './commands/call.js';
 import { purgeCommandModule } from './commands/purge.js';
+import { resultCommandModule } from './commands/result.js';
+import { initCommandModule } from './commands/init.js';
 import { upCommandModule } from './commands/up.js';
 import { downCommandModule } from './commands/down.js';
 import { statusCommandModule } from './commands/status.js';
@@ -32,7 +34,7 @@ function helpCommand(argv: string[], commands: string[]): string {
   return ['lab', ...words, '--help'].join(' ');
 }
 
-const COMMANDS = [upCommandModule, statusCommandModule, runCommandModule, reportCommandModule, logsCommandModule, execCommandModule, envCommandModule, downCommandModule, workerCommandModule, callCommandModule, purgeCommandModule, serveQuotesCommandModule] as CommandModule<GlobalFlags, GlobalFlags>[];
+const COMMANDS = [initCommandModule, upCommandModule, statusCommandModule, runCommandModule, reportCommandModule, logsCommandModule, execCommandModule, envCommandModule, downCommandModule, workerCommandModule, callCommandModule, resultCommandModule, purgeCommandModule, serveQuotesCommandModule] as CommandModule<GlobalFlags, GlobalFlags>[];
 
 export async function main(argv: string[] = hideBin(process.argv)): Promise<number> {
   const verbose = argv.includes('--verbose') || argv.includes('-v');

@@ -4,14 +4,19 @@
  */
 import { availableParallelism, hostname } from 'node:os';
 import { maskUrl } from '../errors.js';
-import { App, Worker, celeryLogger } from '../queue/index.js';
+import { Worker, celeryLogger } from '../queue/index.js';
 import type { LogLevel, PoolKind } from '../queue/index.js';
+import { cliApp } from './cli-app.js';
+import type { ConnectionFlags } from './shared-options.js';
+import { resolveTaskModules } from './task-modules.js';
 
 export interface WorkerCommandOptions {
   modules: string[];
-  broker: string;
-  backend: string | null;
-  queues: string[];
+  /** --broker, --backend, --config: urls.ts chooses the URLs, the config module gives the settings. */
+  connection: ConnectionFlags;
+  verbose: boolean;
+  /** -Q; default: the config's task_default_queue (celery). */
+  queues?: string[];
   concurrency?: number;
   pool: PoolKind;
   loglevel: LogLevel;
@@ -21,20 +26,30 @@ export interface WorkerCommandOptions {
 }
 
 export async function runWorker(o: WorkerCommandOptions): Promise<number> {
-  const config: Record<string, unknown> = { broker_url: o.broker, result_backend: o.backend };
-  if (o.prefetchMultiplier !== undefined) config.worker_prefetch_multiplier = o.prefetchMultiplier;
-  if (o.acksLate !== undefined) config.task_acks_late = o.acksLate;
-  const app = new App('lab-worker', { include: o.modules, config });
+  const { app, urls } = await cliApp('lab-worker', { flags: o.connection, verbose: o.verbose, needBroker: true, needBackend: null, app: { include: o.modules } });
+  // The config module's imports (CELERY_IMPORTS) are served beside the -A modules.
+  if (app.config.include.join('\n') !== o.modules.join('\n')) {
+    const imported = app.config.include.filter((m) => !o.modules.includes(m));
+    const resolved = await resolveTaskModules(imported.filter((m) => !/^file:/.test(m)));
+    app.config.include = [...new Set([...o.modules, ...imported.filter((m) => /^file:/.test(m)), ...resolved])];
+  }
+  // Flags beat the config module, as Celery's command-line options beat its settings.
+  const overrides: Record<string, unknown> = {};
+  if (o.prefetchMultiplier !== undefined) overrides.worker_prefetch_multiplier = o.prefetchMultiplier;
+  if (o.acksLate !== undefined) overrides.task_acks_late = o.acksLate;
+  app.configFromObject(overrides);
+  const broker = urls.broker as string;
+  const backend = urls.backend;
   const log = celeryLogger(o.loglevel);
   const worker = new Worker(app, {
-    queues: o.queues,
+    queues: o.queues ?? [],
     concurrency: o.concurrency ?? availableParallelism(),
     pool: o.pool,
     hostname: o.hostname ?? `celery@${hostname()}`,
     logger: log,
   });
   worker.on('error', () => undefined); // already logged by the worker; background errors never end the process
-  log.log('info', `Connecting to ${maskUrl(o.broker)} (results: ${o.backend ? maskUrl(o.backend) : 'disabled'})`);
+  log.log('info', `Connecting to ${maskUrl(broker)} (results: ${backend ? maskUrl(backend) : `disabled: ${urls.backendFrom.detail}`})`);
   try {
     await worker.start();
   } catch (err) {

@@ -16,8 +16,8 @@ export interface HostsFlag {
   hosts?: string;
 }
 
-export function hostsOption<T>(y: Argv<T>): Argv<T & HostsFlag> {
-  return y.option('hosts', { type: 'string', describe: 'inventory file (hosts.yaml or an Ansible YAML inventory); default: the active lab', normalize: true });
+export function hostsOption<T>(y: Argv<T>, defaultText = 'the active lab'): Argv<T & HostsFlag> {
+  return y.option('hosts', { type: 'string', describe: `inventory file (hosts.yaml or an Ansible YAML inventory); default: ${defaultText}`, normalize: true });
 }
 
 export interface ReportsFlag {
@@ -31,11 +31,23 @@ export function reportsOption<T>(y: Argv<T>): Argv<T & ReportsFlag> {
 export interface ConnectionFlags {
   broker?: string;
   backend?: string;
+  config?: string;
 }
 
-/** --broker / --backend, else LAB_BROKER_URL / LAB_BACKEND_URL, else the active lab. */
+/** How the broker and backend are found, for the --help of the commands that take connectionOptions. */
+export const CONNECTION_HELP =
+  'Broker and backend come from one place: --broker/--backend, else LAB_BROKER_URL/LAB_BACKEND_URL, else --config, ' +
+  'else the active lab. The lab is used only when you give neither URL: a broker you give alone has no backend ' +
+  '(results off), never the lab\'s. -v prints where each came from.';
+
+/** --broker / --backend / --config (sources in CONNECTION_HELP; urls.ts decides). */
 export function connectionOptions<T>(y: Argv<T>): Argv<T & ConnectionFlags> {
   return y
-    .option('broker', { type: 'string', describe: 'broker URL, e.g. amqp://user:pass@HOST1:5672// (env LAB_BROKER_URL; default: the active lab)' })
-    .option('backend', { type: 'string', describe: 'result backend URL, e.g. redis://:pass@HOST2:6379/0 (env LAB_BACKEND_URL; default: the active lab)' });
+    .option('broker', { type: 'string', describe: 'broker URL, e.g. amqp://user:pass@HOST1:5672// (env LAB_BROKER_URL; default: the active lab)', group: 'Connection:' })
+    .option('backend', { type: 'string', describe: 'result backend URL, e.g. redis://:pass@HOST2:6379/0 (env LAB_BACKEND_URL; default: the active lab)', group: 'Connection:' })
+    .option('config', {
+      type: 'string',
+      describe: "a JavaScript module of Celery settings, like the book's config.py: BROKER_URL, CELERY_RESULT_BACKEND, CELERY_ROUTES, task_acks_late… (a .ts module: compile it first with tsc)",
+      group: 'Connection:',
+    });
 }

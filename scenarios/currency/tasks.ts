@@ -1,6 +1,8 @@
 /**
  * The book's currency.py: get_rate(pair, url_tmplt) fetches one quote over HTTP and returns (pair, rate).
- * The lab runs its own quote server (no internet here); url_tmplt points at it, "{}" standing for the pair.
+ * The lab runs its own quote server (no internet here), "{}" standing for the pair in its URL template. Called with
+ * the pair only — the book's get_rate.delay('EURUSD') — a lab worker asks the lab's quote server, which lab gives
+ * its workers (and the embedded lab) in LAB_QUOTES_URL; an explicit url_tmplt still wins.
  */
 import { Agent, get } from 'node:http';
 import { App } from '../../lab/queue/index.js';
@@ -35,8 +37,18 @@ class ValueError extends Error {
   override name = 'ValueError';
 }
 
-export const getRate = app.task('currency.get_rate', (pair: string, url_tmplt?: string) => {
+/** The lab's quote server, as lab tells its workers and the embedded lab (LAB_QUOTES_URL); null when none is known. */
+export function labQuotesUrl(env: NodeJS.ProcessEnv = process.env): string | null {
+  return env.LAB_QUOTES_URL?.trim() || null;
+}
+
+export const getRate = app.task('currency.get_rate', (pair: string, url_tmplt?: string | null) => {
   if (typeof pair !== 'string') throw new TypeError('get_rate() expects a currency pair string');
-  if (!url_tmplt) throw new TypeError("get_rate() needs url_tmplt: the lab's quote server URL (this lab has no internet)");
-  return getRateLocal(pair, url_tmplt);
+  const url = url_tmplt || labQuotesUrl();
+  if (!url) {
+    throw new TypeError(
+      "get_rate() has no quote server: this worker's LAB_QUOTES_URL is not set (lab sets it for its workers; `lab env` prints the lab's) — set it, or pass url_tmplt, e.g. http://HOST4:8000/d/quotes.csv?s={}=X&f=p",
+    );
+  }
+  return getRateLocal(pair, url);
 }, { params: ['pair', 'url_tmplt'] });

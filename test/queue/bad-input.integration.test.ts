@@ -388,7 +388,7 @@ test.describe('shutdown, lab purge, lab call', () => {
     assert.equal(boom.stderr, 'lab: TypeError: Booo!\n');
     const slow = await lab(['call', 'interop.sleep', '[3000]', '--wait', '--timeout', '0.5', ...urls], { env: env(queue) });
     assert.equal(slow.code, 1);
-    assert.match(slow.stderr, /^lab: task [0-9a-f-]{36} did not finish within 500 ms\n$/);
+    assert.match(slow.stderr, /^lab: task ([0-9a-f-]{36}) did not finish within 500 ms \(it may still run: look it up later with lab result \1\)\n$/);
     const noWait = await lab(['call', 'test.echo', '["x"]', ...urls], { env: env(queue) });
     assert.equal(noWait.code, 0);
     assert.match(noWait.stdout, /^[0-9a-f-]{36}\n$/);

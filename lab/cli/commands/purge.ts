@@ -2,8 +2,7 @@
 import { createInterface } from 'node:readline/promises';
 import type { CommandModule } from 'yargs';
 import { UsageError } from '../../errors.js';
-import { resolveUrls } from '../urls.js';
-import { connectionOptions } from '../shared-options.js';
+import { CONNECTION_HELP, connectionOptions } from '../shared-options.js';
 import type { ConnectionFlags, GlobalFlags } from '../shared-options.js';
 
 interface PurgeFlags extends GlobalFlags, ConnectionFlags {
@@ -16,12 +15,17 @@ export const purgeCommandModule: CommandModule<GlobalFlags, PurgeFlags> = {
   describe: 'remove all waiting tasks from the queues (asks first; -f does not)',
   builder: (y) =>
     connectionOptions(y)
-      .option('queues', { alias: 'Q', type: 'string', describe: 'comma-separated queues (default: celery)' })
-      .option('force', { alias: 'f', type: 'boolean', default: false, describe: 'do not ask' }) as never,
+      .usage(`$0 purge [-Q queues] [-f]\n\nRemoves every task waiting in the queues, as \`celery purge\` does: it asks first (yes/NO) unless -f. Tasks already taken by a worker are not touched.\n\n${CONNECTION_HELP}`)
+      .option('queues', { alias: 'Q', type: 'string', describe: "comma-separated queues (default: the config's task_default_queue, celery)" })
+      .option('force', { alias: 'f', type: 'boolean', default: false, describe: 'do not ask' })
+      .example('$0 purge -f', 'empty the celery queue of the active lab')
+      .example('$0 purge -Q queue1,queue2 --config ./config.js', "the queues of the book's routing example, on the config's broker") as never,
   handler: async (argv) => {
-    const queues = (argv.queues ?? 'celery').split(',').map((q) => q.trim());
-    if (queues.some((q) => !q)) throw new UsageError(`--queues: empty queue name in ${JSON.stringify(argv.queues)}`);
-    const urls = await resolveUrls(argv);
+    if (argv.queues !== undefined && argv.queues.split(',').some((q) => !q.trim())) throw new UsageError(`--queues: empty queue name in ${JSON.stringify(argv.queues)}`);
+    const { cliApp } = await import('../cli-app.js');
+    // Where the broker is (and that there is one) is settled before asking; nothing connects until the answer.
+    const { app } = await cliApp('lab-purge', { flags: argv, verbose: argv.verbose, needBroker: true, needBackend: null });
+    const queues = (argv.queues ?? app.config.taskDefaultQueue).split(',').map((q) => q.trim());
     if (!argv.force) {
       process.stderr.write(`WARNING: This will remove all tasks from queue${queues.length > 1 ? 's' : ''}: ${queues.join(', ')}.\n         There is no undo for this operation!\n\n(to skip this prompt use the -f option)\n\n`);
       if (!process.stdin.isTTY) throw new UsageError('purge asks for confirmation but stdin is not a terminal: pass -f to purge without asking');
@@ -33,8 +37,6 @@ export const purgeCommandModule: CommandModule<GlobalFlags, PurgeFlags> = {
         return;
       }
     }
-    const { App } = await import('../../queue/index.js');
-    const app = new App('lab-purge', { broker: urls.broker, backend: null });
     try {
       const broker = await app.getBroker();
       let total = 0;

@@ -1,6 +1,9 @@
-/** `lab up --hosts FILE`: build the lab the inventory describes (idempotent; --dry-run prints the plan). */
+/**
+ * `lab up [--hosts FILE]`: build the lab the inventory describes (idempotent; --dry-run prints the plan). Without
+ * --hosts: the active lab's inventory, else ./hosts.yaml (lab init writes one) — up-inventory.ts.
+ */
 import type { CommandModule } from 'yargs';
-import { InterruptedError, UsageError, maskUrl } from '../../errors.js';
+import { InterruptedError, maskUrl } from '../../errors.js';
 import { labUrls } from '../../orchestrator/lab-ref.js';
 import { stateTopology } from '../../topology/state.js';
 import { hostsOption } from '../shared-options.js';
@@ -16,20 +19,25 @@ export const upCommandModule: CommandModule<GlobalFlags, UpFlags> = {
   command: 'up',
   describe: 'build the lab an inventory describes: hosts, /etc/hosts, RabbitMQ, Redis, workers',
   builder: (y) =>
-    hostsOption(y)
-      .usage('$0 up --hosts FILE [options]\n\nBrings up the hosts (local processes, network namespaces, SSH machines or containers), writes /etc/hosts on each, starts RabbitMQ (a generated user and password — never guest), Redis (requirepass), the quote server and the workers, and checks each in layers: port, protocol, a canary task. Running it again on a healthy lab changes nothing. Credentials go to a 0600 state file under ~/.lab/<lab>/.')
+    hostsOption(y, "the active lab's inventory, else ./hosts.yaml")
+      .usage('$0 up [--hosts FILE] [options]\n\nWhich inventory: --hosts FILE; else the active lab\'s own (a re-up); else ./hosts.yaml (`lab init` writes one). Brings up the hosts (local processes, network namespaces, SSH machines or containers), writes /etc/hosts on each, starts RabbitMQ (a generated user and password — never guest), Redis (requirepass), the quote server and the workers, and checks each in layers: port, protocol, a canary task. Running it again on a healthy lab changes nothing. Credentials go to a 0600 state file under ~/.lab/<lab>/.')
       .option('dry-run', { type: 'boolean', default: false, describe: 'print the plan, change nothing' })
       .option('install', { type: 'boolean', default: false, describe: 'ssh: apt-get install missing rabbitmq-server / redis-server on their hosts' })
+      .example('$0 init && $0 up', 'write a commented ./hosts.yaml (local provider), then bring it up')
+      .example('$0 up --hosts hosts.yaml', 'the inventory named')
       .example('$0 up --hosts hosts/netns.yaml', 'four network namespaces on this machine (root)')
       .example('$0 up --hosts hosts/local.yaml', 'everything as child processes, no root')
       .example('$0 up --hosts hosts/raspberry-pi.example.yaml --install', 'four Pis over SSH') as never,
   handler: async (argv) => {
-    if (!argv.hosts) throw new UsageError('lab up needs an inventory: --hosts hosts.yaml (examples in hosts/)');
-    const { labUp, planUp } = await import('../../orchestrator/up.js');
+    const [{ labUp, planUp }, { resolveUpInventory }] = await Promise.all([import('../../orchestrator/up.js'), import('../up-inventory.js')]);
+    const inventory = await resolveUpInventory(argv.hosts);
+    if (inventory.source !== 'flag' && !argv.json) {
+      process.stderr.write(`inventory ${inventory.file} (${inventory.source === 'active-lab' ? `the active lab "${inventory.lab}"` : 'found here; --hosts names another'})\n`);
+    }
     if (argv['dry-run']) {
-      const { topology, steps } = await planUp(argv.hosts);
+      const { topology, steps } = await planUp(inventory.file);
       if (argv.json) {
-        process.stdout.write(`${JSON.stringify({ lab: topology.name, provider: topology.provider, steps }, null, 2)}\n`);
+        process.stdout.write(`${JSON.stringify({ lab: topology.name, provider: topology.provider, inventory: inventory.file, steps }, null, 2)}\n`);
         return;
       }
       process.stdout.write(`lab ${topology.name} (${topology.provider}) — plan, nothing changed:\n`);
@@ -40,7 +48,7 @@ export const upCommandModule: CommandModule<GlobalFlags, UpFlags> = {
     const onSignal = (): void => controller.abort();
     process.once('SIGINT', onSignal);
     try {
-      const running = labUp({ hostsFile: argv.hosts, progress: stepPrinter(!argv.json, argv.verbose), signal: controller.signal, install: argv.install });
+      const running = labUp({ hostsFile: inventory.file, progress: stepPrinter(!argv.json, argv.verbose), signal: controller.signal, install: argv.install });
       // Ctrl-C answers at once: what was made is in the ledger (recorded before it was made), for lab down.
       const interrupted = new Promise<never>((_, reject) =>
         controller.signal.addEventListener('abort', () => reject(new InterruptedError('interrupted: the lab is partly up — `lab down` removes what was made, `lab up` carries on')), { once: true }),
@@ -49,7 +57,7 @@ export const upCommandModule: CommandModule<GlobalFlags, UpFlags> = {
       const r = await Promise.race([running, interrupted]);
       const urls = labUrls(r.state, stateTopology(r.state));
       if (argv.json) {
-        process.stdout.write(`${JSON.stringify({ lab: r.lab, provider: r.provider, changed: r.changed, durationMs: Math.round(r.durationMs), broker: maskUrl(urls.brokerHere), backend: maskUrl(urls.backendHere), versions: r.versions }, null, 2)}\n`);
+        process.stdout.write(`${JSON.stringify({ lab: r.lab, provider: r.provider, inventory: inventory.file, changed: r.changed, durationMs: Math.round(r.durationMs), broker: maskUrl(urls.brokerHere), backend: maskUrl(urls.backendHere), versions: r.versions }, null, 2)}\n`);
         return;
       }
       const took = `${(r.durationMs / 1000).toFixed(1)} s`;

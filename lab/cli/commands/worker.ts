@@ -3,8 +3,7 @@ import type { CommandModule } from 'yargs';
 import { UsageError } from '../../errors.js';
 import { POOL_KINDS, parseLogLevel } from '../../queue/index.js';
 import type { PoolKind } from '../../queue/index.js';
-import { resolveUrls } from '../urls.js';
-import { connectionOptions } from '../shared-options.js';
+import { CONNECTION_HELP, connectionOptions } from '../shared-options.js';
 import type { ConnectionFlags, GlobalFlags } from '../shared-options.js';
 
 interface WorkerFlags extends GlobalFlags, ConnectionFlags {
@@ -23,9 +22,9 @@ export const workerCommandModule: CommandModule<GlobalFlags, WorkerFlags> = {
   describe: 'start a worker node (like celery -A … worker) serving tasks from the broker',
   builder: (y) =>
     connectionOptions(y)
-      .usage('$0 worker -A <module> [options]\n\nConsumes task messages (Celery protocol v2) and runs them in a pool. Logs like Celery. SIGTERM/Ctrl-C: warm shutdown (finish running tasks); a second one: cold shutdown.')
+      .usage(`$0 worker -A <module> [options]\n\nConsumes task messages (Celery protocol v2) and runs them in a pool. Logs like Celery. SIGTERM/Ctrl-C: warm shutdown (finish running tasks); a second one: cold shutdown.\n\n${CONNECTION_HELP}`)
       .option('app', { alias: 'A', type: 'string', array: true, demandOption: 'name the tasks to serve: -A scenarios, -A mergesort, or -A ./tasks.js', describe: 'task module(s): a built-in (scenarios, echo, currency, mergesort) or a .js file of yours' })
-      .option('queues', { alias: 'Q', type: 'string', describe: 'comma-separated queues to consume (default: celery)' })
+      .option('queues', { alias: 'Q', type: 'string', describe: "comma-separated queues to consume (default: the config's task_default_queue, celery)" })
       .option('concurrency', { alias: 'c', type: 'number', describe: 'pool size (default: CPU count)' })
       .option('pool', { alias: 'P', type: 'string', choices: POOL_KINDS as string[], default: 'prefork', describe: 'prefork (processes), threads (worker threads), async (event loop, for I/O-bound tasks)' })
       .option('loglevel', { alias: 'l', type: 'string', default: 'info', describe: 'debug, info, warning, error' })
@@ -33,21 +32,21 @@ export const workerCommandModule: CommandModule<GlobalFlags, WorkerFlags> = {
       .option('prefetch-multiplier', { type: 'number', describe: 'prefetch = concurrency × this (default 4)' })
       .option('acks-late', { type: 'boolean', describe: 'ack after the task ran, not when it is received' })
       .example('$0 worker -A scenarios -c 2', "serve the book's tasks (test.echo, currency.get_rate, mergesort.sort)")
-      .example('$0 worker -A ./tasks.js -Q queue1 --loglevel debug', 'your tasks, from queue1') as never,
+      .example('$0 worker -A ./tasks.js -Q queue1 --loglevel debug', 'your tasks, from queue1')
+      .example('$0 worker -A ./tasks.js --config ./config.js -v', "the book's config_from_object('config'): URLs and settings from config.js; -v says where the URLs came from") as never,
   handler: async (argv) => {
     const level = parseLogLevel(argv.loglevel);
     if (!level) throw new UsageError(`--loglevel: expected debug, info, warning or error, got ${JSON.stringify(argv.loglevel)}`);
     if (argv.concurrency !== undefined && (!Number.isInteger(argv.concurrency) || argv.concurrency < 1)) throw new UsageError(`--concurrency: expected an integer ≥ 1, got ${String(argv.concurrency)}`);
     const pm = argv['prefetch-multiplier'];
     if (pm !== undefined && (!Number.isInteger(pm) || pm < 0)) throw new UsageError(`--prefetch-multiplier: expected an integer ≥ 0, got ${String(pm)}`);
-    const queues = argv.queues ? argv.queues.split(',').map((q) => q.trim()) : ['celery'];
-    if (queues.some((q) => !q)) throw new UsageError(`--queues: empty queue name in ${JSON.stringify(argv.queues)}`);
+    const queues = argv.queues ? argv.queues.split(',').map((q) => q.trim()) : undefined;
+    if (queues?.some((q) => !q)) throw new UsageError(`--queues: empty queue name in ${JSON.stringify(argv.queues)}`);
     const [{ runWorker }, { resolveTaskModules }] = await Promise.all([import('../run-worker.js'), import('../task-modules.js')]);
-    const [modules, urls] = await Promise.all([resolveTaskModules(argv.app), resolveUrls(argv)]);
     process.exitCode = await runWorker({
-      modules,
-      broker: urls.broker,
-      backend: urls.backend,
+      modules: await resolveTaskModules(argv.app),
+      connection: { broker: argv.broker, backend: argv.backend, config: argv.config },
+      verbose: argv.verbose,
       queues,
       concurrency: argv.concurrency,
       pool: argv.pool as PoolKind,
