@@ -9,6 +9,8 @@ import type { LogLevel, PoolKind } from '../queue/index.js';
 
 export interface WorkerCommandOptions {
   modules: string[];
+  /** A settings module (file: URL): applied first; the URLs and flags given here override it. */
+  config?: string;
   broker: string;
   backend: string | null;
   queues: string[];
@@ -24,7 +26,9 @@ export async function runWorker(o: WorkerCommandOptions): Promise<number> {
   const config: Record<string, unknown> = { broker_url: o.broker, result_backend: o.backend };
   if (o.prefetchMultiplier !== undefined) config.worker_prefetch_multiplier = o.prefetchMultiplier;
   if (o.acksLate !== undefined) config.task_acks_late = o.acksLate;
-  const app = new App('lab-worker', { include: o.modules, config });
+  const app = new App('lab-worker', { include: o.modules });
+  if (o.config) await app.configFromModule(o.config);
+  app.configFromObject(config);
   const log = celeryLogger(o.loglevel);
   const worker = new Worker(app, {
     queues: o.queues,

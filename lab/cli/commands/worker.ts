@@ -9,6 +9,7 @@ import type { ConnectionFlags, GlobalFlags } from '../shared-options.js';
 
 interface WorkerFlags extends GlobalFlags, ConnectionFlags {
   app: string[];
+  config?: string;
   queues?: string;
   concurrency?: number;
   pool: string;
@@ -25,6 +26,7 @@ export const workerCommandModule: CommandModule<GlobalFlags, WorkerFlags> = {
     connectionOptions(y)
       .usage('$0 worker -A <module> [options]\n\nConsumes task messages (Celery protocol v2) and runs them in a pool. Logs like Celery. SIGTERM/Ctrl-C: warm shutdown (finish running tasks); a second one: cold shutdown.')
       .option('app', { alias: 'A', type: 'string', array: true, demandOption: 'name the tasks to serve: -A scenarios, -A mergesort, or -A ./tasks.js', describe: 'task module(s): a built-in (scenarios, echo, currency, mergesort) or a .js file of yours' })
+      .option('config', { type: 'string', describe: "a settings module of yours (.js), Celery's names: the book's app.config_from_object('config')" })
       .option('queues', { alias: 'Q', type: 'string', describe: 'comma-separated queues to consume (default: celery)' })
       .option('concurrency', { alias: 'c', type: 'number', describe: 'pool size (default: CPU count)' })
       .option('pool', { alias: 'P', type: 'string', choices: POOL_KINDS as string[], default: 'prefork', describe: 'prefork (processes), threads (worker threads), async (event loop, for I/O-bound tasks)' })
@@ -42,10 +44,13 @@ export const workerCommandModule: CommandModule<GlobalFlags, WorkerFlags> = {
     if (pm !== undefined && (!Number.isInteger(pm) || pm < 0)) throw new UsageError(`--prefetch-multiplier: expected an integer ≥ 0, got ${String(pm)}`);
     const queues = argv.queues ? argv.queues.split(',').map((q) => q.trim()) : ['celery'];
     if (queues.some((q) => !q)) throw new UsageError(`--queues: empty queue name in ${JSON.stringify(argv.queues)}`);
-    const [{ runWorker }, { resolveTaskModules }] = await Promise.all([import('../run-worker.js'), import('../task-modules.js')]);
-    const [modules, urls] = await Promise.all([resolveTaskModules(argv.app), resolveUrls(argv)]);
+    const [{ runWorker }, { resolveTaskModules, resolveConfigModule }, { describeWorkerModules, WORKER_MODULES_ENV }] = await Promise.all([import('../run-worker.js'), import('../task-modules.js'), import('../../services/worker-info.js')]);
+    const [modules, config, urls] = await Promise.all([resolveTaskModules(argv.app), argv.config === undefined ? undefined : resolveConfigModule(argv.config), resolveUrls(argv)]);
+    // What lab.worker_info reports (lab up's readiness check): the pool children inherit the environment.
+    process.env[WORKER_MODULES_ENV] = JSON.stringify(await describeWorkerModules(modules, config));
     process.exitCode = await runWorker({
       modules,
+      config,
       broker: urls.broker,
       backend: urls.backend,
       queues,
