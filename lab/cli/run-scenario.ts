@@ -44,8 +44,9 @@ export async function runScenarioCommand(a: RunScenarioArgs): Promise<number> {
     if (ref && state) {
       if (state.status !== 'up') throw new UsageError(`lab ${ref.name} is not ready (state: ${state.status}): run lab up again, or lab down — or use --embedded`);
       if (a.pool || a.concurrency) throw new UsageError("--pool and --concurrency are for the embedded lab; a lab's workers are set in its inventory");
-      // A scenario that starts its own workers runs its driver here, where the provider is.
-      return a.scenario.needs?.workerGroups ? runFromController(a, ref) : runOnTheLab(a, ref);
+      // A scenario that starts its own workers runs its driver here, where the provider is; so does one that says so
+      // (a user's scenario module: it stays on this machine with what it imports).
+      return a.scenario.needs?.workerGroups || a.scenario.driver === 'controller' ? runFromController(a, ref) : runOnTheLab(a, ref);
     }
   }
   return runInThisProcess(a);
