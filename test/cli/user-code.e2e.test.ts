@@ -80,6 +80,14 @@ test('a user scenario and task module on the embedded lab; bad modules say what 
   assert.equal(rel.code, 0, rel.stderr);
   assert.match(rel.stdout, /doubler · embedded lab/);
 
+  // an installed package's name: its main module is the scenario
+  await mkdir(join(dir, 'node_modules', 'doubler-scenario'));
+  await writeFile(join(dir, 'node_modules', 'doubler-scenario', 'package.json'), JSON.stringify({ name: 'doubler-scenario', type: 'module', exports: './index.js' }));
+  await writeFile(join(dir, 'node_modules', 'doubler-scenario', 'index.js'), "export { default } from '../../scenario.js';\n");
+  const byName = await run(['run', 'doubler-scenario', '--n', '2', '--repeat', '1', '--warmup', '0', '--json', '--reports', join(dir, 'reports')]);
+  assert.equal(byName.code, 0, byName.stderr);
+  assert.equal((JSON.parse(byName.stdout) as RunRecord).scenario, 'doubler');
+
   const help = await run(['run', './scenario.js', '--help']);
   assert.equal(help.code, 0, help.stderr);
   assert.match(help.stdout, /-n\s+how many numbers to double \[default: 4\]/);
@@ -128,8 +136,8 @@ test('a user scenario and task module on the embedded lab; bad modules say what 
 });
 
 /** A local-provider lab of the user's, its inventory beside their modules; ports clear of the machine's services. */
-function inventory(lab: string, ports: [number, number, number], tasks: string[]): string {
-  return [`lab: ${lab}`, 'provider: local', `ports: { broker: ${ports[0]}, backend: ${ports[1]}, quotes: ${ports[2]} }`, 'defaults:', `  tasks: [${tasks.join(', ')}]`, 'hosts:', '  HOST1:', '  HOST2:', '  HOST3: { concurrency: 2 }', '  HOST4:', ''].join('\n');
+function inventory(lab: string, ports: [number, number, number], tasks: string[], config?: string): string {
+  return [`lab: ${lab}`, 'provider: local', `ports: { broker: ${ports[0]}, backend: ${ports[1]}, quotes: ${ports[2]} }`, 'defaults:', `  tasks: [${tasks.join(', ')}]`, ...(config ? [`  config: ${config}`] : []), 'hosts:', '  HOST1:', '  HOST2:', '  HOST3: { concurrency: 2 }', '  HOST4:', ''].join('\n');
 }
 
 test('a local lab whose workers load the user task module; the user scenario runs on it from the controller', { timeout: 240_000 }, async (t) => {
@@ -137,11 +145,13 @@ test('a local lab whose workers load the user task module; the user scenario run
   const dir = await userPackage(t, (d) => lab(['down', '--lab', 'usercode'], { env: { LAB_HOME: join(d, 'home') }, cwd: d }));
   const env = { LAB_HOME: join(dir, 'home') };
   const run = (args: string[]): ReturnType<typeof lab> => lab(args, { env, cwd: dir, timeoutMs: 120_000 });
-  await writeFile(join(dir, 'hosts.yaml'), inventory('usercode', [5741, 6441, 8041], ['./tasks.js']));
+  // the workers' settings module (lab worker --config): Celery's names
+  await writeFile(join(dir, 'celeryconfig.js'), 'export const worker_prefetch_multiplier = 1;\nexport const task_acks_late = true;\n');
+  await writeFile(join(dir, 'hosts.yaml'), inventory('usercode', [5741, 6441, 8041], ['./tasks.js'], './celeryconfig.js'));
 
   const up = await run(['up', '--hosts', 'hosts.yaml', '-v']);
   assert.equal(up.code, 0, up.stderr);
-  assert.match(up.stdout + up.stderr, /workers: task modules \(tasks\.js\)/);
+  assert.match(up.stdout + up.stderr, /workers: task modules \(tasks\.js, celeryconfig\.js\)/);
   assert.match(up.stdout + up.stderr, /loaded tasks\.js/);
 
   const call = await run(['call', 'mine.double', '[21]', '--wait']);
