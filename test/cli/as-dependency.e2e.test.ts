@@ -1,7 +1,8 @@
 /**
  * lab as a dependency of the user's own package, the way the README says to get it (lab is not on the registry yet):
  * `npm pack` this repository, `npm install <tarball>` in a fresh package outside it (offline where the npm cache
- * has the dependencies), then in that package `import { App } from 'lab/queue'` works, a task module of the user's
+ * has the dependencies), then in that package `import { App } from 'lab/queue'` works (and type-checks, with
+ * `lab/scenario`'s Scenario type), a task module of the user's
  * runs under the installed `lab worker` (against the test RabbitMQ and Redis), and the example scenario shipped in
  * the tarball runs with the installed `lab run` on the embedded lab.
  */
@@ -62,6 +63,27 @@ test('npm pack, npm install the tarball in a package of the user’s: lab/queue 
   const probe = await sh(process.execPath, ['--input-type=module', '-e', "import { App, Worker, group } from 'lab/queue'; import * as root from 'lab'; console.log(typeof App, typeof Worker, typeof group, root.App === App);"], { cwd: app });
   assert.equal(probe.code, 0, probe.stderr);
   assert.equal(probe.stdout.trim(), 'function function function true');
+
+  // TypeScript users: the package's types (lab/queue, lab/scenario) check a scenario module (then they compile it).
+  await writeFile(
+    join(app, 'check.ts'),
+    [
+      "import { App } from 'lab/queue';",
+      "import type { Scenario } from 'lab/scenario';",
+      "const app = new App('typed');",
+      "const twice = app.task('typed.twice', (x: number) => 2 * x);",
+      'export const scenario: Scenario<{ n: number }, null, number> = {',
+      "  name: 'typed', summary: '', description: '', examples: [], params: { n: { type: 'int', describe: 'n', default: 2 } },",
+      "  modes: ['local'], baseline: 'local', candidate: 'local', defaults: { repeat: 1, warmup: 0 },",
+      "  tasksModule: new URL('./check.js', import.meta.url), app: async () => app, prepare: () => null,",
+      '  run: async (_mode, { n }) => ({ output: twice.fn(n), phases: {} }),',
+      "  verify: (_p, _f, out) => ({ ok: out === 4, detail: '' }),",
+      '};',
+      '',
+    ].join('\n'),
+  );
+  const tsc = await sh(process.execPath, [join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '--noEmit', '--strict', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022', '--skipLibCheck', 'check.ts'], { cwd: app });
+  assert.equal(tsc.code, 0, `${tsc.stdout}${tsc.stderr}`);
 
   const bin = join(app, 'node_modules', '.bin', 'lab');
   const v = await sh(bin, ['--version'], { cwd: app });
