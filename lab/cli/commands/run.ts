@@ -98,8 +98,8 @@ export const runCommandModule: CommandModule<GlobalFlags, GlobalFlags> = {
         handler: (argv) => {
           const known = SCENARIOS.map((s) => s.name).join(', ');
           const name = (argv as { name?: string }).name;
-          const yours = 'or a scenario module of yours: lab run ./my-scenario.js';
-          throw new UsageError(name ? `unknown scenario "${name}" (known: ${known}; ${yours}, or an installed package's name)` : `name a scenario: ${known} (${yours})`);
+          const yours = "a scenario of yours: lab run ./my-scenario.js, or an installed package's name";
+          throw new UsageError(name ? `unknown scenario "${name}" (known: ${known}); ${yours}` : `name a scenario: ${known}; or ${yours}`);
         },
       })
       .example('$0 run mergesort --n 4', "the book's distributed merge sort, local vs distributed")
