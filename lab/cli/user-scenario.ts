@@ -207,7 +207,7 @@ export function completeScenario(raw: Obj, shown: string, moduleUrl: string, bui
   const modes = raw.modes as string[];
   for (const k of ['baseline', 'candidate'] as const) if (raw[k] !== undefined && !modes.includes(raw[k] as string)) throw bad(k, `one of its modes (${modes.join(', ')})`, raw[k]);
 
-  const tasksModule = taskModuleUrl(raw.tasksModule, shown, moduleUrl);
+  const tasksModule = taskModuleUrl(raw.tasksModule, moduleUrl);
   if (!tasksModule) throw bad('tasksModule', "the module of its tasks: new URL('./tasks.js', import.meta.url), or a path relative to the scenario", raw.tasksModule);
   const tasksPath = fileURLToPath(tasksModule);
   if (isTypeScriptPath(tasksPath)) throw new UsageError(`${shown}: the scenario's tasksModule ${tasksPath}: ${compileHint(tasksPath)}`);
@@ -255,7 +255,7 @@ function describe(v: unknown): string {
 }
 
 /** tasksModule as a file: URL — a URL, a file: URL string, or a path relative to the scenario's module. */
-function taskModuleUrl(v: unknown, _shown: string, moduleUrl: string): URL | null {
+function taskModuleUrl(v: unknown, moduleUrl: string): URL | null {
   if (v instanceof URL || (isObj(v) && typeof (v as { href?: unknown }).href === 'string')) {
     const u = new URL(String((v as URL).href));
     return u.protocol === 'file:' ? u : null;
