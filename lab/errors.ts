@@ -98,7 +98,8 @@ export type LabErrorCode =
   | 'E_CONTAINER_NOT_RUNNING'
   // services on the hosts
   | 'E_SERVICE' // a service could not be configured or started
-  | 'E_NOT_READY'; // a service did not pass its readiness checks
+  | 'E_NOT_READY' // a service did not pass its readiness checks
+  | 'E_TASK_MODULE'; // a user's task or settings module that does not load on a host (or is not what the inventory names)
 
 export class LabError extends Error {
   readonly code: LabErrorCode;

@@ -2,6 +2,32 @@
  * What a scenario is: its parameters (declared, so the CLI can build flags, validate them and sweep them), its
  * modes (e.g. local vs distributed), the module that defines its tasks (imported by every worker), and how to
  * prepare an input, run one mode once, and verify what came out.
+ *
+ * ## Your own scenario (`lab run ./my-scenario.js`)
+ *
+ * The same interface, written in plain JavaScript (examples/wordcount/scenario.js is a complete one; README "Your
+ * own code" walks through it). The module exports the scenario object — `export default { … }` or
+ * `export const scenario = { … }` — and lab completes it (lab/cli/user-scenario.ts):
+ *
+ *   required   name         lowercase letters, digits, - ("wordcount"); names its run records; not a built-in's name
+ *              params       { n: { type: 'int', describe: '…', default: 8, min: 1, sweep: true }, … } → `--n`
+ *              modes        ['local', 'distributed']: each repeat runs every mode once, in this order
+ *              tasksModule  new URL('./tasks.js', import.meta.url) (or a path relative to the scenario module):
+ *                           the module that registers its tasks — the embedded lab's workers import it; on a
+ *                           provisioned lab list it in the inventory's `tasks:` so the lab's workers load it
+ *              run(mode, params, fixture, ctx) → { output, phases: { name: ms, … } }   (ctx: ScenarioContext)
+ *              verify(params, fixture, output, mode) → { ok, detail }
+ *   optional   app()        the App its tasks are registered on (default: the tasks module's `app` export)
+ *              prepare(params) → fixture (default: null); summary, description, examples;
+ *              baseline / candidate (default: the first / last mode); defaults { repeat: 5, warmup: 1 };
+ *              setUp, tearDown, conclude, summarize, describe, needs, embeddedWorker — as below
+ *
+ * Parameters arrive parsed: an `int` param is a number in run(); a swept one (`--n 2,4,8`) makes one point each.
+ * In run(), send tasks with the scenario's app (`await task.delay(…)` / `group(…)`), wait with
+ * `.get({ timeout: ctx.timeoutS, signal: ctx.signal })`, and time what matters into `phases`; lab repeats, warms
+ * up, computes the statistics and writes the run record. A user scenario's driver runs in the `lab run` process —
+ * on a provisioned lab that is the controller (`driver: 'controller'`), talking to the lab's broker and backend.
+ * TypeScript? Compile it (npx tsc) and give lab the .js.
  */
 import type { App, PoolKind } from '../lab/queue/index.js';
 import type { LabInfo, ModeStats, Verdict } from '../lab/report/run-record.js';
@@ -77,6 +103,12 @@ export interface Scenario<P extends Record<string, unknown> = Record<string, unk
   needs?: { quotes?: boolean; workerGroups?: boolean };
   /** For a lesson of the book: what the book says happens, in one line (`lab run lessons` prints it). */
   lesson?: string;
+  /**
+   * Where the driver runs on a provisioned lab: 'master' (the default: on the master host, as the book's main.py
+   * does) or 'controller' (this machine). Scenarios loaded from a user's module run on the controller: the module
+   * and everything it imports stay where they are. Scenarios that start worker groups run there too (needs).
+   */
+  driver?: 'master' | 'controller';
   /** Build the input for one parameter point (no lab needed: it runs while the workers start). */
   prepare(params: P): Promise<F> | F;
   /** Once per parameter point before its repeats (start worker groups…); what it returns is ctx.env. */

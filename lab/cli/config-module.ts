@@ -6,6 +6,7 @@
 import { access } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { UsageError } from '../errors.js';
+import { compileHint, isTypeScriptPath } from '../topology/js-module.js';
 import type { App } from '../queue/index.js';
 import type { ConfigUrls } from './urls.js';
 
@@ -14,9 +15,7 @@ const UNSET = 'lab-config-unset://';
 
 /** A TypeScript file is refused with one line: lab loads JavaScript. */
 export function refuseTypeScript(flag: string, spec: string): void {
-  if (/\.(c|m)?ts$/i.test(spec) && !/\.d\.(c|m)?ts$/i.test(spec)) {
-    throw new UsageError(`${flag} ${spec}: a TypeScript module; lab loads JavaScript — compile it first (npx tsc ${spec}) and pass the .js file`);
-  }
+  if (isTypeScriptPath(spec)) throw new UsageError(`${flag} ${spec}: ${compileHint(spec)}`);
 }
 
 /** The file a --config value names: a path, or a module name in the current directory like Celery's 'config'. */

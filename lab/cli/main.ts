@@ -2,9 +2,11 @@
  * The `lab` command line. Each command is a thin yargs module that validates and calls its implementation;
  * every error reaches one boundary (error-boundary.ts) that prints one line and picks the exit code.
  */
+import { readFileSync } from 'node:fs';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { UsageError } from '../errors.js';
+import { PACKAGE_ROOT } from '../paths.js';
 import { reportError } from './error-boundary.js';
 import { globalOptions } from './shared-options.js';
 import type { GlobalFlags } from './shared-options.js';
@@ -34,6 +36,14 @@ function helpCommand(argv: string[], commands: string[]): string {
   return ['lab', ...words, '--help'].join(' ');
 }
 
+function labVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(`${PACKAGE_ROOT}package.json`, 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
 const COMMANDS = [initCommandModule, upCommandModule, statusCommandModule, runCommandModule, reportCommandModule, logsCommandModule, execCommandModule, envCommandModule, downCommandModule, workerCommandModule, callCommandModule, resultCommandModule, purgeCommandModule, serveQuotesCommandModule] as CommandModule<GlobalFlags, GlobalFlags>[];
 
 export async function main(argv: string[] = hideBin(process.argv)): Promise<number> {
@@ -52,7 +62,8 @@ export async function main(argv: string[] = hideBin(process.argv)): Promise<numb
     .strict()
     .help()
     .alias('help', 'h')
-    .version()
+    // lab's own version: yargs alone would find the package.json of the directory lab runs in (a user's package)
+    .version(labVersion())
     .wrap(Math.min(110, process.stdout.columns ?? 100))
     .epilogue('Docs: README.md. Exit codes: 0 ok, 1 a run failed, 2 a usage or configuration error, 130 interrupted.')
     .fail((message, err) => {

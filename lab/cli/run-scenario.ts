@@ -53,8 +53,9 @@ export async function labToRunOn(a: { hosts?: string; embedded: boolean; inLab?:
 export async function runScenarioCommand(a: RunScenarioArgs): Promise<number> {
   if (a.queue !== undefined && !new RegExp(QUEUE_PATTERN).test(a.queue)) throw new UsageError(`--queue: ${JSON.stringify(a.queue)} is not a queue name (letters, digits, _ . : -)`);
   const ref = await labToRunOn(a);
-  // A scenario that starts its own workers runs its driver here, where the provider is.
-  if (ref) return a.scenario.needs?.workerGroups ? runFromController(a, ref) : runOnTheLab(a, ref);
+  // A scenario that starts its own workers runs its driver here, where the provider is; so does one that says so
+  // (a user's scenario module: it stays on this machine with what it imports).
+  if (ref) return a.scenario.needs?.workerGroups || a.scenario.driver === 'controller' ? runFromController(a, ref) : runOnTheLab(a, ref);
   return runInThisProcess(a);
 }
 

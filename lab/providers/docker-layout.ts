@@ -12,6 +12,7 @@ import { parseCidr } from '../topology/net.js';
 import type { DockerSpec, HostSpec, Mount, Role, Topology } from '../topology/topology.js';
 import type { BindMount } from './docker-engine.js';
 import type { HostInfo, PlanStep } from './provider.js';
+import { TASKS_DIR, modulesInfo, userModules } from './user-modules.js';
 
 /** Where lab itself is inside node containers (bind-mounted read-only, or copied when the engine is remote). */
 export const LAB_ROOT_IN_CONTAINER = '/opt/lab';
@@ -140,7 +141,7 @@ export class DockerLayout {
 
   host(name: string): HostInfo {
     const h = this.spec(name);
-    return { name: h.name, address: h.address, workDir: this.workDir(h.name), labRoot: LAB_ROOT_IN_CONTAINER, node: 'node' };
+    return { name: h.name, address: h.address, workDir: this.workDir(h.name), labRoot: LAB_ROOT_IN_CONTAINER, node: 'node', ...modulesInfo(h, { workDir: this.workDir(h.name) }) };
   }
 
   /** What `up` makes, in order (--dry-run). Reads nothing, changes nothing. */
@@ -157,6 +158,8 @@ export class DockerLayout {
         { host: h.name, step: 'container', detail: `${this.containerName(h.name)} from ${this.imageOf(h)} at ${h.address}${mounts.length ? `, mounts ${mounts.join(' ')}` : ''}` },
         { host: h.name, step: 'prepare', detail: `${this.workDir(h.name)}; check getent, mkdir, chown, tail${this.isNodeHost(h) ? ', node ≥ 20' : ''}` },
       );
+      const mods = userModules(h);
+      if (mods.length > 0) steps.push({ host: h.name, step: 'copy tasks', detail: `${mods.map((m) => m.source).join(', ')} → ${this.workDir(h.name)}/${TASKS_DIR}/ (skipped when the same files are there)` });
     }
     return steps;
   }

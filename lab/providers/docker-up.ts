@@ -1,9 +1,10 @@
 /**
  * `up` for a docker lab, step by step: the engine answers → every image is there (pulled if not, with progress) →
  * the lab's bridge network → per host, its container (created, or started again) → the container prepared (work
- * directory, the commands lab needs, node; lab copied in when the engine cannot mount it). Each step is recorded
- * in the ledger before it creates anything, skips what is already there as recorded, and says whether it made
- * something.
+ * directory, the commands lab needs, node; lab copied in when the engine cannot mount it) → on a workers host with
+ * an inventory `tasks:` / `config:`, the user's modules copied into its work directory (user-modules.ts). Each step
+ * is recorded in the ledger before it creates anything, skips what is already there as recorded, and says whether
+ * it made something.
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -14,6 +15,7 @@ import { oneLine } from './docker-containers.js';
 import type { DockerContainers } from './docker-containers.js';
 import type { DockerEngine } from './docker-engine.js';
 import { LAB_ROOT_IN_CONTAINER } from './docker-layout.js';
+import { TASKS_DIR, TASKS_MARKER, commonFolder, modulesDigest, userModules } from './user-modules.js';
 import type { DockerLayout } from './docker-layout.js';
 import type { Progress } from './provider.js';
 
@@ -156,11 +158,63 @@ async function upHost(u: DockerUp, engine: DockerEngine, h: Readonly<HostSpec>):
   const container = await upContainer(u, engine, h);
   // prepare once per container: a container that kept running since it was prepared is left alone
   u.aborted();
-  if (container.prepared) {
-    u.progress({ host: h.name, step: 'prepare', status: 'skip', detail: u.layout.workDir(h.name) });
-    return container.changed;
+  let changed = container.changed;
+  if (container.prepared) u.progress({ host: h.name, step: 'prepare', status: 'skip', detail: u.layout.workDir(h.name) });
+  else changed = (await prepare(u, engine, h)) || changed;
+  // every up: the user's modules may have changed since (their digest says)
+  if (userModules(h).length > 0) changed = (await copyModules(u, engine, h)) || changed;
+  return changed;
+}
+
+/** Args: work directory, lab's root, digest. "same" when that digest is there; else a fresh tasks.new with node_modules/lab → lab's root. */
+const MODULES_PREPARE = [
+  'set -e',
+  'cd "$1"',
+  `if [ "$(cat ${TASKS_DIR}/${TASKS_MARKER} 2>/dev/null)" = "$3" ]; then echo same; exit 0; fi`,
+  `rm -rf ${TASKS_DIR}.new`,
+  `mkdir -p ${TASKS_DIR}.new/node_modules`,
+  `ln -s "$2" ${TASKS_DIR}.new/node_modules/lab`,
+].join('\n');
+
+/** Args: work directory, digest. tasks.new (copied in) replaces tasks. */
+const MODULES_SWAP = ['set -e', 'cd "$1"', `printf '%s\\n' "$2" > ${TASKS_DIR}.new/${TASKS_MARKER}`, `rm -rf ${TASKS_DIR}`, `mv ${TASKS_DIR}.new ${TASKS_DIR}`].join('\n');
+
+/**
+ * The user's modules of a workers host (tasks:, config:) copied into `<work directory>/tasks/` through the engine's
+ * archive API — for a local engine and a remote one alike (a bind mount would not follow an editor's
+ * replace-by-rename, and a remote engine cannot mount this machine's files). True when they had to be copied.
+ */
+async function copyModules(u: DockerUp, engine: DockerEngine, h: Readonly<HostSpec>): Promise<boolean> {
+  const host = h.name;
+  const step = 'copy tasks';
+  const mods = userModules(h);
+  const wd = u.layout.workDir(host);
+  const names = mods.map((m) => m.rel).join(', ');
+  const digest = await modulesDigest(mods).catch((err: NodeJS.ErrnoException) => {
+    throw new ProviderError(`${step}: cannot read ${err.path ?? 'a task module'}: ${err.code ?? err.message}`, { host, code: 'E_SHIP', cause: err });
+  });
+  const prep = await u.containers.sh(host, MODULES_PREPARE, [wd, LAB_ROOT_IN_CONTAINER, digest], { timeoutMs: 30_000 });
+  if (prep.exitCode !== 0) throw new ProviderError(`${step}: preparing ${wd}/${TASKS_DIR}.new failed (exit ${prep.exitCode}): ${oneLine(prep.stderr.toString('utf8'))}`, { host, code: 'E_SHIP' });
+  if (prep.stdout.toString('utf8').trim() === 'same') {
+    u.progress({ host, step, status: 'skip', detail: `${wd}/${TASKS_DIR} is up to date (${names})` });
+    return false;
   }
-  return (await prepare(u, engine, h)) || container.changed;
+  u.progress({ host, step, status: 'start', detail: `${names} → ${wd}/${TASKS_DIR}` });
+  const base = commonFolder(mods.map((m) => m.source));
+  const tar = spawn('tar', ['-C', base, '-cf', '-', '--', ...mods.map((m) => m.rel)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  tar.stderr.setEncoding('utf8').on('data', (c: string) => (err += c));
+  const exited = new Promise<number>((resolve, reject) => {
+    tar.once('error', reject);
+    tar.once('close', (code) => resolve(code ?? 1));
+  });
+  await engine.putArchive(u.layout.containerName(host), `${wd}/${TASKS_DIR}.new`, tar.stdout, host);
+  const code = await exited;
+  if (code !== 0) throw new ProviderError(`${step}: tar of ${base} failed: ${oneLine(err)}`, { host, code: 'E_SHIP' });
+  const swap = await u.containers.sh(host, MODULES_SWAP, [wd, digest], { timeoutMs: 30_000 });
+  if (swap.exitCode !== 0) throw new ProviderError(`${step}: replacing ${wd}/${TASKS_DIR} failed (exit ${swap.exitCode}): ${oneLine(swap.stderr.toString('utf8'))}`, { host, code: 'E_SHIP' });
+  u.progress({ host, step, status: 'done', detail: `${names} → ${wd}/${TASKS_DIR}` });
+  return true;
 }
 
 async function upContainer(u: DockerUp, engine: DockerEngine, h: Readonly<HostSpec>): Promise<{ changed: boolean; prepared: boolean }> {

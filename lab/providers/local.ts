@@ -10,6 +10,7 @@ import type { Ledger, LedgerEntry } from '../topology/ledger.js';
 import type { ProcessCheck } from '../topology/proc.js';
 import type { Topology } from '../topology/topology.js';
 import { aliveLocal, signalLocal, stopLocal, execLocal, spawnRecorded, streamLocal, tailFile, undoProcess } from './local-process.js';
+import { modulesInfo } from './user-modules.js';
 import type { ExecOptions, ExecResult, HostInfo, PlanStep, ProcessRef, Provider, SpawnOptions, StreamOptions, UpContext, UpOutcome } from './provider.js';
 
 /** Where a host of a local lab works: under the lab's state directory. */
@@ -47,7 +48,7 @@ export class LocalProvider implements Provider {
 
   host(name: string): HostInfo {
     const h = this.spec(name);
-    return { name: h.name, address: h.address, workDir: this.workDir(h.name), labRoot: PACKAGE_ROOT, node: process.execPath };
+    return { name: h.name, address: h.address, workDir: this.workDir(h.name), labRoot: PACKAGE_ROOT, node: process.execPath, ...modulesInfo(h, 'by-path') };
   }
 
   async up(ctx: UpContext): Promise<UpOutcome> {

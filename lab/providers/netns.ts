@@ -24,6 +24,7 @@ import type { ProcessCheck } from '../topology/proc.js';
 import type { HostSpec, Topology } from '../topology/topology.js';
 import { aliveLocal, signalLocal, stopLocal, execLocal, localUser, notFound, spawnRecorded, streamLocal, tailFile, undoProcess } from './local-process.js';
 import { hostsFile } from './hosts-file.js';
+import { modulesInfo } from './user-modules.js';
 import type { ExecOptions, ExecResult, HostInfo, HostsEntry, PlanStep, ProcessRef, Progress, Provider, SpawnOptions, StreamOptions, UpContext, UpOutcome } from './provider.js';
 
 /** Where `ip netns exec` looks for per-namespace files (hosts, resolv.conf). */
@@ -187,7 +188,7 @@ export class NetnsProvider implements Provider {
 
   host(name: string): HostInfo {
     const h = this.spec(name);
-    return { name: h.name, address: h.address, workDir: this.workDir(h.name), labRoot: PACKAGE_ROOT, node: process.execPath };
+    return { name: h.name, address: h.address, workDir: this.workDir(h.name), labRoot: PACKAGE_ROOT, node: process.execPath, ...modulesInfo(h, 'by-path') };
   }
 
   // ---- ip helpers

@@ -12,6 +12,7 @@ import type { LedgerEntry } from '../topology/ledger.js';
 import type { ProcessCheck } from '../topology/proc.js';
 import type { LabState } from '../topology/state.js';
 import type { ProviderKind, Topology } from '../topology/topology.js';
+import type { HostModules } from './user-modules.js';
 
 export interface ExecOptions {
   env?: Record<string, string>;
@@ -71,6 +72,11 @@ export interface HostInfo {
   labRoot: string;
   /** The node binary to run lab with on the host. */
   node: string;
+  /**
+   * workers hosts with an inventory `tasks:` / `config:`: the user's modules as paths on the host (by path on
+   * local and netns; shipped into the work directory by ssh and docker — user-modules.ts). Absent when none.
+   */
+  modules?: HostModules;
 }
 
 export interface HostsEntry {

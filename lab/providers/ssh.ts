@@ -7,7 +7,8 @@
  *   environment goes through `env K=V …`; `sudo: true` in the inventory → `sudo -n --` for privileged steps.
  * - `up` per host: connect, preflight (ssh-preflight.ts: Node ≥ 20 for hosts that run lab, rabbitmq-server /
  *   redis-server for the broker / backend, or apt-get them with `install`), the work directory (ssh-workdir.ts:
- *   `~/.lab/<lab>/<HOST>`), and the lab itself shipped (ssh-ship.ts) to `<work directory>/lab` unless it is there.
+ *   `~/.lab/<lab>/<HOST>`), and the lab itself shipped (ssh-ship.ts) to `<work directory>/lab` unless it is there;
+ *   on a workers host, the user's modules (inventory tasks:, config:) to `<work directory>/tasks/` likewise.
  * - Long-running processes (ssh-process.ts): started detached with LAB_PROCESS_TOKEN=<token> in their environment,
  *   the ledger entry written before; found again by pid + start time (/proc read remotely) or that token.
  * - /etc/hosts edited in place (a `# BEGIN lab <name>` … `# END lab <name>` block), never renamed over.
@@ -28,8 +29,9 @@ import type { HostUp, SshAccessOptions } from './ssh-hosts.js';
 import { KnownHosts } from './ssh-known-hosts.js';
 import { preflight, preflightChecks, runsLab } from './ssh-preflight.js';
 import { SshProcesses } from './ssh-process.js';
-import { shipLab, shipPlan } from './ssh-ship.js';
+import { shipLab, shipModules, shipModulesPlan, shipPlan } from './ssh-ship.js';
 import { undoWorkDir, upWorkDir, workDirPlan } from './ssh-workdir.js';
+import { modulesInfo, userModules } from './user-modules.js';
 import type { DirData } from './ssh-workdir.js';
 
 export interface SshProviderOptions extends SshAccessOptions {
@@ -55,6 +57,8 @@ export function sshPlan(topology: Topology, stateDir: string, options: SshProvid
     steps.push({ host: h.name, step: 'preflight', detail: preflightChecks(h, options.install ?? false) });
     steps.push({ host: h.name, step: 'work directory', detail: workDirPlan(h, topology.name, t.user) });
     if (runsLab(h)) steps.push({ host: h.name, step: 'ship lab', detail: shipPlan(topology.name, h.name) });
+    const mods = userModules(h);
+    if (mods.length > 0) steps.push({ host: h.name, step: 'ship tasks', detail: shipModulesPlan(mods) });
   }
   return steps;
 }
@@ -104,7 +108,9 @@ export class SshProvider implements Provider {
     const checked = await preflight(this.hosts, this.ledger, h, this.options.install ?? false, up);
     const work = await upWorkDir(this.hosts, this.ledger, h, checked.facts, up);
     const shipped = runsLab(h) ? await shipLab(this.hosts, work.dir, this.options.packageRoot ?? PACKAGE_ROOT, up) : false;
-    return checked.changed || work.changed || shipped;
+    const mods = userModules(h);
+    const modules = mods.length > 0 ? await shipModules(this.hosts, work.dir, mods, up) : false;
+    return checked.changed || work.changed || shipped || modules;
   }
 
   private hostUp(host: string, ctx: UpContext): HostUp {
@@ -139,7 +145,7 @@ export class SshProvider implements Provider {
     const entry = this.ledger.get(`dir:${h.name}`);
     const d = entry?.kind === 'directory' ? (entry.data as Partial<DirData>) : undefined;
     if (!d?.path || !d.labRoot) throw new ProviderError(`not up yet (its work directory is not known): run lab up`, { host: h.name, code: 'E_NOT_UP' });
-    return { name: h.name, address: h.address, workDir: d.path, labRoot: d.labRoot, node: d.node ?? 'node' };
+    return { name: h.name, address: h.address, workDir: d.path, labRoot: d.labRoot, node: d.node ?? 'node', ...modulesInfo(h, { workDir: d.path }) };
   }
 
   // ---- commands and processes

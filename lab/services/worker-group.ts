@@ -17,15 +17,18 @@ export interface GroupProcessSpec {
   concurrency: number;
   acksLate?: boolean;
   prefetchMultiplier?: number;
-  /** Task modules to load: built-in names or paths on the host (default: scenarios). */
+  /** Task modules to load: built-in names or paths on the host (default: scenarios and the host's own, inventory tasks:). */
   modules?: string[];
+  /** A settings module on the host (default: the host's own, inventory config:). */
+  config?: string;
   logName: string;
   env: Record<string, string>;
 }
 
 /** The `lab worker` command line of a worker on a host (lab's worker service and worker groups alike). */
-export function workerArgv(node: string, labRoot: string, o: { modules: string[]; queues: string[]; pool: PoolKind; concurrency: number; nodeName: string; acksLate?: boolean; prefetchMultiplier?: number }): string[] {
+export function workerArgv(node: string, labRoot: string, o: { modules: string[]; config?: string; queues: string[]; pool: PoolKind; concurrency: number; nodeName: string; acksLate?: boolean; prefetchMultiplier?: number }): string[] {
   const argv = [node, `${labRoot}/bin/lab.js`, 'worker', ...o.modules.flatMap((m) => ['-A', m]), '-c', String(o.concurrency), '-P', o.pool, '-Q', o.queues.join(','), '--hostname', o.nodeName, '--loglevel', 'info'];
+  if (o.config !== undefined) argv.push('--config', o.config);
   if (o.acksLate) argv.push('--acks-late');
   if (o.prefetchMultiplier !== undefined) argv.push('--prefetch-multiplier', String(o.prefetchMultiplier));
   return argv;
@@ -33,7 +36,8 @@ export function workerArgv(node: string, labRoot: string, o: { modules: string[]
 
 export async function startGroupProcess(provider: Provider, o: GroupProcessSpec, timeoutMs = 30_000): Promise<ProcessRef> {
   const info = provider.host(o.host);
-  const argv = workerArgv(info.node, info.labRoot, { ...o, modules: o.modules ?? ['scenarios'] });
+  // A group serves what the host's workers serve: lab's tasks and the user's (a user scenario's groups need them).
+  const argv = workerArgv(info.node, info.labRoot, { ...o, modules: o.modules ?? ['scenarios', ...(info.modules?.tasks ?? [])], config: o.config ?? info.modules?.config });
   const ref = await provider.spawn(o.host, argv, { key: o.key, logFile: `${info.workDir}/logs/${o.logName}.log`, env: o.env });
   try {
     await waitReady(provider, ref, o.nodeName, timeoutMs);

@@ -1,19 +1,127 @@
 /**
- * The worker pool on each workers host: `lab worker -A scenarios` with the host's concurrency, pool and queues,
- * connected to the lab's broker and backend by host name (URLs with passwords go through the environment, never
- * the command line). Ready when a canary task (test.echo) makes the round trip through the lab.
+ * The worker pool on each workers host: `lab worker -A scenarios` — plus the user's task modules (inventory
+ * `tasks:`) and settings module (`config:`), where the provider put them on the host — with the host's concurrency,
+ * pool and queues, connected to the lab's broker and backend by host name (URLs with passwords go through the
+ * environment, never the command line).
+ *
+ * Ready when a canary task makes the round trip through the lab: `lab.worker_info` (worker-info.ts), answered by
+ * this host's worker, saying which modules it loaded (with their digests as it read them) and which tasks it has.
+ * Those must be the inventory's, as they are on this machine now: a worker that runs an older copy of them (a
+ * `lab up` again after an edit) is restarted once; a module that does not load names the host, the module and the
+ * error (the worker has exited: nothing of it keeps running).
  */
+import { posix } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { ServiceError, hasCode } from '../errors.js';
 import { App } from '../queue/index.js';
 import type { ProcessRef } from '../providers/provider.js';
+import { fileDigest } from '../providers/user-modules.js';
 import type { HostSpec } from '../topology/topology.js';
 import { layer } from './service.js';
 import type { LabUrls, Service, ServiceContext } from './service.js';
+import { WORKER_INFO_MODULE, WORKER_INFO_TASK } from './worker-info.js';
+import type { WorkerInfo } from './worker-info.js';
 import { workerArgv } from './worker-group.js';
 
 /** What a lab worker on a host finds in its environment: the broker, the backend, the quote server. */
 export function workerEnv(urls: LabUrls): Record<string, string> {
   return { LAB_BROKER_URL: urls.brokerInLab, LAB_BACKEND_URL: urls.backendInLab, LAB_QUOTES_URL: urls.quotesInLab };
+}
+
+/** The node name of the lab's workers on a host. */
+export function workersNodeName(host: string): string {
+  return `celery@${host}`;
+}
+
+/** A module of the user's as a host's workers should have it. */
+interface ExpectedModule {
+  role: 'tasks' | 'config';
+  /** On this machine (what the inventory names). */
+  source: string;
+  /** On the host (the same path on local and netns; shipped on ssh and docker). */
+  hostPath: string;
+  url: string;
+  sha256: string;
+}
+
+async function expectedModules(ctx: ServiceContext, host: Readonly<HostSpec>): Promise<ExpectedModule[]> {
+  const onHost = ctx.provider.host(host.name).modules;
+  if (!onHost) return [];
+  const pairs: [ExpectedModule['role'], string, string][] = (host.tasks ?? []).map((source, i) => ['tasks', source, onHost.tasks[i]!]);
+  if (host.config && onHost.config) pairs.push(['config', host.config, onHost.config]);
+  return Promise.all(
+    pairs.map(async ([role, source, hostPath]) => {
+      const sha256 = await fileDigest(source).catch((err: NodeJS.ErrnoException) => {
+        throw new ServiceError(`cannot read ${source} (${err.code ?? err.message}); it is in the inventory's ${role}:`, { host: host.name, code: 'E_TASK_MODULE' });
+      });
+      return { role, source, hostPath, url: pathToFileURL(hostPath).href, sha256 };
+    }),
+  );
+}
+
+const what = (m: ExpectedModule): string => `${m.role === 'config' ? 'settings module' : 'task module'} ${m.source}`;
+const onHostToo = (m: ExpectedModule, host: string): string => (m.hostPath === m.source ? '' : ` (on ${host}: ${m.hostPath})`);
+
+/** The worker's own last words (its error boundary prints one `lab: …` line) as the reason a module did not load. */
+function moduleFailure(log: string, expected: readonly ExpectedModule[], host: string): ServiceError | null {
+  const line = log
+    .split('\n')
+    .reverse()
+    .find((l) => l.startsWith('lab: '));
+  if (!line) return null;
+  for (const m of expected) {
+    for (const name of [m.url, m.hostPath]) {
+      const at = line.lastIndexOf(name);
+      if (at < 0) continue;
+      const after = line.slice(at + name.length).replace(/^:\s*/, '');
+      const reason = after && !after.startsWith('no such module') ? after : line.slice('lab: '.length);
+      return new ServiceError(`${what(m)}${onHostToo(m, host)} does not load: ${reason}`, { code: 'E_TASK_MODULE' });
+    }
+  }
+  return null;
+}
+
+/** Which expected modules the worker did not load as they are now (missing, or another digest). */
+function mismatches(info: WorkerInfo, expected: readonly ExpectedModule[]): { m: ExpectedModule; why: string }[] {
+  const out: { m: ExpectedModule; why: string }[] = [];
+  for (const m of expected) {
+    const loaded = info.modules.find((x) => x.url === m.url && x.role === m.role);
+    if (!loaded) out.push({ m, why: 'not loaded' });
+    else if (loaded.sha256 !== m.sha256) out.push({ m, why: 'changed since the workers started' });
+  }
+  return out;
+}
+
+/**
+ * Send lab.worker_info until this host's worker answers (another workers host serving the same queue may take
+ * one first), and return its answer. A worker that exits meanwhile is an error — naming the module that did not load,
+ * when that is why.
+ */
+async function askWorker(ctx: ServiceContext, host: Readonly<HostSpec>, ref: ProcessRef | null, expected: readonly ExpectedModule[]): Promise<WorkerInfo> {
+  const app = new App('lab-canary', { broker: ctx.urls.brokerHere, backend: ctx.urls.backendHere });
+  const node = workersNodeName(host.name);
+  try {
+    const deadline = Date.now() + 20_000;
+    const queue = host.queues[0];
+    let r = await app.sendTask(WORKER_INFO_TASK, [], {}, { queue });
+    for (;;) {
+      if (ref && !(await ctx.provider.alive(ref))) {
+        const log = ref.logFile ? (await ctx.provider.readFile(host.name, ref.logFile, { tailBytes: 8192 }).catch(() => Buffer.alloc(0))).toString('utf8') : '';
+        throw moduleFailure(log, expected, host.name) ?? new ServiceError('the worker process exited', { code: 'E_PROCESS_EXITED' });
+      }
+      try {
+        const info = (await r.get({ timeout: 1 })) as WorkerInfo;
+        if (!info || typeof info !== 'object' || !Array.isArray(info.modules)) throw new ServiceError(`canary came back as ${JSON.stringify(info)}`);
+        if (info.node === node) return info;
+        // another host's worker took it: ask again
+        r = await app.sendTask(WORKER_INFO_TASK, [], {}, { queue });
+      } catch (err) {
+        if (!hasCode(err, 'E_TASK_TIMEOUT') || Date.now() > deadline) throw err;
+      }
+    }
+  } finally {
+    await app.close();
+  }
 }
 
 export const workersService: Service = {
@@ -23,30 +131,32 @@ export const workersService: Service = {
 
   async start(ctx: ServiceContext, host: HostSpec): Promise<ProcessRef> {
     const info = ctx.provider.host(host.name);
-    const argv = workerArgv(info.node, info.labRoot, { modules: ['scenarios'], concurrency: host.concurrency, pool: host.pool, queues: host.queues, nodeName: `celery@${host.name}` });
+    const modules = ['scenarios', posix.join(info.labRoot, WORKER_INFO_MODULE), ...(info.modules?.tasks ?? [])];
+    const argv = workerArgv(info.node, info.labRoot, { modules, config: info.modules?.config, concurrency: host.concurrency, pool: host.pool, queues: host.queues, nodeName: workersNodeName(host.name) });
     return ctx.provider.spawn(host.name, argv, { key: this.key(host.name), logFile: `${info.workDir}/logs/workers.log`, env: workerEnv(ctx.urls) });
   },
 
   async ready(ctx, host, ref) {
-    await layer(ctx, host.name, 'workers', 'canary task round trip', ref, async () => {
-      const app = new App('lab-canary', { broker: ctx.urls.brokerHere, backend: ctx.urls.backendHere });
-      try {
-        const deadline = Date.now() + 20_000;
-        const queue = host.queues[0];
-        const r = await app.sendTask('test.echo', ['canary'], {}, { queue });
-        for (;;) {
-          if (ref && !(await ctx.provider.alive(ref))) throw new ServiceError('the worker process exited', { code: 'E_PROCESS_EXITED' });
-          try {
-            const v = await r.get({ timeout: 1 });
-            if (v !== 'canary') throw new ServiceError(`canary came back as ${JSON.stringify(v)}`);
-            return;
-          } catch (err) {
-            if (!hasCode(err, 'E_TASK_TIMEOUT') || Date.now() > deadline) throw err;
-          }
-        }
-      } finally {
-        await app.close();
-      }
+    const expected = await expectedModules(ctx, host);
+    let info = await layer(ctx, host.name, 'workers', 'canary task round trip', ref, () => askWorker(ctx, host, ref, expected));
+    if (expected.length === 0) return;
+    const names = expected.map((m) => posix.basename(m.source)).join(', ');
+    const stale = mismatches(info, expected);
+    if (stale.length > 0 && ref) {
+      // Started by an earlier lab up, before the modules changed: replace it (running tasks may finish).
+      ctx.progress({ host: host.name, step: 'workers', status: 'info', detail: `${stale.map((s) => `${posix.basename(s.m.source)} ${s.why}`).join(', ')}: restarting the workers` });
+      await ctx.provider.stop(ref, 10_000);
+      ref = await this.start(ctx, host);
+      const fresh = ref;
+      info = await layer(ctx, host.name, 'workers', 'canary task round trip', fresh, () => askWorker(ctx, host, fresh, expected));
+    }
+    await layer(ctx, host.name, 'workers', `task modules (${names})`, ref, async () => {
+      const bad = mismatches(info, expected);
+      if (bad.length === 0) return;
+      // A worker without the user's modules must not serve (nothing half-started).
+      if (ref) await ctx.provider.stop(ref, 1000).catch(() => undefined);
+      throw new ServiceError(bad.map(({ m, why }) => `${what(m)}${onHostToo(m, host.name)}: ${why}`).join('; '), { code: 'E_TASK_MODULE' });
     });
+    ctx.progress({ host: host.name, step: 'workers', status: 'info', detail: `loaded ${names}; ${info.tasks.length} tasks registered` });
   },
 };

@@ -16,7 +16,7 @@
  *   ansible_host/ansible_ssh_host → address · ansible_user/ansible_ssh_user → user · ansible_port/ansible_ssh_port → port
  *   ansible_ssh_private_key_file/ansible_private_key_file → key · ansible_become → sudo
  *   ansible_password/ansible_ssh_pass → password (discouraged)
- *   lab_concurrency, lab_pool, lab_queues, lab_image, lab_mounts, lab_roles → the native host fields
+ *   lab_concurrency, lab_pool, lab_queues, lab_image, lab_mounts, lab_roles, lab_tasks, lab_config → the native host fields
  *   all.vars only: lab_name → lab (default: from the file name), lab_provider → provider (default ssh),
  *   lab_subnet → subnet, lab_ports → ports, lab_docker → docker
  * Other ansible_* and non-lab variables belong to playbooks and are ignored; unknown lab_* variables are errors.
@@ -58,6 +58,8 @@ const HOST_VARS: Record<string, string> = {
   lab_image: 'image',
   lab_mounts: 'mounts',
   lab_roles: 'roles',
+  lab_tasks: 'tasks',
+  lab_config: 'config',
 };
 
 const LAB_VARS: Record<string, string> = {
@@ -315,5 +317,6 @@ function coerce(field: string, v: unknown): unknown {
     if (['no', 'false', 'off', '0'].includes(s)) return false;
   }
   if (field === 'queues' && typeof v === 'string') return v.split(',').map((q) => q.trim()).filter(Boolean);
+  if (field === 'tasks' && typeof v === 'string') return [v];
   return v;
 }

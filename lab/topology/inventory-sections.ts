@@ -1,12 +1,13 @@
 /**
  * The sections of an inventory, one function each, in the order `build` (inventory.ts) runs them:
- *   subnet → hosts → addresses → roles → service ports → docker.
+ *   subnet → hosts → user modules (tasks, config) → addresses → roles → service ports → docker.
  * Each reads the parsed data after the JSON Schema check — a value of the wrong type has been reported there and
  * is left alone here — reports its cross-field problems to `issues` at the field they concern, and returns its
  * part of the TopologyData. Later sections read what earlier ones built (addresses need the hosts and the subnet).
  */
 import { isAbsolute, resolve } from 'node:path';
 import { allocateAddresses, canonicalNetwork, defaultSubnet, formatCidr, inCidr, isIPv4, isLoopback, parseCidr, reservedReason, type Cidr } from './net.js';
+import { compileHint, isJavaScriptPath, isTypeScriptPath } from './js-module.js';
 import { HOSTNAME_PATTERN } from './patterns.js';
 import type { Seg } from './schema.js';
 import type { Issues } from './source.js';
@@ -199,7 +200,7 @@ function hostSettings(name: string, roles: Role[], raw: Obj, defaults: Obj, hp: 
 /** Worker settings on a host that runs no workers: a mistake worth saying. */
 function checkWorkerSettings(host: HostSpec, raw: Obj, hp: Seg[], issues: Issues): void {
   if (host.roles.length === 0 || host.roles.includes('workers')) return;
-  for (const k of ['concurrency', 'pool', 'queues'] as const) {
+  for (const k of ['concurrency', 'pool', 'queues', 'tasks', 'config'] as const) {
     if (raw[k] !== undefined && !issues.hasErrorUnder([...hp, k])) {
       issues.error([...hp, k], 'key', `expected a workers host for ${k}, got a host with roles ${host.roles.join(', ')}`);
     }
@@ -249,6 +250,81 @@ function mounts(list: unknown[], path: Seg[], ctx: SectionContext): Mount[] {
     out.push({ source: src, target, readOnly });
   });
   return out;
+}
+
+// ---- user modules: tasks, config ----------------------------------------------------------------------------
+
+/** A module file the inventory names, where it is written: its existence is checked before the topology is returned. */
+export interface ModuleFile {
+  path: Seg[];
+  file: string;
+}
+
+/**
+ * The user's task modules (`tasks:`) and settings module (`config:`) of every workers host: its own, else
+ * `defaults:` (a host's own list replaces the defaults' one, like `queues`). Each path is checked where it is
+ * written: `~` and relative paths resolved (against the inventory's folder), JavaScript only (a .ts gets the
+ * compile hint), each module once per list. Returns the files to check for existence.
+ */
+export function moduleSettings(d: Obj, hosts: HostSpec[], ctx: SectionContext): ModuleFile[] {
+  const files: ModuleFile[] = [];
+  const read = (raw: Obj, base: Seg[]): { tasks?: string[] | null; config?: string | null } => {
+    const out: { tasks?: string[] | null; config?: string | null } = {};
+    if (Array.isArray(raw.tasks) && raw.tasks.every((t) => typeof t === 'string')) {
+      const p: Seg[] = [...base, 'tasks'];
+      const list: string[] = [];
+      let ok = !ctx.issues.hasErrorUnder(p);
+      raw.tasks.forEach((t, i) => {
+        if (ctx.issues.hasErrorUnder([...p, i])) return;
+        const abs = modulePath(t as string, [...p, i], ctx);
+        if (abs === null) ok = false;
+        else if (list.includes(abs)) {
+          ctx.issues.error([...p, i], 'value', `expected each task module once, got ${abs} again`);
+          ok = false;
+        } else {
+          list.push(abs);
+          files.push({ path: [...p, i], file: abs });
+        }
+      });
+      out.tasks = ok ? list : null;
+    } else if (raw.tasks !== undefined) out.tasks = null;
+    if (typeof raw.config === 'string') {
+      const p: Seg[] = [...base, 'config'];
+      const abs = ctx.issues.hasErrorUnder(p) ? null : modulePath(raw.config, p, ctx);
+      if (abs !== null) files.push({ path: p, file: abs });
+      out.config = abs;
+    } else if (raw.config !== undefined) out.config = null;
+    return out;
+  };
+  const defaults = read(isObj(d.defaults) ? d.defaults : {}, ['defaults']);
+  const rawHosts = isObj(d.hosts) ? d.hosts : {};
+  for (const h of hosts) {
+    const own = read(isObj(rawHosts[h.name]) ? (rawHosts[h.name] as Obj) : {}, ['hosts', h.name]);
+    if (!h.roles.includes('workers')) continue;
+    const tasks = own.tasks !== undefined ? own.tasks : defaults.tasks;
+    const config = own.config !== undefined ? own.config : defaults.config;
+    if (tasks) h.tasks = [...tasks];
+    if (config) h.config = config;
+  }
+  return files;
+}
+
+/** One module path: expanded and made absolute, JavaScript only. Null (reported) when unusable. */
+function modulePath(p: string, at: Seg[], ctx: SectionContext): string | null {
+  const abs = expandPath(p, ctx.baseDir, ctx.home);
+  if (abs === null) {
+    ctx.issues.error(at, 'value', `expected ~/…, an absolute or a relative path, got ${JSON.stringify(p)} (~user is not supported)`);
+    return null;
+  }
+  if (isTypeScriptPath(abs)) {
+    ctx.issues.error(at, 'value', `expected a JavaScript module, got ${JSON.stringify(p)}: ${compileHint(p)}`);
+    return null;
+  }
+  if (!isJavaScriptPath(abs)) {
+    ctx.issues.error(at, 'value', `expected a JavaScript module (.js, .mjs or .cjs), got ${JSON.stringify(p)}`);
+    return null;
+  }
+  return abs;
 }
 
 // ---- addresses -----------------------------------------------------------------------------------------------

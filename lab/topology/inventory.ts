@@ -8,7 +8,7 @@
  * InventoryError (a ConfigError, exit code 2).
  */
 import { lookup } from 'node:dns/promises';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { basename, dirname, resolve } from 'node:path';
 import { isMap } from 'yaml';
@@ -22,8 +22,10 @@ import {
   giveQuotesToMaster,
   hostSpecs,
   isObj,
+  moduleSettings,
   servicePorts,
   subnetOf,
+  type ModuleFile,
   type Obj,
   type SectionContext,
   type SshName,
@@ -134,7 +136,7 @@ async function validateAndBuild(data: unknown, format: 'lab' | 'ansible', file: 
   const validate = inventoryValidator();
   if (!validate(data)) for (const i of schemaIssues(validate.errors ?? [], data)) issues.error(i.path, i.at, i.message);
   const topo = build(isObj(data) ? data : {}, format, file, issues, options);
-  await resolveSshNames(topo, issues, options.resolve ?? defaultResolver);
+  await Promise.all([resolveSshNames(topo, issues, options.resolve ?? defaultResolver), checkModuleFiles(topo.files, issues)]);
   issues.throwIfAny();
   topo.data.warnings = issues.warningLines();
   return topologyFromData(topo.data);
@@ -144,6 +146,8 @@ interface Pending {
   data: TopologyData;
   /** ssh hosts given by name: resolve before returning. */
   names: SshName[];
+  /** The user's modules (tasks, config): they must exist before returning. */
+  files: ModuleFile[];
 }
 
 /** Run the sections (inventory-sections.ts) in order; each reads what the ones before it built. */
@@ -160,6 +164,7 @@ function build(d: Obj, format: 'lab' | 'ansible', file: string, issues: Issues, 
   }
   const { hosts, given, rolesBroken } = hostSpecs(d, ctx);
   data.hosts = hosts;
+  const files = moduleSettings(d, hosts, ctx);
   const names = assignAddresses(hosts, given, cidr, ctx);
   // with hosts or roles missing from the data, whole-inventory role checks would only add noise
   if (!rolesBroken && !issues.structural && hosts.length > 0) {
@@ -170,7 +175,24 @@ function build(d: Obj, format: 'lab' | 'ansible', file: string, issues: Issues, 
   if (!rolesBroken && !issues.hasErrorUnder(['ports'])) checkPortClashes(d, data.ports, hosts, issues);
   const docker = dockerSpec(d, lab, ctx);
   if (docker) data.docker = docker;
-  return { data, names };
+  return { data, names, files };
+}
+
+/** Every module the inventory names must be a file (checked once per place it is written). */
+async function checkModuleFiles(files: ModuleFile[], issues: Issues): Promise<void> {
+  const seen = new Set<string>();
+  await Promise.all(
+    files.map(async (f) => {
+      const k = `${JSON.stringify(f.path)}\0${f.file}`;
+      if (seen.has(k)) return;
+      seen.add(k);
+      const st = await stat(f.file).catch((err: NodeJS.ErrnoException) => err);
+      if (st instanceof Error) {
+        const why = st.code === 'ENOENT' ? 'no such file' : st.code === 'EACCES' ? 'permission denied' : (st.code ?? st.message);
+        issues.error(f.path, 'value', `expected an existing JavaScript module, got ${f.file} (${why})`);
+      } else if (!st.isFile()) issues.error(f.path, 'value', `expected a JavaScript module file, got ${f.file}, which is not a file`);
+    }),
+  );
 }
 
 /** Resolve the ssh hosts given by name; one that does not resolve is an error at its name. */

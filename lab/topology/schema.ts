@@ -7,8 +7,8 @@
  *
  * Shell safety: every string that may ever reach a shell is constrained by a pattern of shell-safe characters
  * (lab, host names, address, user, queues, image, network, pool/roles/provider enums). The only free-text fields
- * are `password` (never put on a command line) and the paths `key`, `mounts`, `docker.socket` (no control
- * characters; `~` expanded; must be passed as argv elements, never interpolated into a shell string).
+ * are `password` (never put on a command line) and the paths `key`, `mounts`, `docker.socket`, `tasks`, `config` (no
+ * control characters; `~` expanded; must be passed as argv elements, never interpolated into a shell string).
  */
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { CIDR_PATTERN } from './net.js';
@@ -59,6 +59,14 @@ const inheritable = {
     description: 'a non-empty list of queue names',
     items: { type: 'string', pattern: QUEUE_PATTERN, description: 'a queue name (letters, digits, _ . : -; at most 128)' },
   },
+  tasks: {
+    type: 'array',
+    minItems: 1,
+    uniqueItems: true,
+    description: 'a non-empty list of task module paths (.js files, relative to the inventory)',
+    items: { ...path, description: 'a path of a JavaScript module without control characters (newline, tab, NUL)' },
+  },
+  config: { ...path, description: 'a path of a JavaScript settings module without control characters (newline, tab, NUL)' },
 };
 
 const host = {

@@ -8,7 +8,7 @@
  *
  * Which fields may ever reach a shell: see the "Shell safety" section of hosts/README.md. In short, every string
  * here is pattern-validated to a shell-safe character set EXCEPT `password` (free text; only ever handed to ssh2 as
- * an auth secret) and the file-system paths `keyPath`, `mounts[].source/target`, `docker.socket` (absolute, no
+ * an auth secret) and the file-system paths `keyPath`, `mounts[].source/target`, `docker.socket`, `tasks`, `config` (absolute, no
  * control characters, no ':' in mounts; otherwise free) — pass those as argv elements, never inside a shell string.
  */
 
@@ -79,6 +79,14 @@ export interface HostSpec {
   pool: Pool;
   /** Queue names the host's workers consume (shell-safe pattern). */
   queues: string[];
+  /**
+   * workers hosts only: the user's task modules the host's workers load beside lab's own (`lab worker -A`), as
+   * absolute paths on this machine (relative paths resolved against the inventory's folder). Checked at load time:
+   * JavaScript (.js, .mjs, .cjs), an existing file. The providers put them on the host (hosts/README.md).
+   */
+  tasks?: string[];
+  /** workers hosts only: a Celery settings module for the host's workers (`lab worker --config`), absolute. */
+  config?: string;
   /** docker only: image override for this host. */
   image?: string;
   /** docker only: extra bind mounts for this host (added to docker.mounts). */

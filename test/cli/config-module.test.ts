@@ -50,7 +50,7 @@ test("a module name as Celery takes it ('config') finds config.js", async () => 
 
 test('bad --config: a .ts module is refused with one line naming tsc; a missing one and an unknown setting are named', async () => {
   for (const spec of [join(dir, 'config.ts'), 'config.mts']) {
-    await assert.rejects(findConfigModule(spec, dir), (e: unknown) => hasCode(e, 'E_USAGE') && /a TypeScript module; .*compile it first \(npx tsc .*\) and pass the \.js file$/.test((e as Error).message) && !(e as Error).message.includes('\n'));
+    await assert.rejects(findConfigModule(spec, dir), (e: unknown) => hasCode(e, 'E_USAGE') && /lab loads JavaScript, not TypeScript: compile it \(npx tsc\) and give lab the \.js it emits/.test((e as Error).message) && !(e as Error).message.includes('\n'));
   }
   await assert.rejects(findConfigModule('nosuch', dir), (e: unknown) => hasCode(e, 'E_USAGE') && /--config nosuch: no such module \(tried nosuch\.js, /.test((e as Error).message));
   await assert.rejects(applyConfigModule(new App('t-config-4'), join(dir, 'typo.js')), (e: unknown) => hasCode(e, 'E_CONFIG') && /typo\.js: BROKER_ULR: unknown setting/.test((e as Error).message));

@@ -78,7 +78,7 @@ test('--config with a .ts module: refused in one line that says to compile it (e
   for (const cmd of [['call', 'test.echo'], ['worker', '-A', 'echo']]) {
     const r = await lab([...cmd, '--config', './config.ts'], { cwd, env: clean(home) });
     assert.equal(r.code, 2, `${cmd[0]}: ${r.stderr}`);
-    assert.equal(r.stderr, 'lab: --config ./config.ts: a TypeScript module; lab loads JavaScript — compile it first (npx tsc ./config.ts) and pass the .js file\n');
+    assert.equal(r.stderr, 'lab: --config ./config.ts: lab loads JavaScript, not TypeScript: compile it (npx tsc) and give lab the .js it emits (e.g. ./config.js)\n');
   }
 });
 

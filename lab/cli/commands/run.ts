@@ -1,4 +1,8 @@
-/** `lab run <scenario> [args]`: one subcommand per scenario, its flags built from the scenario's declared params. */
+/**
+ * `lab run <scenario> [args]`: one subcommand per scenario, its flags built from the scenario's declared params.
+ * `lab run ./my-scenario.js` (or an installed package's name) loads a user's scenario (user-scenario.ts) and makes
+ * it a subcommand of that word, with flags built the same way.
+ */
 import type { Argv, CommandModule } from 'yargs';
 import { UsageError } from '../../errors.js';
 import { POOL_KINDS } from '../../queue/index.js';
@@ -6,6 +10,7 @@ import type { PoolKind } from '../../queue/index.js';
 import { LESSONS, SCENARIOS } from '../../../scenarios/index.js';
 import type { AnyScenario } from '../../../scenarios/scenario.js';
 import { hostsOption, reportsOption } from '../shared-options.js';
+import { userScenarioCommand } from '../user-scenario.js';
 import type { GlobalFlags, HostsFlag, ReportsFlag } from '../shared-options.js';
 
 interface RunFlags extends GlobalFlags, ReportsFlag, HostsFlag {
@@ -34,9 +39,10 @@ function runOptions<T>(y: Argv<T>, s: AnyScenario): Argv<T> {
     .option('concurrency', { type: 'number', alias: 'c', describe: 'embedded lab: worker pool size (default: CPU count)', group: 'Embedded lab:' }) as Argv<T>;
 }
 
-function scenarioCommand(s: AnyScenario): CommandModule<GlobalFlags, RunFlags> {
+/** `word`: what the command line names the scenario by (a user scenario's path); default its name. */
+function scenarioCommand(s: AnyScenario, word = s.name): CommandModule<GlobalFlags, RunFlags> {
   const positional = Object.entries(s.params).find(([, p]) => p.positional);
-  const command = positional ? `${s.name} [${positional[0]}${positional[1].list ? '..' : ''}]` : s.name;
+  const command = positional ? `${word} [${positional[0]}${positional[1].list ? '..' : ''}]` : word;
   return {
     command,
     describe: s.summary,
@@ -106,11 +112,13 @@ const lessonsCommand: CommandModule<GlobalFlags, LessonsFlags> = {
 
 export const runCommandModule: CommandModule<GlobalFlags, GlobalFlags> = {
   command: 'run <scenario>',
-  describe: "run a scenario and record its timings (echo, currency, mergesort), one of the chapter's lessons, or all of them (lessons)",
-  builder: (y) => {
-    let b = y.usage('$0 run <scenario> [args] [options]\n\nRuns on the active lab if one is up, else on the embedded lab (this machine, in-memory broker and backend, a worker pool of threads). Every run writes a run record to reports/.');
+  describe: "run a scenario and record its timings (echo, currency, mergesort, ./your-scenario.js), one of the chapter's lessons, or all of them (lessons)",
+  builder: async (y) => {
+    let b = y.usage('$0 run <scenario> [args] [options]\n\nRuns on the active lab if one is up, else on the embedded lab (this machine, in-memory broker and backend, a worker pool of threads). Every run writes a run record to reports/. Your own scenario: lab run ./my-scenario.js (README: "Your own code").');
     b = b.command(lessonsCommand as unknown as CommandModule<GlobalFlags, GlobalFlags>);
     for (const s of SCENARIOS) b = b.command(scenarioCommand(s) as unknown as CommandModule<GlobalFlags, GlobalFlags>);
+    const user = await userScenarioCommand(y, SCENARIOS);
+    if (user) b = b.command(scenarioCommand(user.scenario, user.word) as unknown as CommandModule<GlobalFlags, GlobalFlags>);
     return b
       .command({
         command: '$0 [name]',
@@ -120,13 +128,15 @@ export const runCommandModule: CommandModule<GlobalFlags, GlobalFlags> = {
         handler: (argv) => {
           const known = [...SCENARIOS.map((s) => s.name), 'lessons'].join(', ');
           const name = (argv as { name?: string }).name;
-          throw new UsageError(name ? `unknown scenario "${name}" (known: ${known})` : `name a scenario: ${known}`);
+          const yours = "a scenario of yours: lab run ./my-scenario.js, or an installed package's name";
+          throw new UsageError(name ? `unknown scenario "${name}" (known: ${known}); ${yours}` : `name a scenario: ${known}; or ${yours}`);
         },
       })
       .example('$0 run mergesort --n 4', "the book's distributed merge sort, local vs distributed")
       .example('$0 run currency EURUSD GBPUSD', 'fetch two rates through the workers')
       .example('$0 run echo --repeat 2000', 'round-trip latency')
-      .example('$0 run lessons', "the chapter's lessons, one line each (no-worker, purge, exception, …)");
+      .example('$0 run lessons', "the chapter's lessons, one line each (no-worker, purge, exception, …)")
+      .example('$0 run ./examples/wordcount/scenario.js --help', 'your own scenario: its flags come from its params');
   },
   handler: () => undefined,
 };

@@ -1,4 +1,5 @@
 /** `lab worker -A <module> [-Q queues] [-c N] [-P pool] [--loglevel info]`, modelled on `celery -A … worker`. */
+import { pathToFileURL } from 'node:url';
 import type { CommandModule } from 'yargs';
 import { UsageError } from '../../errors.js';
 import { POOL_KINDS, parseLogLevel } from '../../queue/index.js';
@@ -42,9 +43,18 @@ export const workerCommandModule: CommandModule<GlobalFlags, WorkerFlags> = {
     if (pm !== undefined && (!Number.isInteger(pm) || pm < 0)) throw new UsageError(`--prefetch-multiplier: expected an integer ≥ 0, got ${String(pm)}`);
     const queues = argv.queues ? argv.queues.split(',').map((q) => q.trim()) : undefined;
     if (queues?.some((q) => !q)) throw new UsageError(`--queues: empty queue name in ${JSON.stringify(argv.queues)}`);
-    const [{ runWorker }, { resolveTaskModules }] = await Promise.all([import('../run-worker.js'), import('../task-modules.js')]);
+    const [{ runWorker }, { resolveTaskModules }, { findConfigModule }, { describeWorkerModules, WORKER_MODULES_ENV }] = await Promise.all([
+      import('../run-worker.js'),
+      import('../task-modules.js'),
+      import('../config-module.js'),
+      import('../../services/worker-info.js'),
+    ]);
+    const modules = await resolveTaskModules(argv.app);
+    const config = argv.config === undefined ? undefined : pathToFileURL(await findConfigModule(argv.config)).href;
+    // What lab.worker_info reports (lab up's readiness check): the pool children inherit the environment.
+    process.env[WORKER_MODULES_ENV] = JSON.stringify(await describeWorkerModules(modules, config));
     process.exitCode = await runWorker({
-      modules: await resolveTaskModules(argv.app),
+      modules,
       connection: { broker: argv.broker, backend: argv.backend, config: argv.config },
       verbose: argv.verbose,
       queues,

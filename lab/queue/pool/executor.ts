@@ -21,7 +21,8 @@ export async function loadTaskModules(include: readonly string[]): Promise<void>
     try {
       await import(m);
     } catch (err) {
-      const reason = err instanceof Error ? err.message.split('\n')[0] : String(err);
+      // The error's type too: "SyntaxError: Unexpected identifier" says more than the message alone.
+      const reason = err instanceof Error ? `${err.name}: ${err.message.split('\n')[0]}` : String(err);
       // A module that does not load is the user's to fix (a typo in -A, a syntax error): a config error, exit 2.
       throw new ConfigError(`cannot load task module ${m}: ${reason}`);
     }
