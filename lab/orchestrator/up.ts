@@ -10,7 +10,7 @@ import { loadInventory } from '../topology/inventory.js';
 import { Ledger } from '../topology/ledger.js';
 import { acquireLock, ensureStateDir, newState, readState, setActiveLab, stateDir, stateTopology, writeState } from '../topology/state.js';
 import type { LabState } from '../topology/state.js';
-import type { Topology } from '../topology/topology.js';
+import type { HostSpec, Topology } from '../topology/topology.js';
 import type { PlanStep, Progress, Provider } from '../providers/provider.js';
 import type { ServiceContext } from '../services/service.js';
 import { differentLab, labUrls, sameShape } from './lab-ref.js';
@@ -43,8 +43,14 @@ export async function planUp(hostsFile: string): Promise<{ topology: Topology; s
   });
   const steps: PlanStep[] = planned ?? [{ step: 'provider', detail: `${topology.provider} (needs root)` }];
   if (topology.provider !== 'local') steps.push(...topology.hosts.map((h) => ({ host: h.name, step: '/etc/hosts', detail: topology.hosts.map((o) => `${o.address} ${o.name}`).join(', ') })));
-  for (const p of placements(topology)) steps.push({ host: p.host.name, step: p.service.name, detail: p.service.name === 'workers' ? `lab worker -A scenarios -c ${p.host.concurrency} -P ${p.host.pool} -Q ${p.host.queues.join(',')}` : `${p.service.name} on ${p.host.address}` });
+  for (const p of placements(topology)) steps.push({ host: p.host.name, step: p.service.name, detail: p.service.name === 'workers' ? workerPlan(p.host) : `${p.service.name} on ${p.host.address}` });
   return { topology, steps };
+}
+
+/** The workers' command line as --dry-run shows it: lab's tasks, the inventory's own modules and config. */
+function workerPlan(h: HostSpec): string {
+  const mods = ['scenarios', ...(h.tasks ?? [])].map((m) => `-A ${m}`).join(' ');
+  return `lab worker ${mods}${h.config ? ` --config ${h.config}` : ''} -c ${h.concurrency} -P ${h.pool} -Q ${h.queues.join(',')}`;
 }
 
 /** /etc/hosts on every host names every host; then each host must resolve every other to its address. */
