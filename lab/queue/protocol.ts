@@ -259,11 +259,30 @@ export interface DecodedBody {
   embed: Embed;
 }
 
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/** An embed field (callbacks, errbacks, chain): absent/null, or a list of signatures (objects naming a task). */
+function signatureList(v: unknown, field: string, taskId: string): SignatureDict[] | null {
+  if (v === undefined || v === null) return null;
+  if (!Array.isArray(v) || v.some((s) => typeof s !== 'object' || s === null || typeof (s as { task?: unknown }).task !== 'string')) {
+    // Dropping it would silently break the workflow the caller built: the task fails, saying why.
+    throw new ProtocolError(`body embed ${field} is not a list of signatures (objects with a task name)`, taskId);
+  }
+  return v as SignatureDict[];
+}
+
 /** Decode and shape-check a JSON body. Throws ProtocolError naming what is wrong. */
 export function decodeBody(body: Uint8Array, taskId: string): DecodedBody {
+  let text: string;
+  try {
+    text = UTF8.decode(body);
+  } catch {
+    // Replacing bad bytes would hand the task a different argument than was sent.
+    throw new ProtocolError('body is not valid UTF-8', taskId);
+  }
   let parsed: unknown;
   try {
-    parsed = decodeJson(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8'));
+    parsed = decodeJson(text);
   } catch (err) {
     throw new ProtocolError(`body is not valid JSON (${(err as Error).message})`, taskId);
   }
@@ -271,15 +290,19 @@ export function decodeBody(body: Uint8Array, taskId: string): DecodedBody {
   const [args, kwargs, embed] = parsed as [unknown, unknown, unknown];
   if (!Array.isArray(args)) throw new ProtocolError('body args is not an array', taskId);
   if (typeof kwargs !== 'object' || kwargs === null || Array.isArray(kwargs)) throw new ProtocolError('body kwargs is not an object', taskId);
-  const e = (typeof embed === 'object' && embed !== null ? embed : {}) as Partial<Embed>;
+  if (embed !== undefined && embed !== null && (typeof embed !== 'object' || Array.isArray(embed))) throw new ProtocolError('body embed is not an object', taskId);
+  const e = (embed ?? {}) as Record<string, unknown>;
+  if (e.chord !== undefined && e.chord !== null && (typeof e.chord !== 'object' || typeof (e.chord as { task?: unknown }).task !== 'string')) {
+    throw new ProtocolError('body embed chord is not a signature (an object with a task name)', taskId);
+  }
   return {
     args,
     kwargs: kwargs as Record<string, unknown>,
     embed: {
-      callbacks: Array.isArray(e.callbacks) ? e.callbacks : null,
-      errbacks: Array.isArray(e.errbacks) ? e.errbacks : null,
-      chain: Array.isArray(e.chain) ? e.chain : null,
-      chord: e.chord && typeof e.chord === 'object' ? e.chord : null,
+      callbacks: signatureList(e.callbacks, 'callbacks', taskId),
+      errbacks: signatureList(e.errbacks, 'errbacks', taskId),
+      chain: signatureList(e.chain, 'chain', taskId),
+      chord: (e.chord as SignatureDict | null | undefined) ?? null,
     },
   };
 }

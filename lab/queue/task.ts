@@ -50,8 +50,16 @@ export class Task<F extends TaskFn = TaskFn> {
     return new Signature<Result<F>>(this.sender, this.name, args, {}, {}, true);
   }
 
-  /** Map Celery's (args, kwargs) onto this function's positional parameters. */
+  /**
+   * Map Celery's (args, kwargs) onto this function's positional parameters — and refuse more positional arguments
+   * than it takes, as Python's worker does (`sort() takes 1 positional argument but 3 were given`): JavaScript would
+   * silently drop them.
+   */
   bindArguments(args: unknown[], kwargs: Record<string, unknown>): unknown[] {
+    const max = this.options.params?.length ?? positionalCapacity(this.fn);
+    if (max !== null && args.length > max) {
+      throw new TypeError(`${this.name}() takes ${max} positional argument${max === 1 ? '' : 's'} but ${args.length} ${args.length === 1 ? 'was' : 'were'} given`);
+    }
     const names = Object.keys(kwargs);
     if (names.length === 0) return args;
     const params = this.options.params;
@@ -65,4 +73,54 @@ export class Task<F extends TaskFn = TaskFn> {
     }
     return out;
   }
+}
+
+const capacities = new WeakMap<TaskFn, number | null>();
+
+/**
+ * How many positional arguments a function declares, read from its source (defaults count; a rest parameter means
+ * any number: null). fn.length stops at the first default, so it cannot tell.
+ */
+export function positionalCapacity(fn: TaskFn): number | null {
+  if (capacities.has(fn)) return capacities.get(fn)!;
+  const n = countParameters(Function.prototype.toString.call(fn));
+  capacities.set(fn, n);
+  return n;
+}
+
+/** Count the top-level parameters of a function's source text; null when it has a rest parameter or is unreadable. */
+export function countParameters(src: string): number | null {
+  if (src.includes('[native code]')) return null; // a bound or built-in function: its source says nothing
+  let i = 0;
+  // `async x => …`, `x => …`: one bare parameter
+  const bare = /^\s*(?:async\s+)?([A-Za-z_$][\w$]*)\s*=>/.exec(src);
+  if (bare && bare[1] !== 'async') return 1;
+  i = src.indexOf('(');
+  if (i < 0) return null;
+  let depth = 0;
+  let quote: string | null = null;
+  let params = 0;
+  let current = '';
+  for (i = i + 1; i < src.length; i++) {
+    const c = src[i]!;
+    if (quote) {
+      if (c === '\\') i++;
+      else if (c === quote) quote = null;
+      continue;
+    }
+    if (c === '"' || c === "'" || c === '`') quote = c;
+    else if (c === '(' || c === '[' || c === '{') depth++;
+    else if (c === ')' && depth === 0) break;
+    else if (c === ')' || c === ']' || c === '}') depth--;
+    else if (c === ',' && depth === 0) {
+      if (current.trim().startsWith('...')) return null;
+      if (current.trim()) params++;
+      current = '';
+      continue;
+    }
+    current += c;
+  }
+  if (current.trim().startsWith('...')) return null;
+  if (current.trim()) params++;
+  return params;
 }

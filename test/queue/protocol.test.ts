@@ -72,3 +72,24 @@ test('a body must be [args, kwargs, embed]; errors say what is wrong', () => {
   assert.throws(() => decodeBody(Buffer.from('[1, {}]'), 'i'), /args is not an array/);
   assert.throws(() => decodeBody(Buffer.from('[[], []]'), 'i'), /kwargs is not an object/);
 });
+
+test('invalid UTF-8 in a body is refused, never silently replaced', () => {
+  const bad = Buffer.concat([Buffer.from('[["caf'), Buffer.from([0xc3, 0x28]), Buffer.from('"], {}, null]')]);
+  assert.throws(() => decodeBody(bad, 'i'), (e: unknown) => e instanceof ProtocolError && /not valid UTF-8/.test(e.message));
+  assert.deepEqual(decodeBody(Buffer.from('[["café ☃ 😀"], {}, null]'), 'i').args, ['café ☃ 😀']);
+});
+
+test('a malformed embed (callbacks, errbacks, chain, chord) is refused naming the field, not dropped', () => {
+  const body = (embed: unknown): Buffer => Buffer.from(JSON.stringify([[1], {}, embed]));
+  assert.equal(decodeBody(body({ callbacks: null, chain: [], chord: null }), 'i').embed.chain?.length, 0);
+  assert.deepEqual(decodeBody(body({ chain: [{ task: 'add', args: [1] }] }), 'i').embed.chain, [{ task: 'add', args: [1] }]);
+  for (const [embed, field] of [
+    [{ callbacks: 'add' }, 'callbacks'],
+    [{ errbacks: [1] }, 'errbacks'],
+    [{ chain: [{ args: [] }] }, 'chain'],
+    [{ chord: 'body' }, 'chord'],
+    [[1, 2], 'embed'],
+  ] as const) {
+    assert.throws(() => decodeBody(body(embed), 'i'), (e: unknown) => e instanceof ProtocolError && e.message.includes(field), JSON.stringify(embed));
+  }
+});

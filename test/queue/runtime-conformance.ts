@@ -212,6 +212,12 @@ export function runtimeConformance(target: RuntimeTarget): void {
       assert.equal(await (await tasks.echo.delay('still serving')).get({ timeout: 10 }), 'still serving');
     });
 
+    test('more positional arguments than the task takes fail with TypeError, as in Python', async (t) => {
+      if (!(await setup(t))) return;
+      const r = await app.sendTask('test.echo', ['one', 'two', 3]);
+      await assert.rejects(r.get({ timeout: 10 }), (err: unknown) => err instanceof TaskFailedError && err.excType === 'TypeError' && err.excMessage === 'test.echo() takes 1 positional argument but 3 were given');
+    });
+
     test('a malformed body fails the task with DecodeError and the worker keeps serving', async (t) => {
       if (!(await setup(t))) return;
       for (const body of ['{not json', '{"args": 1}', '[1, 2, 3]']) {
