@@ -15,6 +15,8 @@ import { signatureFromDict } from './canvas.js';
 import { celeryException, excRepr, formatExcMessage, toExceptionInfo } from './errors.js';
 import type { ExceptionInfo } from './errors.js';
 import { JSON_CONTENT_TYPE, ProtocolError, isoWithOffset, readHeaders } from './protocol.js';
+import { realClock, setLongTimeout } from './long-timer.js';
+import type { Clock, LongTimer } from './long-timer.js';
 import { EncodedResult, decodeJson } from './json-codec.js';
 import type { Embed, ReceivedHeaders, SignatureDict } from './protocol.js';
 import { pyRepr, silentLogger } from './worker-log.js';
@@ -34,6 +36,8 @@ export interface WorkerOptions {
   /** Celery's node name, e.g. celery@HOST3. */
   hostname?: string;
   logger?: WorkerLogger;
+  /** The clock ETA tasks wait on (tests pass a fake one). */
+  clock?: Clock;
 }
 
 export interface WorkerStats {
@@ -58,7 +62,8 @@ export class Worker extends EventEmitter {
   private broker: Broker | null = null;
   private backend: ResultBackend | null = null;
   private consumer: Consumer | null = null;
-  private readonly held = new Map<Delivery, NodeJS.Timeout>();
+  private readonly held = new Map<Delivery, LongTimer>();
+  private readonly clock: Clock;
   private readonly inflight = new Set<Promise<void>>();
   private stopping = false;
   private onConnectionError: ((err: Error) => void) | null = null;
@@ -77,6 +82,7 @@ export class Worker extends EventEmitter {
     this.prefetch = this.concurrency * (options.prefetchMultiplier ?? app.config.workerPrefetchMultiplier);
     this.include = (options.include ?? app.config.include).map(moduleUrl);
     this.log = options.logger ?? silentLogger;
+    this.clock = options.clock ?? realClock;
   }
 
   /** Pids of prefork pool children (empty for other pools). */
@@ -164,15 +170,16 @@ export class Worker extends EventEmitter {
       d.reject(false);
       return;
     }
-    const now = Date.now();
+    const now = this.clock.now();
     if (h.eta && h.eta.getTime() > now) {
       this.log.log('info', `Received task: ${h.task}[${h.id}]  ETA:[${isoWithOffset(h.eta)}]`);
       // Held unacked until due; widen the window so held tasks do not starve the others (Celery does the same).
-      const timer = setTimeout(() => {
+      // Any distance: a plain setTimeout would run a task due in more than 24.8 days at once.
+      const timer = setLongTimeout(() => {
         this.held.delete(d);
         void this.consumer?.setPrefetch(this.prefetch + this.held.size).catch((e: Error) => this.report(e));
         this.run(d, h);
-      }, h.eta.getTime() - now);
+      }, h.eta.getTime(), this.clock);
       this.held.set(d, timer);
       void this.consumer?.setPrefetch(this.prefetch + this.held.size).catch((e: Error) => this.report(e));
       return;
@@ -391,7 +398,7 @@ export class Worker extends EventEmitter {
   async stop({ warm = true }: { warm?: boolean } = {}): Promise<void> {
     if (this.stopping && warm) return;
     this.stopping = true;
-    for (const timer of this.held.values()) clearTimeout(timer);
+    for (const timer of this.held.values()) timer.clear();
     if (warm) {
       // No new deliveries; what this worker holds stays its own to finish (or, for ETA tasks, to hand back).
       await this.consumer?.pause().catch((e: Error) => this.report(e));
