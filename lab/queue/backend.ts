@@ -33,6 +33,11 @@ export interface WaitOptions {
 export interface StoreOptions {
   /** Seconds until the result expires (Celery's result_expires; default 86400). */
   expiresSeconds?: number;
+  /**
+   * Wait for the backend however long it is away (a worker's results: the write is kept and sent on reconnect),
+   * instead of failing after the backend's command wait. The caller bounds how many such writes it keeps.
+   */
+  untilStored?: boolean;
 }
 
 /** One finished header task of a chord, as the backend keeps it until the chord completes. */

@@ -20,7 +20,7 @@ export type { WorkerOptions, WorkerStats } from './worker.js';
 export { POOL_KINDS } from './pool/job.js';
 export type { PoolKind } from './pool/job.js';
 export { celeryLogger, parseLogLevel } from './worker-log.js';
-export type { LogLevel } from './worker-log.js';
+export type { LogLevel, WorkerLogger } from './worker-log.js';
 
 export { TaskTimeoutError, TaskFailedError, TaskRevokedError, BrokerError, BackendError, MaxRetriesExceededError } from './errors.js';
 export type { ExceptionInfo } from './errors.js';

@@ -16,6 +16,7 @@ import { celeryException, excRepr, formatExcMessage, toExceptionInfo } from './e
 import type { ExceptionInfo } from './errors.js';
 import { JSON_CONTENT_TYPE, ProtocolError, isoWithOffset, readHeaders } from './protocol.js';
 import { realClock, setLongTimeout } from './long-timer.js';
+import { Permits } from './permits.js';
 import type { Clock, LongTimer } from './long-timer.js';
 import { EncodedResult, decodeJson } from './json-codec.js';
 import type { Embed, ReceivedHeaders, SignatureDict } from './protocol.js';
@@ -38,6 +39,14 @@ export interface WorkerOptions {
   logger?: WorkerLogger;
   /** The clock ETA tasks wait on (tests pass a fake one). */
   clock?: Clock;
+  /**
+   * Tasks this worker keeps in hand at most — running, or done with their result not yet stored. While the result
+   * backend is away, results wait to be stored (and are, once it is back); when this many wait, the worker takes no
+   * more tasks: they stay in the broker. Default 1000.
+   */
+  maxPendingResults?: number;
+  /** How long a result store may wait before the worker says, once per outage, that results are delayed. Default 10 s. */
+  storeDelayWarningMs?: number;
 }
 
 export interface WorkerStats {
@@ -64,6 +73,12 @@ export class Worker extends EventEmitter {
   private consumer: Consumer | null = null;
   private readonly held = new Map<Delivery, LongTimer>();
   private readonly clock: Clock;
+  /** One per task in hand, from before the pool takes it until its result is stored (see maxPendingResults). */
+  private readonly inHand: Permits;
+  private readonly storeDelayWarningMs: number;
+  /** Stores that have waited longer than storeDelayWarningMs and not finished yet; said once per outage. */
+  private delayedStores = 0;
+  private delayedTotal = 0;
   private readonly inflight = new Set<Promise<void>>();
   private stopping = false;
   private onConnectionError: ((err: Error) => void) | null = null;
@@ -83,6 +98,8 @@ export class Worker extends EventEmitter {
     this.include = (options.include ?? app.config.include).map(moduleUrl);
     this.log = options.logger ?? silentLogger;
     this.clock = options.clock ?? realClock;
+    this.inHand = new Permits(Math.max(1, options.maxPendingResults ?? 1000));
+    this.storeDelayWarningMs = options.storeDelayWarningMs ?? 10_000;
   }
 
   /** Pids of prefork pool children (empty for other pools). */
@@ -198,6 +215,16 @@ export class Worker extends EventEmitter {
   }
 
   private async process(d: Delivery, h: ReceivedHeaders): Promise<void> {
+    // Waiting here leaves the delivery unacked: with every permit out, the broker keeps the rest of the queue.
+    await this.inHand.take();
+    try {
+      await this.processInHand(d, h);
+    } finally {
+      this.inHand.give();
+    }
+  }
+
+  private async processInHand(d: Delivery, h: ReceivedHeaders): Promise<void> {
     const task = findTask(h.task)!;
     if (h.expires && h.expires.getTime() <= Date.now()) {
       this.log.log('info', `Discarding revoked task: ${h.task}[${h.id}] (expired)`);
@@ -295,16 +322,43 @@ export class Worker extends EventEmitter {
     if (h.group) meta.group_id = h.group;
     if (h.parentId) meta.parent_id = h.parentId;
     try {
-      await this.backend.store(meta, { expiresSeconds: this.appOf(h.task).config.resultExpires });
+      await this.waitingForBackend(this.backend.store(meta, { expiresSeconds: this.appOf(h.task).config.resultExpires, untilStored: true }));
     } catch (err) {
       this.report(new Error(`could not store the ${status} result of ${h.task}[${h.id}]: ${(err as Error).message}`));
+    }
+  }
+
+  /**
+   * A result store that takes long is not an error — the backend is away and the write is kept until it is back —
+   * so it is said once per outage (a warning with what waits), and once more when the delayed results got through.
+   */
+  private async waitingForBackend<T>(store: Promise<T>): Promise<T> {
+    let delayed = false;
+    const timer = setTimeout(() => {
+      delayed = true;
+      if (this.delayedStores++ === 0) {
+        this.log.log('warning', `the result backend has not answered for ${Math.round(this.storeDelayWarningMs / 1000)} s: results wait to be stored and will be when it is back (${this.inHand.used} tasks in hand; at ${this.inHand.size} the worker takes no new ones)`);
+      }
+    }, this.storeDelayWarningMs);
+    timer.unref();
+    try {
+      return await store;
+    } finally {
+      clearTimeout(timer);
+      if (delayed) {
+        this.delayedTotal++;
+        if (--this.delayedStores === 0) {
+          this.log.log('warning', `the result backend is back: ${this.delayedTotal} delayed result${this.delayedTotal === 1 ? '' : 's'} stored`);
+          this.delayedTotal = 0;
+        }
+      }
     }
   }
 
   private async storeFailure(id: string, err: Error, traceback: string | null, taskName: string | null = null): Promise<void> {
     if (!this.backend) return;
     try {
-      await this.backend.store(failureMeta(id, toExceptionInfo(err), traceback), { expiresSeconds: this.appOf(taskName).config.resultExpires });
+      await this.waitingForBackend(this.backend.store(failureMeta(id, toExceptionInfo(err), traceback), { expiresSeconds: this.appOf(taskName).config.resultExpires, untilStored: true }));
     } catch (e) {
       this.report(new Error(`could not store the failure of task ${id}: ${(e as Error).message}`));
     }

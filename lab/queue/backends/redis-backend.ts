@@ -132,6 +132,9 @@ export class RedisBackend extends ConnectionBase implements ResultBackend {
       connectionName: role === 'sub' ? `${this.connectionName}-sub` : this.connectionName,
       autoResubscribe: false, // we resubscribe ourselves, then catch up with MGET
       enableOfflineQueue: true,
+      // Commands wait out an outage in the offline queue: reads are bounded by #bounded, a worker's result writes
+      // wait until stored (its pending-results limit bounds them), so none is failed by a retry count.
+      maxRetriesPerRequest: null,
       // ioredis waits this long for a socket that never connected to 'close' after disconnect(): keep it short, so
       // a process that failed to reach Redis exits at once.
       disconnectTimeout: 300,
@@ -256,7 +259,8 @@ export class RedisBackend extends ConnectionBase implements ResultBackend {
     const cmd = await this.#command();
     const ttl = options.expiresSeconds ?? DEFAULT_EXPIRES_S;
     try {
-      await this.#bounded(cmd.labStore(TASK_KEY_PREFIX + meta.task_id, encodeMeta(meta), String(ttl)));
+      const stored = cmd.labStore(TASK_KEY_PREFIX + meta.task_id, encodeMeta(meta), String(ttl));
+      await (options.untilStored ? stored : this.#bounded(stored));
     } catch (err) {
       throw this.#opError(`store result of task ${meta.task_id}`, err);
     }
