@@ -57,3 +57,18 @@ export function quotesUrl(ctx: ScenarioContext, latencyMs: number): string {
 export function andList(items: readonly string[]): string {
   return items.length <= 1 ? (items[0] ?? '') : `${items.slice(0, -1).join(', ')} and ${items[items.length - 1]}`;
 }
+
+/**
+ * What most lessons share: one mode (a lesson shows that something happens; there is nothing to compare), one
+ * repeat, the lessons' task module, and no default worker — each lesson starts the worker groups it needs.
+ */
+export const ONE_MODE_LESSON = {
+  modes: ['lesson'],
+  baseline: 'lesson',
+  candidate: 'lesson',
+  defaults: { repeat: 1, warmup: 0 },
+  tasksModule: new URL('./tasks.js', import.meta.url),
+  app: async (): Promise<App> => (await import('./tasks.js')).app,
+  needs: { workerGroups: true },
+  prepare: (): null => null,
+};

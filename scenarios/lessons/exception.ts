@@ -7,7 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { TaskFailedError } from '../../lab/queue/index.js';
 import { formatMs } from '../../lab/report/format.js';
 import type { Scenario } from '../scenario.js';
-import { deleteQueues, forget, lessonQueue, send, workerOf } from './common.js';
+import { ONE_MODE_LESSON, deleteQueues, forget, lessonQueue, send, workerOf } from './common.js';
 
 export interface ExceptionParams extends Record<string, unknown> {
   pair: string;
@@ -41,15 +41,8 @@ export const exceptionLesson: Scenario<ExceptionParams, null, ExceptionOutput> =
   params: {
     pair: { type: 'string', describe: 'the pair get_rate is called with', default: 'EURUSD', pattern: /^[A-Z]{6}$/, patternHint: 'six capital letters, like EURUSD' },
   },
-  modes: ['lesson'],
-  baseline: 'lesson',
-  candidate: 'lesson',
-  defaults: { repeat: 1, warmup: 0 },
-  tasksModule: new URL('./tasks.js', import.meta.url),
-  app: async () => (await import('./tasks.js')).app,
-  needs: { workerGroups: true },
+  ...ONE_MODE_LESSON,
   lesson: "a task raising Exception('Booo!') makes the caller's result.get() raise Exception: Booo!",
-  prepare: () => null,
 
   async run(_mode, params, _fixture, ctx) {
     const queue = lessonQueue('exception');

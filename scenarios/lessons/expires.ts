@@ -11,7 +11,7 @@ import { TaskRevokedError, TaskTimeoutError } from '../../lab/queue/index.js';
 import type { AsyncResult } from '../../lab/queue/index.js';
 import { formatMs } from '../../lab/report/format.js';
 import type { Scenario } from '../scenario.js';
-import { deleteQueues, forget, lessonQueue, send, sleep, storedMeta } from './common.js';
+import { ONE_MODE_LESSON, deleteQueues, forget, lessonQueue, send, sleep, storedMeta } from './common.js';
 
 export interface ExpiresParams extends Record<string, unknown> {
   expires: number;
@@ -71,15 +71,8 @@ export const expiresLesson: Scenario<ExpiresParams, null, ExpiresOutput> = {
   params: {
     expires: { type: 'number', describe: 'seconds until the tasks expire (apply_async(expires=…))', default: 1, min: 0.1, max: 60 },
   },
-  modes: ['lesson'],
-  baseline: 'lesson',
-  candidate: 'lesson',
-  defaults: { repeat: 1, warmup: 0 },
-  tasksModule: new URL('./tasks.js', import.meta.url),
-  app: async () => (await import('./tasks.js')).app,
-  needs: { workerGroups: true },
+  ...ONE_MODE_LESSON,
   lesson: "a request not run in time can be cancelled with apply_async's expires",
-  prepare: () => null,
 
   async run(_mode, params, _fixture, ctx) {
     const queue = lessonQueue('expires');

@@ -6,7 +6,7 @@ import { performance } from 'node:perf_hooks';
 import { TaskTimeoutError } from '../../lab/queue/index.js';
 import { formatMs } from '../../lab/report/format.js';
 import type { Scenario } from '../scenario.js';
-import { deleteQueues, forget, lessonQueue, send, workerOf } from './common.js';
+import { ONE_MODE_LESSON, deleteQueues, forget, lessonQueue, send, workerOf } from './common.js';
 
 export interface NoWorkerParams extends Record<string, unknown> {
   wait: number;
@@ -46,15 +46,8 @@ export const noWorkerLesson: Scenario<NoWorkerParams, null, NoWorkerOutput> = {
     wait: { type: 'number', describe: 'seconds get() waits before it gives up (the book: timeout=1)', default: 1, min: 0.05, max: 60 },
     message: { type: 'string', describe: 'what the task echoes', default: 'Python rocks!' },
   },
-  modes: ['lesson'],
-  baseline: 'lesson',
-  candidate: 'lesson',
-  defaults: { repeat: 1, warmup: 0 },
-  tasksModule: new URL('./tasks.js', import.meta.url),
-  app: async () => (await import('./tasks.js')).app,
-  needs: { workerGroups: true },
+  ...ONE_MODE_LESSON,
   lesson: 'with no worker the call waits; get(timeout=1) raises TimeoutError, and the request waits in the queue for a worker',
-  prepare: () => null,
 
   async run(_mode, params, _fixture, ctx) {
     const queue = lessonQueue('no-worker');

@@ -4,7 +4,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { Scenario } from '../scenario.js';
-import { deleteQueues, forget, lessonQueue, send, storedMeta } from './common.js';
+import { ONE_MODE_LESSON, deleteQueues, forget, lessonQueue, send, storedMeta } from './common.js';
 
 export interface PurgeParams extends Record<string, unknown> {
   n: number;
@@ -36,15 +36,8 @@ export const purgeLesson: Scenario<PurgeParams, null, PurgeOutput> = {
   params: {
     n: { type: 'int', describe: 'tasks sent before the purge', default: 12, min: 1, max: 100_000 },
   },
-  modes: ['lesson'],
-  baseline: 'lesson',
-  candidate: 'lesson',
-  defaults: { repeat: 1, warmup: 0 },
-  tasksModule: new URL('./tasks.js', import.meta.url),
-  app: async () => (await import('./tasks.js')).app,
-  needs: { workerGroups: true },
+  ...ONE_MODE_LESSON,
   lesson: 'requests wait in the queue until a worker comes; `celery purge` removes them ("Purged 12 messages")',
-  prepare: () => null,
 
   async run(_mode, params, _fixture, ctx) {
     const queue = lessonQueue('purge');

@@ -6,7 +6,7 @@
 import { performance } from 'node:perf_hooks';
 import { formatMs } from '../../lab/report/format.js';
 import type { Scenario } from '../scenario.js';
-import { deleteQueues, forget, lessonQueue, send } from './common.js';
+import { ONE_MODE_LESSON, deleteQueues, forget, lessonQueue, send } from './common.js';
 import type { FlakyResult } from './tasks.js';
 
 export interface RetryParams extends Record<string, unknown> {
@@ -41,15 +41,8 @@ export const retryLesson: Scenario<RetryParams, null, RetryOutput> = {
     k: { type: 'int', describe: 'attempts that fail before one succeeds', default: 2, min: 1, max: 20 },
     countdown: { type: 'number', describe: 'seconds before each retry runs (retry(countdown=…))', default: 0.3, min: 0, max: 60 },
   },
-  modes: ['lesson'],
-  baseline: 'lesson',
-  candidate: 'lesson',
-  defaults: { repeat: 1, warmup: 0 },
-  tasksModule: new URL('./tasks.js', import.meta.url),
-  app: async () => (await import('./tasks.js')).app,
-  needs: { workerGroups: true },
+  ...ONE_MODE_LESSON,
   lesson: 'a failed task can be resubmitted: self.retry(countdown=…) runs it again under the same id',
-  prepare: () => null,
 
   async run(_mode, params, _fixture, ctx) {
     const queue = lessonQueue('retry');
