@@ -75,6 +75,8 @@ export const rabbitmqService: Service = {
       name: 'rabbitmq',
       host: host.name,
       command: [await serverCommand(ctx, host.name)],
+      // Erlang looks for code in "." too: a folder of its own, not wherever lab up was started (unreadable to its user)
+      cwd: d.base,
       logFile: `${info.workDir}/logs/rabbitmq.log`,
       user: asUser,
       sudo: host.sudo,

@@ -50,6 +50,7 @@ export const redisService: Service = {
       name: 'redis',
       host: host.name,
       command: ['redis-server', `${base}/redis.conf`],
+      cwd: base,
       logFile: `${info.workDir}/logs/redis.log`,
       sudo: host.sudo,
       umask: 0o077,
