@@ -13,6 +13,7 @@ import test from 'node:test';
 import type { LabStatus } from '../../lab/orchestrator/status.js';
 import { App } from '../../lab/queue/index.js';
 import { lab } from '../support/cli.js';
+import { netnsNames } from '../../lab/providers/netns.js';
 import { etcNetns, linkNames, netnsList, processesWithEnv } from '../support/lab-clean.js';
 import { root, serviceBinaries } from '../support/prereq.js';
 
@@ -22,7 +23,6 @@ test('a Redis-only lab: up, status, mergesort, a wrong password, results through
   const home = await mkdtemp(join(tmpdir(), 'lab-rq-'));
   const env = { LAB_HOME: home };
   const run = (args: string[]): ReturnType<typeof lab> => lab(args, { env, cwd: home, timeoutMs: 180_000 });
-  const linksBefore = new Set(linkNames());
   t.after(async () => {
     await run(['down', '--lab', 'e2erq']);
     await rm(home, { recursive: true, force: true });
@@ -95,7 +95,8 @@ test('a Redis-only lab: up, status, mergesort, a wrong password, results through
   assert.equal(down.code, 0, `${down.stdout}\n${down.stderr}`);
   assert.deepEqual(netnsList().filter((n) => n.includes('e2erq')), []);
   assert.deepEqual(etcNetns().filter((n) => n.includes('e2erq')), []);
-  assert.deepEqual(linkNames().filter((l) => !linksBefore.has(l)), []);
+  const ours = new Set(['HOST2', 'HOST3', 'HOST4'].flatMap((h) => [netnsNames('e2erq', h).bridge, netnsNames('e2erq', h).veth]));
+  assert.deepEqual(linkNames().filter((l) => ours.has(l)), [], 'no veth or bridge of the lab left');
   assert.deepEqual(processesWithEnv(`LAB_HOME=${home}`), []);
   assert.equal(existsSync('/var/lib/lab/e2erq'), false);
 });

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import test from 'node:test';
 import type { LabStatus, ServiceStatus } from '../../lab/orchestrator/status.js';
 import { alive, lab } from '../support/cli.js';
+import { netnsNames } from '../../lab/providers/netns.js';
 import { etcNetns, linkNames, netnsList, processesWithEnv } from '../support/lab-clean.js';
 import { root, serviceBinaries } from '../support/prereq.js';
 
@@ -41,6 +42,11 @@ async function backAgain(run: (a: string[]) => ReturnType<typeof lab>, name: str
   }
 }
 
+/** The bridge and veths lab names for a lab's hosts (other tests' links on this machine are none of ours). */
+function linksOf(lab: string, hosts: string[]): Set<string> {
+  return new Set(hosts.flatMap((h) => [netnsNames(lab, h).bridge, netnsNames(lab, h).veth]));
+}
+
 /** Every file and folder below `dir` whose mode lets group or others in. */
 async function openToOthers(dir: string): Promise<string[]> {
   const out: string[] = [];
@@ -59,7 +65,6 @@ test('netns lab under supervision: killed services come back, a user service per
   const home = await mkdtemp(join(tmpdir(), 'lab-supns-'));
   const env = { LAB_HOME: home };
   const run = (args: string[]): ReturnType<typeof lab> => lab(args, { env, cwd: home, timeoutMs: 180_000 });
-  const linksBefore = new Set(linkNames());
   t.after(async () => {
     await run(['down', '--lab', 'e2esupns']);
     await run(['down', '--lab', 'e2esupnsbad']);
@@ -121,7 +126,8 @@ test('netns lab under supervision: killed services come back, a user service per
   for (const pid of pids) assert.equal(alive(pid), false, `pid ${pid} still runs`);
   assert.deepEqual(netnsList().filter((n) => n.includes('e2esupns')), []);
   assert.deepEqual(etcNetns().filter((n) => n.includes('e2esupns')), []);
-  assert.deepEqual(linkNames().filter((l) => !linksBefore.has(l)), [], 'no veth or bridge left');
+  const ours = linksOf('e2esupns', ['HOST1', 'HOST2', 'HOST3', 'HOST4']);
+  assert.deepEqual(linkNames().filter((l) => ours.has(l)), [], 'no veth or bridge of the lab left');
   assert.deepEqual(processesWithEnv(`LAB_HOME=${home}`), []);
   assert.equal(existsSync('/var/lib/lab/e2esupns'), false);
   assert.equal(existsSync(join(home, 'e2esupns')), false);
@@ -139,7 +145,8 @@ test('netns lab under supervision: killed services come back, a user service per
   const downBad = await run(['down']);
   assert.equal(downBad.code, 0, downBad.stderr);
   assert.deepEqual(netnsList().filter((n) => n.includes('e2esupnsbad')), []);
-  assert.deepEqual(linkNames().filter((l) => !linksBefore.has(l)), []);
+  const oursBad = linksOf('e2esupnsbad', ['HOST2', 'HOST3']);
+  assert.deepEqual(linkNames().filter((l) => oursBad.has(l)), [], 'no veth or bridge of the lab left');
   assert.deepEqual(processesWithEnv(`LAB_HOME=${home}`), []);
   assert.equal(existsSync('/var/lib/lab/e2esupnsbad'), false);
 });
