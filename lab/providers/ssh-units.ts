@@ -27,6 +27,9 @@ export function unitName(lab: string, host: string, service: string): string {
 
 const UNIT_RE = /^lab-[A-Za-z0-9:_.-]+$/;
 
+/** As root. Args: the log file, the supervise folder, the service's user ('' for root): folders made, the log created (and given to the user). */
+const PREPARE_SCRIPT = ['set -e', 'mkdir -p -- "$(dirname -- "$1")" "$2"', ': >> "$1"', 'if [ -n "$3" ]; then chown -- "$3" "$1"; fi'].join('\n');
+
 /** The environment file's text: one `NAME="value"` per line, quotes and backslashes escaped (systemd's syntax). */
 export function environmentFile(env: Record<string, string>): string {
   return Object.entries(env)
@@ -142,8 +145,11 @@ export class SshUnits {
     // a unit of that name left from an earlier run (failed, or lab up interrupted) would make systemd-run refuse
     await this.systemctl(host, ['stop', `${o.unit}.service`]).catch(() => undefined);
     await this.systemctl(host, ['reset-failed', `${o.unit}.service`]).catch(() => undefined);
-    if (envFile) await this.writeRootFile(host, envFile, environmentFile(o.env ?? {}));
     const prefix = await this.hosts.asRoot(host, 'systemd-run');
+    // systemd opens the log for appending but makes no folders; a service user must be able to reopen it
+    const pre = await this.hosts.privileged(host, prefix, PREPARE_SCRIPT, [o.logFile, posix.join(workDir, 'supervise'), o.user ?? '']);
+    if (pre.exitCode !== 0) throw new ProviderError(`cannot prepare ${o.logFile} for unit ${o.unit}: ${firstLine(pre.stderr)}`, { host, code: 'E_SPAWN' });
+    if (envFile) await this.writeRootFile(host, envFile, environmentFile(o.env ?? {}));
     const r = await this.hosts.run(host, quoteArgv([...prefix, ...systemdRunArgv(argv, { ...o, token, envFile })]), { timeoutMs: 60_000 });
     this.hosts.checkSudo(host, prefix, r);
     if (r.exitCode !== 0) throw new ProviderError(`systemd-run ${argv[0]} failed: ${firstLine(r.stderr)}`, { host, code: 'E_SPAWN' });
