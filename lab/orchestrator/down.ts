@@ -11,6 +11,7 @@ import type { LedgerEntry } from '../topology/ledger.js';
 import { acquireLock, clearActiveLab, readState, stateTopology } from '../topology/state.js';
 import { loadInventory } from '../topology/inventory.js';
 import type { Topology } from '../topology/topology.js';
+import { PROCESS_KINDS } from '../providers/provider.js';
 import type { Progress } from '../providers/provider.js';
 import { createProvider } from './providers.js';
 import type { LabRef } from './lab-ref.js';
@@ -74,7 +75,8 @@ export async function labDown(ref: LabRef, options: { progress: Progress; hostsF
     };
     try {
       // Processes first, all at once (each stops on its own; RabbitMQ takes the longest).
-      const processes = entries.filter((e) => e.kind === 'process' || e.kind === 'remote-process');
+      // (a supervisor stops its service with itself: its children are in its process group)
+      const processes = entries.filter((e) => PROCESS_KINDS.includes(e.kind));
       await Promise.all(
         processes.map(async (e) => {
           try {

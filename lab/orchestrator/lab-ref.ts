@@ -4,10 +4,12 @@
  */
 import { ConfigError, UsageError } from '../errors.js';
 import { Ledger } from '../topology/ledger.js';
-import { activeLab, brokerUrl, backendUrl, readState, stateDir, stateTopology } from '../topology/state.js';
+import { activeLab, brokerUrl, backendUrl, readState, redisPersistence, stateDir, stateTopology } from '../topology/state.js';
 import type { LabState } from '../topology/state.js';
+import { brokerKindOf, redisPersistenceOf } from '../topology/topology.js';
 import type { Topology } from '../topology/topology.js';
 import type { Provider } from '../providers/provider.js';
+import { serviceEnv } from '../services/service.js';
 import type { LabUrls } from '../services/service.js';
 import { createProvider } from './providers.js';
 
@@ -65,7 +67,7 @@ export function labUrls(state: LabState, topology: Topology): LabUrls {
 
 /** Two topologies describe the same lab when everything that shapes the hosts and services is equal. */
 export function sameShape(a: Topology, b: Topology): boolean {
-  const shape = (t: Topology): string => JSON.stringify({ provider: t.provider, subnet: t.subnet, ports: t.ports, hosts: t.hosts, docker: t.docker });
+  const shape = (t: Topology): string => JSON.stringify({ provider: t.provider, subnet: t.subnet, ports: t.ports, hosts: t.hosts, docker: t.docker, broker: brokerKindOf(t), persistence: redisPersistenceOf(t) });
   return shape(a) === shape(b);
 }
 
@@ -73,16 +75,11 @@ export function differentLab(name: string, inventory: string): ConfigError {
   return new ConfigError(`lab "${name}" is already up from ${inventory} with a different topology: run \`lab down\` first, then \`lab up\` again`, { file: inventory });
 }
 
-/** The lab's environment for programs on its hosts (inLab) or on this machine: lab's and Celery's variable names. */
+/**
+ * The lab's environment for programs on its hosts (inLab) or on this machine: lab's and Celery's variable names,
+ * and what the lab's Redis keeps on disk (LAB_REDIS_PERSISTENCE: aof-everysec | none), so a run record can say.
+ */
 export function labEnv(lab: OpenLab, inLab: boolean): Record<string, string> {
-  const broker = inLab ? lab.urls.brokerInLab : lab.urls.brokerHere;
-  const backend = inLab ? lab.urls.backendInLab : lab.urls.backendHere;
-  return {
-    LAB_NAME: lab.state.lab,
-    LAB_BROKER_URL: broker,
-    LAB_BACKEND_URL: backend,
-    CELERY_BROKER_URL: broker,
-    CELERY_RESULT_BACKEND: backend,
-    LAB_QUOTES_URL: inLab ? lab.urls.quotesInLab : lab.urls.quotesHere,
-  };
+  const urls: LabUrls = inLab ? lab.urls : { ...lab.urls, brokerInLab: lab.urls.brokerHere, backendInLab: lab.urls.backendHere, quotesInLab: lab.urls.quotesHere };
+  return { ...serviceEnv(urls, lab.state.lab), LAB_REDIS_PERSISTENCE: redisPersistence(lab.state) };
 }

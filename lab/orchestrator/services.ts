@@ -5,6 +5,9 @@ import { quotesService } from '../services/quotes-service.js';
 import { rabbitmqService } from '../services/rabbitmq.js';
 import { redisService } from '../services/redis.js';
 import type { Service, ServiceContext } from '../services/service.js';
+import { startService } from '../services/supervision.js';
+import { userRuns, userServiceReady } from '../services/user-services.js';
+import type { UserPlacement } from '../services/user-services.js';
 import { workersService } from '../services/workers.js';
 import type { Ledger } from '../topology/ledger.js';
 import type { HostSpec, Topology } from '../topology/topology.js';
@@ -16,14 +19,27 @@ export interface Placement {
   host: HostSpec;
 }
 
+/** Where each of the lab's own services runs (those the lab runs at all: no RabbitMQ with a Redis broker). */
 export function placements(topology: Topology, services: readonly Service[] = SERVICES): Placement[] {
-  return services.flatMap((service) => topology.roleHosts(service.role).map((host) => ({ service, host: host as HostSpec })));
+  return services.filter((s) => s.enabled?.(topology) ?? true).flatMap((service) => topology.roleHosts(service.role).map((host) => ({ service, host: host as HostSpec })));
 }
 
 /** The recorded process of a service on a host, if the ledger has one with an identity. */
 export function recordedProcess(ledger: Ledger, p: Placement): ProcessRef | null {
   const entry = ledger.get(p.service.key(p.host.name));
   return entry && entry.state === 'done' ? refOf(entry) : null;
+}
+
+/**
+ * A recorded service whose process (its supervisor) is gone may have left children behind — a supervisor killed
+ * with -9 leaves its service running — which would hold the port the new one needs: stop what still carries the
+ * entry's token (never by name), then forget the entry.
+ */
+export async function clearLeftovers(ctx: Pick<ServiceContext, 'provider'>, ledger: Ledger, key: string): Promise<void> {
+  const entry = ledger.get(key);
+  if (!entry) return;
+  await ctx.provider.undo({ ...entry, data: { ...entry.data, graceMs: 2000 } });
+  await ledger.remove(key);
 }
 
 /** Start the service unless its recorded process still runs; then check it is ready. */
@@ -34,6 +50,7 @@ export async function ensureService(ctx: ServiceContext, ledger: Ledger, p: Plac
   if (ref && (await ctx.provider.alive(ref))) {
     ctx.progress({ host: p.host.name, step, status: 'skip', detail: `running (pid ${ref.pid})` });
   } else {
+    await clearLeftovers(ctx, ledger, p.service.key(p.host.name));
     ctx.progress({ host: p.host.name, step, status: 'start', detail: 'starting' });
     ref = await p.service.start(ctx, p.host);
     started = true;
@@ -41,4 +58,38 @@ export async function ensureService(ctx: ServiceContext, ledger: Ledger, p: Plac
   }
   await p.service.ready(ctx, p.host, ref);
   return { ref, started };
+}
+
+/** The process (supervisor, unit) a ledger key recorded, if done. */
+export function recordedRef(ledger: Ledger, key: string): ProcessRef | null {
+  const entry = ledger.get(key);
+  return entry && entry.state === 'done' ? refOf(entry) : null;
+}
+
+/**
+ * A host's own service (inventory `services:`): started unless what the ledger recorded for it still runs, then
+ * checked ready (its supervisor's word, or a check from here where lab's supervisor does not run).
+ */
+export async function ensureUserService(ctx: ServiceContext, ledger: Ledger, p: UserPlacement): Promise<{ started: boolean }> {
+  const mode = ctx.provider.host(p.host.name).supervisor;
+  const step = p.spec.name;
+  const refs: { key: string; index?: number; ref: ProcessRef }[] = [];
+  let started = false;
+  for (const r of userRuns(ctx, p)) {
+    const ref = recordedRef(ledger, r.key);
+    const index = r.index !== undefined ? { index: r.index } : {};
+    if (ref && (await ctx.provider.alive(ref))) {
+      ctx.progress({ host: p.host.name, step, status: 'skip', detail: `running (pid ${ref.pid})` });
+      refs.push({ key: r.key, ...index, ref });
+      continue;
+    }
+    await clearLeftovers(ctx, ledger, r.key);
+    ctx.progress({ host: p.host.name, step, status: 'start', detail: `${p.spec.command.join(' ')}${p.spec.count > 1 ? ` × ${p.spec.count}` : ''}` });
+    const fresh = await startService(ctx.provider, ctx.topology.name, r.run);
+    ctx.progress({ host: p.host.name, step, status: 'done', detail: `pid ${fresh.pid}${mode === 'lab' ? ' (lab supervisor)' : mode === 'systemd' ? ` (unit ${fresh.unit})` : ' (unsupervised)'}` });
+    refs.push({ key: r.key, ...index, ref: fresh });
+    started = true;
+  }
+  await userServiceReady(ctx, p, refs, mode);
+  return { started };
 }

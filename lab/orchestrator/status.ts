@@ -1,18 +1,31 @@
-/** `lab status`: hosts, services (process, port, protocol), queue depth and workers online, from the lab's state. */
+/**
+ * `lab status`: hosts, services (process, port, protocol, and what supervises them: restarts, the last exit), queue
+ * depth and workers online, from the lab's state.
+ */
 import { maskUrl } from '../errors.js';
 import { createBroker, createBackend } from '../queue/index.js';
 import { login, waitPort } from '../services/service.js';
+import { supervisionOf } from '../services/supervision.js';
+import type { Supervision } from '../services/supervision.js';
+import { userPlacements, userRuns } from '../services/user-services.js';
+import { refOf } from '../providers/provider.js';
+import { brokerKind, redisPersistence } from '../topology/state.js';
 import type { OpenLab } from './lab-ref.js';
-import { placements, recordedProcess } from './services.js';
+import { placements } from './services.js';
 
 export interface ServiceStatus {
   service: string;
   host: string;
+  /** One of lab's own services, or one of the host's `services:`. */
+  kind: 'lab' | 'user';
+  /** The service's process (its first instance); the recorded one when the supervisor says nothing. */
   pid: number | null;
   running: boolean;
   /** What was checked and how it went, e.g. "AMQP login ok". */
   health: string;
   healthy: boolean;
+  /** What supervises it and what it did: restarts, the last exit, each restart's time to recover. Null: never started. */
+  supervision: Supervision | null;
 }
 
 export interface LabStatus {
@@ -25,7 +38,10 @@ export interface LabStatus {
   /** consumers: null when the broker cannot count them (Redis). */
   queues: { name: string; messages: number; consumers: number | null }[];
   broker: string;
+  brokerKind: 'rabbitmq' | 'redis';
   backend: string;
+  /** What the lab's Redis keeps on disk: an append-only file fsync'd every second, or nothing. */
+  persistence: 'aof-everysec' | 'none';
   versions: Record<string, string>;
   healthy: boolean;
 }
@@ -50,26 +66,55 @@ export async function labStatus(lab: OpenLab): Promise<LabStatus> {
       return { name: h.name, address: h.address, roles: [...h.roles], reachable: r[0], detail: r[1] };
     }),
   );
-  const services = await Promise.all(
+  const supervised = async (keys: string[]): Promise<{ supervision: Supervision | null; running: boolean; pid: number | null }> => {
+    const found = await Promise.all(
+      keys.map(async (key) => {
+        const entry = ledger.get(key);
+        if (!entry) return null;
+        const ref = entry.state === 'done' ? refOf(entry) : null;
+        return { supervision: await supervisionOf(provider, entry, ref), ref };
+      }),
+    );
+    const got = found.filter((x): x is NonNullable<typeof x> => x !== null);
+    if (got.length === 0) return { supervision: null, running: false, pid: null };
+    // several entries (one per instance, unsupervised): one summary
+    const first = got[0]!.supervision;
+    const supervision: Supervision = got.length === 1 ? first : { ...first, restarts: got.reduce((n, g) => n + g.supervision.restarts, 0), pids: got.flatMap((g) => g.supervision.pids), state: got.every((g) => g.supervision.pids.length > 0) ? 'running' : 'not all running' };
+    const running = supervision.mode === 'lab' ? supervision.supervisorRunning && supervision.pids.length > 0 : got.every((g) => g.supervision.supervisorRunning);
+    return { supervision, running, pid: supervision.pids[0] ?? (supervision.mode === 'lab' ? null : (got[0]!.ref?.pid ?? null)) };
+  };
+  const kind = brokerKind(state);
+  const ours = await Promise.all(
     placements(topology).map(async (p): Promise<ServiceStatus> => {
-      const ref = recordedProcess(ledger, p);
-      const running = ref ? await provider.alive(ref).catch(() => false) : false;
-      let health: [boolean, string] = [false, running ? 'running' : ref ? 'not running' : 'never started'];
+      const { supervision, running, pid } = await supervised([p.service.key(p.host.name)]);
+      let health: [boolean, string] = [false, running ? 'running' : supervision ? `not running (${supervision.state})` : 'never started'];
       if (running) {
         if (p.service.name === 'rabbitmq') health = await check(() => login(createBroker(urls.brokerHere)), 'AMQP login ok');
-        else if (p.service.name === 'redis') health = await check(() => login(createBackend(urls.backendHere)), 'AUTH + PING ok');
+        else if (p.service.name === 'redis') health = await check(async () => {
+          await login(createBackend(urls.backendHere));
+          if (kind === 'redis') await login(createBroker(urls.brokerHere));
+        }, kind === 'redis' ? 'AUTH + PING ok (backend and broker)' : 'AUTH + PING ok');
         else if (p.service.name === 'quotes') {
           health = await check(() => waitPort(state.services.quotes.address, state.services.quotes.port, 2000), `listening on ${state.services.quotes.port}`);
         } else {
           health = [true, 'running'];
         }
       }
-      return { service: p.service.name, host: p.host.name, pid: ref?.pid ?? null, running, health: health[1], healthy: running && health[0] };
+      return { service: p.service.name, host: p.host.name, kind: 'lab', pid, running, health: health[1], healthy: running && health[0], supervision };
     }),
   );
+  const own = await Promise.all(
+    userPlacements(topology).map(async (u): Promise<ServiceStatus> => {
+      const { supervision, running, pid } = await supervised(userRuns({ provider, topology, urls }, u).map((r) => r.key));
+      const ready = supervision?.mode === 'lab' ? supervision.state === 'ready' : running;
+      const health = !supervision ? 'never started' : running ? (ready ? (supervision.mode === 'lab' ? 'ready' : 'running') : supervision.state) : `not running (${supervision.state})`;
+      return { service: u.spec.name, host: u.host.name, kind: 'user', pid, running, health, healthy: running && ready, supervision };
+    }),
+  );
+  const services = [...ours, ...own];
   const queueNames = [...new Set(topology.roleHosts('workers').flatMap((h) => h.queues))];
   let queues: LabStatus['queues'] = [];
-  const brokerOk = services.find((s) => s.service === 'rabbitmq')?.healthy;
+  const brokerOk = services.find((s) => s.kind === 'lab' && s.service === (kind === 'redis' ? 'redis' : 'rabbitmq'))?.healthy;
   if (brokerOk) {
     const b = await createBroker(urls.brokerHere);
     try {
@@ -81,7 +126,7 @@ export async function labStatus(lab: OpenLab): Promise<LabStatus> {
       await b.close().catch(() => undefined);
     }
     // Workers online = consumers on their queues.
-    for (const s of services.filter((x) => x.service === 'workers' && x.running)) {
+    for (const s of services.filter((x) => x.kind === 'lab' && x.service === 'workers' && x.running)) {
       const host = topology.host(s.host);
       const mine = queues.filter((q) => host?.queues.includes(q.name));
       if (mine.some((q) => q.consumers === null)) {
@@ -102,7 +147,9 @@ export async function labStatus(lab: OpenLab): Promise<LabStatus> {
     services,
     queues,
     broker: maskUrl(urls.brokerHere),
+    brokerKind: kind,
     backend: maskUrl(urls.backendHere),
+    persistence: redisPersistence(state),
     versions: state.versions ?? {},
     healthy: hosts.every((h) => h.reachable) && services.every((s) => s.healthy),
   };

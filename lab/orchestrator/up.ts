@@ -10,12 +10,14 @@ import { loadInventory } from '../topology/inventory.js';
 import { Ledger } from '../topology/ledger.js';
 import { acquireLock, ensureStateDir, newState, readState, setActiveLab, stateDir, stateTopology, writeState } from '../topology/state.js';
 import type { LabState } from '../topology/state.js';
-import type { HostSpec, Topology } from '../topology/topology.js';
+import { brokerKindOf, redisPersistenceOf } from '../topology/topology.js';
+import type { HostSpec, Topology, UserServiceSpec } from '../topology/topology.js';
 import type { PlanStep, Progress, Provider } from '../providers/provider.js';
 import type { ServiceContext } from '../services/service.js';
 import { differentLab, labUrls, sameShape } from './lab-ref.js';
 import { createProvider, planProvider } from './providers.js';
-import { SERVICES, ensureService, placements, recordedProcess } from './services.js';
+import { userPlacements } from '../services/user-services.js';
+import { SERVICES, ensureService, ensureUserService, placements, recordedProcess } from './services.js';
 
 export interface UpOptions {
   hostsFile: string;
@@ -43,8 +45,20 @@ export async function planUp(hostsFile: string): Promise<{ topology: Topology; s
   });
   const steps: PlanStep[] = planned ?? [{ step: 'provider', detail: `${topology.provider} (needs root)` }];
   if (topology.provider !== 'local') steps.push(...topology.hosts.map((h) => ({ host: h.name, step: '/etc/hosts', detail: topology.hosts.map((o) => `${o.address} ${o.name}`).join(', ') })));
-  for (const p of placements(topology)) steps.push({ host: p.host.name, step: p.service.name, detail: p.service.name === 'workers' ? workerPlan(p.host) : `${p.service.name} on ${p.host.address}` });
+  for (const p of placements(topology)) steps.push({ host: p.host.name, step: p.service.name, detail: p.service.name === 'workers' ? workerPlan(p.host) : `${p.service.name} on ${p.host.address}${p.service.name === 'redis' ? redisPlan(topology) : ''}` });
+  for (const u of userPlacements(topology)) steps.push({ host: u.host.name, step: u.spec.name, detail: userPlan(u.spec) });
   return { topology, steps };
+}
+
+/** What the lab's Redis is besides the backend, and what it keeps on disk. */
+function redisPlan(t: Topology): string {
+  return `${brokerKindOf(t) === 'redis' ? ' (backend and broker)' : ''}, ${redisPersistenceOf(t) ? "append-only file fsync'd every second" : 'nothing on disk'}`;
+}
+
+/** A user service as --dry-run shows it: its command, instances, readiness and restart policy. */
+function userPlan(s: UserServiceSpec): string {
+  const ready = s.ready?.port !== undefined ? `port ${s.ready.port}` : s.ready?.log !== undefined ? `log /${s.ready.log}/` : 'running 1 s';
+  return `${s.command.join(' ')}${s.count > 1 ? ` × ${s.count}` : ''}; ready: ${ready}; restart ${s.restart} (at most ${s.maxRestarts} failed starts in a row)`;
 }
 
 /** The workers' command line as --dry-run shows it: lab's tasks, the inventory's own modules and config. */
@@ -116,7 +130,9 @@ export async function labUp(o: UpOptions): Promise<UpResult> {
         await Promise.all(first.map(ensure));
         for (const p of workers) await ensure(p);
       }
-      changed ||= [...refs.values()].some((r) => r.started);
+      // the user's own services (inventory services:) after lab's, all at once
+      const own = await Promise.all(userPlacements(topology).map((u) => ensureUserService(ctx, ledger, u)));
+      changed ||= [...refs.values()].some((r) => r.started) || own.some((r) => r.started);
       const versions: Record<string, string> = {};
       for (const p of placements(topology)) {
         const v = await p.service.version?.(ctx, p.host, refs.get(p.service.key(p.host.name))?.ref ?? null).catch(() => undefined);

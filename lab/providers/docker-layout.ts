@@ -141,7 +141,7 @@ export class DockerLayout {
 
   host(name: string): HostInfo {
     const h = this.spec(name);
-    return { name: h.name, address: h.address, workDir: this.workDir(h.name), labRoot: LAB_ROOT_IN_CONTAINER, node: 'node', ...modulesInfo(h, { workDir: this.workDir(h.name) }) };
+    return { name: h.name, address: h.address, workDir: this.workDir(h.name), labRoot: LAB_ROOT_IN_CONTAINER, node: 'node', supervisor: this.isNodeHost(h) ? 'lab' : 'none', ...modulesInfo(h, { workDir: this.workDir(h.name) }) };
   }
 
   /** What `up` makes, in order (--dry-run). Reads nothing, changes nothing. */

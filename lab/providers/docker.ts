@@ -178,7 +178,7 @@ export class DockerProvider implements Provider {
     const container = await engine.container(this.layout.containerName(host), host);
     if (!container?.running) throw await this.containers.down(host);
     const token = tok();
-    const data: SpawnedData & { container: string } = { host: spec.name, command: argv, logFile: options.logFile, token, container: container.id };
+    const data: SpawnedData & { container: string } = { ...options.ledgerData, host: spec.name, command: argv, logFile: options.logFile, token, container: container.id };
     const entry = await this.ledger.record('process', options.key, data);
     // The exec's environment carries the token, so every process from the first fork on has it.
     const r = await this.sh(host, SPAWN_SCRIPT, [options.logFile, options.user ?? '', options.cwd ?? '', ...argv], {

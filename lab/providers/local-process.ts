@@ -98,6 +98,8 @@ export interface LocalSpawn {
   cwd?: string;
   uid?: number;
   gid?: number;
+  /** Extra facts for the ledger entry (SpawnOptions.ledgerData). */
+  data?: Record<string, string | number | boolean>;
 }
 
 /**
@@ -106,7 +108,7 @@ export interface LocalSpawn {
  */
 export async function spawnRecorded(ledger: Ledger, s: LocalSpawn): Promise<ProcessRef> {
   const token = randomBytes(12).toString('hex');
-  const data: SpawnedData = { host: s.host, command: s.command, logFile: s.logFile, token };
+  const data: SpawnedData = { ...s.data, host: s.host, command: s.command, logFile: s.logFile, token };
   const entry = await ledger.record('process', s.key, data);
   await mkdir(dirname(s.logFile), { recursive: true });
   const log = await open(s.logFile, 'a', 0o640);
@@ -152,12 +154,17 @@ export async function tailFile(path: string, bytes: number): Promise<string> {
 }
 
 /** Pids whose environment holds exactly this token (never a name match). */
-export async function findByToken(token: string): Promise<number[]> {
-  const needle = Buffer.from(`\0${PROCESS_TOKEN_ENV}=${token}\0`);
-  const first = Buffer.from(`${PROCESS_TOKEN_ENV}=${token}\0`);
+export function findByToken(token: string): Promise<number[]> {
+  return findByEnv(PROCESS_TOKEN_ENV, token);
+}
+
+/** Pids (but this process) whose environment holds exactly NAME=value: a marker lab put there, never a name match. */
+export async function findByEnv(name: string, value: string): Promise<number[]> {
+  const needle = Buffer.from(`\0${name}=${value}\0`);
+  const first = Buffer.from(`${name}=${value}\0`);
   const out: number[] = [];
   for (const entry of await readdir('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
     try {
       const env = await readFile(`/proc/${entry}/environ`);
       if (env.indexOf(needle) >= 0 || env.subarray(0, first.length).equals(first)) out.push(Number(entry));

@@ -48,7 +48,7 @@ export class LocalProvider implements Provider {
 
   host(name: string): HostInfo {
     const h = this.spec(name);
-    return { name: h.name, address: h.address, workDir: this.workDir(h.name), labRoot: PACKAGE_ROOT, node: process.execPath, ...modulesInfo(h, 'by-path') };
+    return { name: h.name, address: h.address, workDir: this.workDir(h.name), labRoot: PACKAGE_ROOT, node: process.execPath, supervisor: 'lab', ...modulesInfo(h, 'by-path') };
   }
 
   async up(ctx: UpContext): Promise<UpOutcome> {
@@ -98,7 +98,7 @@ export class LocalProvider implements Provider {
 
   async spawn(host: string, argv: string[], options: SpawnOptions): Promise<ProcessRef> {
     this.spec(host);
-    return spawnRecorded(this.ledger, { key: options.key, host, argv, command: argv, logFile: options.logFile, env: options.env, cwd: options.cwd });
+    return spawnRecorded(this.ledger, { key: options.key, host, argv, command: argv, logFile: options.logFile, env: options.env, cwd: options.cwd, data: options.ledgerData });
   }
 
   signal(ref: ProcessRef, signal: NodeJS.Signals): Promise<ProcessCheck> {

@@ -188,7 +188,7 @@ export class NetnsProvider implements Provider {
 
   host(name: string): HostInfo {
     const h = this.spec(name);
-    return { name: h.name, address: h.address, workDir: this.workDir(h.name), labRoot: PACKAGE_ROOT, node: process.execPath, ...modulesInfo(h, 'by-path') };
+    return { name: h.name, address: h.address, workDir: this.workDir(h.name), labRoot: PACKAGE_ROOT, node: process.execPath, supervisor: 'lab', ...modulesInfo(h, 'by-path') };
   }
 
   // ---- ip helpers
@@ -451,7 +451,7 @@ export class NetnsProvider implements Provider {
       inner = ['setpriv', `--reuid=${u.uid}`, `--regid=${u.gid}`, '--init-groups', '--', ...argv];
     }
     const spec = this.spec(host);
-    return spawnRecorded(this.ledger, { key: options.key, host: spec.name, argv: this.wrap(host, inner), command: argv, logFile: options.logFile, env: options.env, cwd: options.cwd });
+    return spawnRecorded(this.ledger, { key: options.key, host: spec.name, argv: this.wrap(host, inner), command: argv, logFile: options.logFile, env: options.env, cwd: options.cwd, data: options.ledgerData });
   }
 
   signal(ref: ProcessRef, signal: NodeJS.Signals): Promise<ProcessCheck> {

@@ -48,6 +48,47 @@ export interface SpawnOptions {
   /** Run as this local user on the host (e.g. `rabbitmq`), without a wrapper process in between. */
   user?: string;
   sudo?: boolean;
+  /** Extra facts for the ledger entry (e.g. that the process is a supervisor, and where its status file is). */
+  ledgerData?: Record<string, string | number | boolean>;
+}
+
+/**
+ * What keeps a host's services running (docs/architecture.md, "Supervision"): lab's supervisor (`lab supervise`,
+ * hosts with lab's Node), systemd units (`systemd-run`, an ssh host without Node but with systemd), or nothing.
+ */
+export type SupervisionMode = 'lab' | 'systemd' | 'none';
+
+/** A systemd unit (`systemd-run`) for a service on a host without lab's Node: ssh only. */
+export interface UnitOptions {
+  /** Ledger key, as for spawn. */
+  key: string;
+  /** The unit's name without `.service` (lab-<lab>-<host>-<service>). */
+  unit: string;
+  logFile: string;
+  env?: Record<string, string>;
+  cwd?: string;
+  user?: string;
+  /** systemd's Restart= (never → no). */
+  restart: 'always' | 'on-failure' | 'never';
+  /** Failed starts allowed in a row (StartLimitBurst = maxRestarts + 1 within a minute). */
+  maxRestarts: number;
+  umask?: number;
+  stopGraceMs?: number;
+}
+
+/** What `systemctl show` says about a unit lab started. */
+export interface UnitStatus {
+  /** ActiveState: active, activating, deactivating, failed, inactive. */
+  active: string;
+  sub: string;
+  mainPid: number | null;
+  /** NRestarts: how often systemd restarted it. */
+  restarts: number;
+  /** ExecMainStatus / the signal of the last exit, when it exited. */
+  lastExit: { code: number | null; signal: string | null; at: string | null } | null;
+  /** When the current main process started (ISO), if it runs. */
+  startedAt: string | null;
+  result: string;
 }
 
 /** A process a provider started: found again by pid AND start time, never by name. */
@@ -59,6 +100,8 @@ export interface ProcessRef {
   startTime: number;
   logFile: string;
   command: string[];
+  /** A systemd unit (ssh): alive, stop and signal act on the unit, whose main pid changes with every restart. */
+  unit?: string;
 }
 
 /** Per-host facts the services need. */
@@ -77,6 +120,8 @@ export interface HostInfo {
    * local and netns; shipped into the work directory by ssh and docker — user-modules.ts). Absent when none.
    */
   modules?: HostModules;
+  /** What keeps the host's services running (docs/architecture.md, "Supervision"). */
+  supervisor: SupervisionMode;
 }
 
 export interface HostsEntry {
@@ -142,6 +187,10 @@ export interface Provider {
   /** SIGTERM, wait up to graceMs, then SIGKILL; never a reused pid. Resolves with the final check. */
   stop(ref: ProcessRef, graceMs?: number): Promise<ProcessCheck>;
   alive(ref: ProcessRef): Promise<boolean>;
+  /** ssh hosts with systemd but no lab: start a service as a transient systemd unit, recorded (kind 'systemd-unit') first. */
+  startUnit?(host: string, argv: string[], options: UnitOptions): Promise<ProcessRef>;
+  /** The state of a unit `startUnit` started (ref.unit set). */
+  unitStatus?(ref: ProcessRef): Promise<UnitStatus>;
   /** Undo one ledger entry this provider created. Already gone is success. Throws ProviderError on failure. */
   undo(entry: LedgerEntry): Promise<void>;
   close(): Promise<void>;
@@ -169,9 +218,14 @@ export const DEFAULT_GRACE_MS = 8000;
 
 export const PROCESS_TOKEN_ENV = 'LAB_PROCESS_TOKEN';
 
-/** The process a 'process' / 'remote-process' ledger entry records, once its pid and start time are known. */
+/** The process a 'process' / 'remote-process' / 'systemd-unit' ledger entry records, once its pid and start time are known. */
 export function refOf(entry: LedgerEntry): ProcessRef | null {
-  const d = entry.data as Partial<SpawnedData>;
+  const d = entry.data as Partial<SpawnedData> & { unit?: string };
   if (typeof d.pid !== 'number' || typeof d.startTime !== 'number') return null;
-  return { key: entry.key, host: d.host ?? '', pid: d.pid, startTime: d.startTime, logFile: d.logFile ?? '', command: d.command ?? [] };
+  const ref: ProcessRef = { key: entry.key, host: d.host ?? '', pid: d.pid, startTime: d.startTime, logFile: d.logFile ?? '', command: d.command ?? [] };
+  if (entry.kind === 'systemd-unit' && typeof d.unit === 'string') ref.unit = d.unit;
+  return ref;
 }
+
+/** Ledger kinds of the long-running things a service is (stopped first, all at once, by `lab down`). */
+export const PROCESS_KINDS: readonly string[] = ['process', 'remote-process', 'systemd-unit'];

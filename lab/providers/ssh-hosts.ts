@@ -32,6 +32,8 @@ export interface HostFacts {
   hasSudo: boolean;
   hasRunuser: boolean;
   hasTar: boolean;
+  /** systemd runs the host (/run/systemd/system) and systemd-run / systemctl are there. */
+  hasSystemd: boolean;
   /** Service commands found (name → path). */
   commands: Record<string, string>;
 }
@@ -57,6 +59,7 @@ const PROBE = [
   `if command -v sudo >/dev/null 2>&1; then echo sudo=yes; fi`,
   `if command -v runuser >/dev/null 2>&1; then echo runuser=yes; fi`,
   `if command -v tar >/dev/null 2>&1; then echo tar=yes; fi`,
+  `if [ -d /run/systemd/system ] && command -v systemd-run >/dev/null 2>&1 && command -v systemctl >/dev/null 2>&1; then echo systemd=yes; fi`,
   `for c in rabbitmq-server redis-server; do`,
   `  p=$(command -v "$c" 2>/dev/null) && [ -x "$p" ] || p=`,
   `  if [ -z "$p" ]; then for d in /usr/sbin /sbin /usr/local/sbin /usr/lib/rabbitmq/bin; do if [ -x "$d/$c" ]; then p=$d/$c; break; fi; done; fi`,
@@ -185,6 +188,7 @@ export class SshHosts {
       hasSudo: kv.get('sudo') === 'yes',
       hasRunuser: kv.get('runuser') === 'yes',
       hasTar: kv.get('tar') === 'yes',
+      hasSystemd: kv.get('systemd') === 'yes',
       commands,
     };
   }

@@ -140,7 +140,7 @@ export class SshProcesses {
     });
     const prefix = options.user !== undefined ? await this.hosts.asUser(h.name, options.user) : options.sudo ? await this.hosts.asRoot(h.name, argv[0]!) : [];
     const token = randomBytes(12).toString('hex');
-    const data: RemoteSpawnData = { host: h.name, command: argv, logFile: options.logFile, token };
+    const data: RemoteSpawnData = { ...options.ledgerData, host: h.name, command: argv, logFile: options.logFile, token };
     if (options.user !== undefined) data.user = options.user;
     if (prefix.length > 0) data.sudo = true;
     const entry = await this.ledger.record('remote-process', options.key, data);

@@ -8,6 +8,8 @@ import { posix } from 'node:path';
 import { ProviderError } from '../errors.js';
 import type { Ledger, LedgerEntry } from '../topology/ledger.js';
 import type { HostSpec } from '../topology/topology.js';
+import type { SupervisionMode } from './provider.js';
+import { runsLab } from './ssh-preflight.js';
 import { quoteArgv } from './shell-quote.js';
 import { firstLine, parseKeyValues } from './ssh-hosts.js';
 import type { HostFacts, HostUp, SshHosts } from './ssh-hosts.js';
@@ -21,6 +23,14 @@ export interface DirData {
   root: string;
   labRoot: string;
   node: string;
+  /** What keeps the host's services running: lab's supervisor where lab runs, else systemd when root can use it. */
+  supervisor?: SupervisionMode;
+}
+
+/** An ssh host's supervision: lab's supervisor where lab is shipped (Node), systemd units where root can make them, else none. */
+export function sshSupervision(h: Readonly<HostSpec>, facts: HostFacts): SupervisionMode {
+  if (runsLab(h)) return 'lab';
+  return facts.hasSystemd && (facts.uid === 0 || (h.sudo && facts.hasSudo)) ? 'systemd' : 'none';
 }
 
 /** Args: lab folder, host work directory, 1 when other users must traverse it (broker hosts). */
@@ -87,7 +97,7 @@ export async function upWorkDir(hosts: SshHosts, ledger: Ledger, h: Readonly<Hos
     }
   }
   const workDir = posix.join(root, host);
-  const dir: DirData = { host, path: workDir, root, labRoot: posix.join(workDir, 'lab'), node: facts.node ?? 'node' };
+  const dir: DirData = { host, path: workDir, root, labRoot: posix.join(workDir, 'lab'), node: facts.node ?? 'node', supervisor: sshSupervision(h, facts) };
   const key = `dir:${host}`;
   const recorded = ledger.get(key);
   const make = (): Promise<void> => (system ? mkdirSystem(hosts, host, root, workDir) : mkdirHome(hosts, host, root, workDir, broker));
@@ -95,7 +105,7 @@ export async function upWorkDir(hosts: SshHosts, ledger: Ledger, h: Readonly<Hos
   if (recorded?.state === 'done' && (recorded.data as Partial<DirData>).path === workDir) {
     await make();
     const old = recorded.data as Partial<DirData>;
-    if (old.node !== dir.node || old.labRoot !== dir.labRoot) await ledger.markDone(key, { ...dir });
+    if (old.node !== dir.node || old.labRoot !== dir.labRoot || old.supervisor !== dir.supervisor) await ledger.markDone(key, { ...dir });
     up.progress({ host, step: 'work directory', status: 'skip', detail: workDir });
   } else {
     await up.step('work directory', workDir, async () => {

@@ -21,7 +21,7 @@ import type { Ledger, LedgerEntry } from '../topology/ledger.js';
 import type { ProcessCheck, ProcessIdentity } from '../topology/proc.js';
 import type { HostSpec, Topology } from '../topology/topology.js';
 import { hostsBlock, removeHostsBlock, replaceHostsBlock } from './hosts-file.js';
-import type { ExecOptions, ExecResult, HostInfo, HostsEntry, PlanStep, ProcessRef, Provider, SpawnOptions, StreamOptions, UpContext, UpOutcome } from './provider.js';
+import type { ExecOptions, ExecResult, HostInfo, HostsEntry, PlanStep, ProcessRef, Provider, SpawnOptions, StreamOptions, UnitOptions, UnitStatus, UpContext, UpOutcome } from './provider.js';
 import { REWRITE_CHANGED, REWRITE_SCRIPT } from './remote-scripts.js';
 import { quoteArgv } from './shell-quote.js';
 import { OWNER_RE, SshHosts, firstLine, sshTarget } from './ssh-hosts.js';
@@ -30,6 +30,7 @@ import { KnownHosts } from './ssh-known-hosts.js';
 import { preflight, preflightChecks, runsLab } from './ssh-preflight.js';
 import { SshProcesses } from './ssh-process.js';
 import { shipLab, shipModules, shipModulesPlan, shipPlan } from './ssh-ship.js';
+import { SshUnits } from './ssh-units.js';
 import { undoWorkDir, upWorkDir, workDirPlan } from './ssh-workdir.js';
 import { modulesInfo, userModules } from './user-modules.js';
 import type { DirData } from './ssh-workdir.js';
@@ -69,6 +70,7 @@ export class SshProvider implements Provider {
   readonly timings: Record<string, Record<string, number>> = {};
   private readonly hosts: SshHosts;
   private readonly processes: SshProcesses;
+  private readonly units: SshUnits;
 
   constructor(
     readonly topology: Topology,
@@ -79,6 +81,7 @@ export class SshProvider implements Provider {
     this.hosts = new SshHosts(topology, new KnownHosts(knownHostsFile(stateDir)), options);
     const tail = async (host: string, path: string, sudo: boolean): Promise<string> => (await this.readFile(host, path, { tailBytes: 2000, sudo })).toString('utf8').trimEnd();
     this.processes = new SshProcesses(this.hosts, ledger, tail);
+    this.units = new SshUnits(this.hosts, ledger, (host, path, content) => this.writeFile(host, path, content, { mode: 0o600, sudo: true }), (host, path) => tail(host, path, true));
   }
 
   plan(): PlanStep[] {
@@ -145,7 +148,7 @@ export class SshProvider implements Provider {
     const entry = this.ledger.get(`dir:${h.name}`);
     const d = entry?.kind === 'directory' ? (entry.data as Partial<DirData>) : undefined;
     if (!d?.path || !d.labRoot) throw new ProviderError(`not up yet (its work directory is not known): run lab up`, { host: h.name, code: 'E_NOT_UP' });
-    return { name: h.name, address: h.address, workDir: d.path, labRoot: d.labRoot, node: d.node ?? 'node', ...modulesInfo(h, { workDir: d.path }) };
+    return { name: h.name, address: h.address, workDir: d.path, labRoot: d.labRoot, node: d.node ?? 'node', supervisor: d.supervisor ?? (runsLab(h) ? 'lab' : 'none'), ...modulesInfo(h, { workDir: d.path }) };
   }
 
   // ---- commands and processes
@@ -164,15 +167,25 @@ export class SshProvider implements Provider {
   }
 
   signal(ref: ProcessRef, signal: NodeJS.Signals): Promise<ProcessCheck> {
-    return this.processes.signal(ref, signal);
+    return ref.unit ? this.units.signal(ref, signal) : this.processes.signal(ref, signal);
   }
 
   stop(ref: ProcessRef, graceMs?: number): Promise<ProcessCheck> {
-    return this.processes.stop(ref, graceMs);
+    return ref.unit ? this.units.stop(ref, graceMs) : this.processes.stop(ref, graceMs);
   }
 
   async alive(ref: ProcessRef): Promise<boolean> {
+    if (ref.unit) return this.units.alive(ref);
     return (await this.processes.check(ref)) === 'same';
+  }
+
+  startUnit(host: string, argv: string[], options: UnitOptions): Promise<ProcessRef> {
+    return this.units.start(this.hosts.spec(host).name, argv, options, this.host(host).workDir);
+  }
+
+  unitStatus(ref: ProcessRef): Promise<UnitStatus> {
+    if (!ref.unit) throw new ProviderError(`${ref.key} is not a systemd unit`, { host: ref.host, code: 'E_USAGE' });
+    return this.units.show(ref.host, ref.unit);
   }
 
   /** Processes on `host` whose environment holds exactly this token (never a name match). */
@@ -286,6 +299,8 @@ export class SshProvider implements Provider {
     switch (entry.kind) {
       case 'remote-process':
         return this.processes.undo(entry);
+      case 'systemd-unit':
+        return this.units.undo(entry);
       case 'hosts-block': {
         const d = entry.data as { host?: string; path?: string; lab?: string };
         const host = this.hosts.spec(d.host ?? '').name;

@@ -1,8 +1,10 @@
 /** The quote server on the quotes host (the currency scenario's "internet"): `lab serve-quotes`. */
 import type { ProcessRef } from '../providers/provider.js';
+import { SERVICE_DEFAULTS } from '../topology/topology.js';
 import type { HostSpec } from '../topology/topology.js';
 import { layer, waitPort } from './service.js';
 import type { Service, ServiceContext } from './service.js';
+import { startService } from './supervision.js';
 
 export const quotesService: Service = {
   name: 'quotes',
@@ -11,8 +13,18 @@ export const quotesService: Service = {
 
   async start(ctx: ServiceContext, host: HostSpec): Promise<ProcessRef> {
     const info = ctx.provider.host(host.name);
-    const argv = [info.node, `${info.labRoot}/bin/lab.js`, 'serve-quotes', '--host', info.address, '--port', String(ctx.state.services.quotes.port)];
-    return ctx.provider.spawn(host.name, argv, { key: this.key(host.name), logFile: `${info.workDir}/logs/quotes.log` });
+    const port = ctx.state.services.quotes.port;
+    const argv = [info.node, `${info.labRoot}/bin/lab.js`, 'serve-quotes', '--host', info.address, '--port', String(port)];
+    return startService(ctx.provider, ctx.topology.name, {
+      key: this.key(host.name),
+      name: 'quotes',
+      host: host.name,
+      command: argv,
+      logFile: `${info.workDir}/logs/quotes.log`,
+      ready: { port, addresses: [info.address] },
+      restart: 'always',
+      maxRestarts: SERVICE_DEFAULTS.maxRestarts,
+    });
   },
 
   async ready(ctx, host, ref) {

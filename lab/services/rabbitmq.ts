@@ -2,13 +2,17 @@
  * RabbitMQ on the broker host. The node boots with a generated lab user, password and vhost from its config
  * (default_user/default_pass), so `guest` never exists in a lab and no rabbitmqctl round trips are needed.
  * It listens on the lab address only, logs to stdout (our log file), and runs as the rabbitmq user where the
- * provider can do that (netns, ssh), so its data directory belongs to that user.
+ * provider can do that (netns, ssh), so its data directory belongs to that user — 0700, its files 0600 (umask 077).
+ * Supervised like every service of the lab (supervision.ts): killed, it is started again on the same data.
+ * Not run at all when the broker is Redis (`broker: { kind: redis }`).
  */
 import { ServiceError } from '../errors.js';
 import { createBroker } from '../queue/index.js';
 import type { ProcessRef } from '../providers/provider.js';
+import { SERVICE_DEFAULTS, brokerKindOf } from '../topology/topology.js';
 import type { HostSpec } from '../topology/topology.js';
 import { layer, login, mustExec, waitPort } from './service.js';
+import { startService } from './supervision.js';
 import type { Service, ServiceContext } from './service.js';
 
 /**
@@ -38,6 +42,7 @@ export const rabbitmqService: Service = {
   name: 'rabbitmq',
   role: 'broker',
   key: (host) => `proc:${host}:rabbitmq`,
+  enabled: (topology) => brokerKindOf(topology) === 'rabbitmq',
 
   async start(ctx, host: HostSpec): Promise<ProcessRef> {
     const { provider, state } = ctx;
@@ -61,13 +66,25 @@ export const rabbitmqService: Service = {
       '',
     ].join('\n');
     await provider.writeFile(host.name, d.conf, conf, { mode: 0o600, sudo: host.sudo, owner: asUser });
-    await provider.writeFile(host.name, d.plugins, '[].\n', { mode: 0o644, sudo: host.sudo, owner: asUser });
+    await provider.writeFile(host.name, d.plugins, '[].\n', { mode: 0o600, sudo: host.sudo, owner: asUser });
     if (asUser) await mustExec(ctx, host.name, ['chown', '-R', `${asUser}:${asUser}`, d.base], { sudo: host.sudo });
-    return provider.spawn(host.name, [await serverCommand(ctx, host.name)], {
+    // its data is the lab's messages: nobody else's to read (the files RabbitMQ makes get its umask, 077)
+    await mustExec(ctx, host.name, ['chmod', '700', d.base, `${d.base}/mnesia`, `${d.base}/log`], { sudo: host.sudo });
+    return startService(provider, ctx.topology.name, {
       key: this.key(host.name),
+      name: 'rabbitmq',
+      host: host.name,
+      command: [await serverCommand(ctx, host.name)],
+      // Erlang looks for code in "." too: a folder of its own, not wherever lab up was started (unreadable to its user)
+      cwd: d.base,
       logFile: `${info.workDir}/logs/rabbitmq.log`,
       user: asUser,
       sudo: host.sudo,
+      umask: 0o077,
+      ready: { port, addresses: [info.address] },
+      restart: 'always',
+      maxRestarts: SERVICE_DEFAULTS.maxRestarts,
+      stopGraceMs: 10_000,
       env: {
         RABBITMQ_NODENAME: `lab-${ctx.topology.name}@localhost`,
         RABBITMQ_NODE_PORT: String(port),

@@ -1,13 +1,24 @@
 /**
- * Redis on the backend host: bound to the lab address, a generated password (requirepass), nothing kept on disk.
- * The password is in a 0600 config file, never on a command line other users could read with ps.
+ * Redis on the backend host: bound to the lab address, a generated password (requirepass) in a 0600 config file
+ * (never on a command line other users could read with ps). By default it keeps an append-only file fsync'd every
+ * second (`appendonly yes`, `appendfsync everysec`; no RDB snapshots), so the results stored before a crash are
+ * there after its supervisor started it again — at most a second of writes lost; the inventory's
+ * `backend: { persistence: false }` keeps nothing on disk. Its folder is 0700 and its files 0600 (umask 077).
+ * With `broker: { kind: redis }` it is the broker too: the messages in a database of their own (REDIS_BROKER_DB).
  */
 import { ServiceError } from '../errors.js';
-import { createBackend } from '../queue/index.js';
+import { createBackend, createBroker } from '../queue/index.js';
 import type { ProcessRef } from '../providers/provider.js';
+import { SERVICE_DEFAULTS, brokerKindOf, redisPersistenceOf } from '../topology/topology.js';
 import type { HostSpec } from '../topology/topology.js';
 import { layer, login, mustExec, waitPort } from './service.js';
 import type { Service, ServiceContext } from './service.js';
+import { startService } from './supervision.js';
+
+/** The lines of redis.conf that say what is kept on disk. */
+export function persistenceConf(persistence: boolean): string[] {
+  return persistence ? ['save ""', 'appendonly yes', 'appendfsync everysec'] : ['save ""', 'appendonly no'];
+}
 
 export const redisService: Service = {
   name: 'redis',
@@ -19,14 +30,14 @@ export const redisService: Service = {
     const info = provider.host(host.name);
     const base = `${info.workDir}/redis`;
     await mustExec(ctx, host.name, ['mkdir', '-p', base], { sudo: host.sudo });
+    await mustExec(ctx, host.name, ['chmod', '700', base], { sudo: host.sudo });
     const password = state.credentials.redis.password;
     if (/[\s"'\\]/.test(password)) throw new ServiceError('the generated Redis password has characters a config line cannot hold');
     const conf = [
       `bind ${info.address}`,
       `port ${state.services.backend.port}`,
       `requirepass ${password}`,
-      'save ""',
-      'appendonly no',
+      ...persistenceConf(redisPersistenceOf(ctx.topology)),
       `dir ${base}`,
       'daemonize no',
       'logfile ""',
@@ -34,13 +45,26 @@ export const redisService: Service = {
       '',
     ].join('\n');
     await provider.writeFile(host.name, `${base}/redis.conf`, conf, { mode: 0o600, sudo: host.sudo });
-    return provider.spawn(host.name, ['redis-server', `${base}/redis.conf`], { key: this.key(host.name), logFile: `${info.workDir}/logs/redis.log`, sudo: host.sudo });
+    return startService(provider, ctx.topology.name, {
+      key: this.key(host.name),
+      name: 'redis',
+      host: host.name,
+      command: ['redis-server', `${base}/redis.conf`],
+      cwd: base,
+      logFile: `${info.workDir}/logs/redis.log`,
+      sudo: host.sudo,
+      umask: 0o077,
+      ready: { port: state.services.backend.port, addresses: [info.address] },
+      restart: 'always',
+      maxRestarts: SERVICE_DEFAULTS.maxRestarts,
+    });
   },
 
   async ready(ctx, host, ref) {
     const b = ctx.state.services.backend;
     await layer(ctx, host.name, 'redis', `port ${b.port}`, ref, () => waitPort(b.address, b.port, 10_000, ref ? () => ctx.provider.alive(ref) : undefined));
     await layer(ctx, host.name, 'redis', 'AUTH + PING', ref, () => login(createBackend(ctx.urls.backendHere)));
+    if (brokerKindOf(ctx.topology) === 'redis') await layer(ctx, host.name, 'redis', 'the broker database', ref, () => login(createBroker(ctx.urls.brokerHere)));
   },
 
   async version(ctx, host) {

@@ -10,6 +10,7 @@ import type { Connection } from '../queue/index.js';
 import type { Provider, ProcessRef, Progress } from '../providers/provider.js';
 import type { LabState } from '../topology/state.js';
 import type { HostSpec, Role, Topology } from '../topology/topology.js';
+import { readSupervisorStatus, supervisePaths } from './supervision.js';
 
 /** The lab's URLs: `inLab` by host name (what processes inside the lab use), `here` by address (this machine). */
 export interface LabUrls {
@@ -33,6 +34,8 @@ export interface ServiceContext {
 export interface Service {
   readonly name: string;
   readonly role: Role;
+  /** Whether the lab runs this service at all (RabbitMQ: not when the broker is Redis). Default: yes. */
+  enabled?(topology: Topology): boolean;
   /** Ledger key of the service's process on a host. */
   key(host: string): string;
   /** Write its configuration and start it; resolves with the process as soon as it runs (not yet ready). */
@@ -41,6 +44,23 @@ export interface Service {
   ready(ctx: ServiceContext, host: HostSpec, ref: ProcessRef | null): Promise<void>;
   /** The service's version on that host, if it can tell cheaply. */
   version?(ctx: ServiceContext, host: HostSpec, ref: ProcessRef | null): Promise<string | undefined>;
+}
+
+/** The environment of the lab's services and the user's on a host: the lab's URLs, lab's and Celery's names. */
+export function serviceEnv(urls: LabUrls, lab: string): Record<string, string> {
+  return {
+    LAB_NAME: lab,
+    LAB_BROKER_URL: urls.brokerInLab,
+    LAB_BACKEND_URL: urls.backendInLab,
+    CELERY_BROKER_URL: urls.brokerInLab,
+    CELERY_RESULT_BACKEND: urls.backendInLab,
+    LAB_QUOTES_URL: urls.quotesInLab,
+  };
+}
+
+/** A regular expression that matches `text` literally. */
+export function literalRe(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
 /** Run a setup command on a host; a non-zero exit is an error naming the command and its stderr. */
@@ -83,6 +103,22 @@ export async function waitPort(address: string, port: number, timeoutMs: number,
   }
 }
 
+/** What the service's supervisor says of it (restarts, last exit, giving up), when lab's supervisor runs it. */
+async function supervisedLine(ctx: ServiceContext, host: string, service: string): Promise<string> {
+  try {
+    const info = ctx.provider.host(host);
+    if (info.supervisor !== 'lab') return '';
+    const st = await readSupervisorStatus(ctx.provider, host, supervisePaths(info.workDir, service).status);
+    if (!st) return '';
+    const restarts = st.instances.reduce((n, i) => n + i.restarts, 0);
+    const last = st.instances.map((i) => i.lastExit).find((x) => x !== null);
+    const exit = last ? `; last exit ${last.signal ? `by ${last.signal}` : `code ${last.code}`}` : '';
+    return st.reason ? `supervisor: ${st.reason}` : `supervisor: ${st.state}, restarted ${restarts} time${restarts === 1 ? '' : 's'}${exit}`;
+  } catch {
+    return '';
+  }
+}
+
 /** Run one readiness layer; on failure, a ServiceError with the host, the layer, and the log tail. */
 export async function layer<T>(ctx: ServiceContext, host: string, service: string, step: string, ref: ProcessRef | null, fn: () => Promise<T>): Promise<T> {
   ctx.progress({ host, step: `${service}: ${step}`, status: 'start' });
@@ -102,6 +138,7 @@ export async function layer<T>(ctx: ServiceContext, host: string, service: strin
       }
     }
     const lines = tail ? `\n--- last lines of ${ref?.logFile} on ${host} ---\n${tail.split('\n').slice(-12).join('\n')}` : '';
-    throw new ServiceError(`${service} not ready (${step}): ${why}${lines}`, { host, cause: err, code: 'E_NOT_READY' });
+    const supervised = await supervisedLine(ctx, host, service);
+    throw new ServiceError(`${service} not ready (${step}): ${why}${supervised ? ` (${supervised})` : ''}${lines}`, { host, cause: err, code: 'E_NOT_READY' });
   }
 }

@@ -16,12 +16,14 @@ import { ServiceError, hasCode } from '../errors.js';
 import { App } from '../queue/index.js';
 import type { ProcessRef } from '../providers/provider.js';
 import { fileDigest } from '../providers/user-modules.js';
+import { SERVICE_DEFAULTS } from '../topology/topology.js';
 import type { HostSpec } from '../topology/topology.js';
-import { layer } from './service.js';
+import { layer, literalRe } from './service.js';
 import type { LabUrls, Service, ServiceContext } from './service.js';
 import { WORKER_INFO_MODULE, WORKER_INFO_TASK } from './worker-info.js';
 import type { WorkerInfo } from './worker-info.js';
 import { workerArgv } from './worker-group.js';
+import { startService } from './supervision.js';
 
 /** What a lab worker on a host finds in its environment: the broker, the backend, the quote server. */
 export function workerEnv(urls: LabUrls): Record<string, string> {
@@ -133,7 +135,19 @@ export const workersService: Service = {
     const info = ctx.provider.host(host.name);
     const modules = ['scenarios', posix.join(info.labRoot, WORKER_INFO_MODULE), ...(info.modules?.tasks ?? [])];
     const argv = workerArgv(info.node, info.labRoot, { modules, config: info.modules?.config, concurrency: host.concurrency, pool: host.pool, queues: host.queues, nodeName: workersNodeName(host.name) });
-    return ctx.provider.spawn(host.name, argv, { key: this.key(host.name), logFile: `${info.workDir}/logs/workers.log`, env: workerEnv(ctx.urls) });
+    return startService(ctx.provider, ctx.topology.name, {
+      key: this.key(host.name),
+      name: 'workers',
+      host: host.name,
+      command: argv,
+      logFile: `${info.workDir}/logs/workers.log`,
+      env: workerEnv(ctx.urls),
+      // `lab worker` says so once it consumes
+      ready: { log: `${literalRe(`${workersNodeName(host.name)} ready.`)}` },
+      restart: 'always',
+      maxRestarts: SERVICE_DEFAULTS.maxRestarts,
+      stopGraceMs: 10_000,
+    });
   },
 
   async ready(ctx, host, ref) {

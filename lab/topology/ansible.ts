@@ -16,9 +16,10 @@
  *   ansible_host/ansible_ssh_host → address · ansible_user/ansible_ssh_user → user · ansible_port/ansible_ssh_port → port
  *   ansible_ssh_private_key_file/ansible_private_key_file → key · ansible_become → sudo
  *   ansible_password/ansible_ssh_pass → password (discouraged)
- *   lab_concurrency, lab_pool, lab_queues, lab_image, lab_mounts, lab_roles, lab_tasks, lab_config → the native host fields
+ *   lab_concurrency, lab_pool, lab_queues, lab_image, lab_mounts, lab_roles, lab_tasks, lab_config, lab_services
+ *   → the native host fields
  *   all.vars only: lab_name → lab (default: from the file name), lab_provider → provider (default ssh),
- *   lab_subnet → subnet, lab_ports → ports, lab_docker → docker
+ *   lab_subnet → subnet, lab_ports → ports, lab_docker → docker, lab_broker → broker, lab_backend → backend
  * Other ansible_* and non-lab variables belong to playbooks and are ignored; unknown lab_* variables are errors.
  */
 import { isMap, isScalar, type Document, type Node, type Pair, type YAMLMap } from 'yaml';
@@ -60,6 +61,7 @@ const HOST_VARS: Record<string, string> = {
   lab_roles: 'roles',
   lab_tasks: 'tasks',
   lab_config: 'config',
+  lab_services: 'services',
 };
 
 const LAB_VARS: Record<string, string> = {
@@ -68,6 +70,8 @@ const LAB_VARS: Record<string, string> = {
   lab_subnet: 'subnet',
   lab_ports: 'ports',
   lab_docker: 'docker',
+  lab_broker: 'broker',
+  lab_backend: 'backend',
 };
 
 const GROUP_NAME_RE = /^[A-Za-z_][A-Za-z0-9_-]*$/;

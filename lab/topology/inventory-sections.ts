@@ -1,6 +1,7 @@
 /**
  * The sections of an inventory, one function each, in the order `build` (inventory.ts) runs them:
- *   subnet → hosts → user modules (tasks, config) → addresses → roles → service ports → docker.
+ *   subnet → hosts → user modules (tasks, config) → user services → addresses → roles → broker and backend →
+ *   service ports → docker.
  * Each reads the parsed data after the JSON Schema check — a value of the wrong type has been reported there and
  * is left alone here — reports its cross-field problems to `issues` at the field they concern, and returns its
  * part of the TopologyData. Later sections read what earlier ones built (addresses need the hosts and the subnet).
@@ -16,16 +17,22 @@ import {
   DEFAULT_DOCKER_IMAGES,
   DEFAULT_PORTS,
   HOST_DEFAULTS,
+  LAB_SERVICE_NAMES,
   POOLS,
   ROLES,
+  SERVICE_DEFAULTS,
   SINGLETON_ROLES,
+  type BackendSpec,
+  type BrokerSpec,
   type DockerSpec,
   type HostSpec,
   type Mount,
   type Pool,
   type ProviderKind,
+  type RestartPolicy,
   type Role,
   type ServicePorts,
+  type UserServiceSpec,
 } from './topology.js';
 
 export type Obj = Record<string, unknown>;
@@ -327,6 +334,101 @@ function modulePath(p: string, at: Seg[], ctx: SectionContext): string | null {
   return abs;
 }
 
+// ---- user services ------------------------------------------------------------------------------------------
+
+/** Environment variables lab sets for a host's services itself: an inventory may not set them. */
+export const RESERVED_ENV = [
+  'LAB_PROCESS_TOKEN',
+  'LAB_NAME',
+  'LAB_BROKER_URL',
+  'LAB_BACKEND_URL',
+  'LAB_QUOTES_URL',
+  'CELERY_BROKER_URL',
+  'CELERY_RESULT_BACKEND',
+  'LAB_SERVICE_NAME',
+  'LAB_SERVICE_INDEX',
+  'LAB_SERVICE_PORT',
+] as const;
+
+/**
+ * Every host's own processes (`services:`): the schema checked each field's type; here the names lab uses itself
+ * (a service called `redis`, an env `LAB_BROKER_URL`), a readiness check that names both a port and a log line or
+ * neither, and a log regex that is not one.
+ */
+export function userServices(d: Obj, hosts: HostSpec[], ctx: SectionContext): void {
+  const { issues } = ctx;
+  const rawHosts = isObj(d.hosts) ? d.hosts : {};
+  for (const h of hosts) {
+    const raw = isObj(rawHosts[h.name]) ? (rawHosts[h.name] as Obj) : {};
+    if (!isObj(raw.services)) continue;
+    const list: UserServiceSpec[] = [];
+    for (const [name, value] of Object.entries(raw.services)) {
+      const sp: Seg[] = ['hosts', h.name, 'services', name];
+      if ((LAB_SERVICE_NAMES as readonly string[]).includes(name)) {
+        issues.error(sp, 'key', `expected a name that is not one of lab's own services (${LAB_SERVICE_NAMES.join(', ')}), got ${JSON.stringify(name)}`);
+        continue;
+      }
+      if (!isObj(value) || issues.hasErrorUnder(sp)) continue;
+      const spec = userService(name, value, sp, issues);
+      if (spec) list.push(spec);
+    }
+    if (list.length > 0) h.services = list;
+  }
+}
+
+function userService(name: string, v: Obj, sp: Seg[], issues: Issues): UserServiceSpec | null {
+  let ok = true;
+  const env: Record<string, string> = {};
+  if (isObj(v.env)) {
+    for (const [k, x] of Object.entries(v.env)) {
+      if ((RESERVED_ENV as readonly string[]).includes(k)) {
+        issues.error([...sp, 'env', k], 'key', `expected a variable lab does not set itself (it sets ${RESERVED_ENV.join(', ')}), got ${k}`);
+        ok = false;
+      } else env[k] = String(x);
+    }
+  }
+  let ready: UserServiceSpec['ready'];
+  const r = v.ready;
+  const rp: Seg[] = [...sp, 'ready'];
+  if (typeof r === 'number') ready = { port: r, timeoutMs: SERVICE_DEFAULTS.readyTimeoutMs };
+  else if (typeof r === 'string') ready = { log: r, timeoutMs: SERVICE_DEFAULTS.readyTimeoutMs };
+  else if (isObj(r)) {
+    const has = ['port', 'log'].filter((k) => r[k] !== undefined);
+    if (has.length !== 1) {
+      issues.error(rp, 'value', `expected exactly one of port or log, got ${has.length === 0 ? 'neither' : 'both'}`);
+      ok = false;
+    }
+    ready = { timeoutMs: typeof r.timeout === 'number' ? Math.round(r.timeout * 1000) : SERVICE_DEFAULTS.readyTimeoutMs };
+    if (typeof r.port === 'number') ready.port = r.port;
+    if (typeof r.log === 'string') ready.log = r.log;
+  }
+  if (ready?.log !== undefined) {
+    try {
+      new RegExp(ready.log);
+    } catch (err) {
+      issues.error(typeof r === 'string' ? rp : [...rp, 'log'], 'value', `expected a regular expression, got ${JSON.stringify(ready.log)} (${err instanceof Error ? err.message.replace(/^Invalid regular expression: /, '') : String(err)})`);
+      ok = false;
+    }
+  }
+  const count = typeof v.count === 'number' ? v.count : SERVICE_DEFAULTS.count;
+  if (ready?.port !== undefined && ready.port + count - 1 > 65535) {
+    issues.error([...sp, 'count'], 'value', `expected a count that keeps port + index within 65535 (instance i listens on ${ready.port} + i), got ${count}`);
+    ok = false;
+  }
+  if (!ok || !Array.isArray(v.command)) return null;
+  const spec: UserServiceSpec = {
+    name,
+    command: v.command.map(String),
+    count,
+    env,
+    restart: (typeof v.restart === 'string' ? v.restart : SERVICE_DEFAULTS.restart) as RestartPolicy,
+    maxRestarts: typeof v.maxRestarts === 'number' ? v.maxRestarts : SERVICE_DEFAULTS.maxRestarts,
+  };
+  if (typeof v.cwd === 'string') spec.cwd = v.cwd;
+  if (ready) spec.ready = ready;
+  return spec;
+}
+
 // ---- addresses -----------------------------------------------------------------------------------------------
 
 /** An ssh host given by name: resolved (inventory.ts) before the topology is returned. */
@@ -439,6 +541,29 @@ export function giveQuotesToMaster(hosts: HostSpec[]): void {
   if (master) master.roles = ROLES.filter((r) => master.roles.includes(r) || r === 'quotes');
 }
 
+// ---- broker and backend -------------------------------------------------------------------------------------
+
+/**
+ * `broker: { kind }` and `backend: { kind, persistence }`. A Redis broker is a database of the backend's Redis, so
+ * the broker host must be the backend host (`roles: [broker, backend]`), and it has no port of its own.
+ */
+export function brokerBackend(d: Obj, hosts: HostSpec[], rawHosts: Obj, issues: Issues, rolesKnown: boolean): { broker: BrokerSpec; backend: BackendSpec } {
+  const b = isObj(d.broker) ? d.broker : {};
+  const k = isObj(d.backend) ? d.backend : {};
+  const broker: BrokerSpec = { kind: b.kind === 'redis' ? 'redis' : 'rabbitmq' };
+  const backend: BackendSpec = { kind: 'redis', persistence: typeof k.persistence === 'boolean' ? k.persistence : true };
+  if (broker.kind === 'redis' && rolesKnown) {
+    const bh = hosts.find((h) => h.roles.includes('broker'));
+    const kh = hosts.find((h) => h.roles.includes('backend'));
+    if (bh && kh && bh !== kh) {
+      const at: [Seg[], 'key' | 'value'] = isObj(rawHosts[bh.name]) && (rawHosts[bh.name] as Obj).roles !== undefined ? [['hosts', bh.name, 'roles'], 'value'] : [['hosts', bh.name], 'key'];
+      issues.error(...at, `expected the broker on the backend host ${kh.name} (broker kind redis is a database of the backend's Redis: give ${kh.name} roles [broker, backend]), got it on ${bh.name}`);
+    }
+    if (isObj(d.ports) && d.ports.broker !== undefined) issues.warn(['ports', 'broker'], 'key', "ignored: a Redis broker uses the backend's Redis and its port");
+  }
+  return { broker, backend };
+}
+
 // ---- service ports -------------------------------------------------------------------------------------------
 
 const SERVICES = ['broker', 'backend', 'quotes'] as const;
@@ -455,12 +580,13 @@ export function servicePorts(d: Obj): ServicePorts {
   return ports;
 }
 
-/** Two services on one address need different ports. */
-export function checkPortClashes(d: Obj, ports: ServicePorts, hosts: HostSpec[], issues: Issues): void {
+/** Two services on one address need different ports (a Redis broker has none of its own: `redisBroker`). */
+export function checkPortClashes(d: Obj, ports: ServicePorts, hosts: HostSpec[], issues: Issues, redisBroker = false): void {
   const hostOf = (r: Role): HostSpec | undefined => hosts.find((h) => h.roles.includes(r));
-  for (let i = 0; i < SERVICES.length; i++)
-    for (let j = i + 1; j < SERVICES.length; j++) {
-      const [si, sj] = [SERVICES[i]!, SERVICES[j]!];
+  const services = SERVICES.filter((x) => !(redisBroker && x === 'broker'));
+  for (let i = 0; i < services.length; i++)
+    for (let j = i + 1; j < services.length; j++) {
+      const [si, sj] = [services[i]!, services[j]!];
       const a = hostOf(si);
       const b = hostOf(sj);
       if (a && b && a.address && a.address === b.address && ports[si] === ports[sj]) {

@@ -16,6 +16,7 @@ import { ConfigError } from '../errors.js';
 import { fromAnsible, isAnsibleDocument } from './ansible.js';
 import {
   assignAddresses,
+  brokerBackend,
   checkPortClashes,
   checkRoles,
   dockerSpec,
@@ -25,6 +26,7 @@ import {
   moduleSettings,
   servicePorts,
   subnetOf,
+  userServices,
   type ModuleFile,
   type Obj,
   type SectionContext,
@@ -165,14 +167,19 @@ function build(d: Obj, format: 'lab' | 'ansible', file: string, issues: Issues, 
   const { hosts, given, rolesBroken } = hostSpecs(d, ctx);
   data.hosts = hosts;
   const files = moduleSettings(d, hosts, ctx);
+  userServices(d, hosts, ctx);
   const names = assignAddresses(hosts, given, cidr, ctx);
   // with hosts or roles missing from the data, whole-inventory role checks would only add noise
-  if (!rolesBroken && !issues.structural && hosts.length > 0) {
+  const rolesKnown = !rolesBroken && !issues.structural && hosts.length > 0;
+  if (rolesKnown) {
     checkRoles(hosts, isObj(d.hosts) ? d.hosts : {}, issues);
     giveQuotesToMaster(hosts);
   }
+  const { broker, backend } = brokerBackend(d, hosts, isObj(d.hosts) ? d.hosts : {}, issues, rolesKnown);
+  data.broker = broker;
+  data.backend = backend;
   data.ports = servicePorts(d);
-  if (!rolesBroken && !issues.hasErrorUnder(['ports'])) checkPortClashes(d, data.ports, hosts, issues);
+  if (!rolesBroken && !issues.hasErrorUnder(['ports'])) checkPortClashes(d, data.ports, hosts, issues, broker.kind === 'redis');
   const docker = dockerSpec(d, lab, ctx);
   if (docker) data.docker = docker;
   return { data, names, files };

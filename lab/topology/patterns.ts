@@ -6,3 +6,7 @@ export const HOSTNAME_PATTERN =
 /** POSIX-portable user name (no leading hyphen). */
 export const USER_PATTERN = '^[A-Za-z_][A-Za-z0-9_.-]{0,31}$';
 export const QUEUE_PATTERN = '^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,127}$';
+/** A name of a host's own service (`services:`): also a file name and part of a ledger key. */
+export const SERVICE_NAME_PATTERN = '^[a-z][a-z0-9-]{0,30}$';
+/** A POSIX environment variable name. */
+export const ENV_NAME_PATTERN = '^[A-Za-z_][A-Za-z0-9_]*$';

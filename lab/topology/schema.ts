@@ -12,9 +12,9 @@
  */
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { CIDR_PATTERN } from './net.js';
-import { POOLS, PROVIDERS, ROLES } from './topology.js';
+import { BACKEND_KINDS, BROKER_KINDS, POOLS, PROVIDERS, RESTART_POLICIES, ROLES } from './topology.js';
 
-import { LAB_NAME_PATTERN, HOSTNAME_PATTERN, USER_PATTERN, QUEUE_PATTERN } from './patterns.js';
+import { LAB_NAME_PATTERN, HOSTNAME_PATTERN, USER_PATTERN, QUEUE_PATTERN, SERVICE_NAME_PATTERN, ENV_NAME_PATTERN } from './patterns.js';
 /** [registry[:port]/]name[/name…][:tag][@sha256:digest] */
 const IMAGE_PATTERN =
   '^(?:[A-Za-z0-9][A-Za-z0-9.-]*(?::[0-9]{1,5})?/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$';
@@ -69,6 +69,45 @@ const inheritable = {
   config: { ...path, description: 'a path of a JavaScript settings module without control characters (newline, tab, NUL)' },
 };
 
+/** One of a host's own processes (`services:`): cross-field rules (names lab sets, the regex) in inventory-sections.ts. */
+const userService = {
+  type: 'object',
+  description: 'a mapping of service settings (command, count, cwd, env, ready, restart, maxRestarts)',
+  properties: {
+    command: {
+      type: 'array',
+      minItems: 1,
+      description: 'a non-empty list of command words, the program first (never run through a shell)',
+      items: { type: 'string', minLength: 1, pattern: PATH_PATTERN, description: 'a non-empty command word without control characters (newline, tab, NUL)' },
+    },
+    count: { type: 'integer', minimum: 1, maximum: 64, description: 'an integer from 1 to 64' },
+    cwd: { type: 'string', pattern: '^/[^\\x00-\\x1f\\x7f]*$', description: 'an absolute path on the host without control characters' },
+    env: {
+      type: ['object', 'null'],
+      description: 'a mapping of environment variable names to values',
+      propertyNames: { type: 'string', pattern: ENV_NAME_PATTERN, description: 'an environment variable name (letters, digits, _; not a digit first)' },
+      additionalProperties: { type: ['string', 'number', 'boolean'], pattern: '^[^\\x00\\n\\r]*$', description: 'a value on one line (a string, number or boolean)' },
+    },
+    ready: {
+      type: ['integer', 'string', 'object'],
+      minimum: 1,
+      maximum: 65535,
+      minLength: 1,
+      description: 'a port number, a log-line regular expression, or a mapping {port | log, timeout}',
+      properties: {
+        port,
+        log: { type: 'string', minLength: 1, description: 'a regular expression matched against each new log line' },
+        timeout: { type: 'number', exclusiveMinimum: 0, maximum: 3600, description: 'seconds, more than 0 and at most 3600' },
+      },
+      additionalProperties: false,
+    },
+    restart: { enum: [...RESTART_POLICIES], description: oneOf(RESTART_POLICIES) },
+    maxRestarts: { type: 'integer', minimum: 0, maximum: 1000, description: 'an integer from 0 to 1000' },
+  },
+  required: ['command'],
+  additionalProperties: false,
+};
+
 const host = {
   type: ['object', 'null'],
   description: 'a mapping of host settings',
@@ -88,6 +127,12 @@ const host = {
     ...inheritable,
     image,
     mounts: { type: 'array', items: mount, description: 'a list of mounts' },
+    services: {
+      type: ['object', 'null'],
+      description: 'a mapping of service name to service settings',
+      propertyNames: { type: 'string', pattern: SERVICE_NAME_PATTERN, description: 'a service name: a lowercase letter, then up to 30 of a-z, 0-9, -' },
+      additionalProperties: userService,
+    },
   },
   additionalProperties: false,
 };
@@ -116,6 +161,21 @@ const inventorySchema = {
         description: 'a host name of letters, digits, inner hyphens and dots (it goes into /etc/hosts)',
       },
       additionalProperties: host,
+    },
+    broker: {
+      type: ['object', 'null'],
+      description: 'a mapping of broker settings (kind)',
+      properties: { kind: { enum: [...BROKER_KINDS], description: oneOf(BROKER_KINDS) } },
+      additionalProperties: false,
+    },
+    backend: {
+      type: ['object', 'null'],
+      description: 'a mapping of result backend settings (kind, persistence)',
+      properties: {
+        kind: { enum: [...BACKEND_KINDS], description: oneOf(BACKEND_KINDS) },
+        persistence: { type: 'boolean', description: 'true or false' },
+      },
+      additionalProperties: false,
     },
     ports: {
       type: ['object', 'null'],

@@ -15,7 +15,7 @@ import { writeFileAtomic } from '../atomic-write.js';
 import { ConfigError, LabError, maskUrl } from '../errors.js';
 import { checkProcess, processIdentity, type ProcessIdentity } from './proc.js';
 import { LAB_NAME_PATTERN } from './patterns.js';
-import { topologyData, topologyFromData, type Role, type Topology, type TopologyData } from './topology.js';
+import { REDIS_BROKER_DB, brokerKindOf, redisPersistenceOf, topologyData, topologyFromData, type BrokerKind, type Role, type Topology, type TopologyData } from './topology.js';
 
 export const STATE_FILE = 'state.json';
 const ACTIVE_FILE = 'active';
@@ -88,7 +88,8 @@ export function newState(topology: Topology, now = new Date()): LabState {
       redis: { password: generateSecret() },
     },
     services: {
-      broker: ep('broker', topology.ports.broker),
+      // a Redis broker is a database of the backend's Redis: its port
+      broker: ep('broker', brokerKindOf(topology) === 'redis' ? topology.ports.backend : topology.ports.broker),
       backend: ep('backend', topology.ports.backend),
       quotes: ep('quotes', topology.ports.quotes),
     },
@@ -100,8 +101,22 @@ export function stateTopology(state: LabState): Topology {
   return topologyFromData(state.topology);
 }
 
-/** amqp://lab:<pw>@HOST1:5672/<vhost> — by host name (resolvable inside the lab) unless `byAddress`. */
+/** The lab's broker kind, from its topology (RabbitMQ for labs from before brokers had kinds). */
+export function brokerKind(state: LabState): BrokerKind {
+  return brokerKindOf(state.topology);
+}
+
+/** What the lab's Redis keeps on disk: an append-only file fsync'd every second, or nothing. For records and status. */
+export function redisPersistence(state: LabState): 'aof-everysec' | 'none' {
+  return redisPersistenceOf(state.topology) ? 'aof-everysec' : 'none';
+}
+
+/**
+ * amqp://lab:<pw>@HOST1:5672/<vhost> — by host name (resolvable inside the lab) unless `byAddress`. A Redis broker
+ * (`broker: { kind: redis }`): redis://:<pw>@HOST2:6379/1, a database of the backend's Redis of its own.
+ */
 export function brokerUrl(state: LabState, options: { byAddress?: boolean } = {}): string {
+  if (brokerKind(state) === 'redis') return backendUrl(state, { ...options, db: REDIS_BROKER_DB });
   const { user, password, vhost } = state.credentials.rabbitmq;
   const b = state.services.broker;
   return `amqp://${encodeURIComponent(user)}:${encodeURIComponent(password)}@${options.byAddress ? b.address : b.host}:${b.port}/${encodeURIComponent(vhost)}`;

@@ -21,6 +21,33 @@ export type ProviderKind = (typeof PROVIDERS)[number];
 export const POOLS = ['prefork', 'threads', 'async'] as const;
 export type Pool = (typeof POOLS)[number];
 
+/** What carries the lab's messages: RabbitMQ on the broker host, or a database of the backend's Redis. */
+export const BROKER_KINDS = ['rabbitmq', 'redis'] as const;
+export type BrokerKind = (typeof BROKER_KINDS)[number];
+
+export const BACKEND_KINDS = ['redis'] as const;
+export type BackendKind = (typeof BACKEND_KINDS)[number];
+
+/** When a supervised process is started again after it exits (as systemd's Restart=, docker's restart:). */
+export const RESTART_POLICIES = ['always', 'on-failure', 'never'] as const;
+export type RestartPolicy = (typeof RESTART_POLICIES)[number];
+
+/** Lab's own services: names a host's `services:` may not take. */
+export const LAB_SERVICE_NAMES = ['rabbitmq', 'redis', 'quotes', 'workers'] as const;
+
+/** The Redis database of a Redis broker (the results are in 0): kombu's unacked hash never mixes with results. */
+export const REDIS_BROKER_DB = 1;
+
+/** Defaults of a host's `services:` entries (and of lab's own supervised services). */
+export const SERVICE_DEFAULTS = Object.freeze({
+  count: 1,
+  restart: 'always' as RestartPolicy,
+  /** Restarts in a row that never got ready before the supervisor gives up (supervisord's startretries). */
+  maxRestarts: 3,
+  /** How long `lab up` waits for a service's readiness check. */
+  readyTimeoutMs: 60_000,
+});
+
 /** The book's mapping, used for a host that names no roles (host names compared case-insensitively). */
 export const BOOK_ROLES: Readonly<Record<string, readonly Role[]>> = Object.freeze({
   host1: Object.freeze(['broker'] as Role[]),
@@ -44,6 +71,47 @@ export const HOST_DEFAULTS = Object.freeze({
 export const DEFAULT_PORTS = Object.freeze({ broker: 5672, backend: 6379, quotes: 8000 });
 
 export const DEFAULT_DOCKER_IMAGES = Object.freeze({ broker: 'rabbitmq:3', backend: 'redis:7', node: 'node:20' });
+
+/** The broker settings (inventory `broker:`); a later issue adds `url` / `external`. */
+export interface BrokerSpec {
+  kind: BrokerKind;
+}
+
+/** The result backend settings (inventory `backend:`). */
+export interface BackendSpec {
+  kind: BackendKind;
+  /** Redis keeps an append-only file, fsync'd every second (default), so results survive a restart; false: nothing on disk. */
+  persistence: boolean;
+}
+
+/** When a service counts as ready: its port accepts connections, or a line of its log matches. */
+export interface ReadySpec {
+  /** With count > 1, instance i (0-based) listens on port + i. */
+  port?: number;
+  /** A JavaScript regular expression (source) matched against each new line of the log. */
+  log?: string;
+  timeoutMs: number;
+}
+
+/**
+ * A process of the user's that lab runs on a host (inventory `services:`), supervised like lab's own: started
+ * after lab's services with the lab's URLs in its environment, restarted by its policy, removed by `lab down`.
+ */
+export interface UserServiceSpec {
+  /** [a-z][a-z0-9-]{0,30}, unique on its host, none of LAB_SERVICE_NAMES. */
+  name: string;
+  /** argv, program first: passed as separate words, never through a shell. Free text but for control characters. */
+  command: string[];
+  count: number;
+  /** Absolute path on the host (default: the host's work directory). */
+  cwd?: string;
+  /** Added to the lab's environment (names lab sets itself are refused). */
+  env: Record<string, string>;
+  /** Without one, a process is ready once it has run for a second. */
+  ready?: ReadySpec;
+  restart: RestartPolicy;
+  maxRestarts: number;
+}
 
 /** A bind mount (docker provider). Both paths are absolute; `source` had `~` expanded. */
 export interface Mount {
@@ -91,6 +159,8 @@ export interface HostSpec {
   image?: string;
   /** docker only: extra bind mounts for this host (added to docker.mounts). */
   mounts?: Mount[];
+  /** The user's own processes on this host (inventory `services:`), in inventory order. */
+  services?: UserServiceSpec[];
 }
 
 export interface DockerSpec {
@@ -124,6 +194,10 @@ export interface TopologyData {
   format: 'lab' | 'ansible';
   hosts: HostSpec[];
   ports: ServicePorts;
+  /** Absent in states written before brokers had kinds: RabbitMQ. */
+  broker?: BrokerSpec;
+  /** Absent in states written before persistence was a setting: Redis without persistence. */
+  backend?: BackendSpec;
   docker?: DockerSpec;
   /** Non-fatal remarks found while loading (file:line:col: field: text). */
   warnings: string[];
@@ -168,6 +242,16 @@ export function topologyFromData(data: TopologyData): Topology {
     },
   });
   return deepFreeze(t as Topology);
+}
+
+/** The lab's broker kind (RabbitMQ unless the inventory says `broker: { kind: redis }`). */
+export function brokerKindOf(t: Pick<TopologyData, 'broker'>): BrokerKind {
+  return t.broker?.kind ?? 'rabbitmq';
+}
+
+/** Does the lab's Redis keep an append-only file? (Labs from before the setting ran without one.) */
+export function redisPersistenceOf(t: Pick<TopologyData, 'backend'>): boolean {
+  return t.backend?.persistence ?? false;
 }
 
 /** The plain, JSON-safe data of a topology (a deep copy). */

@@ -66,6 +66,14 @@ test('ssh lab: up over SSH, run mergesort, down leaves nothing', { timeout: 600_
   const status = await run(['status', '--json']);
   const s = JSON.parse(status.stdout) as LabStatus;
   assert.equal(s.healthy, true, status.stdout);
+  // lab's supervisor where lab is shipped (HOST3, HOST4); the broker and backend hosts have neither lab nor systemd here
+  assert.deepEqual(s.services.map((x) => [x.service, x.supervision?.mode]), [
+    ['rabbitmq', 'none'],
+    ['redis', 'none'],
+    ['quotes', 'lab'],
+    ['workers', 'lab'],
+  ]);
+  assert.match((await run(['status'])).stdout, /^unsupervised on HOST1, HOST2: nothing restarts a service that exits there/m);
 
   const ms = await run(['run', 'mergesort', '--n', '4', '--size', '100000', '--json', '--reports', join(home, 'reports')]);
   assert.equal(ms.code, 0, ms.stderr);

@@ -92,6 +92,13 @@ test('docker lab: up, re-up, status, run mergesort, logs, exec, down — nothing
   assert.equal(status.code, 0, status.stderr);
   const s = JSON.parse(status.stdout) as LabStatus;
   assert.equal(s.provider, 'docker');
+  // lab's supervisor in the node containers; the broker's and backend's images have neither Node nor systemd
+  assert.deepEqual(s.services.map((x) => [x.service, x.supervision?.mode]), [
+    ['rabbitmq', 'none'],
+    ['redis', 'none'],
+    ['quotes', 'lab'],
+    ['workers', 'lab'],
+  ]);
   assert.deepEqual(s.hosts.map((h) => [h.name, h.address, h.reachable]), [
     ['HOST1', '198.19.210.11', true],
     ['HOST2', '198.19.210.12', true],

@@ -62,10 +62,12 @@ describe('docker stream formats', () => {
 });
 
 describe('docker provider: hosts as containers', () => {
-  it('names containers <lab>-<HOST>; work directory inside the container; lab at /opt/lab', async () => {
+  it('names containers <lab>-<HOST>; work directory inside the container; lab at /opt/lab; supervised by lab where it runs', async () => {
     const p = new DockerLayout(await topology(BOOK), '/tmp/state');
     assert.equal(p.containerName('host3'), 'dk-HOST3');
-    assert.deepEqual(p.host('HOST3'), { name: 'HOST3', address: '198.19.220.13', workDir: '/var/lib/lab/dk/HOST3', labRoot: LAB_ROOT_IN_CONTAINER, node: 'node' });
+    assert.deepEqual(p.host('HOST3'), { name: 'HOST3', address: '198.19.220.13', workDir: '/var/lib/lab/dk/HOST3', labRoot: LAB_ROOT_IN_CONTAINER, node: 'node', supervisor: 'lab' });
+    // the broker's image (rabbitmq:3) has no lab and no systemd: its services run unsupervised
+    assert.equal(p.host('HOST1').supervisor, 'none');
   });
 
   it('images by role (the official ones by default), a host image wins; lab mounted on node hosts only', async () => {

@@ -235,6 +235,40 @@ describe('inventory semantics', () => {
   });
 });
 
+describe('services, broker and backend', () => {
+  it('a host\'s own services: ready as a port, a regex or a mapping; defaults; env values as strings', async () => {
+    const t = await loadInventory(join(GOOD, 'services.yaml'));
+    const [web, logger, pool] = t.host('HOST3')!.services!;
+    assert.deepEqual(web, { name: 'web', command: ['python3', '-m', 'http.server', '8080'], count: 1, env: {}, ready: { port: 8080, timeoutMs: 60_000 }, restart: 'always', maxRestarts: 3 });
+    assert.deepEqual(logger, { name: 'logger', command: ['sh', '-c', 'echo started; exec sleep 1000'], count: 1, env: {}, ready: { log: '^started$', timeoutMs: 60_000 }, restart: 'on-failure', maxRestarts: 0 });
+    assert.deepEqual(pool, { name: 'pool', command: ['/usr/bin/env', 'python3', 'pool.py'], count: 3, cwd: '/srv/pool', env: { WORKERS: '4', DEBUG: 'true', NAME: 'pool' }, ready: { port: 9000, timeoutMs: 2500 }, restart: 'never', maxRestarts: 3 });
+    assert.deepEqual(t.host('HOST4')!.services, [{ name: 'once', command: ['/bin/true'], count: 1, env: {}, restart: 'always', maxRestarts: 3 }]);
+    assert.equal(t.host('HOST1')!.services, undefined);
+    assert.deepEqual(t.broker, { kind: 'rabbitmq' });
+    assert.deepEqual(t.backend, { kind: 'redis', persistence: true }, 'Redis keeps an append-only file unless told not to');
+  });
+
+  it('a Redis broker on the backend host: no broker port of its own, persistence off', async () => {
+    const t = await loadInventory(join(GOOD, 'redis-broker.yaml'));
+    assert.deepEqual(t.broker, { kind: 'redis' });
+    assert.deepEqual(t.backend, { kind: 'redis', persistence: false });
+    assert.deepEqual(summary(t), { HOST2: 'broker+backend@198.19.40.12', HOST3: 'workers@198.19.40.13', HOST4: 'master+quotes@198.19.40.14' });
+    assert.deepEqual(t.warnings, []);
+    // the broker's port would clash with the backend's on one address if it had one: it has none
+    const warned = await parseInventory('provider: local\nbroker: { kind: redis }\nports: { broker: 6379 }\nhosts: {HOST2: {roles: [broker, backend]}, HOST3: , HOST4: }\n', '/tmp/rq.yaml');
+    assert.match(warned.warnings.join('\n'), /ports\.broker: ignored: a Redis broker uses the backend's Redis and its port/);
+  });
+
+  it('Ansible: lab_services on a host, lab_broker and lab_backend in all.vars', async () => {
+    const text = ['all:', '  vars: { lab_provider: local, lab_broker: { kind: redis }, lab_backend: { persistence: false } }', '  children:', '    backend: { hosts: { HOST2: { lab_roles: [broker, backend] } } }', '    workers:', '      hosts:', '        HOST3:', '          lab_services: { web: { command: [python3, -m, http.server], ready: 8000 } }', '    master: { hosts: { HOST4: } }', ''].join('\n');
+    const t = await parseInventory(text, '/tmp/ansible-own.yaml');
+    assert.equal(t.format, 'ansible');
+    assert.deepEqual(t.broker, { kind: 'redis' });
+    assert.equal(t.backend?.persistence, false);
+    assert.deepEqual(t.host('HOST3')!.services!.map((s) => [s.name, s.ready?.port]), [['web', 8000]]);
+  });
+});
+
 describe('Ansible inventories', () => {
   it('nested and plain groups, precedence all < parent < child < host, YAML 1.1 booleans, string numbers', async () => {
     const t = await loadInventory(join(GOOD, 'ansible-nested.yaml'));

@@ -9,6 +9,7 @@ import {
   acquireLock,
   activeLab,
   backendUrl,
+  brokerKind,
   brokerUrl,
   clearActiveLab,
   ensureStateDir,
@@ -18,6 +19,7 @@ import {
   newState,
   readState,
   redacted,
+  redisPersistence,
   setActiveLab,
   stateDir,
   stateTopology,
@@ -106,6 +108,21 @@ describe('state.json', () => {
     assert.equal(brokerUrl(s, { byAddress: true }), `amqp://lab:${s.credentials.rabbitmq.password}@198.18.0.11:5672/book`);
     assert.equal(backendUrl(s), `redis://:${s.credentials.redis.password}@HOST2:6379/0`);
     assert.notEqual(newState(topo).credentials.redis.password, s.credentials.redis.password);
+    assert.equal(brokerKind(s), 'rabbitmq');
+    assert.equal(redisPersistence(s), 'aof-everysec', 'results survive a Redis restart unless the inventory says otherwise');
+  });
+
+  it('a Redis broker: a database of its own in the backend\'s Redis, by name or address; older states: RabbitMQ, no persistence', async () => {
+    const s = newState(await loadInventory(join(HOSTS, 'redis-only.yaml')));
+    const pw = s.credentials.redis.password;
+    assert.equal(brokerKind(s), 'redis');
+    assert.deepEqual(s.services.broker, { host: 'HOST2', address: '198.18.2.12', port: 6379 });
+    assert.equal(brokerUrl(s), `redis://:${pw}@HOST2:6379/1`);
+    assert.equal(brokerUrl(s, { byAddress: true }), `redis://:${pw}@198.18.2.12:6379/1`);
+    assert.equal(backendUrl(s), `redis://:${pw}@HOST2:6379/0`);
+    const old = { ...s, topology: { ...s.topology, broker: undefined, backend: undefined } };
+    assert.equal(brokerKind(old), 'rabbitmq');
+    assert.equal(redisPersistence(old), 'none');
   });
 
   it('redacted() shows no secret, keeps the rest', async () => {

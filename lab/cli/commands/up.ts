@@ -20,7 +20,7 @@ export const upCommandModule: CommandModule<GlobalFlags, UpFlags> = {
   describe: 'build the lab an inventory describes: hosts, /etc/hosts, RabbitMQ, Redis, workers',
   builder: (y) =>
     hostsOption(y, "the active lab's inventory, else ./hosts.yaml")
-      .usage('$0 up [--hosts FILE] [options]\n\nWhich inventory: --hosts FILE; else the active lab\'s own (a re-up); else ./hosts.yaml (`lab init` writes one). Brings up the hosts (local processes, network namespaces, SSH machines or containers), writes /etc/hosts on each, starts RabbitMQ (a generated user and password — never guest), Redis (requirepass), the quote server and the workers, and checks each in layers: port, protocol, a canary task. Running it again on a healthy lab changes nothing. Credentials go to a 0600 state file under ~/.lab/<lab>/.')
+      .usage('$0 up [--hosts FILE] [options]\n\nWhich inventory: --hosts FILE; else the active lab\'s own (a re-up); else ./hosts.yaml (`lab init` writes one). Brings up the hosts (local processes, network namespaces, SSH machines or containers), writes /etc/hosts on each, starts RabbitMQ (a generated user and password — never guest; not with broker: { kind: redis }), Redis (requirepass, an append-only file), the quote server, the workers and the hosts\' own services: (supervised: one that exits is started again), and checks each in layers: port, protocol, a canary task. Running it again on a healthy lab changes nothing. Credentials go to a 0600 state file under ~/.lab/<lab>/.')
       .option('dry-run', { type: 'boolean', default: false, describe: 'print the plan, change nothing' })
       .option('install', { type: 'boolean', default: false, describe: 'ssh: apt-get install missing rabbitmq-server / redis-server on their hosts' })
       .example('$0 init && $0 up', 'write a commented ./hosts.yaml (local provider), then bring it up')
@@ -62,7 +62,8 @@ export const upCommandModule: CommandModule<GlobalFlags, UpFlags> = {
       }
       const took = `${(r.durationMs / 1000).toFixed(1)} s`;
       process.stdout.write(r.changed ? `lab ${r.lab} is up (${r.provider}, ${took})\n` : `lab ${r.lab} was already up; nothing changed (${took})\n`);
-      process.stdout.write(`  broker   ${maskUrl(urls.brokerInLab)}${r.versions.rabbitmq ? `  (RabbitMQ ${r.versions.rabbitmq})` : ''}\n`);
+      const redisBroker = urls.brokerInLab.startsWith('redis');
+      process.stdout.write(`  broker   ${maskUrl(urls.brokerInLab)}${redisBroker ? `  (Redis${r.versions.redis ? ` ${r.versions.redis}` : ''}: the backend's, a database of its own)` : r.versions.rabbitmq ? `  (RabbitMQ ${r.versions.rabbitmq})` : ''}\n`);
       process.stdout.write(`  backend  ${maskUrl(urls.backendInLab)}${r.versions.redis ? `  (Redis ${r.versions.redis})` : ''}\n`);
       process.stdout.write(`next: lab run mergesort --n 4 · lab status · lab env (the URLs with credentials) · lab down\n`);
     } finally {
