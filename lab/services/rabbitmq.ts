@@ -60,6 +60,9 @@ export const rabbitmqService: Service = {
       'default_permissions.configure = .*',
       'default_permissions.read = .*',
       'default_permissions.write = .*',
+      // A worker holds an ETA/countdown task unacked until it is due (Celery does the same); RabbitMQ's default
+      // consumer_timeout (30 min) would close its channel first. A year here; users' own brokers: see README.
+      'consumer_timeout = 31536000000',
       'log.console = true',
       'log.console.level = info',
       'log.file = false',
