@@ -11,6 +11,7 @@ import { labEnv } from '../orchestrator/lab-ref.js';
 import type { OpenLab } from '../orchestrator/lab-ref.js';
 import type { AnyScenario } from '../../scenarios/scenario.js';
 import { encodeDescriptor } from './in-lab-session.js';
+import type { InLabPeers } from './in-lab-session.js';
 
 export function labInfoOf(lab: OpenLab): LabInfo {
   const { topology, state, urls } = lab;
@@ -35,6 +36,10 @@ export interface RunOnLabOptions {
   signal: AbortSignal;
   /** Where the remote run's own messages go (its progress and errors). */
   stderr: NodeJS.WritableStream;
+  /** Peer implementations the controller started (peers-on-lab.ts): in the descriptor, nothing secret. */
+  peers?: InLabPeers;
+  /** More environment for the remote run (secrets: Pyro's HMAC key), beside the lab's URLs. */
+  env?: Record<string, string>;
 }
 
 export interface RunOnLabResult {
@@ -61,7 +66,7 @@ export async function runOnLab(o: RunOnLabOptions): Promise<RunOnLabResult> {
   const { lab, scenario } = o;
   const master = lab.topology.roleHost('master');
   const host = lab.provider.host(master.name);
-  const descriptor = encodeDescriptor({ info: labInfoOf(lab), quotesUrl: lab.urls.quotesInLab });
+  const descriptor = encodeDescriptor({ info: labInfoOf(lab), quotesUrl: lab.urls.quotesInLab, ...(o.peers ? { peers: o.peers } : {}) });
   const argv = [host.node, `${host.labRoot}/bin/lab.js`, 'run', scenario.name, ...paramWords(scenario, o.raw), ...o.passThrough, '--json', '--reports', `${host.workDir}/reports`, '--in-lab', descriptor];
   let out = '';
   const stdout = new Writable({
@@ -70,7 +75,7 @@ export async function runOnLab(o: RunOnLabOptions): Promise<RunOnLabResult> {
       cb();
     },
   });
-  const exitCode = await lab.provider.stream(master.name, argv, { env: labEnv(lab, true), stdout, stderr: o.stderr, signal: o.signal });
+  const exitCode = await lab.provider.stream(master.name, argv, { env: { ...labEnv(lab, true), ...o.env }, stdout, stderr: o.stderr, signal: o.signal });
   try {
     return { record: JSON.parse(out) as RunRecord, exitCode };
   } catch {
