@@ -22,23 +22,13 @@ import type { AnyScenario } from '../../scenarios/scenario.js';
 import { currencyScenario } from '../../scenarios/currency/currency.js';
 import { echoScenario } from '../../scenarios/echo/echo.js';
 import { mergesortScenario } from '../../scenarios/mergesort/mergesort.js';
-import { needs, RABBITMQ_URL, REDIS_URL, rabbitmq, redis } from '../support/prereq.js';
-import { PYTHON } from '../support/peers.js';
+import { RABBITMQ_URL, REDIS_URL, rabbitmq, redis } from '../support/prereq.js';
+import { PYTHON, pythonPeers } from '../support/peers.js';
 
 const execFileP = promisify(execFile);
 
-const peersPython = (t: TestContext): Promise<boolean> =>
-  needs(t, 'Python Celery, RQ and Pyro4 (python3-celery python3-rq python3-pyro4)', async () => {
-    try {
-      await execFileP(PYTHON, ['-c', 'import celery, rq, redis, Pyro4'], { timeout: 30_000 });
-      return null;
-    } catch (err) {
-      return `${PYTHON} -c "import celery, rq, redis, Pyro4" failed (${(err as Error).message.split('\n')[0]}); install: apt-get install -y python3-celery python3-rq python3-pyro4`;
-    }
-  });
-
 async function ready(t: TestContext): Promise<boolean> {
-  return (await rabbitmq(t)) && (await redis(t)) && (await peersPython(t));
+  return (await rabbitmq(t)) && (await redis(t)) && (await pythonPeers(t));
 }
 
 /** Python processes started from this repository's peers/ that are still running (should be none after a run). */
