@@ -17,7 +17,7 @@ import { acquireLock } from '../topology/state.js';
 import type { OpenLab } from '../orchestrator/lab-ref.js';
 import type { ProcessRef } from '../providers/provider.js';
 import { peerRecipe, startGroupProcess, startPeerProcess } from '../services/worker-group.js';
-import type { PeerName, PeerProcess } from '../services/worker-group.js';
+import type { PeerHost, PeerName, PeerProcess } from '../services/worker-group.js';
 import { workerEnv } from '../services/workers.js';
 import type { LabSession } from './lab-session.js';
 import { labInfoOf } from './run-on-lab.js';
@@ -112,9 +112,9 @@ export class HostWorkerGroups implements WorkerGroups {
     if (!this.peers) throw new TypeError('this session starts no peer groups');
     const t0 = performance.now();
     const { provider, topology } = this.lab;
-    const host = (name: string, concurrency: number): { name: string; address: string; concurrency: number; peersDir: string } => {
+    const host = (name: string, concurrency: number): PeerHost => {
       const info = provider.host(name);
-      return { name, address: info.address, concurrency, peersDir: `${info.labRoot}/peers` };
+      return { name, address: info.address, concurrency, peersDir: `${info.labRoot}/peers`, workDir: info.workDir };
     };
     const workers = topology.roleHosts('workers').map((h) => host(h.name, spec.concurrency > 0 ? spec.concurrency : h.concurrency));
     const env = workerEnv(this.lab.urls);

@@ -98,6 +98,11 @@ export interface PeerHost {
   /** Worker processes on this host (the inventory's concurrency, as lab's own workers have). */
   concurrency: number;
   peersDir: string;
+  /**
+   * The host's work directory: where a process that needs nothing of peers/ runs (Pyro's name server — on an ssh
+   * lab the broker host has no copy of lab, so no peers/). Default: peersDir.
+   */
+  workDir?: string;
 }
 
 export interface PeerRecipeInput {
@@ -205,7 +210,7 @@ export function peerRecipe(o: PeerRecipeInput): PeerRecipe {
       host: ns.name,
       name: 'ns',
       argv: [o.python, '-m', 'Pyro4.naming', '-n', ns.address, '-p', '0', '-x'],
-      cwd: `${ns.peersDir}/pyro`,
+      cwd: ns.workDir ?? ns.peersDir,
       env: { ...PYTHON_ENV, ...keyEnv },
       ready: new RegExp(`NS running on ${escapeRe(ns.address)}:(\\d+)`),
     },

@@ -83,7 +83,7 @@ test('recipes: the chapter\'s commands, the lab\'s URLs and the Pyro key in the 
       { name: 'HOST3', address: '198.18.0.13', concurrency: 2, peersDir: '/opt/lab/peers' },
       { name: 'HOST5', address: '198.18.0.15', concurrency: 1, peersDir: '/opt/lab/peers' },
     ],
-    nameServer: { name: 'HOST1', address: '198.18.0.11', concurrency: 1, peersDir: '/opt/lab/peers' },
+    nameServer: { name: 'HOST1', address: '198.18.0.11', concurrency: 1, peersDir: '/opt/lab/peers', workDir: '/var/lib/lab/book/HOST1' },
     brokerUrl: 'amqp://lab:s3cret-amqp@HOST1:5672/book',
     backendUrl: 'redis://:s3cret-redis@HOST2:6379/0',
     quotesUrl: 'http://HOST4:8000/d/quotes.csv?s={}=X&f=p',
@@ -108,6 +108,7 @@ test('recipes: the chapter\'s commands, the lab\'s URLs and the Pyro key in the 
   const pyro = peerRecipe({ impl: 'pyro', ...input });
   assert.deepEqual(pyro.first!.argv, ['/usr/bin/python3', '-m', 'Pyro4.naming', '-n', '198.18.0.11', '-p', '0', '-x']);
   assert.equal(pyro.first!.host, 'HOST1');
+  assert.equal(pyro.first!.cwd, '/var/lib/lab/book/HOST1', 'the name server needs nothing of peers/ (a broker-only ssh host has no copy of lab)');
   const m = pyro.first!.ready.exec('Not starting broadcast server for localhost.\nNS running on 198.18.0.11:41234 (198.18.0.11)\n');
   assert.equal(m?.[1], '41234');
   const pw = pyro.workers(m);
