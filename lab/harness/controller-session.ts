@@ -16,7 +16,7 @@ import type { App } from '../queue/index.js';
 import { acquireLock } from '../topology/state.js';
 import type { OpenLab } from '../orchestrator/lab-ref.js';
 import type { ProcessRef } from '../providers/provider.js';
-import { peerRecipe, startGroupProcess, startPeerProcess } from '../services/worker-group.js';
+import { peerRecipe, runPeerOnce, startGroupProcess, startPeerProcess } from '../services/worker-group.js';
 import type { PeerHost, PeerName, PeerProcess } from '../services/worker-group.js';
 import { workerEnv } from '../services/workers.js';
 import type { LabSession } from './lab-session.js';
@@ -175,9 +175,14 @@ export class HostWorkerGroups implements WorkerGroups {
     };
     await Promise.all(entry.refs.map(stop));
     if (entry.last) await stop(entry.last);
-    // What the run left on the broker (a peer's queue), once nothing consumes it. Best effort: lab down removes the lab's broker anyway.
+    // What the run left on the broker (a peer's queue), once nothing consumes it. Best effort: lab down removes the
+    // lab's broker anyway. Spawned, not exec'd: its URLs go in the environment as the workers' do.
     const c = entry.cleanup;
-    if (c) await this.lab.provider.exec(c.host, c.argv, { cwd: c.cwd, env: c.env, timeoutMs: 60_000 }).catch(() => undefined);
+    if (c) {
+      const key = `proc:${c.host}:group:${id}-${c.name}`;
+      await runPeerOnce(this.lab.provider, c, { key, logFile: `${this.lab.provider.host(c.host).workDir}/logs/group-${id}-${c.name}.log` });
+      await this.lab.ledger.remove(key);
+    }
   }
 
   async stopAll(options: { cold?: boolean } = {}): Promise<void> {

@@ -229,6 +229,19 @@ export function peerRecipe(o: PeerRecipeInput): PeerRecipe {
   };
 }
 
+/**
+ * Run a peer's one-off command (the cleanup after a run) to its end: started like the workers — so the URLs it needs
+ * travel in its environment the way a spawned process's do, never on a command line — and waited for (at most
+ * `timeoutMs`, then stopped). Best effort: resolves either way.
+ */
+export async function runPeerOnce(provider: Provider, p: PeerProcess, o: { key: string; logFile: string; timeoutMs?: number }): Promise<void> {
+  const ref = await provider.spawn(p.host, p.argv, { key: o.key, logFile: o.logFile, env: p.env, cwd: p.cwd }).catch(() => null);
+  if (!ref) return;
+  const deadline = Date.now() + (o.timeoutMs ?? 60_000);
+  for (let delay = 50; Date.now() < deadline && (await provider.alive(ref).catch(() => false)); delay = Math.min(500, delay * 2)) await new Promise((r) => setTimeout(r, delay));
+  await provider.stop(ref, 1000).catch(() => undefined);
+}
+
 /** Start one process of a peer's group on a host and wait for its ready line (stopped again if it is not ready). */
 export async function startPeerProcess(provider: Provider, p: PeerProcess, o: { key: string; logFile: string; timeoutMs?: number }): Promise<{ ref: ProcessRef; match: RegExpExecArray }> {
   const ref = await provider.spawn(p.host, p.argv, { key: o.key, logFile: o.logFile, env: p.env, cwd: p.cwd });

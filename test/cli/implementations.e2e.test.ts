@@ -87,6 +87,27 @@ test('lab run --impl on a netns lab: currency with lab, celery, rq, pyro; merges
   assert.equal(c.env.peers?.celery?.celery, '5.2.6');
   assert.equal(c.env.peers?.pyro?.pyro4, '4.82');
   assert.deepEqual(await liveGroups(ledgerFile), [], 'the peers\' workers stopped after the run');
+  // The run's own queues went with them: Celery's queue and exchange on RabbitMQ, RQ's queue and workers in Redis.
+  const celeryQueue = /-Q (lab-celery-[0-9a-f]+)/.exec(c.implementations![1]!.workers!.command)![1]!;
+  const rqQueue = /worker (lab-rq-[0-9a-f]+)/.exec(c.implementations![2]!.workers!.command)![1]!;
+  const probe = [
+    'import os, sys, redis',
+    'from kombu import Connection',
+    'ch = Connection(os.environ["LAB_BROKER_URL"]).channel()',
+    'left = []',
+    'for what, fn in (("queue", ch.queue_declare), ("exchange", ch.exchange_declare)):',
+    '    try:',
+    '        fn(sys.argv[1], passive=True) if what == "queue" else fn(sys.argv[1], "direct", passive=True)',
+    '        left.append(what)',
+    '    except Exception:',
+    '        ch = Connection(os.environ["LAB_BROKER_URL"]).channel()',
+    'r = redis.Redis.from_url(os.environ["LAB_BACKEND_URL"])',
+    'left += [k.decode() for k in r.keys("rq:*")]',
+    'print(left)',
+  ].join('\n');
+  const left = await run(['exec', 'HOST3', '--', PYTHON, '-c', probe, celeryQueue, rqQueue]);
+  assert.equal(left.code, 0, left.stderr);
+  assert.equal(left.stdout.trim(), '[]', `left on the broker and in Redis after the run (${celeryQueue}, ${rqQueue})`);
 
   const ms = await run(['run', 'mergesort', '--impl', 'lab,celery,rq', '--size', '20000', '--n', '2', '--reports', reports]);
   assert.equal(ms.code, 0, `${ms.stdout}\n${ms.stderr}`);
