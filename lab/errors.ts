@@ -99,7 +99,10 @@ export type LabErrorCode =
   // services on the hosts
   | 'E_SERVICE' // a service could not be configured or started
   | 'E_NOT_READY' // a service did not pass its readiness checks
-  | 'E_TASK_MODULE'; // a user's task or settings module that does not load on a host (or is not what the inventory names)
+  | 'E_TASK_MODULE' // a user's task or settings module that does not load on a host (or is not what the inventory names)
+  // peer implementations (lab run --impl celery,rq,pyro)
+  | 'E_PEER_MISSING' // a host that would run a peer lacks its Python or a package
+  | 'E_PEER_DRIVER'; // a peer's driver did not start, died, or answered what is not its protocol
 
 export class LabError extends Error {
   readonly code: LabErrorCode;

@@ -2,6 +2,8 @@
 import Table from 'cli-table3';
 import { formatMs, formatParams, formatRatio } from '../report/format.js';
 import { speedup } from '../report/derive.js';
+import { hasImplementations, implementationLines, vsLabNote, vsLabText } from '../report/implementations.js';
+import { splitModeKey } from '../report/run-record.js';
 import type { RunRecord } from '../report/run-record.js';
 import type { AnyScenario } from '../../scenarios/scenario.js';
 
@@ -15,9 +17,11 @@ export function renderRunSummary(r: RunRecord, extraLines: string[] = []): strin
   const out: string[] = [];
   const repeats = `${r.repeat} repeat${r.repeat === 1 ? '' : 's'}${r.warmup ? ` after ${r.warmup} warm-up` : ''}`;
   out.push(`${r.scenario} · ${labLine(r)} · ${repeats}`);
+  // A run that compared implementations: each row names its implementation, and a peer's its time × lab's.
+  const impls = hasImplementations(r);
   const table = new Table({
-    head: ['params', 'mode', 'median', 'min', 'p95', 'p99', 'stddev', 'phases (median)'],
-    colAligns: ['left', 'left', 'right', 'right', 'right', 'right', 'right', 'left'],
+    head: impls ? ['params', 'impl', 'mode', 'median', 'min', 'p95', 'p99', 'stddev', '× lab', 'phases (median)'] : ['params', 'mode', 'median', 'min', 'p95', 'p99', 'stddev', 'phases (median)'],
+    colAligns: impls ? ['left', 'left', 'left', 'right', 'right', 'right', 'right', 'right', 'right', 'left'] : ['left', 'left', 'right', 'right', 'right', 'right', 'right', 'left'],
     style: { head: [], border: [], 'padding-left': 1, 'padding-right': 1 },
   });
   for (const p of r.points) {
@@ -28,10 +32,15 @@ export function renderRunSummary(r: RunRecord, extraLines: string[] = []): strin
         .filter(([name]) => Object.keys(s.phases).length > 1 || name !== 'total')
         .map(([name, ph]) => `${name} ${formatMs(ph.median)}`)
         .join(' · ');
-      table.push([formatParams(p.params, 40), mode, formatMs(s.total.median), formatMs(s.total.min), formatMs(s.total.p95), formatMs(s.total.p99), r.repeat > 1 ? formatMs(s.total.stddev) : '—', phases]);
+      const figures = [formatMs(s.total.median), formatMs(s.total.min), formatMs(s.total.p95), formatMs(s.total.p99), r.repeat > 1 ? formatMs(s.total.stddev) : '—'];
+      if (impls) {
+        const k = splitModeKey(mode);
+        table.push([formatParams(p.params, 40), k.impl, k.mode, ...figures, vsLabText(r, p, mode) || '—', phases]);
+      } else table.push([formatParams(p.params, 40), mode, ...figures, phases]);
     }
   }
   out.push(table.toString());
+  if (impls) out.push(vsLabNote(r), ...implementationLines(r));
   for (const p of r.points) {
     const sp = speedup(r, p);
     const cand = p.stats[r.candidate]?.total.median;

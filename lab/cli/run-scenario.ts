@@ -27,6 +27,8 @@ export interface RunScenarioArgs {
   label?: string;
   /** Where the scenario's tasks go (default: celery). */
   queue?: string;
+  /** `--impl lab,celery,rq,pyro` as given (default: lab). */
+  impl?: string;
   pool?: PoolKind;
   concurrency?: number;
   reports: string;
@@ -52,7 +54,14 @@ export async function labToRunOn(a: { hosts?: string; embedded: boolean; inLab?:
 
 export async function runScenarioCommand(a: RunScenarioArgs): Promise<number> {
   if (a.queue !== undefined && !new RegExp(QUEUE_PATTERN).test(a.queue)) throw new UsageError(`--queue: ${JSON.stringify(a.queue)} is not a queue name (letters, digits, _ . : -)`);
+  const { isPeer, parseImplementations, planImplementations } = await import('../harness/implementations.js');
+  const impls = a.impl === undefined ? ['lab'] : parseImplementations(a.impl);
+  planImplementations(a.scenario, impls);
   const ref = await labToRunOn(a);
+  if (impls.some(isPeer) && !a.inLab) {
+    if (!ref) throw (await import('../harness/peers.js')).noPeersHere(impls);
+    return runPeersOnTheLab(a, ref, impls);
+  }
   // A scenario that starts its own workers runs its driver here, where the provider is; so does one that says so
   // (a user's scenario module: it stays on this machine with what it imports).
   if (ref) return a.scenario.needs?.workerGroups || a.scenario.driver === 'controller' ? runFromController(a, ref) : runOnTheLab(a, ref);
@@ -73,6 +82,33 @@ async function runOnTheLab(a: RunScenarioArgs, ref: { name: string; dir: string 
     await lab.provider.close();
   }
   // No record: the remote run's error is on stderr already.
+  if (result.record) await save(a, result.record);
+  return result.exitCode;
+}
+
+/** Peer implementations on a provisioned lab: the controller starts their workers, the run goes on the master host. */
+async function runPeersOnTheLab(a: RunScenarioArgs, ref: { name: string; dir: string }, impls: string[]): Promise<number> {
+  const [{ openLab }, { runPeersOnLab }] = await Promise.all([import('../orchestrator/lab-ref.js'), import('../harness/peers-on-lab.js')]);
+  const lab = await openLab(ref);
+  const stop = interruptible();
+  let result;
+  try {
+    const passThrough: string[] = ['--impl', impls.join(',')];
+    for (const k of ['repeat', 'warmup', 'timeout', 'label', 'queue'] as const) if (a[k] !== undefined) passThrough.push(`--${k}`, String(a[k]));
+    result = await runPeersOnLab({
+      lab,
+      scenario: a.scenario,
+      raw: a.raw,
+      passThrough,
+      implementations: impls,
+      signal: stop.signal,
+      stderr: process.stderr,
+      onStep: a.json ? undefined : (text) => process.stderr.write(`lab: ${text}\n`),
+    });
+  } finally {
+    stop.dispose();
+    await lab.provider.close();
+  }
   if (result.record) await save(a, result.record);
   return result.exitCode;
 }
@@ -104,6 +140,7 @@ async function runInThisProcess(a: RunScenarioArgs, open?: () => Promise<LabSess
       pool: a.pool,
       concurrency: a.concurrency,
       queue: a.queue,
+      implementations: a.impl === undefined ? undefined : (await import('../harness/implementations.js')).parseImplementations(a.impl),
       openLab: open ?? (inLab ? async () => openInLabSession(decodeDescriptor(inLab)) : undefined),
       signal: stop.signal,
       onProgress: (p) => {

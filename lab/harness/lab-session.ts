@@ -1,5 +1,6 @@
 import type { App } from '../queue/index.js';
 import type { LabInfo } from '../report/run-record.js';
+import type { PeerAccess } from './peers.js';
 import type { WorkerGroups } from './worker-groups.js';
 
 /**
@@ -12,6 +13,8 @@ export interface LabSession {
   readonly quotesUrl: string | null;
   /** Workers a scenario starts for one run (lessons, implementations). */
   readonly workers: WorkerGroups;
+  /** Peer implementations (--impl celery,rq,pyro) on this lab; absent where Python cannot reach it (the embedded lab). */
+  readonly peers?: PeerAccess;
   /** Point an app at this lab's broker and result backend. */
   bind(app: App): void;
   /** Stop what the session started. cold = do not wait for running tasks (Ctrl-C). */

@@ -9,7 +9,9 @@ import type { PoolKind } from '../queue/index.js';
 import type { AnyScenario } from '../../scenarios/scenario.js';
 import { openEmbeddedLab } from './embedded-lab.js';
 import type { LabSession } from './lab-session.js';
+import { isPeer, planImplementations } from './implementations.js';
 import { parseParams } from './params.js';
+import { noPeersHere } from './peers.js';
 import { runScenario } from './runner.js';
 import type { Progress } from './runner.js';
 
@@ -23,6 +25,8 @@ export interface RunHereOptions {
   label?: string;
   /** Where the scenario's tasks go (`--queue`); the embedded lab's worker consumes it. */
   queue?: string;
+  /** Implementations to compare (`--impl lab,celery`); default lab alone. */
+  implementations?: string[];
   pool?: PoolKind;
   concurrency?: number;
   /** Open the lab to run on; default: the embedded lab. */
@@ -46,12 +50,16 @@ export async function runHere(o: RunHereOptions): Promise<RunRecord> {
   const warmup = count('warmup', o.warmup, s.defaults.warmup, 0);
   if (!(o.timeout > 0)) throw new UsageError(`--timeout: expected seconds > 0, got ${String(o.timeout)}`);
   if (o.concurrency !== undefined && (!Number.isInteger(o.concurrency) || o.concurrency < 1)) throw new UsageError(`--concurrency: expected an integer ≥ 1, got ${String(o.concurrency)}`);
+  // A wrong --impl is said before any lab starts.
+  const impls = o.implementations ?? ['lab'];
+  planImplementations(s, impls);
+  if (!o.openLab && impls.some(isPeer)) throw noPeersHere(impls);
 
   const session = (o.openLab ?? ((sc) => openEmbeddedLab(sc, { pool: o.pool, concurrency: o.concurrency, queue: o.queue })))(s);
   // If the run fails before it awaits the session, its rejection must not go unhandled.
   session.catch(() => undefined);
   try {
-    return await runScenario(s, params, session, { repeat, warmup, timeoutS: o.timeout, label: o.label, queue: o.queue, signal: o.signal, onProgress: o.onProgress });
+    return await runScenario(s, params, session, { repeat, warmup, timeoutS: o.timeout, label: o.label, queue: o.queue, implementations: impls, signal: o.signal, onProgress: o.onProgress });
   } finally {
     await session.then(
       (lab) => lab.close({ cold: o.signal.aborted }),

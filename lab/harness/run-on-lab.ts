@@ -7,10 +7,12 @@ import { Writable } from 'node:stream';
 import { maskUrl, RunError } from '../errors.js';
 import { defaultConfig } from '../queue/index.js';
 import type { LabInfo, RunRecord } from '../report/run-record.js';
+import { brokerKind, redisPersistence } from '../topology/state.js';
 import { labEnv } from '../orchestrator/lab-ref.js';
 import type { OpenLab } from '../orchestrator/lab-ref.js';
 import type { AnyScenario } from '../../scenarios/scenario.js';
 import { encodeDescriptor } from './in-lab-session.js';
+import type { InLabPeers } from './in-lab-session.js';
 
 export function labInfoOf(lab: OpenLab): LabInfo {
   const { topology, state, urls } = lab;
@@ -19,8 +21,8 @@ export function labInfoOf(lab: OpenLab): LabInfo {
     kind: topology.provider,
     name: state.lab,
     hosts: topology.hosts.map((h) => ({ name: h.name, address: h.address, roles: [...h.roles] })),
-    broker: { kind: 'rabbitmq', url: maskUrl(urls.brokerInLab), version: state.versions?.rabbitmq, host: state.services.broker.host },
-    backend: { kind: 'redis', url: maskUrl(urls.backendInLab), version: state.versions?.redis, host: state.services.backend.host },
+    broker: { kind: brokerKind(state), url: maskUrl(urls.brokerInLab), version: brokerKind(state) === 'redis' ? state.versions?.redis : state.versions?.rabbitmq, host: state.services.broker.host },
+    backend: { kind: 'redis', url: maskUrl(urls.backendInLab), version: state.versions?.redis, host: state.services.backend.host, persistence: redisPersistence(state) },
     workers: { pool: workers[0]?.pool ?? 'prefork', concurrency: workers.reduce((n, h) => n + h.concurrency, 0), prefetchMultiplier: defaultConfig().workerPrefetchMultiplier, hosts: workers.map((h) => h.name) },
     serializer: 'json',
   };
@@ -35,6 +37,10 @@ export interface RunOnLabOptions {
   signal: AbortSignal;
   /** Where the remote run's own messages go (its progress and errors). */
   stderr: NodeJS.WritableStream;
+  /** Peer implementations the controller started (peers-on-lab.ts): in the descriptor, nothing secret. */
+  peers?: InLabPeers;
+  /** More environment for the remote run (secrets: Pyro's HMAC key), beside the lab's URLs. */
+  env?: Record<string, string>;
 }
 
 export interface RunOnLabResult {
@@ -61,7 +67,7 @@ export async function runOnLab(o: RunOnLabOptions): Promise<RunOnLabResult> {
   const { lab, scenario } = o;
   const master = lab.topology.roleHost('master');
   const host = lab.provider.host(master.name);
-  const descriptor = encodeDescriptor({ info: labInfoOf(lab), quotesUrl: lab.urls.quotesInLab });
+  const descriptor = encodeDescriptor({ info: labInfoOf(lab), quotesUrl: lab.urls.quotesInLab, ...(o.peers ? { peers: o.peers } : {}) });
   const argv = [host.node, `${host.labRoot}/bin/lab.js`, 'run', scenario.name, ...paramWords(scenario, o.raw), ...o.passThrough, '--json', '--reports', `${host.workDir}/reports`, '--in-lab', descriptor];
   let out = '';
   const stdout = new Writable({
@@ -70,7 +76,7 @@ export async function runOnLab(o: RunOnLabOptions): Promise<RunOnLabResult> {
       cb();
     },
   });
-  const exitCode = await lab.provider.stream(master.name, argv, { env: labEnv(lab, true), stdout, stderr: o.stderr, signal: o.signal });
+  const exitCode = await lab.provider.stream(master.name, argv, { env: { ...labEnv(lab, true), ...o.env }, stdout, stderr: o.stderr, signal: o.signal });
   try {
     return { record: JSON.parse(out) as RunRecord, exitCode };
   } catch {

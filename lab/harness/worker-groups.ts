@@ -5,6 +5,8 @@
  * this process; on a provisioned lab it is a `lab worker` process on each workers host, recorded in the ledger.
  */
 import type { PoolKind } from '../queue/index.js';
+import type { PeerName } from '../services/worker-group.js';
+import type { PeerEndpoint } from './peers.js';
 
 export interface WorkerGroupSpec {
   /** Names the group: its nodes are celery@<host>-<name>, as result metas show them in `worker`. */
@@ -16,6 +18,13 @@ export interface WorkerGroupSpec {
   acksLate?: boolean;
   /** prefetch = concurrency × this (Celery's worker_prefetch_multiplier; default 4). */
   prefetchMultiplier?: number;
+  /**
+   * Whose workers: lab's (`lab worker`, the default) or a peer implementation's (the chapter's Celery, RQ or Pyro4
+   * programs from peers/, services/worker-group.ts peerRecipe). A peer group consumes a queue of the run's own
+   * (`queues` and `pool` do not apply), and `concurrency` 0 means each workers host's own (the inventory's, as
+   * lab's workers there have).
+   */
+  implementation?: 'lab' | PeerName;
 }
 
 export interface WorkerGroup {
@@ -24,6 +33,8 @@ export interface WorkerGroup {
   readonly hostnames: readonly string[];
   /** From start() to every worker consuming, ms. */
   readonly startMs: number;
+  /** A peer group: what its driver needs to reach it (its queue, Pyro's name server) and what it is, for the record. */
+  readonly peer?: PeerEndpoint;
   /** Warm stop: running tasks finish. Idempotent. */
   stop(): Promise<void>;
 }

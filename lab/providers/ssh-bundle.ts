@@ -1,7 +1,8 @@
 /**
  * The lab bundle shipped to ssh hosts that run lab (workers, master, quotes): a gzipped tarball of the built
- * package — package.json, package-lock.json, bin/, dist/ (without the compiled tests and benchmarks) and node_modules/ without
- * the heavy development-only packages — plus a content hash. The remote keeps the hash in `<labRoot>/.lab-ship`;
+ * package — package.json, package-lock.json, bin/, dist/ (without the compiled tests and benchmarks), peers/ (the
+ * chapter's Python programs, for `lab run --impl`) and node_modules/ without the heavy development-only packages —
+ * plus a content hash. The remote keeps the hash in `<labRoot>/.lab-ship`;
  * the same hash there means the same files, and the upload is skipped.
  */
 import { execFile } from 'node:child_process';
@@ -23,7 +24,7 @@ export interface Bundle {
   buildMs: number;
 }
 
-const TOP = ['package.json', 'package-lock.json', 'bin', 'dist', 'node_modules'];
+const TOP = ['package.json', 'package-lock.json', 'bin', 'dist', 'peers', 'node_modules'];
 /** Not needed to run lab on a host: compiled tests, benchmarks and their support, the TypeScript compiler, the test browser, type packages. */
 const EXCLUDE = [
   'dist/test',
@@ -39,6 +40,8 @@ const EXCLUDE = [
 
 function excluded(rel: string): boolean {
   if (EXCLUDE.some((x) => rel === x || rel.startsWith(`${x}/`))) return true;
+  // Python's byte-code caches are written where the programs ran, not shipped
+  if (rel.split('/').includes('__pycache__')) return true;
   // type declarations and source maps of dependencies are never loaded at run time
   return rel.startsWith('node_modules/') && /\.(d\.ts|d\.mts|d\.cts|map)$/.test(rel);
 }

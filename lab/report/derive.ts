@@ -2,6 +2,7 @@
  * Read-only views over run records that every renderer needs: measured samples of a mode, the statistics of a
  * mode (the record's own, or computed from its samples when a writer left them out), the swept parameter.
  */
+import { LAB_IMPLEMENTATION, splitModeKey } from './run-record.js';
 import type { ModeStats, RunPoint, RunRecord, Summary } from './run-record.js';
 import { ratio, summarize, type Ratio } from './statistics.js';
 
@@ -98,4 +99,67 @@ export function varyingParams(record: RunRecord): string[] {
   const keys: string[] = [];
   for (const p of record.points) for (const k of Object.keys(p.params)) if (!keys.includes(k)) keys.push(k);
   return keys.filter((k) => new Set(record.points.map((p) => JSON.stringify(p.params[k]) ?? 'undefined')).size > 1);
+}
+
+// ---- implementations (lab run --impl) ---------------------------------------------------------------------------
+
+/** Does the record compare implementations (lab beside peers, or a peer alone)? Older records: no. */
+export function hasImplementations(record: RunRecord): boolean {
+  const impls = record.implementations;
+  return !!impls && impls.length > 0 && (impls.length > 1 || impls[0]!.name !== LAB_IMPLEMENTATION);
+}
+
+/** The implementations of a record in run order: its list, else those its mode keys name (lab for older records). */
+export function implementationNames(record: RunRecord): string[] {
+  const names = new Set<string>((record.implementations ?? []).map((i) => i.name));
+  for (const m of modesOf(record)) names.add(splitModeKey(m).impl);
+  return [...names];
+}
+
+/** The bundled runtime's mode key that a peer's mode key is compared with, when lab ran it; undefined for lab's own. */
+export function labCounterpart(record: RunRecord, key: string): string | undefined {
+  const { impl, mode } = splitModeKey(key);
+  if (impl === LAB_IMPLEMENTATION) return undefined;
+  const declared = record.implementations?.find((i) => i.name === impl)?.compareTo?.[key];
+  const lab = declared ?? mode;
+  return splitModeKey(lab).impl === LAB_IMPLEMENTATION && modesOf(record).includes(lab) ? lab : undefined;
+}
+
+/**
+ * A peer's time relative to the bundled runtime's same mode at one point: median(peer) / median(lab) — above 1 the
+ * peer took longer — with a bootstrap band when both have at least 5 measured samples, else median ± MAD.
+ */
+export function vsLab(record: RunRecord, point: RunPoint, key: string): { against: string; ratio: Ratio } | undefined {
+  const against = labCounterpart(record, key);
+  if (!against) return undefined;
+  const peer = modeStats(point, key);
+  const lab = modeStats(point, against);
+  if (!peer || !lab) return undefined;
+  const xa = measuredTotals(point, key);
+  const xb = measuredTotals(point, against);
+  const boot = xa.length >= 5 && xb.length >= 5;
+  return { against, ratio: ratio(peer.total, lab.total, boot ? { samplesA: xa, samplesB: xb } : {}) };
+}
+
+/**
+ * The implementation × mode matrix of a record: the mode names as rows (lab's in its order, then modes only peers
+ * have, like Pyro's sync and async) and the implementations as columns; a cell is the mode key, or undefined where
+ * that implementation has no such mode.
+ */
+export function implementationMatrix(record: RunRecord): { impls: string[]; modes: string[]; key(impl: string, mode: string): string | undefined } {
+  const keys = modesOf(record);
+  const impls = implementationNames(record);
+  const modes: string[] = [];
+  for (const k of keys) {
+    const m = splitModeKey(k).mode;
+    if (!modes.includes(m)) modes.push(m);
+  }
+  return {
+    impls,
+    modes,
+    key: (impl, mode) => keys.find((k) => {
+      const s = splitModeKey(k);
+      return s.impl === impl && s.mode === mode;
+    }),
+  };
 }

@@ -3,9 +3,12 @@
  * one row per run × point × mode with the statistics of the mode's total time, the median of each phase, and the
  * speed-up (baseline/candidate median) on the candidate's row. Times are in milliseconds.
  * Parameter columns are `param_<name>` and phase columns `phase_<name>_median_ms`, the union over the selection.
+ * When a selected run compared implementations (`lab run --impl`), four more columns close each row:
+ * `implementation`, `impl_mode` (its own mode name), `vs_lab_mode` and `vs_lab_ratio` (median / lab's median).
  */
 import type { Comparison } from './compare.js';
-import { modeStats, modesOf, phaseNames, speedup } from './derive.js';
+import { hasImplementations, modeStats, modesOf, phaseNames, speedup, vsLab } from './derive.js';
+import { splitModeKey } from './run-record.js';
 import { formatNumber } from './format.js';
 import type { RunRecord, Summary } from './run-record.js';
 
@@ -64,6 +67,8 @@ export function renderCsv(records: readonly RunRecord[]): string {
     'verified',
     'run_error',
   ];
+  const impls = records.some(hasImplementations);
+  if (impls) header.push('implementation', 'impl_mode', 'vs_lab_mode', 'vs_lab_ratio');
   const rows: string[][] = [];
   for (const r of records) {
     r.points.forEach((p, i) => {
@@ -88,11 +93,18 @@ export function renderCsv(records: readonly RunRecord[]): string {
           role === 'candidate' && sp ? formatNumber(sp.ratio) : '',
           String(p.verify.ok),
           r.error ?? '',
+          ...(impls ? implCells(r, p, mode) : []),
         ]);
       }
     });
   }
   return csvDocument(header, rows);
+}
+
+function implCells(r: RunRecord, p: RunRecord['points'][number], mode: string): string[] {
+  const k = splitModeKey(mode);
+  const v = vsLab(r, p, mode);
+  return [k.impl, k.mode, v?.against ?? '', v ? formatNumber(v.ratio.ratio) : ''];
 }
 
 export function renderCompareCsv(c: Comparison): string {

@@ -5,12 +5,15 @@
  *
  * Per run: run/lab/environment facts, a summary table per point × mode, and the charts (see html-charts.ts for
  * the data-chart names): time-vs-param (sweeps only), phases, latency, latency-items (when latenciesMs exist).
+ * A run that compared implementations also gets a "× lab" column in its summary and an implementation × mode
+ * matrix per point, with how each implementation ran.
  */
 import { bandText, runLabel } from './compare.js';
 import type { Comparison } from './compare.js';
 import { measuredSamples, modeStats, modesOf, speedup, sweptParam } from './derive.js';
 import { formatMs, formatParams, formatRatio, formatWhen, runName } from './format.js';
 import { compareChart, latencyChart, latencyItemsChart, phasesChart, timeVsParamChart } from './html-charts.js';
+import { hasImplementations, implementationLines, matrixRows, matrixTitle, vsLabNote, vsLabText } from './implementations.js';
 import type { RunRecord } from './run-record.js';
 import { esc } from './svg.js';
 
@@ -119,10 +122,13 @@ function envFacts(r: RunRecord): [string, string][] {
 
 function summaryTable(r: RunRecord): string {
   const multi = r.points.length > 1;
+  const impls = hasImplementations(r);
   const head = [
     ...(multi ? ['<th class="l">params</th>'] : []),
     '<th class="l">mode</th>',
-    '<th>n</th><th>median</th><th>MAD</th><th>mean ± sd</th><th>min</th><th>p95</th><th>p99</th><th>max</th><th>outliers</th><th>speed-up</th><th class="l">verified</th>',
+    '<th>n</th><th>median</th><th>MAD</th><th>mean ± sd</th><th>min</th><th>p95</th><th>p99</th><th>max</th><th>outliers</th><th>speed-up</th>',
+    impls ? '<th>× lab</th>' : '',
+    '<th class="l">verified</th>',
   ].join('');
   const rows: string[] = [];
   for (const p of r.points) {
@@ -140,11 +146,25 @@ function summaryTable(r: RunRecord): string {
           `<td class="l">${esc(mode + role)}</td>` +
           `<td>${s.n}</td><td>${esc(formatMs(s.median))}</td><td>${esc(formatMs(s.mad))}</td>` +
           `<td>${esc(`${formatMs(s.mean)} ± ${formatMs(s.stddev)}`)}</td><td>${esc(formatMs(s.min))}</td><td>${esc(formatMs(s.p95))}</td>` +
-          `<td>${esc(formatMs(s.p99))}</td><td>${esc(formatMs(s.max))}</td><td>${s.outliers.length}</td><td>${spCell}</td><td class="l">${ver}</td></tr>`,
+          `<td>${esc(formatMs(s.p99))}</td><td>${esc(formatMs(s.max))}</td><td>${s.outliers.length}</td><td>${spCell}</td>` +
+          (impls ? `<td>${esc(vsLabText(r, p, mode))}</td>` : '') +
+          `<td class="l">${ver}</td></tr>`,
       );
     }
   }
   return `<table class="stats"><thead><tr>${head}</tr></thead><tbody>${rows.join('')}</tbody></table>`;
+}
+
+function implementationsSection(r: RunRecord): string {
+  if (!hasImplementations(r)) return '';
+  const tables = r.points.map((p) => {
+    const m = matrixRows(r, p);
+    const head = m.head.map((h, i) => `<th${i === 0 ? ' class="l"' : ''}>${esc(h)}</th>`).join('');
+    const rows = m.rows.map((row) => `<tr>${row.map((c, i) => `<td${i === 0 ? ' class="l"' : ''}>${esc(c)}</td>`).join('')}</tr>`).join('');
+    return `<p class="muted">${esc(matrixTitle(r, p))}</p><table class="stats implementations"><thead><tr>${head}</tr></thead><tbody>${rows}</tbody></table>`;
+  });
+  const lines = implementationLines(r).map((l) => `<li>${esc(l)}</li>`).join('');
+  return ['<h3>Implementations</h3>', ...tables, `<p class="muted">${esc(vsLabNote(r))}</p>`, `<ul>${lines}</ul>`].join('\n');
 }
 
 function outputs(r: RunRecord): string {
@@ -188,6 +208,7 @@ function runSection(r: RunRecord, index: number): string {
     ]),
     '<h3>Summary</h3>',
     summaryTable(r),
+    ...(hasImplementations(r) ? [implementationsSection(r)] : []),
     outputs(r),
     '<h3>Charts</h3>',
     charts.length > 0 ? `<div class="charts">${charts.join('\n')}</div>` : `<p class="muted">${hasSamples ? 'nothing to chart' : 'no samples in this run'}</p>`,

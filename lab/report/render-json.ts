@@ -1,10 +1,12 @@
 /**
  * JSON report: a digest of the selected runs — everything but the raw samples (those stay in the run records).
- * `{ schema: "lab.report/1", runs: [...] }`; per point: params, verify, output, speed-up, per-mode statistics.
+ * `{ schema: "lab.report/1", runs: [...] }`; per point: params, verify, output, speed-up, per-mode statistics; a run
+ * that compared implementations also has its `implementations` and, per point, `vsLab` (mode key → {against,
+ * ratio, low, high, method}: the peer's median time / lab's in the mode it is compared with).
  * Ratios that are not finite are written as null (JSON has no Infinity).
  */
 import type { Comparison } from './compare.js';
-import { modeStats, modesOf, speedup } from './derive.js';
+import { hasImplementations, modeStats, modesOf, speedup, vsLab } from './derive.js';
 import { round6 } from './format.js';
 import type { ModeStats, RunRecord } from './run-record.js';
 import type { Ratio } from './statistics.js';
@@ -20,6 +22,16 @@ function ratioJson(r: Ratio | undefined): Record<string, unknown> | null {
     method: r.method,
     ...(r.confidence !== undefined ? { confidence: r.confidence } : {}),
   };
+}
+
+/** Mode key → its time relative to lab's mode it is compared with (median / lab's median), for peers' modes. */
+function vsLabJson(r: RunRecord, p: RunRecord['points'][number]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const m of modesOf(r)) {
+    const v = vsLab(r, p, m);
+    if (v) out[m] = { against: v.against, ...ratioJson(v.ratio) };
+  }
+  return out;
 }
 
 function reportJson(records: readonly RunRecord[]): unknown {
@@ -41,6 +53,7 @@ function reportJson(records: readonly RunRecord[]): unknown {
       finishedAt: r.finishedAt,
       verified: r.verified,
       ...(r.error !== undefined ? { error: r.error } : {}),
+      ...(r.implementations !== undefined ? { implementations: r.implementations } : {}),
       points: r.points.map((p) => {
         const stats: Record<string, ModeStats> = {};
         for (const m of modesOf(r)) {
@@ -53,6 +66,7 @@ function reportJson(records: readonly RunRecord[]): unknown {
           ...(p.output !== undefined ? { output: p.output } : {}),
           speedup: ratioJson(speedup(r, p)),
           stats,
+          ...(hasImplementations(r) ? { vsLab: vsLabJson(r, p) } : {}),
         };
       }),
     })),

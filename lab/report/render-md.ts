@@ -5,6 +5,7 @@ import { COMPARE_HEAD, compareCells, runLabel } from './compare.js';
 import type { Comparison } from './compare.js';
 import { modeStats, speedup } from './derive.js';
 import { formatMs, formatParams, formatRatio, formatWhen } from './format.js';
+import { hasImplementations, implementationLines, matrixRows, matrixTitle, vsLabNote } from './implementations.js';
 import type { RunRecord } from './run-record.js';
 
 /** Make text safe inside a table cell: no pipes, newlines, inline HTML or emphasis surprises. */
@@ -54,6 +55,13 @@ export function renderMarkdown(records: readonly RunRecord[]): string {
     '',
     'speed-up = baseline median / candidate median; times are medians of the measured repeats.',
   ];
+  for (const r of records.filter(hasImplementations)) {
+    for (const p of r.points) {
+      const m = matrixRows(r, p);
+      out.push('', `### ${mdCell(matrixTitle(r, p))}`, '', mdTable(m.head, ['l', ...m.head.slice(1).map(() => 'r' as const)], m.rows));
+    }
+    out.push('', mdCell(vsLabNote(r)), '', ...implementationLines(r).map((l) => `- ${mdCell(l)}`));
+  }
   if (failures.length > 0) out.push('', '**Verification failed:**', '', ...failures);
   const stopped = records.filter((r) => r.error).map((r) => `- ${mdCell(`${r.scenario} (${r.id}): ${r.error}`)}`);
   if (stopped.length > 0) out.push('', '**Stopped early:**', '', ...stopped);

@@ -7,6 +7,7 @@ import { COMPARE_HEAD, compareCells, runLabel } from './compare.js';
 import type { Comparison } from './compare.js';
 import { modeStats, modesOf, speedup } from './derive.js';
 import { formatMs, formatParams, formatRatio, formatWhen } from './format.js';
+import { hasImplementations, implementationLines, labModes, matrixRows, matrixTitle, vsLabNote } from './implementations.js';
 import type { RunRecord } from './run-record.js';
 
 function newTable(head: string[], colAligns: ('left' | 'right' | 'center')[]): Table.Table {
@@ -23,7 +24,8 @@ function modeCell(point: RunRecord['points'][number], mode: string): string {
 }
 
 export function renderTable(records: readonly RunRecord[]): string {
-  const withOthers = records.some((r) => modesOf(r).length > 2);
+  // A run of several implementations keeps to lab's modes here; its implementation × mode matrix follows the table.
+  const withOthers = records.some((r) => labModes(r, modesOf(r)).length > 2);
   const head = ['scenario', 'params', 'lab', 'baseline', 'candidate', 'speed-up', 'verified', 'n', 'when'];
   const aligns: ('left' | 'right' | 'center')[] = ['left', 'left', 'left', 'right', 'right', 'right', 'center', 'right', 'left'];
   if (withOthers) {
@@ -33,7 +35,7 @@ export function renderTable(records: readonly RunRecord[]): string {
   const table = newTable(head, aligns);
   const failures: string[] = [];
   for (const r of records) {
-    const others = modesOf(r).filter((m) => m !== r.baseline && m !== r.candidate);
+    const others = labModes(r, modesOf(r)).filter((m) => m !== r.baseline && m !== r.candidate);
     for (const p of r.points) {
       const sp = speedup(r, p);
       const row = [
@@ -54,6 +56,15 @@ export function renderTable(records: readonly RunRecord[]): string {
   }
   const stopped = records.filter((r) => r.error).map((r) => `${r.scenario} (${r.id}): ${r.error}`.replace(/\s+/g, ' '));
   const lines = [table.toString()];
+  for (const r of records.filter(hasImplementations)) {
+    for (const p of r.points) {
+      const m = matrixRows(r, p);
+      const t = newTable(m.head, ['left', ...m.head.slice(1).map(() => 'right' as const)]);
+      for (const row of m.rows) t.push(row);
+      lines.push('', `${matrixTitle(r, p)} · ${r.id}`, t.toString());
+    }
+    lines.push(vsLabNote(r), ...implementationLines(r));
+  }
   if (failures.length > 0) lines.push('', 'verification failed:', ...failures);
   if (stopped.length > 0) lines.push('', 'stopped early:', ...stopped);
   return `${lines.join('\n')}\n`;

@@ -21,8 +21,50 @@ export interface Summary {
   outliers: number[];
 }
 
+/**
+ * Implementations (`lab run --impl lab,celery,rq,pyro`): the same scenario run by the bundled runtime (`lab`) and by
+ * peers (the chapter's Python programs). Every figure of a record is keyed by a mode key: the bundled runtime's modes
+ * keep their own names ("distributed" — so records from before implementations read as lab's), a peer's mode is
+ * "<impl>/<mode>" ("celery/distributed", "pyro/async"). `RunRecord.implementations` says which ran and how.
+ */
+export const LAB_IMPLEMENTATION = 'lab';
+
+export function modeKey(impl: string, mode: string): string {
+  return impl === LAB_IMPLEMENTATION ? mode : `${impl}/${mode}`;
+}
+
+/** The implementation and its own mode name of a mode key ("celery/distributed" → celery, distributed). */
+export function splitModeKey(key: string): { impl: string; mode: string } {
+  const i = key.indexOf('/');
+  return i < 0 ? { impl: LAB_IMPLEMENTATION, mode: key } : { impl: key.slice(0, i), mode: key.slice(i + 1) };
+}
+
+/** One implementation of a multi-implementation run. */
+export interface ImplementationRun {
+  /** lab (the bundled runtime), celery, rq, pyro. */
+  name: string;
+  /** Its mode keys in this record, in the order they ran within each repeat. */
+  modes: string[];
+  /**
+   * Mode key → the bundled runtime's mode key it is compared with ("pyro/sync" → "sequential"); a mode with
+   * none is compared with lab's mode of the same name when there is one.
+   */
+  compareTo?: Record<string, string>;
+  /** The workers started for the run: the command of one, how many processes, on which hosts. */
+  workers?: { command: string; processes: number; hosts: string[]; startMs?: number };
+  /** The driver: its command, the host it ran on, how long it took to start (interpreter, imports, ready line). */
+  driver?: { command: string; host?: string; startMs?: number };
+  /** How its messages were encoded (lab: json; RQ: pickle). */
+  serializer?: string;
+  /** What a reader must know about how it ran (RQ's polling interval and what it costs). */
+  notes?: string[];
+  /** What its driver reported about itself (versions, RQ's polls of the last sample). */
+  info?: Record<string, unknown>;
+}
+
 /** One timed execution of one mode. */
 export interface RunSample {
+  /** The mode key (modeKey): "distributed" for the bundled runtime, "celery/distributed" for a peer. */
   mode: string;
   /** 0-based repeat index; warm-up repeats come first and are marked. */
   repeat: number;
@@ -57,6 +99,8 @@ export interface RunPoint {
 
 export interface ServiceInfo {
   kind: string;
+  /** A Redis backend: whether it keeps results across a restart ('aof-everysec') or not ('none'). */
+  persistence?: string;
   /** URL with the password masked. */
   url: string;
   version?: string;
@@ -87,6 +131,8 @@ export interface Fingerprint {
   hostname: string;
   labVersion: string;
   gitCommit: string | null;
+  /** Peer implementations that ran: implementation → interpreter and package versions (python, celery, rq, pyro4…). */
+  peers?: Record<string, Record<string, string>>;
 }
 
 export interface RunRecord {
@@ -97,7 +143,7 @@ export interface RunRecord {
   scenario: string;
   /** The parameters as given (a sweep parameter holds its list of values). */
   params: Record<string, unknown>;
-  /** Modes in the order they ran within each repeat (interleaved: A B A B …). */
+  /** Mode keys in the order they ran within each repeat (interleaved: A B A B …); a peer's as "<impl>/<mode>". */
   modes: string[];
   /** The mode speed-ups are measured against (e.g. local), and the one measured (e.g. distributed). */
   baseline: string;
@@ -111,6 +157,8 @@ export interface RunRecord {
   points: RunPoint[];
   /** True when every point verified. */
   verified: boolean;
+  /** The implementations compared, in run order (absent: the bundled runtime alone, as every record before them). */
+  implementations?: ImplementationRun[];
   /** Set when the run stopped early (a task failed, Ctrl-C): the points measured so far are kept. */
   error?: string;
 }

@@ -49,6 +49,11 @@ export interface LabCredentials {
   /** The lab's RabbitMQ user (guest stays loopback-only). */
   rabbitmq: { user: string; password: string; vhost: string };
   redis: { password: string };
+  /**
+   * Pyro4's HMAC key for the peers (`lab run --impl pyro`): the name server and every daemon and proxy of the lab
+   * use it (PYRO_HMAC_KEY, never a command line). Labs brought up before it get one the first time it is needed.
+   */
+  pyro?: { hmacSecret: string };
 }
 
 export interface LabState {
@@ -86,6 +91,7 @@ export function newState(topology: Topology, now = new Date()): LabState {
     credentials: {
       rabbitmq: { user: 'lab', password: generateSecret(), vhost: topology.name },
       redis: { password: generateSecret() },
+      pyro: { hmacSecret: generateSecret() },
     },
     services: {
       // a Redis broker is a database of the backend's Redis: its port
@@ -187,6 +193,20 @@ export async function readState(dir: string): Promise<LabState | null> {
   const st = await stat(file);
   if ((st.mode & 0o077) !== 0) await chmod(file, 0o600);
   return s;
+}
+
+/**
+ * The lab's Pyro HMAC key: the one in its state, else a new one written into it (a lab brought up before lab kept
+ * one). Call it holding the lab's lock.
+ */
+export async function pyroSecret(dir: string): Promise<string> {
+  const state = await readState(dir);
+  if (!state) throw new LabError('E_NOT_UP', `no lab state in ${dir}`);
+  const have = state.credentials.pyro?.hmacSecret;
+  if (have) return have;
+  const hmacSecret = generateSecret();
+  await writeState(dir, { ...state, credentials: { ...state.credentials, pyro: { hmacSecret } } });
+  return hmacSecret;
 }
 
 // ---- the active lab pointer

@@ -1,8 +1,11 @@
 """The Celery implementation of lab's scenarios, as the chapter's main programs do them (currency.py's __main__,
-main.py), run by lab once per sample: `python3 driver.py <scenario> <mode>`. Prints one JSON line (labpeer.emit).
+main.py). lab runs it as a long-lived driver (`python3 driver.py --serve`, one JSON line per sample; labpeer.main
+has the protocol); `python3 driver.py <scenario> <mode>` runs one sample by hand.
 
-Modes: echo — distributed; currency — sequential, concurrent (threads, the chapter 3 way), distributed;
-mergesort — local (the book's sort on the master), distributed (a group of sort tasks, merged on the master).
+Modes: echo — distributed (params.tasks > 1: that many echoes at once, as a group — the fan-out); currency —
+sequential, concurrent (threads, the chapter 3 way), distributed; mergesort — local (the book's sort on the master),
+distributed (a group of sort tasks, merged on the master). The tasks go to LAB_QUEUE (a queue of the run's own, so
+lab's workers on the same broker never take them); --cleanup deletes that queue and its exchange after the run.
 """
 import os
 import sys
@@ -16,6 +19,7 @@ from celery import group  # noqa: E402
 
 import labpeer  # noqa: E402
 from currency import get_rate  # noqa: E402
+from labapp import app  # noqa: E402
 from echo import echo  # noqa: E402
 from mergesort import merge, sort  # noqa: E402
 
@@ -24,11 +28,19 @@ INFO = labpeer.versions(celery=celery.__version__)
 
 
 def run_echo(mode, p):
+    n = int(p.get('tasks', 1))
     clock = labpeer.Clock()
-    r = echo.delay(p['message'])
-    value = r.get(timeout=TIMEOUT)
-    clock.mark('round-trip')
-    r.forget()
+    if n == 1:
+        r = echo.delay(p['message'])
+        value = r.get(timeout=TIMEOUT)
+        clock.mark('round-trip')
+        r.forget()
+    else:
+        pending = group(echo.s(p['message']) for _ in range(n))()
+        clock.mark('publish')
+        value = pending.get(timeout=TIMEOUT)
+        clock.mark('wait')
+        pending.forget()
     labpeer.emit(value, clock, info=INFO)
 
 
@@ -66,7 +78,7 @@ def run_currency(mode, p):
 
 
 def run_mergesort(mode, p):
-    sequence = labpeer.shuffled_range(p['size'], p['seed'])
+    sequence = list(labpeer.sequence(p['size'], p['seed']))
     clock = labpeer.Clock()
     if mode == 'local':
         result = sort(sequence)
@@ -86,6 +98,14 @@ def run_mergesort(mode, p):
     labpeer.emit(result, clock, info=INFO)
 
 
+def cleanup():
+    """The run's queue and its exchange (Celery names the default exchange after the queue), once the workers are gone."""
+    name = app.conf.task_default_queue
+    with app.connection_for_write() as conn:
+        channel = conn.default_channel
+        channel.queue_delete(name)
+        channel.exchange_delete(name)
+
+
 if __name__ == '__main__':
-    scenario, mode = sys.argv[1], sys.argv[2]
-    {'echo': run_echo, 'currency': run_currency, 'mergesort': run_mergesort}[scenario](mode, labpeer.params())
+    labpeer.main({'echo': run_echo, 'currency': run_currency, 'mergesort': run_mergesort}, INFO, cleanup=cleanup)

@@ -1,10 +1,19 @@
 """What every Python peer driver shares: the run's parameters, the same fixtures as lab's scenarios (same seed,
 same numbers), the lab's quote server, and the one JSON line a driver prints for the harness.
 
-A driver is run once per sample as `python3 driver.py <scenario> <mode>`, with LAB_PARAMS (JSON) and the lab's URLs
-in its environment (never on its command line). It times its own work, so interpreter start-up and imports are not
-part of the figure, and prints {"output", "total_ms", "phases", "latencies_ms", "info"}.
+A driver runs in one of three ways (`main()`), always with the lab's URLs in its environment, never on its command
+line:
+  python3 driver.py <scenario> <mode>   one sample, with LAB_PARAMS (JSON) in the environment: prints one line
+  python3 driver.py --serve             what lab runs: a long-lived driver. It prints {"ready": true, "info": {…}}
+                                        once its imports are done, then answers each request line on stdin —
+                                        {"scenario", "mode", "params"} — with one line on stdout; a sample that
+                                        fails is {"error": "…"} and the driver goes on. It ends at end of input.
+  python3 driver.py --cleanup           remove what the run left on the broker (the run's queue), after the
+                                        workers stopped
+A sample's line is {"output", "total_ms", "phases", "latencies_ms", "info"}. The driver times its own work, so
+interpreter start-up, imports and connecting are not part of the figure.
 """
+import functools
 import json
 import os
 import platform
@@ -46,6 +55,12 @@ def shuffled_range(size, seed):
         j = int(rand() * (i + 1))
         a[i], a[j] = a[j], a[i]
     return a
+
+
+@functools.lru_cache(maxsize=1)
+def sequence(size, seed):
+    """The mergesort fixture, made once per (size, seed) by a long-lived driver (a tuple: nothing may change it)."""
+    return tuple(shuffled_range(size, seed))
 
 
 def split(sequence, n):
@@ -91,12 +106,58 @@ class Clock:
         return (self.last - self.t0) * 1000
 
 
+def write(line):
+    sys.stdout.write(json.dumps(line) + '\n')
+    sys.stdout.flush()
+
+
 def emit(output, clock, latencies_ms=None, info=None):
     line = {'output': output, 'total_ms': clock.total_ms(), 'phases': clock.phases, 'info': info or {}}
     if latencies_ms is not None:
         line['latencies_ms'] = latencies_ms
-    sys.stdout.write(json.dumps(line) + '\n')
-    sys.stdout.flush()
+    write(line)
+
+
+def describe(e):
+    """One line for a failed sample: a driver's own SystemExit says it all; anything else is named."""
+    if isinstance(e, SystemExit):
+        return str(e.code)
+    return f'{type(e).__name__}: {e}'
+
+
+def serve(handlers, info, explain=describe, reset=None):
+    write({'ready': True, 'info': info})
+    for line in sys.stdin:
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            req = json.loads(line)
+            handlers[req['scenario']](req['mode'], req['params'])
+        except KeyboardInterrupt:
+            raise
+        except BaseException as e:  # noqa: B902 — a sample's SystemExit fails that sample, not the driver
+            if reset:
+                reset()
+            write({'error': explain(e)})
+
+
+def main(handlers, info, explain=describe, cleanup=None, reset=None):
+    args = sys.argv[1:]
+    if args == ['--serve']:
+        serve(handlers, info, explain, reset)
+    elif args == ['--cleanup']:
+        if cleanup:
+            cleanup()
+    elif len(args) == 2:
+        try:
+            handlers[args[0]](args[1], params())
+        except SystemExit:
+            raise
+        except Exception as e:
+            raise SystemExit(explain(e))
+    else:
+        raise SystemExit('usage: driver.py <scenario> <mode> | --serve | --cleanup')
 
 
 def pairs_template(p):

@@ -3,7 +3,11 @@ server, sync calls one after another, then async calls (4.82 spells the book's `
 `proxy._pyroAsync()`: `async` is a keyword since Python 3.7). With several worker processes the client is its own
 "mini scheduler": the calls go round-robin over the names registered under LAB_PYRO_PREFIX.
 
-Modes: currency and echo — sync, async.
+lab runs it as a long-lived driver (`python3 driver.py --serve`; labpeer.main has the protocol): the proxies are
+looked up and connected once per mode, before the clock starts, as a long-running client keeps them (after a failed
+sample they are looked up again). Every connection carries the lab's HMAC key (PYRO_HMAC_KEY); a key that is not the
+name server's or the workers' is said in one line. Modes: currency and echo — sync, async (echo's params.tasks > 1:
+that many calls, round-robin over the workers — one after another for sync, all at once for async).
 """
 import itertools
 import os
@@ -19,27 +23,44 @@ import labpeer  # noqa: E402
 
 KEY = os.environ['PYRO_HMAC_KEY'].encode()
 INFO = labpeer.versions(pyro4=Pyro4.__version__, serializer=Pyro4.config.SERIALIZER)
+_proxies = {}
 
 
-def proxies():
-    ns = Pyro4.locateNS(host=os.environ['LAB_PYRO_NS_HOST'], port=int(os.environ['LAB_PYRO_NS_PORT']), hmac_key=KEY)
+def proxies(mode):
+    """The workers' proxies for one mode (async ones are switched to async calls), connected before the clock."""
+    if mode in _proxies:
+        return _proxies[mode]
+    ns_host, ns_port = os.environ['LAB_PYRO_NS_HOST'], int(os.environ['LAB_PYRO_NS_PORT'])
+    ns = Pyro4.locateNS(host=ns_host, port=ns_port, hmac_key=KEY)
     names = sorted(ns.list(prefix=os.environ['LAB_PYRO_PREFIX']))
     if not names:
         raise SystemExit(f"no Pyro workers registered under {os.environ['LAB_PYRO_PREFIX']}")
     out = []
     for name in names:
-        p = Pyro4.Proxy(f'PYRONAME:{name}@{os.environ["LAB_PYRO_NS_HOST"]}:{os.environ["LAB_PYRO_NS_PORT"]}')
+        p = Pyro4.Proxy(f'PYRONAME:{name}@{ns_host}:{ns_port}')
         p._pyroHmacKey = KEY
         p._pyroBind()  # connect before the clock starts, as a long-running client would be
+        if mode == 'async':
+            p._pyroAsync()  # 4.82 switches the proxy itself to async calls (the book's Pyro4.async made a new one)
         out.append(p)
+    _proxies[mode] = out
     return out
 
 
+def forget():
+    """After a failed sample: drop the proxies (their connections may be broken); the next sample looks them up again."""
+    for ps in _proxies.values():
+        for p in ps:
+            try:
+                p._pyroRelease()
+            except Exception:  # noqa: BLE001 — best effort
+                pass
+    _proxies.clear()
 
 
 def run_currency(mode, p):
     url = labpeer.pairs_template(p)
-    workers = proxies()
+    workers = proxies(mode)
     clock = labpeer.Clock()
     latencies = []
     rates = []
@@ -49,8 +70,6 @@ def run_currency(mode, p):
             rates.append(list(worker.get_rate(pair, url)))
             latencies.append((time.perf_counter() - t) * 1000)
     else:
-        for w in workers:
-            w._pyroAsync()  # 4.82 switches the proxy itself to async calls (the book's Pyro4.async made a new one)
         sent = time.perf_counter()
         futures = [w.get_rate(pair, url) for pair, w in zip(p['pairs'], itertools.cycle(workers))]
         for f in futures:
@@ -61,26 +80,31 @@ def run_currency(mode, p):
 
 
 def run_echo(mode, p):
-    worker = proxies()[0]
+    n = int(p.get('tasks', 1))
+    workers = proxies(mode)
+    calls = list(zip(range(n), itertools.cycle(workers)))
     clock = labpeer.Clock()
     if mode == 'sync':
-        value = worker.echo(p['message'])
+        values = [w.echo(p['message']) for _, w in calls]
     else:
-        worker._pyroAsync()
-        value = worker.echo(p['message']).value
-    clock.mark('round-trip')
-    labpeer.emit(value, clock, info=INFO)
+        futures = [w.echo(p['message']) for _, w in calls]
+        values = [f.value for f in futures]
+    clock.mark('round-trip' if n == 1 else 'total')
+    labpeer.emit(values[0] if n == 1 else values, clock, info=INFO)
+
+
+def explain(e):
+    """Pyro's errors in one line; an HMAC mismatch said as such."""
+    if not isinstance(e, (Pyro4.errors.SecurityError, Pyro4.errors.CommunicationError, Pyro4.errors.NamingError)):
+        return labpeer.describe(e)
+    chain, cause = [], e
+    while cause is not None:
+        chain.append(str(cause))
+        cause = cause.__cause__
+    if any('hmac' in c for c in chain):
+        return 'Pyro refused the connection: message hmac mismatch (this HMAC key is not the name server\'s or the workers\')'
+    return f'Pyro: {" <- ".join(chain)}'
 
 
 if __name__ == '__main__':
-    try:
-        scenario, mode = sys.argv[1], sys.argv[2]
-        {'echo': run_echo, 'currency': run_currency}[scenario](mode, labpeer.params())
-    except (Pyro4.errors.SecurityError, Pyro4.errors.CommunicationError, Pyro4.errors.NamingError) as e:
-        chain, cause = [], e
-        while cause is not None:
-            chain.append(str(cause))
-            cause = cause.__cause__
-        if any('hmac' in c for c in chain):
-            raise SystemExit('Pyro refused the connection: message hmac mismatch (this HMAC key is not the name server\'s or the workers\')')
-        raise SystemExit(f'Pyro: {" <- ".join(chain)}')
+    labpeer.main({'echo': run_echo, 'currency': run_currency}, INFO, explain=explain, reset=forget)

@@ -47,7 +47,7 @@ test('npm pack, npm install the tarball in a package of the user’s: lab/queue 
   const [packed] = JSON.parse(pack.stdout) as { filename: string; files: { path: string }[] }[];
   assert.ok(packed);
   const files = packed.files.map((f) => f.path);
-  for (const f of ['bin/lab.js', 'dist/lab/queue/index.js', 'dist/lab/queue/index.d.ts', 'dist/lab/cli/main.js', 'dist/scenarios/index.js', 'examples/wordcount/tasks.js', 'examples/wordcount/scenario.js', 'package.json', 'README.md']) {
+  for (const f of ['bin/lab.js', 'dist/lab/queue/index.js', 'dist/lab/queue/index.d.ts', 'dist/lab/cli/main.js', 'dist/scenarios/index.js', 'examples/wordcount/tasks.js', 'examples/wordcount/scenario.js', 'peers/common/labpeer.py', 'peers/celery/driver.py', 'package.json', 'README.md']) {
     assert.ok(files.includes(f), `${f} is in the tarball`);
   }
   assert.ok(!files.some((f) => f.startsWith('dist/test/') || f.startsWith('dist/bench/')), 'no compiled tests or benchmarks in the tarball');

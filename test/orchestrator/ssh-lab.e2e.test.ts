@@ -13,6 +13,7 @@ import type { RunRecord } from '../../lab/report/run-record.js';
 import type { LabStatus } from '../../lab/orchestrator/status.js';
 import { lab } from '../support/cli.js';
 import { root, serviceBinaries } from '../support/prereq.js';
+import { pythonPeers } from '../support/peers.js';
 import { startSshdLab } from '../support/sshd-lab.js';
 
 /** Processes in the same network namespace as `pid`, other than `pid` itself. */
@@ -81,12 +82,22 @@ test('ssh lab: up over SSH, run mergesort, down leaves nothing', { timeout: 600_
   assert.equal(rec.lab.kind, 'ssh');
   assert.equal(rec.verified, true);
 
+  // The chapter's peers over SSH: peers/ travels in the bundle, the preflight and the workers go through ssh.
+  if (await pythonPeers(t)) {
+    const impls = await run(['run', 'currency', '--impl', 'lab,celery,rq,pyro', '--latency', '20', '--json', '--reports', join(home, 'reports')]);
+    assert.equal(impls.code, 0, impls.stderr);
+    const c = JSON.parse(impls.stdout) as RunRecord;
+    assert.equal(c.verified, true, c.points[0]?.verify.detail);
+    assert.deepEqual(c.modes, ['sequential', 'concurrent', 'distributed', 'celery/sequential', 'celery/concurrent', 'celery/distributed', 'rq/distributed', 'pyro/sync', 'pyro/async']);
+    assert.match(c.implementations![1]!.driver!.command, /\/e2essh\/HOST4\/lab\/peers\/celery\/driver\.py --serve$|lab\/peers\/celery\/driver\.py --serve$/);
+  }
+
   const resolve = await run(['exec', 'HOST4', '--', 'getent', 'hosts', 'HOST2']);
   assert.match(resolve.stdout, new RegExp(`^${sshd.hosts[1].address.replace(/\./g, '\\.')}\\s+HOST2`, 'm'));
 
   // No secret on a command line other users can read (ps): the services get the lab's URLs in their environment.
-  const state = JSON.parse(readFileSync(join(home, 'e2essh', 'state.json'), 'utf8')) as { credentials: { rabbitmq: { password: string }; redis: { password: string } } };
-  const secrets = [state.credentials.rabbitmq.password, state.credentials.redis.password];
+  const state = JSON.parse(readFileSync(join(home, 'e2essh', 'state.json'), 'utf8')) as { credentials: { rabbitmq: { password: string }; redis: { password: string }; pyro: { hmacSecret: string } } };
+  const secrets = [state.credentials.rabbitmq.password, state.credentials.redis.password, state.credentials.pyro.hmacSecret];
   for (const h of sshd.hosts) {
     for (const pid of othersInNetns(h.pid)) {
       let cmdline = '';

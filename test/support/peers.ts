@@ -27,6 +27,17 @@ export const pythonCelery = (t: TestContext): Promise<boolean> =>
     }
   });
 
+/** Debian's Celery, RQ and Pyro4 for the peer implementations (lab run --impl celery,rq,pyro). */
+export const pythonPeers = (t: TestContext): Promise<boolean> =>
+  needs(t, 'Python Celery, RQ and Pyro4 (python3-celery python3-rq python3-pyro4)', async () => {
+    try {
+      await execFileP(PYTHON, ['-c', 'import celery, rq, redis, Pyro4'], { timeout: 30_000 });
+      return null;
+    } catch (err) {
+      return `${PYTHON} -c "import celery, rq, redis, Pyro4" failed (${(err as Error).message.split('\n')[0]}); install: apt-get install -y python3-celery python3-rq python3-pyro4`;
+    }
+  });
+
 export interface Peer {
   readonly name: string;
   readonly child: ChildProcess;

@@ -9,6 +9,7 @@ import { POOL_KINDS } from '../../queue/index.js';
 import type { PoolKind } from '../../queue/index.js';
 import { LESSONS, SCENARIOS } from '../../../scenarios/index.js';
 import type { AnyScenario } from '../../../scenarios/scenario.js';
+import { implementationsOf } from '../../harness/implementations.js';
 import { hostsOption, reportsOption } from '../shared-options.js';
 import { userScenarioCommand } from '../user-scenario.js';
 import type { GlobalFlags, HostsFlag, ReportsFlag } from '../shared-options.js';
@@ -21,6 +22,7 @@ interface RunFlags extends GlobalFlags, ReportsFlag, HostsFlag {
   timeout: number;
   label?: string;
   queue?: string;
+  impl?: string;
   pool?: string;
   concurrency?: number;
   [param: string]: unknown;
@@ -35,6 +37,7 @@ function runOptions<T>(y: Argv<T>, s: AnyScenario): Argv<T> {
     .option('timeout', { type: 'number', default: 120, describe: 'seconds to wait for task results before the run fails', group: 'Run:' })
     .option('label', { type: 'string', describe: 'a name for this run (lab report --compare A B takes labels)', group: 'Run:' })
     .option('queue', { alias: 'Q', type: 'string', describe: "queue the scenario's tasks go to (default: celery); a lab's workers must consume it", group: 'Run:' })
+    .option('impl', { type: 'string', describe: `implementations to compare, side by side: ${implementationsOf(s).join(', ')} (lab = the bundled runtime; the others are the chapter's Python programs, run on a lab that is up)`, default: undefined, defaultDescription: 'lab', group: 'Run:' })
     .option('pool', { type: 'string', choices: POOL_KINDS as string[], describe: 'embedded lab: worker pool (threads, prefork, async)', group: 'Embedded lab:' })
     .option('concurrency', { type: 'number', alias: 'c', describe: 'embedded lab: worker pool size (default: CPU count)', group: 'Embedded lab:' }) as Argv<T>;
 }
@@ -72,6 +75,7 @@ function scenarioCommand(s: AnyScenario, word = s.name): CommandModule<GlobalFla
         timeout: argv.timeout,
         label: argv.label,
         queue: argv.queue,
+        impl: argv.impl,
         pool: argv.pool as PoolKind | undefined,
         concurrency: argv.concurrency,
         reports: argv.reports,
@@ -135,6 +139,7 @@ export const runCommandModule: CommandModule<GlobalFlags, GlobalFlags> = {
       .example('$0 run mergesort --n 4', "the book's distributed merge sort, local vs distributed")
       .example('$0 run currency EURUSD GBPUSD', 'fetch two rates through the workers')
       .example('$0 run echo --repeat 2000', 'round-trip latency')
+      .example('$0 run currency --impl lab,celery,rq,pyro', "the chapter's three systems beside the bundled runtime (a lab must be up)")
       .example('$0 run lessons', "the chapter's lessons, one line each (no-worker, purge, exception, …)")
       .example('$0 run ./examples/wordcount/scenario.js --help', 'your own scenario: its flags come from its params');
   },
