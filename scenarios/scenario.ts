@@ -89,6 +89,11 @@ export interface Scenario<P extends Record<string, unknown> = Record<string, unk
   baseline: string;
   candidate: string;
   defaults: { repeat: number; warmup: number };
+  /**
+   * `lab run <name> --smoke` (and `lab run smoke`): small parameters (as the command line would give them), one
+   * repeat, no warm-up, a short timeout — enough to show the scenario works on a lab, fast enough for every push.
+   */
+  smoke?: { params: Record<string, string>; timeoutS?: number };
   /** The module that registers this scenario's tasks (workers import it). */
   tasksModule: URL;
   /** The app that module defines. */

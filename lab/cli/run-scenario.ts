@@ -33,6 +33,10 @@ export interface RunScenarioArgs {
   concurrency?: number;
   reports: string;
   json: boolean;
+  /** Told each record as it is written (--junit, --tap, lab run smoke). */
+  onRecord?: (record: RunRecord) => void;
+  /** 'stderr': the people's summary goes to stderr (stdout carries TAP); 'none': not printed (lab run smoke). */
+  summary?: 'stdout' | 'stderr' | 'none';
 }
 
 /**
@@ -158,5 +162,7 @@ async function runInThisProcess(a: RunScenarioArgs, open?: () => Promise<LabSess
 
 async function save(a: RunScenarioArgs, record: RunRecord): Promise<void> {
   const path = await writeRecord(a.reports, record);
-  printRunRecord(record, a.scenario, path, a.json);
+  a.onRecord?.(record);
+  if (a.summary === 'none') return;
+  printRunRecord(record, a.scenario, path, a.json, a.summary === 'stderr' ? (s) => void process.stderr.write(s) : undefined);
 }
