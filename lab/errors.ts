@@ -99,6 +99,8 @@ export type LabErrorCode =
   // services on the hosts
   | 'E_SERVICE' // a service could not be configured or started
   | 'E_NOT_READY' // a service did not pass its readiness checks
+  | 'E_EXTERNAL_REFUSED' // a service that already runs (inventory external: true) refused the credentials of its URL
+  | 'E_EXTERNAL_UNREACHABLE' // … or could not be reached or logged into
   | 'E_TASK_MODULE' // a user's task or settings module that does not load on a host (or is not what the inventory names)
   // peer implementations (lab run --impl celery,rq,pyro)
   | 'E_PEER_MISSING' // a host that would run a peer lacks its Python or a package

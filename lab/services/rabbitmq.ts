@@ -9,7 +9,7 @@
 import { ServiceError } from '../errors.js';
 import { createBroker } from '../queue/index.js';
 import type { ProcessRef } from '../providers/provider.js';
-import { SERVICE_DEFAULTS, brokerKindOf } from '../topology/topology.js';
+import { SERVICE_DEFAULTS, brokerKindOf, isExternal } from '../topology/topology.js';
 import type { HostSpec } from '../topology/topology.js';
 import { layer, login, mustExec, waitPort } from './service.js';
 import { startService } from './supervision.js';
@@ -42,7 +42,7 @@ export const rabbitmqService: Service = {
   name: 'rabbitmq',
   role: 'broker',
   key: (host) => `proc:${host}:rabbitmq`,
-  enabled: (topology) => brokerKindOf(topology) === 'rabbitmq',
+  enabled: (topology) => brokerKindOf(topology) === 'rabbitmq' && !isExternal(topology, 'broker'),
 
   async start(ctx, host: HostSpec): Promise<ProcessRef> {
     const { provider, state } = ctx;

@@ -72,13 +72,24 @@ export const DEFAULT_PORTS = Object.freeze({ broker: 5672, backend: 6379, quotes
 
 export const DEFAULT_DOCKER_IMAGES = Object.freeze({ broker: 'rabbitmq:3', backend: 'redis:7', node: 'node:20' });
 
-/** The broker settings (inventory `broker:`); a later issue adds `url` / `external`. */
-export interface BrokerSpec {
+/**
+ * A service that already runs (a CI system's service container, a shared broker): lab starts none, checks it at
+ * `lab up`, and never stops it. The URL — with its password — comes from the environment variable `urlEnv` when
+ * `lab up` runs, never from the inventory.
+ */
+export interface ExternalSpec {
+  external?: boolean;
+  /** The name of the environment variable holding the URL (inventory `url_env`). */
+  urlEnv?: string;
+}
+
+/** The broker settings (inventory `broker:`). */
+export interface BrokerSpec extends ExternalSpec {
   kind: BrokerKind;
 }
 
 /** The result backend settings (inventory `backend:`). */
-export interface BackendSpec {
+export interface BackendSpec extends ExternalSpec {
   kind: BackendKind;
   /** Redis keeps an append-only file, fsync'd every second (default), so results survive a restart; false: nothing on disk. */
   persistence: boolean;
@@ -242,6 +253,11 @@ export function topologyFromData(data: TopologyData): Topology {
     },
   });
   return deepFreeze(t as Topology);
+}
+
+/** Is the lab's broker / backend one that already runs (inventory `external: true`)? */
+export function isExternal(t: Pick<TopologyData, 'broker' | 'backend'>, which: 'broker' | 'backend'): boolean {
+  return t[which]?.external === true;
 }
 
 /** The lab's broker kind (RabbitMQ unless the inventory says `broker: { kind: redis }`). */
