@@ -91,9 +91,11 @@ export interface Scenario<P extends Record<string, unknown> = Record<string, unk
   defaults: { repeat: number; warmup: number };
   /**
    * `lab run <name> --smoke` (and `lab run smoke`): small parameters (as the command line would give them), one
-   * repeat, no warm-up, a short timeout — enough to show the scenario works on a lab, fast enough for every push.
+   * measured repeat, a short timeout — enough to show the scenario works on a lab, fast enough for every push. A
+   * scenario whose figures a CI gate compares (`lab report --check --max`) takes one warm-up (`warmup: 1`): a
+   * single cold repeat measures the workers' first task (pool start-up, connections), not the scenario.
    */
-  smoke?: { params: Record<string, string>; timeoutS?: number };
+  smoke?: { params: Record<string, string>; timeoutS?: number; warmup?: number };
   /** The module that registers this scenario's tasks (workers import it). */
   tasksModule: URL;
   /** The app that module defines. */

@@ -37,7 +37,7 @@ function runOptions<T>(y: Argv<T>, s: AnyScenario): Argv<T> {
     .option('repeat', { type: 'number', describe: `measured repeats per mode (default ${s.defaults.repeat})`, group: 'Run:' })
     .option('warmup', { type: 'number', describe: `warm-up repeats, not measured (default ${s.defaults.warmup})`, group: 'Run:' })
     .option('timeout', { type: 'number', describe: 'seconds to wait for task results before the run fails', defaultDescription: '120; 30 with --smoke', group: 'Run:' })
-    .option('smoke', { type: 'boolean', default: false, describe: `small parameters${s.smoke ? ` (${Object.entries(s.smoke.params).map(([k, v]) => `--${k} ${v}`).join(' ') || 'the defaults'})` : ''}, one repeat, no warm-up, a 30 s timeout — a quick check that the lab works (flags you give win)`, group: 'Run:' })
+    .option('smoke', { type: 'boolean', default: false, describe: `small parameters${s.smoke ? ` (${Object.entries(s.smoke.params).map(([k, v]) => `--${k} ${v}`).join(' ') || 'the defaults'})` : ''}, one repeat${s.smoke?.warmup ? ` after ${s.smoke.warmup} warm-up` : ''}, a 30 s timeout — a quick check that the lab works (flags you give win)`, group: 'Run:' })
     .option('label', { type: 'string', describe: 'a name for this run (lab report --compare A B takes labels)', group: 'Run:' })
     .option('queue', { alias: 'Q', type: 'string', describe: "queue the scenario's tasks go to (default: celery); a lab's workers must consume it", group: 'Run:' })
     .option('impl', { type: 'string', describe: `implementations to compare, side by side: ${implementationsOf(s).join(', ')} (lab = the bundled runtime; the others are the chapter's Python programs, run on a lab that is up)`, default: undefined, defaultDescription: 'lab', group: 'Run:' })
@@ -109,7 +109,7 @@ const smokeCommand: CommandModule<GlobalFlags, SmokeFlags> = {
   describe: 'a quick check that a lab works, for CI: echo, currency, mergesort and the exception, retry and purge lessons, small',
   builder: (y) =>
     verdictOptions(hostsOption(reportsOption(y)))
-      .usage(`$0 run smoke [options]\n\nRuns ${SMOKE_SCENARIOS.join(', ')} in smoke mode (each scenario's small parameters, one repeat, no warm-up, a 30 s timeout) on the lab \`lab run\` would use — the lab that is up, else the embedded lab — and prints one line per scenario. Each writes its run record. Exit 1 if any failed. --junit FILE writes a JUnit test case per scenario × implementation × mode × point; --tap prints TAP.`)
+      .usage(`$0 run smoke [options]\n\nRuns ${SMOKE_SCENARIOS.join(', ')} in smoke mode (each scenario's small parameters, one measured repeat — after one warm-up for echo, currency and mergesort, whose figures a gate may compare — a 30 s timeout) on the lab \`lab run\` would use — the lab that is up, else the embedded lab — and prints one line per scenario. Each writes its run record. Exit 1 if any failed. --junit FILE writes a JUnit test case per scenario × implementation × mode × point; --tap prints TAP.`)
       .option('embedded', { type: 'boolean', default: false, describe: 'use the embedded lab even when a lab is up', group: 'Lab:' })
       .option('timeout', { type: 'number', describe: 'seconds each scenario waits for task results', defaultDescription: '30', group: 'Run:' })
       .option('label', { type: 'string', describe: 'a label for the run records', group: 'Run:' })
