@@ -93,8 +93,8 @@ async function linkDevice(ctx: FaultContext, host: string): Promise<string> {
   return dev;
 }
 
-function signalSteps(procs: ServiceProcs, which: 'roots' | 'tree', signal: NodeJS.Signals): FaultStep[] {
-  return procs[which].map((p) => ({ op: 'signal', host: procs.host, pid: p.pid, startTime: p.startTime, signal, what: `${procs.service} ${p.comm}` }));
+function signalSteps(procs: ServiceProcs, which: 'roots' | 'tree', signal: NodeJS.Signals, sudo: boolean): FaultStep[] {
+  return [{ op: 'signal', host: procs.host, signal, sudo, procs: procs[which].map((p) => ({ pid: p.pid, startTime: p.startTime, what: `${procs.service} ${p.comm}` })) }];
 }
 
 async function record(ctx: FaultContext, fault: Fault, id: string, mechanism: string, heal: FaultStep[], held: boolean): Promise<FaultRecord> {
@@ -124,6 +124,7 @@ async function applyOrHeal(ctx: FaultContext, rec: FaultRecord, steps: FaultStep
 export async function applyFault(ctx: FaultContext, fault: Fault, options: { id?: string; held?: boolean; recoveryTimeoutMs?: number; signal?: AbortSignal } = {}): Promise<AppliedFault> {
   const id = options.id ?? newFaultId();
   const held = options.held === true && LASTING_KINDS.includes(fault.kind);
+  const sudo = ctx.provider.kind === 'ssh';
   switch (fault.kind) {
     case 'kill':
     case 'restart': {
@@ -131,7 +132,7 @@ export async function applyFault(ctx: FaultContext, fault: Fault, options: { id?
       const procs = await Promise.all(entries.map((e) => serviceProcs(ctx.provider, e)));
       const rec = await record(ctx, fault, id, 'signals', [], false);
       const since = Date.now();
-      const steps = procs.flatMap((p) => (fault.kind === 'kill' ? signalSteps(p, 'tree', 'SIGKILL') : signalSteps(p, 'roots', 'SIGTERM')));
+      const steps = procs.flatMap((p) => (fault.kind === 'kill' ? signalSteps(p, 'tree', 'SIGKILL', sudo) : signalSteps(p, 'roots', 'SIGTERM', sudo)));
       const applied = await applyOrHeal(ctx, rec, steps);
       // nothing to heal: the supervisor brings it back; the entry goes now
       await ctx.ledger.remove(`fault:${id}`);
@@ -142,8 +143,8 @@ export async function applyFault(ctx: FaultContext, fault: Fault, options: { id?
     case 'pause': {
       const entries = serviceEntries(ctx.ledger, ctx.topology, fault.service!);
       const procs = await Promise.all(entries.map((e) => serviceProcs(ctx.provider, e)));
-      const rec = await record(ctx, fault, id, 'signals', procs.flatMap((p) => signalSteps(p, 'tree', 'SIGCONT')), held);
-      const applied = await applyOrHeal(ctx, rec, procs.flatMap((p) => signalSteps(p, 'tree', 'SIGSTOP')));
+      const rec = await record(ctx, fault, id, 'signals', procs.flatMap((p) => signalSteps(p, 'tree', 'SIGCONT', sudo)), held);
+      const applied = await applyOrHeal(ctx, rec, procs.flatMap((p) => signalSteps(p, 'tree', 'SIGSTOP', sudo)));
       return { record: rec, applied };
     }
     case 'partition': {

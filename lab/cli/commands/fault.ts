@@ -42,6 +42,7 @@ export const faultCommandModule: CommandModule<GlobalFlags, FaultFlags> = {
     if ((argv.kind === 'heal' || argv.kind === 'list') && (target !== '' || argv.for !== undefined)) throw new UsageError(`lab fault ${argv.kind} takes no target and no --for`);
     // the whole fault as one statement of the schedule language: one grammar, one set of messages
     const faults = argv.kind === 'heal' || argv.kind === 'list' ? [] : parseSchedule(`${argv.kind} ${target} at 0s${argv.for !== undefined ? ` for ${argv.for}` : ''}`, 'lab fault: ');
+    for (const f of faults) f.text = `${argv.kind} ${target}${argv.for !== undefined ? ` --for ${argv.for}` : ''}`;
     const lab = await requireLab(argv.hosts);
     const say = (line: string): void => void process.stderr.write(`lab: ${line}\n`);
     try {
