@@ -47,8 +47,12 @@ export interface FaultEvent {
   applied: string[];
   /** Names the mechanism: signals, iptables, tc-netem, proxy, docker. */
   mechanism: string;
+  /** When it was in effect (applied), and when healed — for kill and restart, when the service was back. */
   startedAt: string;
   healedAt: string | null;
+  /** When the schedule asked for it, ms from the run's start. */
+  atMs: number;
+  /** When it was in effect, ms from the run's start. */
   startMs: number;
   endMs: number | null;
   /** A killed or restarted service: when the supervisor had it ready again (ms after the fault). */

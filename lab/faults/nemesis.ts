@@ -58,7 +58,7 @@ export class Nemesis extends EventEmitter<NemesisEvents> {
 
   private async apply(f: Fault): Promise<void> {
     if (this.stopped) return;
-    const event: FaultEvent = { id: '', kind: f.kind, text: f.text, applied: [], mechanism: '', startedAt: new Date().toISOString(), healedAt: null, startMs: this.ms(), endMs: null };
+    const event: FaultEvent = { id: '', kind: f.kind, text: f.text, applied: [], mechanism: '', startedAt: new Date().toISOString(), healedAt: null, atMs: f.atMs, startMs: this.ms(), endMs: null };
     this.events.push(event);
     let applied: AppliedFault;
     try {
@@ -69,13 +69,14 @@ export class Nemesis extends EventEmitter<NemesisEvents> {
       this.emit('line', `fault ${f.text}: not applied: ${event.error}`);
       return;
     }
-    Object.assign(event, { id: applied.record.id, applied: applied.applied, mechanism: applied.record.mechanism });
+    // in effect now (applying takes a moment on a busy machine): the window starts here
+    Object.assign(event, { id: applied.record.id, applied: applied.applied, mechanism: applied.record.mechanism, startedAt: new Date().toISOString(), startMs: this.ms() });
     this.emit('line', `fault ${f.text}: applied at ${(event.startMs / 1000).toFixed(1)} s (${applied.applied.length} action${applied.applied.length === 1 ? '' : 's'}, ${applied.record.mechanism})`);
     if (applied.recovery) {
       // an instant: it ends when applied; the time to recover is measured beside the run
-      event.endMs = this.ms();
-      event.healedAt = new Date().toISOString();
+      event.endMs = event.startMs;
       event.recoveryMs = await applied.recovery.catch(() => null);
+      if (event.recoveryMs !== null) event.healedAt = new Date(Date.parse(event.startedAt) + event.recoveryMs).toISOString();
       this.emit('line', event.recoveryMs === null ? `fault ${f.text}: no recovery seen (unsupervised, or not back within the wait)` : `fault ${f.text}: recovered in ${(event.recoveryMs / 1000).toFixed(2)} s`);
       return;
     }
