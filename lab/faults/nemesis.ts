@@ -108,7 +108,7 @@ export class Nemesis extends EventEmitter<NemesisEvents> {
 
   /**
    * Cancel what has not started, heal everything applied, wait for the recoveries being measured (at most
-   * `waitMs`, then they are cut short and recorded as not seen). The timeline, in start order.
+   * `waitMs`, then they are cut short and recorded as not seen). The timeline, in schedule order.
    */
   async stop(waitMs = 60_000): Promise<FaultEvent[]> {
     this.stopped = true;
@@ -123,6 +123,6 @@ export class Nemesis extends EventEmitter<NemesisEvents> {
     } finally {
       clearTimeout(cut);
     }
-    return this.events.slice().sort((a, b) => a.startMs - b.startMs);
+    return this.events.slice().sort((a, b) => a.atMs - b.atMs || a.startMs - b.startMs);
   }
 }
