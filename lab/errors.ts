@@ -104,7 +104,12 @@ export type LabErrorCode =
   | 'E_TASK_MODULE' // a user's task or settings module that does not load on a host (or is not what the inventory names)
   // peer implementations (lab run --impl celery,rq,pyro)
   | 'E_PEER_MISSING' // a host that would run a peer lacks its Python or a package
-  | 'E_PEER_DRIVER'; // a peer's driver did not start, died, or answered what is not its protocol
+  | 'E_PEER_DRIVER' // a peer's driver did not start, died, or answered what is not its protocol
+  // faults (lab fault, lab run --faults)
+  | 'E_FAULT_SCHEDULE' // a fault schedule that does not parse (position and bad token named)
+  | 'E_FAULT_REFUSED' // a fault this lab cannot apply (no proxy for a slow link, an unknown target)
+  | 'E_FAULT' // a fault that could not be applied
+  | 'E_FAULT_HEAL'; // a fault that could not be healed (kept in the ledger)
 
 export class LabError extends Error {
   readonly code: LabErrorCode;

@@ -32,6 +32,7 @@
 import type { App, PoolKind } from '../lab/queue/index.js';
 import type { LabInfo, ModeStats, Verdict } from '../lab/report/run-record.js';
 import type { WorkerGroups } from '../lab/harness/worker-groups.js';
+import type { HostFiles } from '../lab/harness/host-files.js';
 
 export type { WorkerGroup, WorkerGroups, WorkerGroupSpec } from '../lab/harness/worker-groups.js';
 
@@ -69,6 +70,8 @@ export interface ScenarioContext {
   workers: WorkerGroups;
   /** What setUp() returned for this parameter point (undefined without setUp). */
   env: unknown;
+  /** Files on the workers hosts (the ledger scenario's execution records); absent for a driver inside the lab. */
+  files?: HostFiles;
 }
 
 export interface ModeResult<O> {

@@ -120,6 +120,9 @@ export async function labUp(o: UpOptions): Promise<UpResult> {
     const provider = await createProvider(topology, dir, ledger, { install: o.install });
     const progress = o.progress;
     try {
+      // faults a crashed lab process left applied are healed before anything else (lab/faults/leftovers.ts)
+      const { healLeftoverFaults } = await import('../faults/leftovers.js');
+      for (const line of (await healLeftoverFaults({ name: topology.name, provider, ledger, topology })).lines) progress({ step: 'faults', status: 'info', detail: line, warning: true });
       let { changed } = await provider.up({ state, progress, signal: o.signal });
       await hostsEverywhere(provider, topology, progress);
       const ctx: ServiceContext = { provider, topology, state, urls: labUrls(state, topology), progress };

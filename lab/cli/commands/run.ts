@@ -25,6 +25,7 @@ interface RunFlags extends GlobalFlags, ReportsFlag, HostsFlag, VerdictOptionFla
   label?: string;
   queue?: string;
   impl?: string;
+  faults?: string;
   pool?: string;
   concurrency?: number;
   [param: string]: unknown;
@@ -40,6 +41,7 @@ function runOptions<T>(y: Argv<T>, s: AnyScenario): Argv<T> {
     .option('smoke', { type: 'boolean', default: false, describe: `small parameters${s.smoke ? ` (${Object.entries(s.smoke.params).map(([k, v]) => `--${k} ${v}`).join(' ') || 'the defaults'})` : ''}, one repeat${s.smoke?.warmup ? ` after ${s.smoke.warmup} warm-up` : ''}, a 30 s timeout — a quick check that the lab works (flags you give win)`, group: 'Run:' })
     .option('label', { type: 'string', describe: 'a name for this run (lab report --compare A B takes labels)', group: 'Run:' })
     .option('queue', { alias: 'Q', type: 'string', describe: "queue the scenario's tasks go to (default: celery); a lab's workers must consume it", group: 'Run:' })
+    .option('faults', { type: 'string', describe: 'a fault schedule beside the run, a file or inline: "kill workers@HOST3 at 1s; partition HOST3 from HOST1 at 2s for 10s" (lab fault --help); every fault healed', group: 'Run:' })
     .option('impl', { type: 'string', describe: `implementations to compare, side by side: ${implementationsOf(s).join(', ')} (lab = the bundled runtime; the others are the chapter's Python programs, run on a lab that is up)`, default: undefined, defaultDescription: 'lab', group: 'Run:' })
     .option('pool', { type: 'string', choices: POOL_KINDS as string[], describe: 'embedded lab: worker pool (threads, prefork, async)', group: 'Embedded lab:' })
     .option('concurrency', { type: 'number', alias: 'c', describe: 'embedded lab: worker pool size (default: CPU count)', group: 'Embedded lab:' }) as Argv<T>;
@@ -85,6 +87,7 @@ function scenarioCommand(s: AnyScenario, word = s.name): CommandModule<GlobalFla
         concurrency: argv.concurrency,
         reports: argv.reports,
         json: argv.json,
+        faults: argv.faults,
       }));
     },
   };

@@ -12,6 +12,8 @@ export const statusCommandModule: CommandModule<GlobalFlags, GlobalFlags & Hosts
     const [{ labStatus }, { default: Table }] = await Promise.all([import('../../orchestrator/status.js'), import('cli-table3')]);
     const lab = await requireLab(argv.hosts);
     try {
+      const { healOpenLab } = await import('../../faults/leftovers.js');
+      for (const line of (await healOpenLab(lab)).lines) process.stderr.write(`lab: ${line}\n`);
       const s = await labStatus(lab);
       if (argv.json) {
         process.stdout.write(`${JSON.stringify(s, null, 2)}\n`);
