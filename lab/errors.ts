@@ -102,7 +102,13 @@ export type LabErrorCode =
   | 'E_TASK_MODULE' // a user's task or settings module that does not load on a host (or is not what the inventory names)
   // peer implementations (lab run --impl celery,rq,pyro)
   | 'E_PEER_MISSING' // a host that would run a peer lacks its Python or a package
-  | 'E_PEER_DRIVER'; // a peer's driver did not start, died, or answered what is not its protocol
+  | 'E_PEER_DRIVER' // a peer's driver did not start, died, or answered what is not its protocol
+  // role images (lab images build) and Node brought to ssh hosts
+  | 'E_ARCH' // an architecture lab cannot build for or bring Node to, or that the engine cannot run
+  | 'E_MIRROR' // the Debian mirror cannot be reached
+  | 'E_IMAGE_BUILD' // building a role image failed
+  | 'E_NODE_FETCH' // the Node binary package could not be fetched from the npm registry
+  | 'E_CHECKSUM'; // a download or a shipped file is not what its checksum says
 
 export class LabError extends Error {
   readonly code: LabErrorCode;
