@@ -19,13 +19,13 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { InterruptedError, LabError } from '../errors.js';
 import type { DockerEngine } from '../providers/docker-engine.js';
+import { LABEL_BUNDLE } from '../providers/docker-layout.js';
 import type { Progress } from '../providers/provider.js';
 import { labBundle } from '../providers/ssh-bundle.js';
-import { labHome } from '../topology/state.js';
 import { ARCHES, ArchError, archFromEngine } from './arch.js';
 import type { LabArch } from './arch.js';
 import { checkMirror } from './debian-mirror.js';
-import { NODE_VERSIONS, nodeRuntime } from './node-runtime.js';
+import { NODE_VERSIONS, labCacheDir, nodeRuntime } from './node-runtime.js';
 import { ROLE_IMAGES } from './role-images.js';
 import type { ImageKind } from './role-images.js';
 
@@ -72,9 +72,6 @@ export interface BuildResult {
   ms: number;
 }
 
-export function labCacheDir(env: NodeJS.ProcessEnv = process.env): string {
-  return env.LAB_CACHE_DIR && env.LAB_CACHE_DIR.trim() !== '' ? env.LAB_CACHE_DIR : join(labHome(env), 'cache');
-}
 
 /** The root filesystem's cache key: everything debootstrap's result depends on. */
 export function rootfsKey(o: { mirror: string; suite: string; arch: LabArch; packages: readonly string[] }): string {
@@ -201,11 +198,12 @@ export async function buildImages(o: BuildOptions): Promise<BuildResult> {
   if (!existsSync('/usr/sbin/debootstrap')) throw new ImageBuildError('debootstrap is not installed: apt-get install -y debootstrap', { exitCode: 2 });
   await checkMirror(o.mirror, o.suite);
   o.progress({ step: 'mirror', status: 'info', detail: `${o.mirror} serves ${o.suite}` });
-  const dir = join(o.cacheDir ?? labCacheDir(), 'images');
+  const cacheDir = o.cacheDir ?? labCacheDir();
+  const dir = join(cacheDir, 'images');
   await mkdir(dir, { recursive: true, mode: 0o700 });
 
   const wantsNode = o.kinds.includes('node');
-  const node = wantsNode ? await nodeRuntime(arch, (text) => o.progress({ host: 'node', step: 'node runtime', status: 'info', detail: text })) : null;
+  const node = wantsNode ? await nodeRuntime(arch, (text) => o.progress({ host: 'node', step: 'node runtime', status: 'info', detail: text }), { cacheDir }) : null;
   const bundle = wantsNode ? await labBundle(o.packageRoot) : null;
   const images = await Promise.all(
     o.kinds.map(async (kind): Promise<BuiltImage> => {
@@ -254,7 +252,7 @@ export async function buildImages(o: BuildOptions): Promise<BuildResult> {
         const changes = [
           `LABEL lab.role=${kind}`,
           `LABEL lab.content=${content}`,
-          ...(kind === 'node' ? [`LABEL lab.bundle=${bundle!.hash}`, `LABEL lab.node=${NODE_VERSIONS[arch]}`] : []),
+          ...(kind === 'node' ? [`LABEL ${LABEL_BUNDLE}=${bundle!.hash}`, `LABEL lab.node=${NODE_VERSIONS[arch]}`] : []),
           'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
           'ENV LANG=C.UTF-8',
         ];

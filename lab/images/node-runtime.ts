@@ -7,7 +7,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { chmod, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -58,8 +58,13 @@ export function integrityHex(integrity: string): string {
   return Buffer.from(m[1]!, 'base64').toString('hex');
 }
 
-export function nodeCacheDir(): string {
-  return join(labHome(), 'cache', 'node');
+/** Where downloads and built root filesystems are kept: $LAB_CACHE_DIR, else <lab home>/cache. */
+export function labCacheDir(env: NodeJS.ProcessEnv = process.env): string {
+  return env.LAB_CACHE_DIR && env.LAB_CACHE_DIR.trim() !== '' ? env.LAB_CACHE_DIR : join(labHome(env), 'cache');
+}
+
+export function nodeCacheDir(cacheDir = labCacheDir()): string {
+  return join(cacheDir, 'node');
 }
 
 async function sha512File(path: string): Promise<string> {
@@ -93,15 +98,15 @@ async function registryMeta(pkg: string, version: string, registry: string): Pro
  * The Node runtime for `arch`: from the cache when a verified copy is there, else downloaded from the registry and
  * verified (a tarball whose sha512 differs from the metadata's is deleted, never kept). `say` gets progress lines.
  */
-export async function nodeRuntime(arch: LabArch, say: (text: string) => void = () => undefined, registry = npmRegistry()): Promise<NodeRuntime> {
+export async function nodeRuntime(arch: LabArch, say: (text: string) => void = () => undefined, o: { registry?: string; cacheDir?: string } = {}): Promise<NodeRuntime> {
+  const registry = o.registry ?? npmRegistry();
   const pkg = ARCHES[arch].nodePackage;
   const version = NODE_VERSIONS[arch];
   const spec = `${pkg}@${version}`;
-  const dir = nodeCacheDir();
+  const dir = nodeCacheDir(o.cacheDir);
   const file = join(dir, `${pkg}-${version}.tgz`);
   const sumFile = `${file}.integrity`;
   await mkdir(dir, { recursive: true, mode: 0o700 });
-  await chmod(join(labHome(), 'cache'), 0o700).catch(() => undefined);
   const cached = await readFile(sumFile, 'utf8').catch(() => null);
   if (cached) {
     const integrity = cached.trim();
