@@ -187,6 +187,11 @@ async function rootfs(kind: ImageKind, o: BuildOptions & { arch: LabArch }, dir:
 export async function buildImages(o: BuildOptions): Promise<BuildResult> {
   const t0 = performance.now();
   aborted(o.signal);
+  // what needs no engine first: a user's mistake is one line before anything is contacted or made
+  if (process.getuid?.() !== 0) throw new ImageBuildError('debootstrap needs root: run lab images build as root (sudo)', { exitCode: 2 });
+  if (!existsSync('/usr/sbin/debootstrap')) throw new ImageBuildError('debootstrap is not installed: apt-get install -y debootstrap', { exitCode: 2 });
+  await checkMirror(o.mirror, o.suite);
+  o.progress({ step: 'mirror', status: 'info', detail: `${o.mirror} serves ${o.suite}` });
   const v = await o.engine.version();
   o.progress({ step: 'engine', status: 'info', detail: `${o.engine.target.describe}: ${v.engine} ${v.version} (${v.arch})` });
   const native = archFromEngine(v.arch);
@@ -194,10 +199,6 @@ export async function buildImages(o: BuildOptions): Promise<BuildResult> {
   if (!arch) throw new ArchError(`the engine runs ${v.arch}, an architecture lab does not build images for (${Object.keys(ARCHES).join(', ')})`);
   const can = archRunnable(arch, v.arch);
   if (!can.ok) throw new ArchError(`cannot build ${arch} images here: ${can.why}`);
-  if (process.getuid?.() !== 0) throw new ImageBuildError('debootstrap needs root: run lab images build as root (sudo)', { exitCode: 2 });
-  if (!existsSync('/usr/sbin/debootstrap')) throw new ImageBuildError('debootstrap is not installed: apt-get install -y debootstrap', { exitCode: 2 });
-  await checkMirror(o.mirror, o.suite);
-  o.progress({ step: 'mirror', status: 'info', detail: `${o.mirror} serves ${o.suite}` });
   const cacheDir = o.cacheDir ?? labCacheDir();
   const dir = join(cacheDir, 'images');
   await mkdir(dir, { recursive: true, mode: 0o700 });
