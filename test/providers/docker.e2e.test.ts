@@ -297,7 +297,7 @@ test("docker lab: an inventory naming an image that lacks a role's command — t
   });
   const inventory = join(home, 'hosts.yaml');
   // the broker host on the Redis image: no rabbitmq-server there
-  await writeFile(inventory, dockerInventory({ lab: name, subnet: '198.19.214.0/24', socket: podman!.socket, roleImages: images!, images: { HOST1: images!.backend } }));
+  await writeFile(inventory, dockerInventory({ lab: name, subnet: '198.19.215.0/24', socket: podman!.socket, roleImages: images!, images: { HOST1: images!.backend } }));
   const up = await lab(['up', '--hosts', inventory], { env, cwd: home, timeoutMs: 150_000 });
   assert.equal(up.code, 1, up.stdout + up.stderr);
   assert.match(up.stderr, new RegExp(`HOST1: image ${esc(images!.backend)} lacks rabbitmq-server \\(the broker role\\); no service was started`));
