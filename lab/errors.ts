@@ -109,7 +109,13 @@ export type LabErrorCode =
   | 'E_FAULT_SCHEDULE' // a fault schedule that does not parse (position and bad token named)
   | 'E_FAULT_REFUSED' // a fault this lab cannot apply (no proxy for a slow link, an unknown target)
   | 'E_FAULT' // a fault that could not be applied
-  | 'E_FAULT_HEAL'; // a fault that could not be healed (kept in the ledger)
+  | 'E_FAULT_HEAL' // a fault that could not be healed (kept in the ledger)
+  // role images (lab images build) and Node brought to ssh hosts
+  | 'E_ARCH' // an architecture lab cannot build for or bring Node to, or that the engine cannot run
+  | 'E_MIRROR' // the Debian mirror cannot be reached
+  | 'E_IMAGE_BUILD' // building a role image failed
+  | 'E_NODE_FETCH' // the Node binary package could not be fetched from the npm registry
+  | 'E_CHECKSUM'; // a download or a shipped file is not what its checksum says
 
 export class LabError extends Error {
   readonly code: LabErrorCode;

@@ -27,6 +27,7 @@ import { envCommandModule } from './commands/env.js';
 import { serveQuotesCommandModule } from './commands/serve-quotes.js';
 import { superviseCommandModule } from './commands/supervise.js';
 import { faultCommandModule } from './commands/fault.js';
+import { imagesCommandModule } from './commands/images.js';
 
 /** `lab run mergesort --help` for `lab run mergesort --bogus`: the command words before the first flag. */
 function helpCommand(argv: string[], commands: string[]): string {
@@ -46,7 +47,7 @@ function labVersion(): string {
   }
 }
 
-const COMMANDS = [initCommandModule, upCommandModule, statusCommandModule, runCommandModule, reportCommandModule, logsCommandModule, execCommandModule, envCommandModule, downCommandModule, workerCommandModule, callCommandModule, resultCommandModule, purgeCommandModule, serveQuotesCommandModule, superviseCommandModule, faultCommandModule] as CommandModule<GlobalFlags, GlobalFlags>[];
+const COMMANDS = [initCommandModule, upCommandModule, statusCommandModule, runCommandModule, reportCommandModule, logsCommandModule, execCommandModule, envCommandModule, downCommandModule, workerCommandModule, callCommandModule, resultCommandModule, purgeCommandModule, serveQuotesCommandModule, superviseCommandModule, faultCommandModule, imagesCommandModule] as CommandModule<GlobalFlags, GlobalFlags>[];
 
 export async function main(argv: string[] = hideBin(process.argv)): Promise<number> {
   const verbose = argv.includes('--verbose') || argv.includes('-v');

@@ -27,6 +27,7 @@ import {
   type DockerSpec,
   type HostSpec,
   type Mount,
+  type NodeSource,
   type Pool,
   type ProviderKind,
   type RestartPolicy,
@@ -176,6 +177,7 @@ function hostSettings(name: string, roles: Role[], raw: Obj, defaults: Obj, hp: 
   const key = pick('key', isStr);
   const password = pick('password', isStr);
   const sudo = pick('sudo', isBool);
+  const node = pick('node', (v): v is NodeSource => v === 'system' || v === 'ship');
   const concurrency = pick('concurrency', isInt);
   const pool = pick('pool', (v): v is Pool => (POOLS as readonly unknown[]).includes(v));
   const queues = pick('queues', (v): v is string[] => Array.isArray(v) && v.every(isStr));
@@ -190,6 +192,7 @@ function hostSettings(name: string, roles: Role[], raw: Obj, defaults: Obj, hp: 
     queues: [...(queues?.value ?? HOST_DEFAULTS.queues)],
   };
   if (user) host.user = user.value;
+  if (node) host.node = node.value;
   if (port) host.port = port.value;
   else if (provider === 'ssh') host.port = HOST_DEFAULTS.sshPort;
   if (password) {

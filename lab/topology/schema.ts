@@ -50,6 +50,7 @@ const inheritable = {
   key: path,
   password: { type: 'string', minLength: 1, description: 'a non-empty string' },
   sudo: { type: 'boolean', description: 'true or false' },
+  node: { enum: ['system', 'ship'], description: "system (the host's own Node ≥ 20) or ship (lab brings Node 20 for lab's processes only; ssh)" },
   concurrency: { type: 'integer', minimum: 1, maximum: 1024, description: 'an integer from 1 to 1024' },
   pool: { enum: [...POOLS], description: oneOf(POOLS) },
   queues: {

@@ -59,6 +59,9 @@ export const BOOK_ROLES: Readonly<Record<string, readonly Role[]>> = Object.free
 /** Roles that exactly one host must carry (quotes: at most one; when none does, the master host gets it). */
 export const SINGLETON_ROLES: readonly Role[] = ['broker', 'backend', 'master'];
 
+/** Where an ssh host's Node comes from: its own (system), or shipped by lab (ship; also `lab up --install`). */
+export type NodeSource = 'system' | 'ship';
+
 /** Defaults applied when neither the host nor `defaults:` say otherwise. */
 export const HOST_DEFAULTS = Object.freeze({
   sudo: false,
@@ -153,6 +156,8 @@ export interface HostSpec {
   /** Discouraged (a warning is emitted). Free text — never put it on a command line. */
   password?: string;
   sudo: boolean;
+  /** ssh hosts that run lab: `ship` brings Node 20 with the bundle (for lab's processes only); default the host's own. */
+  node?: NodeSource;
   /** Worker processes/threads per workers host (integer ≥ 1). */
   concurrency: number;
   pool: Pool;
