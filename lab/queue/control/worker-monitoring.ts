@@ -176,14 +176,17 @@ export class WorkerMonitoring extends EventEmitter<MonitoringEvents> implements 
 
   /** Was this task terminated by a revoke (its 'lost' outcome is then REVOKED)? */
   terminatedBy(id: string): string | null {
-    return this.terminatedIds.get(id) ?? null;
+    const signal = this.terminatedIds.get(id) ?? null;
+    this.terminatedIds.delete(id);
+    return signal;
   }
 
   finished(h: ReceivedHeaders, outcome: JobOutcome): void {
     const ran = outcome.kind !== 'expired';
     this.requests.done(h.id, ran);
     const signal = this.terminatedIds.get(h.id);
-    this.terminatedIds.delete(h.id);
+    // A 'lost' outcome's entry stays for the worker's terminatedBy(), which takes it.
+    if (outcome.kind !== 'lost') this.terminatedIds.delete(h.id);
     if (!this.dispatcher.enabled('task-succeeded')) return;
     const runtime = outcome.runtimeMs / 1000;
     switch (outcome.kind) {
