@@ -26,6 +26,8 @@ import { execCommandModule } from './commands/exec.js';
 import { envCommandModule } from './commands/env.js';
 import { serveQuotesCommandModule } from './commands/serve-quotes.js';
 import { superviseCommandModule } from './commands/supervise.js';
+import { inspectCommandModule } from './commands/inspect.js';
+import { controlCommandModule } from './commands/control.js';
 
 /** `lab run mergesort --help` for `lab run mergesort --bogus`: the command words before the first flag. */
 function helpCommand(argv: string[], commands: string[]): string {
@@ -45,7 +47,7 @@ function labVersion(): string {
   }
 }
 
-const COMMANDS = [initCommandModule, upCommandModule, statusCommandModule, runCommandModule, reportCommandModule, logsCommandModule, execCommandModule, envCommandModule, downCommandModule, workerCommandModule, callCommandModule, resultCommandModule, purgeCommandModule, serveQuotesCommandModule, superviseCommandModule] as CommandModule<GlobalFlags, GlobalFlags>[];
+const COMMANDS = [initCommandModule, upCommandModule, statusCommandModule, runCommandModule, reportCommandModule, logsCommandModule, execCommandModule, envCommandModule, downCommandModule, workerCommandModule, callCommandModule, resultCommandModule, purgeCommandModule, inspectCommandModule, controlCommandModule, serveQuotesCommandModule, superviseCommandModule] as CommandModule<GlobalFlags, GlobalFlags>[];
 
 export async function main(argv: string[] = hideBin(process.argv)): Promise<number> {
   const verbose = argv.includes('--verbose') || argv.includes('-v');

@@ -290,9 +290,12 @@ export class WorkerMonitoring extends EventEmitter<MonitoringEvents> implements 
     return what;
   }
 
+  /** Replies at once ("pool will grow", as Celery): new prefork children take a moment to start. */
   async poolGrow(n: number): Promise<void> {
-    await this.w.pool.grow(n);
-    await this.w.resizePrefetch(n);
+    void this.w.pool
+      .grow(n)
+      .then(() => this.w.resizePrefetch(n))
+      .catch((err: Error) => this.emit('warning', `pool_grow: ${err.message}`));
   }
 
   poolShrink(n: number): number {
