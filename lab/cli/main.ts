@@ -28,6 +28,9 @@ import { serveQuotesCommandModule } from './commands/serve-quotes.js';
 import { superviseCommandModule } from './commands/supervise.js';
 import { faultCommandModule } from './commands/fault.js';
 import { imagesCommandModule } from './commands/images.js';
+import { inspectCommandModule } from './commands/inspect.js';
+import { controlCommandModule } from './commands/control.js';
+import { dashboardCommandModule } from './commands/dashboard.js';
 
 /** `lab run mergesort --help` for `lab run mergesort --bogus`: the command words before the first flag. */
 function helpCommand(argv: string[], commands: string[]): string {
@@ -47,7 +50,7 @@ function labVersion(): string {
   }
 }
 
-const COMMANDS = [initCommandModule, upCommandModule, statusCommandModule, runCommandModule, reportCommandModule, logsCommandModule, execCommandModule, envCommandModule, downCommandModule, workerCommandModule, callCommandModule, resultCommandModule, purgeCommandModule, serveQuotesCommandModule, superviseCommandModule, faultCommandModule, imagesCommandModule] as CommandModule<GlobalFlags, GlobalFlags>[];
+const COMMANDS = [initCommandModule, upCommandModule, statusCommandModule, runCommandModule, reportCommandModule, logsCommandModule, execCommandModule, envCommandModule, downCommandModule, workerCommandModule, callCommandModule, resultCommandModule, purgeCommandModule, inspectCommandModule, controlCommandModule, dashboardCommandModule, serveQuotesCommandModule, superviseCommandModule, faultCommandModule, imagesCommandModule] as CommandModule<GlobalFlags, GlobalFlags>[];
 
 export async function main(argv: string[] = hideBin(process.argv)): Promise<number> {
   const verbose = argv.includes('--verbose') || argv.includes('-v');

@@ -23,6 +23,9 @@ export interface WorkerCommandOptions {
   hostname?: string;
   prefetchMultiplier?: number;
   acksLate?: boolean;
+  /** -E */
+  taskEvents?: boolean;
+  remoteControl?: boolean;
 }
 
 export async function runWorker(o: WorkerCommandOptions): Promise<number> {
@@ -37,6 +40,8 @@ export async function runWorker(o: WorkerCommandOptions): Promise<number> {
   const overrides: Record<string, unknown> = {};
   if (o.prefetchMultiplier !== undefined) overrides.worker_prefetch_multiplier = o.prefetchMultiplier;
   if (o.acksLate !== undefined) overrides.task_acks_late = o.acksLate;
+  if (o.taskEvents !== undefined) overrides.worker_send_task_events = o.taskEvents;
+  if (o.remoteControl !== undefined) overrides.worker_enable_remote_control = o.remoteControl;
   app.configFromObject(overrides);
   const broker = urls.broker as string;
   const backend = urls.backend;
@@ -80,5 +85,12 @@ export async function runWorker(o: WorkerCommandOptions): Promise<number> {
     };
     process.on('SIGTERM', stop);
     process.on('SIGINT', stop);
+    // `celery control shutdown` / `lab control shutdown`: a warm shutdown, as Celery's WorkerShutdown.
+    worker.once('shutdown', () => {
+      if (signals === 0) {
+        signals++;
+        void worker.stop({ warm: true }).then(finish, finish);
+      }
+    });
   });
 }

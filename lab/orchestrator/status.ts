@@ -3,7 +3,8 @@
  * depth and workers online, from the lab's state.
  */
 import { maskUrl } from '../errors.js';
-import { createBroker, createBackend } from '../queue/index.js';
+import { MailboxClient, createBroker, createBackend, surveyWorkers } from '../queue/index.js';
+import type { WorkerNode } from '../queue/index.js';
 import { login, waitPort } from '../services/service.js';
 import { supervisionOf } from '../services/supervision.js';
 import type { Supervision } from '../services/supervision.js';
@@ -37,6 +38,8 @@ export interface LabStatus {
   services: ServiceStatus[];
   /** consumers: null when the broker cannot count them (Redis). */
   queues: { name: string; messages: number; consumers: number | null }[];
+  /** Workers that answered a remote-control ping, with their pools and active tasks; null: not asked (Redis broker, or it is down). */
+  workers: WorkerNode[] | null;
   broker: string;
   brokerKind: 'rabbitmq' | 'redis';
   backend: string;
@@ -127,14 +130,23 @@ export async function labStatus(lab: OpenLab): Promise<LabStatus> {
   const services = [...external, ...ours, ...own];
   const queueNames = [...new Set(topology.roleHosts('workers').flatMap((h) => h.queues))];
   let queues: LabStatus['queues'] = [];
+  let workers: WorkerNode[] | null = null;
   const brokerOk = services.find((s) => (s.kind === 'lab' && s.service === (kind === 'redis' ? 'redis' : 'rabbitmq')) || (s.kind === 'external' && s.service === 'broker'))?.healthy;
   if (brokerOk) {
     const b = await createBroker(urls.brokerHere);
     try {
-      await b.ready();
-      queues = await Promise.all(queueNames.map((q) => b.stats(q).then((s) => ({ name: q, messages: s.messages, consumers: s.consumers }))));
-    } catch {
-      queues = [];
+      try {
+        await b.ready();
+        queues = await Promise.all(queueNames.map((q) => b.stats(q).then((s) => ({ name: q, messages: s.messages, consumers: s.consumers }))));
+      } catch {
+        queues = [];
+      }
+      // Remote control rides on AMQP exchanges lab does not emulate on Redis.
+      if (typeof b.declareExchange === 'function') {
+        const client = new MailboxClient(b);
+        workers = await surveyWorkers(client).catch(() => null);
+        await client.close();
+      }
     } finally {
       await b.close().catch(() => undefined);
     }
@@ -159,6 +171,7 @@ export async function labStatus(lab: OpenLab): Promise<LabStatus> {
     hosts,
     services,
     queues,
+    workers,
     broker: maskUrl(urls.brokerHere),
     brokerKind: kind,
     backend: maskUrl(urls.backendHere),

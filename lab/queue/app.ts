@@ -20,6 +20,7 @@ import type { ResultBackend } from './backend.js';
 import { createBackend, createBroker } from './transports.js';
 import type { MemoryTransports } from './memory-transports.js';
 import { findTask, registerApp } from './shared-registry.js';
+import { sendSentEvent } from './events/sent-event.js';
 
 export interface AppOptions {
   broker?: string;
@@ -250,6 +251,7 @@ export class App implements Sender {
     await this.ensureQueue(broker, route.queue);
     const confirmed = broker.publish(message, route);
     confirmed.catch(() => undefined); // observed by whoever holds it (AsyncResult.sent, publish())
+    if (this.config.taskSendSentEvent) void sendSentEvent(broker, message, route);
     return { confirmed };
   }
 

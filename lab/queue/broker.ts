@@ -9,6 +9,27 @@ export interface QueueDeclaration {
   routingKey?: string;
   /** x-max-priority; only then does the broker honour message priorities (as RabbitMQ does). */
   maxPriority?: number;
+  /**
+   * The rest is for the monitoring protocols' queues (kombu's pidbox and event queues), which differ from task
+   * queues: defaults are Celery's task-queue declaration (durable, not auto-delete, a durable direct exchange).
+   */
+  exchangeType?: ExchangeType;
+  exchangeDurable?: boolean;
+  durable?: boolean;
+  autoDelete?: boolean;
+  /** x-expires: the queue is deleted after this long unused (ms). */
+  expiresMs?: number;
+  /** x-message-ttl: messages older than this are dropped (ms). */
+  messageTtlMs?: number;
+}
+
+export type ExchangeType = 'direct' | 'fanout' | 'topic';
+
+/** An exchange published to without a queue of lab's own behind it (remote-control replies, events). */
+export interface ExchangeDeclaration {
+  name: string;
+  type: ExchangeType;
+  durable: boolean;
 }
 
 export interface Route {
@@ -94,4 +115,9 @@ export interface Broker extends Connection {
   stats(queue: string): Promise<QueueStats>;
   /** Remove a queue declared with `declare`, and the exchange of its name if declare made one. */
   deleteQueue(queue: string): Promise<void>;
+  /**
+   * Declare an exchange (fanout, topic) for Celery's monitoring protocols — remote control and events. Absent where
+   * the adapter cannot route that way (memory, Redis): callers then say remote control / events are unavailable.
+   */
+  declareExchange?(exchange: ExchangeDeclaration): Promise<void>;
 }

@@ -32,6 +32,12 @@ export interface AppConfig {
   include: string[];
   /** Celery's broker_transport_options; lab reads confirm_publish (AMQP publisher confirms, default true). */
   brokerTransportOptions: Record<string, unknown>;
+  /** -E: workers send task events (celeryev). */
+  workerSendTaskEvents: boolean;
+  /** Clients send a task-sent event per task. */
+  taskSendSentEvent: boolean;
+  /** Workers join the `celery` remote-control mailbox. */
+  workerEnableRemoteControl: boolean;
 }
 
 export function defaultConfig(): AppConfig {
@@ -54,6 +60,9 @@ export function defaultConfig(): AppConfig {
     taskMaxRetries: 3,
     include: [],
     brokerTransportOptions: {},
+    workerSendTaskEvents: false,
+    taskSendSentEvent: false,
+    workerEnableRemoteControl: true,
   };
 }
 
@@ -82,6 +91,9 @@ alias('taskDefaultRetryDelay', 'int', 'task_default_retry_delay', 'CELERY_DEFAUL
 alias('taskMaxRetries', 'int', 'task_max_retries');
 alias('include', 'string-list', 'CELERY_INCLUDE', 'imports', 'CELERY_IMPORTS');
 alias('brokerTransportOptions', 'object', 'broker_transport_options', 'BROKER_TRANSPORT_OPTIONS');
+alias('workerSendTaskEvents', 'boolean', 'worker_send_task_events', 'CELERY_SEND_EVENTS', 'CELERYD_SEND_EVENTS');
+alias('taskSendSentEvent', 'boolean', 'task_send_sent_event', 'CELERY_SEND_TASK_SENT_EVENT');
+alias('workerEnableRemoteControl', 'boolean', 'worker_enable_remote_control', 'CELERY_ENABLE_REMOTE_CONTROL');
 
 function bad(key: string, expected: string, value: unknown, source: string | undefined): ConfigError {
   return new ConfigError(`expected ${expected}, got ${JSON.stringify(value) ?? String(value)}`, { file: source, field: key });

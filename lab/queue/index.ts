@@ -31,3 +31,11 @@ export { createBroker, createBackend } from './transports.js';
 export type { Connection } from './connection.js';
 export type { Broker, Delivery, QueueDeclaration } from './broker.js';
 export type { ResultBackend, TaskMeta, TaskState } from './backend.js';
+
+// Celery's monitoring protocols: remote control (kombu's pidbox) and events.
+export { MailboxClient, MailboxUnavailableError } from './control/mailbox-client.js';
+export type { BroadcastOptions, NodeReply } from './control/mailbox-client.js';
+export { EventReceiver } from './events/event-receiver.js';
+export type { CeleryEvent } from './events/event-protocol.js';
+export { surveyWorkers } from './control/cluster-survey.js';
+export type { WorkerNode } from './control/cluster-survey.js';

@@ -26,6 +26,7 @@ import { ChildPool } from './pool/child-pool.js';
 import { InlinePool } from './pool/inline-pool.js';
 import { loadTaskModules } from './pool/executor.js';
 import type { Job, JobOutcome, Pool, PoolKind } from './pool/job.js';
+import { WorkerMonitoring } from './control/worker-monitoring.js';
 
 export interface WorkerOptions {
   queues?: string[];
@@ -47,6 +48,10 @@ export interface WorkerOptions {
   maxPendingResults?: number;
   /** How long a result store may wait before the worker says, once per outage, that results are delayed. Default 10 s. */
   storeDelayWarningMs?: number;
+  /** -E: send task events (default: the app's worker_send_task_events). */
+  sendTaskEvents?: boolean;
+  /** Join the `celery` remote-control mailbox (default: worker_enable_remote_control, true). */
+  remoteControl?: boolean;
 }
 
 export interface WorkerStats {
@@ -63,7 +68,8 @@ export class Worker extends EventEmitter {
   readonly concurrency: number;
   readonly poolKind: PoolKind;
   readonly hostname: string;
-  readonly prefetch: number;
+  /** The task consumer's window; pool_grow / pool_shrink change it (Celery's _update_prefetch_count). */
+  prefetch: number;
   readonly stats: WorkerStats = { received: 0, succeeded: 0, failed: 0, retried: 0, rejected: 0, active: 0 };
   private readonly include: string[];
   private readonly log: WorkerLogger;
@@ -84,6 +90,9 @@ export class Worker extends EventEmitter {
   private onConnectionError: ((err: Error) => void) | null = null;
   /** Set by a cold stop: outcomes that arrive afterwards are dropped (their messages went back to the queue). */
   private cold = false;
+  /** Remote control and events (control/worker-monitoring.ts); null until started. */
+  private monitoring: WorkerMonitoring | null = null;
+  private readonly monitoringOptions: { taskEvents: boolean; remoteControl: boolean };
 
   constructor(
     readonly app: App,
@@ -100,6 +109,7 @@ export class Worker extends EventEmitter {
     this.clock = options.clock ?? realClock;
     this.inHand = new Permits(Math.max(1, options.maxPendingResults ?? 1000));
     this.storeDelayWarningMs = options.storeDelayWarningMs ?? 10_000;
+    this.monitoringOptions = { taskEvents: options.sendTaskEvents ?? app.config.workerSendTaskEvents, remoteControl: options.remoteControl ?? app.config.workerEnableRemoteControl };
   }
 
   /** Pids of prefork pool children (empty for other pools). */
@@ -135,12 +145,51 @@ export class Worker extends EventEmitter {
     try {
       for (const q of this.queues) await this.app.ensureQueue(broker, q);
       this.consumer = await broker.consume(this.queues, { prefetch: this.prefetch, tag: this.hostname }, (d) => this.onDelivery(d));
+      this.monitoring = await this.startMonitoring(broker, this.pool);
     } catch (err) {
       await this.pool.close(true).catch(() => undefined);
       this.pool = null;
       throw err;
     }
     this.log.log('info', `${this.hostname} ready. (${this.poolKind} pool, concurrency ${this.concurrency}, queues ${this.queues.join(', ')})`);
+  }
+
+  /** Remote control and events, if the broker can carry them; hooks into this worker through WorkerInternals. */
+  private async startMonitoring(broker: Broker, pool: Pool): Promise<WorkerMonitoring | null> {
+    const { taskEvents, remoteControl } = this.monitoringOptions;
+    if (!taskEvents && !remoteControl) return null;
+    const multiplier = Math.max(1, Math.round(this.prefetch / this.concurrency));
+    const m = new WorkerMonitoring(
+      {
+        hostname: this.hostname,
+        app: this.app,
+        broker,
+        pool,
+        queues: this.queues,
+        prefetch: () => this.prefetch,
+        resizePrefetch: async (delta) => {
+          this.prefetch = Math.max(multiplier, this.prefetch + delta * multiplier);
+          await this.consumer?.setPrefetch(this.prefetch + this.held.size);
+        },
+        consume: async (queue) => {
+          await this.app.ensureQueue(broker, queue);
+          return broker.consume([queue], { prefetch: this.prefetch, tag: this.hostname }, (d) => this.onDelivery(d));
+        },
+        requestShutdown: (reason) => this.emit('shutdown', reason),
+      },
+      { taskEvents, remoteControl, version: LAB_VERSION },
+    );
+    m.on('warning', (msg) => this.log.log('warning', msg));
+    m.on('info', (msg) => this.log.log('info', msg));
+    await m.start();
+    return m;
+  }
+
+  /** A task revoked before it ran: REVOKED in the backend, acked, not run (Celery's "Discarding revoked task"). */
+  private discardRevoked(d: Delivery, h: ReceivedHeaders): void {
+    this.log.log('info', `Discarding revoked task: ${h.task}[${h.id}]`);
+    this.monitoring?.discarded(h, false);
+    this.track(this.store(h, 'REVOKED', toExceptionInfo(celeryException('TaskRevokedError', 'revoked')), null).finally(() => d.ack()));
   }
 
   private report(err: Error): void {
@@ -188,6 +237,10 @@ export class Worker extends EventEmitter {
       return;
     }
     const now = this.clock.now();
+    if (this.monitoring?.received(h, d, h.eta !== null && h.eta.getTime() > now)) {
+      this.discardRevoked(d, h);
+      return;
+    }
     if (h.eta && h.eta.getTime() > now) {
       this.log.log('info', `Received task: ${h.task}[${h.id}]  ETA:[${isoWithOffset(h.eta)}]`);
       // Held unacked until due; widen the window so held tasks do not starve the others (Celery does the same).
@@ -229,9 +282,12 @@ export class Worker extends EventEmitter {
     if (h.expires && h.expires.getTime() <= Date.now()) {
       this.log.log('info', `Discarding revoked task: ${h.task}[${h.id}] (expired)`);
       await this.store(h, 'REVOKED', toExceptionInfo(celeryException('TaskRevokedError', 'expired')), null);
+      this.monitoring?.discarded(h, true);
       d.ack();
       return;
     }
+    // Revoked while it waited (for its ETA, or for room in hand): not run.
+    if (this.monitoring?.revoked.has(h.id)) return this.discardRevoked(d, h);
     const acksLate = task.options.acksLate ?? this.app.config.taskAcksLate;
     const job: Job = {
       seq: 0,
@@ -259,11 +315,13 @@ export class Worker extends EventEmitter {
     try {
       // Acked when a pool slot takes it, as Celery does — not on arrival: the prefetch window then really bounds what
       // this worker holds, and a task still waiting for a slot goes back to the queue if the worker dies.
-      outcome = await this.pool!.run(job, acksLate ? undefined : () => d.ack());
+      const ack = acksLate ? undefined : () => d.ack();
+      outcome = await this.pool!.run(job, this.monitoring ? this.monitoring.starting(h, job, ack) : ack);
     } finally {
       this.stats.active--;
     }
     if (this.cold) return;
+    this.monitoring?.finished(h, outcome);
     // When the task ran, by this host's clock (epoch seconds, like Python's time.time()): kept in the result so a
     // master can tell queue wait, compute and result transfer apart. Python peers ignore the extra keys.
     const finished = Date.now();
@@ -302,6 +360,13 @@ export class Worker extends EventEmitter {
         break;
       }
       case 'lost': {
+        const signal = this.monitoring?.terminatedBy(h.id);
+        if (signal) {
+          // revoke --terminate: REVOKED, as Celery marks a terminated task.
+          this.log.log('info', `Task ${h.task}[${h.id}] terminated (${signal})`);
+          await this.store(h, 'REVOKED', toExceptionInfo(celeryException('TaskRevokedError', 'terminated')), null);
+          break;
+        }
         if (acksLate && (task.options.rejectOnWorkerLost ?? this.app.config.taskRejectOnWorkerLost)) {
           this.log.log('warning', `Task ${h.task}[${h.id}]: ${outcome.exc.exc_type}; returned to the queue`);
           d.reject(true);
@@ -452,6 +517,9 @@ export class Worker extends EventEmitter {
   async stop({ warm = true }: { warm?: boolean } = {}): Promise<void> {
     if (this.stopping && warm) return;
     this.stopping = true;
+    const monitoring = this.monitoring;
+    this.monitoring = null;
+    await monitoring?.stop();
     for (const timer of this.held.values()) timer.clear();
     if (warm) {
       // No new deliveries; what this worker holds stays its own to finish (or, for ETA tasks, to hand back).
@@ -478,6 +546,8 @@ export class Worker extends EventEmitter {
 }
 
 let nextSeq = 1;
+/** For worker events' sw_ver and `report`. */
+const LAB_VERSION = '0.1.0';
 
 function oneLine(text: string): string {
   return text.replace(/\s*\n\s*/g, ' ');

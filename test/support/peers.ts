@@ -152,8 +152,8 @@ export async function startLabWorker(options: { module: string; queue: string; b
 }
 
 /** `python3 -m celery -A pytasks worker -Q <queue> -c N` in the fixture directory; resolves once it logs "ready.". */
-export async function startPythonWorker(options: { queue: string; concurrency?: number; env?: NodeJS.ProcessEnv; name?: string }): Promise<Peer> {
-  const args = ['-m', 'celery', '-A', 'pytasks', 'worker', '-Q', options.queue, '-c', String(options.concurrency ?? 2), '--loglevel', 'info', '--without-mingle', '--without-gossip', '--without-heartbeat', '-n', options.name ?? `py-${options.queue}@%h`];
+export async function startPythonWorker(options: { queue: string; concurrency?: number; env?: NodeJS.ProcessEnv; name?: string; module?: string }): Promise<Peer> {
+  const args = ['-m', 'celery', '-A', options.module ?? 'pytasks', 'worker', '-Q', options.queue, '-c', String(options.concurrency ?? 2), '--loglevel', 'info', '--without-mingle', '--without-gossip', '--without-heartbeat', '-n', options.name ?? `py-${options.queue}@%h`];
   const peer = startPeer(`Python Celery worker (${options.queue})`, PYTHON, args, { cwd: INTEROP_FIXTURES, env: { PYTHONDONTWRITEBYTECODE: '1', ...options.env } });
   await peer.waitFor(/celery@?\S* ready\.|\bready\.$/m, 60_000);
   return peer;

@@ -32,6 +32,12 @@ export const statusCommandModule: CommandModule<GlobalFlags, GlobalFlags & Hosts
         process.stdout.write(`${hosts.toString()}\n${services.toString()}\n`);
         const unsupervised = [...new Set(s.services.filter((v) => v.supervision?.mode === 'none').map((v) => v.host))];
         if (unsupervised.length > 0) process.stdout.write(`unsupervised on ${unsupervised.join(', ')}: nothing restarts a service that exits there (no lab and no systemd on the host)\n`);
+        if (s.workers) {
+          // Who answered a remote-control ping (lab and Python workers), with their pools and what they run now.
+          const workers = new Table({ head: ['worker', 'pool', 'concurrency', 'processed', 'active tasks'], style });
+          for (const w of s.workers) workers.push([w.hostname, w.pool ?? '—', w.concurrency ?? '—', w.processed ?? '—', w.active.length ? w.active.map((t) => `${t.name}[${t.id.slice(0, 8)}]`).join('\n') : '—']);
+          process.stdout.write(s.workers.length ? `${workers.toString()}\n` : 'workers: none answered a ping\n');
+        }
         for (const q of s.queues) process.stdout.write(`queue ${q.name}: ${q.messages} waiting, ${q.consumers === null ? 'consumers unknown' : `${q.consumers} consumer${q.consumers === 1 ? '' : 's'}`}\n`);
         const brokerWhat = s.brokerKind === 'redis' ? ` (Redis${s.versions.redis ? ` ${s.versions.redis}` : ''}, a database of the backend's)` : s.versions.rabbitmq ? ` (RabbitMQ ${s.versions.rabbitmq})` : '';
         process.stdout.write(`broker ${s.broker}${brokerWhat} · backend ${s.backend}${s.versions.redis ? ` (Redis ${s.versions.redis})` : ''}\n`);

@@ -16,6 +16,8 @@ interface WorkerFlags extends GlobalFlags, ConnectionFlags {
   hostname?: string;
   'prefetch-multiplier'?: number;
   'acks-late'?: boolean;
+  'task-events'?: boolean;
+  'without-remote-control'?: boolean;
 }
 
 export const workerCommandModule: CommandModule<GlobalFlags, WorkerFlags> = {
@@ -32,6 +34,8 @@ export const workerCommandModule: CommandModule<GlobalFlags, WorkerFlags> = {
       .option('hostname', { alias: 'n', type: 'string', describe: 'node name (default: celery@<hostname>)' })
       .option('prefetch-multiplier', { type: 'number', describe: 'prefetch = concurrency × this (default 4)' })
       .option('acks-late', { type: 'boolean', describe: 'ack after the task ran, not when it is received' })
+      .option('task-events', { alias: 'E', type: 'boolean', describe: 'send task events (celery events, lab dashboard); worker_send_task_events' })
+      .option('without-remote-control', { type: 'boolean', describe: 'do not join the celery remote-control mailbox (celery inspect/control, lab inspect/control/status)' })
       .example('$0 worker -A scenarios -c 2', "serve the book's tasks (test.echo, currency.get_rate, mergesort.sort)")
       .example('$0 worker -A ./tasks.js -Q queue1 --loglevel debug', 'your tasks, from queue1')
       .example('$0 worker -A ./tasks.js --config ./config.js -v', "the book's config_from_object('config'): URLs and settings from config.js; -v says where the URLs came from") as never,
@@ -64,6 +68,8 @@ export const workerCommandModule: CommandModule<GlobalFlags, WorkerFlags> = {
       hostname: argv.hostname,
       prefetchMultiplier: pm,
       acksLate: argv['acks-late'],
+      taskEvents: argv['task-events'],
+      remoteControl: argv['without-remote-control'] ? false : undefined,
     });
   },
 };

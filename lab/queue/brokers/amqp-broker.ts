@@ -32,7 +32,7 @@ import { ConnectionBase } from '../connection.js';
 import { backoffDelay, backoffPolicy } from '../../backoff.js';
 import type { BackoffPolicy } from '../../backoff.js';
 import { FULL_FEATURES } from '../broker.js';
-import type { Broker, ConsumeOptions, Consumer, DeliveryHandler, QueueDeclaration, QueueStats, Route } from '../broker.js';
+import type { Broker, ConsumeOptions, ExchangeDeclaration, Consumer, DeliveryHandler, QueueDeclaration, QueueStats, Route } from '../broker.js';
 import type { Message } from '../protocol.js';
 import { Fifo } from './fifo.js';
 import { amqpCode, connectError, isConnectionLoss, operationError, reasonOf } from './amqp-errors.js';
@@ -147,6 +147,8 @@ export class AmqpBroker extends ConnectionBase implements Broker, ConsumerHost {
   /** Declarations made through this broker, re-declared after a reconnect (keyed by queue/exchange/key). */
   readonly #topology = new Map<string, QueueDeclaration>();
   readonly #consumers = new Set<AmqpConsumer>();
+  /** Exchanges declared on their own (monitoring), re-declared after a reconnect: a broker restart loses transient ones. */
+  readonly #exchanges = new Map<string, ExchangeDeclaration>();
 
   /** Publishes not yet written: re-sends (older) first, then new ones. */
   readonly #retry = new Fifo<PublishJob>();
@@ -255,6 +257,7 @@ export class AmqpBroker extends ConnectionBase implements Broker, ConsumerHost {
     try {
       if (this.#closing) throw this.#closedError();
       const pub = await this.#openPublishChannel(conn);
+      for (const x of this.#exchanges.values()) await this.#declareExchangeOn(conn, x);
       for (const decl of this.#topology.values()) await this.#declareOn(conn, decl);
       for (const c of [...this.#consumers]) {
         try {
@@ -523,7 +526,7 @@ export class AmqpBroker extends ConnectionBase implements Broker, ConsumerHost {
   async declare(decl: QueueDeclaration): Promise<void> {
     const exchange = decl.exchange ?? decl.name;
     const routingKey = decl.routingKey ?? decl.name;
-    const normalized: QueueDeclaration = { name: decl.name, exchange, routingKey, maxPriority: decl.maxPriority };
+    const normalized: QueueDeclaration = { ...decl, exchange, routingKey };
     await this.#operate(`declare queue ${decl.name}`, (conn) => this.#declareOn(conn, normalized));
     this.#topology.set(`${decl.name}\u0000${exchange}\u0000${routingKey}`, normalized);
   }
@@ -531,15 +534,28 @@ export class AmqpBroker extends ConnectionBase implements Broker, ConsumerHost {
   async #declareOn(conn: ChannelModel, decl: QueueDeclaration): Promise<void> {
     await this.#withChannel(conn, async (ch) => {
       const exchange = decl.exchange ?? decl.name;
-      if (exchange) await ch.assertExchange(exchange, 'direct', { durable: true, autoDelete: false });
+      if (exchange) await ch.assertExchange(exchange, decl.exchangeType ?? 'direct', { durable: decl.exchangeDurable ?? true, autoDelete: false });
+      const args: Record<string, number> = {};
+      if (decl.maxPriority) args['x-max-priority'] = decl.maxPriority;
+      if (decl.expiresMs) args['x-expires'] = Math.round(decl.expiresMs);
+      if (decl.messageTtlMs) args['x-message-ttl'] = Math.round(decl.messageTtlMs);
       await ch.assertQueue(decl.name, {
-        durable: true,
+        durable: decl.durable ?? true,
         exclusive: false,
-        autoDelete: false,
-        arguments: decl.maxPriority ? { 'x-max-priority': decl.maxPriority } : undefined,
+        autoDelete: decl.autoDelete ?? false,
+        arguments: Object.keys(args).length ? args : undefined,
       });
       if (exchange) await ch.bindQueue(decl.name, exchange, decl.routingKey ?? decl.name);
     });
+  }
+
+  async declareExchange(x: ExchangeDeclaration): Promise<void> {
+    await this.#operate(`declare exchange ${x.name}`, (conn) => this.#declareExchangeOn(conn, x));
+    this.#exchanges.set(x.name, x);
+  }
+
+  async #declareExchangeOn(conn: ChannelModel, x: ExchangeDeclaration): Promise<void> {
+    await this.#withChannel(conn, async (ch) => void (await ch.assertExchange(x.name, x.type, { durable: x.durable, autoDelete: false })));
   }
 
   async purge(queue: string): Promise<number> {
@@ -560,7 +576,8 @@ export class AmqpBroker extends ConnectionBase implements Broker, ConsumerHost {
     for (const [k, d] of this.#topology) {
       if (d.name !== queue) continue;
       this.#topology.delete(k);
-      if (d.exchange) exchanges.add(d.exchange);
+      // A monitoring queue (typed exchange) is bound to a shared exchange (celery.pidbox, celeryev): never delete that.
+      if (d.exchange && !d.exchangeType) exchanges.add(d.exchange);
     }
     await this.#operate(`delete queue ${queue}`, (conn) => this.#withChannel(conn, async (ch) => void (await ch.deleteQueue(queue))));
     for (const x of exchanges) await this.#deleteExchange(x);

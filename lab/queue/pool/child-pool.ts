@@ -19,6 +19,8 @@ interface ChildHandle {
   readonly pid: number | null;
   post(msg: ParentMessage): void;
   kill(): void;
+  /** Send a signal (revoke --terminate); a thread can only be terminated. */
+  signal(sig: NodeJS.Signals): void;
   onMessage(h: (msg: ChildMessage) => void): void;
   /** Resolves once, with why the child went away. */
   readonly exited: Promise<string>;
@@ -33,6 +35,7 @@ function spawnThread(include: string[]): ChildHandle {
     pid: null,
     post: (msg) => t.postMessage(msg),
     kill: () => void t.terminate(),
+    signal: () => void t.terminate(),
     onMessage: (h) => t.on('message', h),
     exited,
   };
@@ -50,6 +53,7 @@ function spawnProcess(include: string[]): ChildHandle {
       if (c.connected) c.send(msg);
     },
     kill: () => void c.kill('SIGKILL'),
+    signal: (sig) => void c.kill(sig),
     onMessage: (h) => c.on('message', (m) => h(m as ChildMessage)),
     exited,
   };
@@ -63,17 +67,21 @@ interface Slot {
   resolve: ((o: JobOutcome) => void) | null;
   hardTimer: NodeJS.Timeout | null;
   killedFor: string | null;
+  /** Set by terminate(): the signal a revoke sent to this slot's job. */
+  terminatedBy: string | null;
+  /** Shrinking: leave once idle, without a replacement. */
+  retiring: boolean;
 }
 
 export class ChildPool extends EventEmitter implements Pool {
   private readonly slots: Slot[] = [];
-  private readonly waiting: { job: Job; resolve: (o: JobOutcome) => void; onStart?: () => void }[] = [];
+  private readonly waiting: { job: Job; resolve: (o: JobOutcome) => void; onStart?: (pid: number | null) => void }[] = [];
   private closing = false;
   private respawnFailures = 0;
 
   constructor(
     readonly kind: Extract<PoolKind, 'prefork' | 'threads'>,
-    readonly concurrency: number,
+    public concurrency: number,
     private readonly include: string[],
   ) {
     super();
@@ -94,7 +102,7 @@ export class ChildPool extends EventEmitter implements Pool {
 
   private spawn(): Promise<void> {
     const handle = this.kind === 'threads' ? spawnThread(this.include) : spawnProcess(this.include);
-    const slot: Slot = { handle, ready: false, job: null, startedAt: 0, resolve: null, hardTimer: null, killedFor: null };
+    const slot: Slot = { handle, ready: false, job: null, startedAt: 0, resolve: null, hardTimer: null, killedFor: null, terminatedBy: null, retiring: false };
     this.slots.push(slot);
     return new Promise<void>((resolve, reject) => {
       handle.onMessage((msg) => {
@@ -113,12 +121,12 @@ export class ChildPool extends EventEmitter implements Pool {
         const wasReady = slot.ready;
         this.slots.splice(this.slots.indexOf(slot), 1);
         if (slot.job) {
-          const type = slot.killedFor ? 'TimeLimitExceeded' : 'WorkerLostError';
-          const message = slot.killedFor ?? `Worker exited prematurely: ${reason}.`;
+          const type = slot.terminatedBy ? 'Terminated' : slot.killedFor ? 'TimeLimitExceeded' : 'WorkerLostError';
+          const message = slot.terminatedBy ? `Terminated(${slot.terminatedBy})` : (slot.killedFor ?? `Worker exited prematurely: ${reason}.`);
           this.finish(slot, { kind: 'lost', exc: toExceptionInfo(celeryException(type, message)), runtimeMs: performance.now() - slot.startedAt });
         }
         if (!wasReady) reject(new Error(`pool child failed to start: ${reason}`));
-        if (!this.closing && wasReady) this.respawn();
+        if (!this.closing && wasReady && !slot.retiring) this.respawn();
       });
     });
   }
@@ -136,7 +144,7 @@ export class ChildPool extends EventEmitter implements Pool {
     }, delay).unref();
   }
 
-  run(job: Job, onStart?: () => void): Promise<JobOutcome> {
+  run(job: Job, onStart?: (pid: number | null) => void): Promise<JobOutcome> {
     return new Promise((resolve) => {
       this.waiting.push({ job, resolve, onStart });
       this.pump();
@@ -145,10 +153,10 @@ export class ChildPool extends EventEmitter implements Pool {
 
   private pump(): void {
     while (this.waiting.length > 0) {
-      const slot = this.slots.find((s) => s.ready && !s.job);
+      const slot = this.slots.find((s) => s.ready && !s.job && !s.retiring);
       if (!slot) return;
       const { job, resolve, onStart } = this.waiting.shift()!;
-      onStart?.();
+      onStart?.(slot.handle.pid);
       if (expiredJob(job)) {
         resolve({ kind: 'expired', runtimeMs: 0 });
         continue;
@@ -157,6 +165,7 @@ export class ChildPool extends EventEmitter implements Pool {
       slot.resolve = resolve;
       slot.startedAt = performance.now();
       slot.killedFor = null;
+      slot.terminatedBy = null;
       if (job.hardTimeLimit) {
         slot.hardTimer = setTimeout(() => {
           slot.killedFor = `TimeLimitExceeded(${job.hardTimeLimit})`;
@@ -174,7 +183,36 @@ export class ChildPool extends EventEmitter implements Pool {
     slot.resolve = null;
     slot.hardTimer = null;
     resolve?.(outcome);
+    if (slot.retiring) slot.handle.post({ type: 'shutdown' });
     this.pump();
+  }
+
+  /** Pool growth by remote control (pool_grow): n more children. */
+  async grow(n: number): Promise<void> {
+    this.concurrency += n;
+    await Promise.all(Array.from({ length: n }, () => this.spawn()));
+  }
+
+  /** pool_shrink: n children leave (idle ones now, busy ones after their job); at least one stays. */
+  shrink(n: number): number {
+    const staying = this.slots.filter((s) => !s.retiring);
+    const leaving = Math.min(n, staying.length - 1);
+    const order = [...staying.filter((s) => !s.job), ...staying.filter((s) => s.job)];
+    for (const slot of order.slice(0, Math.max(0, leaving))) {
+      slot.retiring = true;
+      if (!slot.job) slot.handle.post({ type: 'shutdown' });
+    }
+    this.concurrency -= Math.max(0, leaving);
+    return Math.max(0, leaving);
+  }
+
+  /** revoke --terminate: signal the child running job `seq` (prefork: that signal; threads: terminated). */
+  terminate(seq: number, signal: NodeJS.Signals): 'terminated' | 'unknown' {
+    const slot = this.slots.find((s) => s.job?.seq === seq);
+    if (!slot) return 'unknown';
+    slot.terminatedBy = signal;
+    slot.handle.signal(signal);
+    return 'terminated';
   }
 
   async close(force = false): Promise<void> {

@@ -39,7 +39,8 @@ function appOf(task: Task): App | undefined {
   return undefined;
 }
 
-export async function execute(job: Job): Promise<JobOutcome> {
+/** `abort`: the async pool's revoke --terminate, which can only signal the task (its AbortSignal aborts). */
+export async function execute(job: Job, abort?: AbortSignal): Promise<JobOutcome> {
   const t0 = performance.now();
   const elapsed = (): number => performance.now() - t0;
   let embed: Embed | null = null;
@@ -56,6 +57,7 @@ export async function execute(job: Job): Promise<JobOutcome> {
     return { kind: 'failure', exc: toExceptionInfo(celeryException('NotRegistered', `'${job.task}'`)), traceback: null, runtimeMs: elapsed(), embed };
   }
   const controller = new AbortController();
+  abort?.addEventListener('abort', () => controller.abort(abort.reason), { once: true });
   let softTimer: NodeJS.Timeout | undefined;
   if (job.softTimeLimit) {
     softTimer = setTimeout(() => controller.abort(celeryException('SoftTimeLimitExceeded', `SoftTimeLimitExceeded(${job.softTimeLimit})`)), job.softTimeLimit * 1000);

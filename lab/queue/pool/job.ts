@@ -41,10 +41,18 @@ export interface Pool {
    * Run a job on the next free slot (queued in order if all are busy). Never rejects: failures are outcomes.
    * `onStart` is called when a slot takes the job — the moment Celery acks a task (not when it merely arrives).
    */
-  run(job: Job, onStart?: () => void): Promise<JobOutcome>;
+  run(job: Job, onStart?: (pid: number | null) => void): Promise<JobOutcome>;
   /** Jobs running or waiting for a slot. */
   readonly active: number;
   /** Stop the children. force = do not wait for running jobs. */
   close(force?: boolean): Promise<void>;
+  /**
+   * revoke --terminate of a running job: prefork sends the signal to its child, threads terminate the thread (the
+   * job ends as a 'lost' outcome with exc_type Terminated); the async pool can only abort the task's AbortSignal.
+   */
+  terminate(seq: number, signal: NodeJS.Signals): 'terminated' | 'signalled' | 'unknown';
+  /** pool_grow / pool_shrink (shrink returns how many leave; one child always stays). */
+  grow(n: number): Promise<void>;
+  shrink(n: number): number;
   on(event: 'error', listener: (err: Error) => void): this;
 }

@@ -1,0 +1,110 @@
+/**
+ * `lab inspect` / `lab control` against lab workers on the real RabbitMQ (the Python side of the protocol is in
+ * test/interop/celery-monitoring…), and the events a lab client sends (task-sent) as lab's EventReceiver sees them.
+ */
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { App, EventReceiver, TaskRevokedError, TaskFailedError } from '../../lab/queue/index.js';
+import type { CeleryEvent } from '../../lab/queue/index.js';
+import { RABBITMQ_URL, REDIS_URL, rabbitmq, redis } from '../support/prereq.js';
+import { startLabWorker } from '../support/peers.js';
+import type { Peer } from '../support/peers.js';
+import { lab } from '../support/cli.js';
+
+const RUN = randomBytes(4).toString('hex');
+const QUEUE = `lab-inspect-${RUN}`;
+const NODE = `lab-inspect-${RUN}@test`;
+const TASKS = fileURLToPath(new URL('../fixtures/interop/tasks.js', import.meta.url));
+let worker: Peer | null = null;
+let app: App | null = null;
+
+async function ready(t: test.TestContext): Promise<App | null> {
+  if (!((await rabbitmq(t)) && (await redis(t)))) return null;
+  if (!app) {
+    app = new App(`inspect-${RUN}`, { broker: RABBITMQ_URL, backend: REDIS_URL, config: { task_default_queue: QUEUE, result_expires: 120, task_send_sent_event: true } });
+    await app.ensureQueue(await app.getBroker(), QUEUE);
+    // The async pool: revoke --terminate can only signal there, and the reply says so.
+    worker = await startLabWorker({ module: TASKS, queue: QUEUE, broker: RABBITMQ_URL, backend: REDIS_URL, pool: 'async', extra: ['-n', NODE] });
+  }
+  return app;
+}
+
+test.after(async () => {
+  await worker?.stop();
+  if (app) {
+    const b = await app.getBroker().catch(() => null);
+    await b?.purge(QUEUE).catch(() => undefined);
+    await b?.deleteQueue(QUEUE).catch(() => undefined);
+    await app.close();
+  }
+});
+
+const cli = (...args: string[]) => lab([...args, '--broker', RABBITMQ_URL, '-d', NODE], { timeoutMs: 30_000 });
+
+test('lab inspect ping / stats / active; lab control revoke --terminate on the async pool signals and says so', async (t) => {
+  const a = await ready(t);
+  if (!a) return;
+  const ping = await cli('inspect', 'ping', '--json');
+  assert.equal(ping.code, 0, ping.stderr);
+  assert.deepEqual(JSON.parse(ping.stdout), { [NODE]: { ok: 'pong' } });
+  const text = await cli('inspect', 'ping');
+  assert.match(text.stdout, new RegExp(`->  ${NODE}: OK\\n    pong\\n\\n1 node online\\.`));
+  const stats = JSON.parse((await cli('inspect', 'stats', '--json')).stdout) as Record<string, { pool: Record<string, unknown> }>;
+  assert.equal(stats[NODE].pool.implementation, 'lab:async');
+
+  // Long enough to inspect and signal it; short enough that the warm shutdown at the end waits little for it.
+  const r = await a.sendTask('interop.sleep', [6_000]);
+  let active: { id: string }[] = [];
+  for (let i = 0; i < 40 && !active.some((x) => x.id === r.id); i++) {
+    active = (JSON.parse((await cli('inspect', 'active', '--json')).stdout) as Record<string, { id: string }[]>)[NODE];
+    if (!active.some((x) => x.id === r.id)) await new Promise((res) => setTimeout(res, 250));
+  }
+  assert.ok(active.some((x) => x.id === r.id), 'the running task shows in lab inspect active');
+  const rev = await cli('control', 'revoke', r.id, '--terminate', '--json');
+  assert.equal(rev.code, 0, rev.stderr);
+  assert.deepEqual(JSON.parse(rev.stdout), [{ [NODE]: { ok: `signalled (async pool: a task can only be aborted, not killed): ${r.id}` } }]);
+  // interop.sleep ignores its signal: it runs on; what the async pool can do is say so, not kill it.
+  await assert.rejects(r.get({ timeout: 1 }), (e: unknown) => !(e instanceof TaskRevokedError) && !(e instanceof TaskFailedError));
+});
+
+test('usage mistakes exit 2; no reply exits 1', async (t) => {
+  if (!(await ready(t))) return;
+  const unknown = await cli('inspect', 'objgraph');
+  assert.equal(unknown.code, 2);
+  assert.match(unknown.stderr, /unknown command "objgraph"/);
+  const bad = await cli('control', 'pool_grow', 'two');
+  assert.equal(bad.code, 2);
+  const nobody = await lab(['inspect', 'ping', '--broker', RABBITMQ_URL, '-d', `nobody-${RUN}@x`, '-t', '0.5']);
+  assert.equal(nobody.code, 1);
+  assert.match(nobody.stderr, /No nodes replied within time constraint/);
+});
+
+test('a lab client with task_send_sent_event sends task-sent; the worker without -E sends nothing; lab control shutdown stops it', async (t) => {
+  const a = await ready(t);
+  if (!a) return;
+  const receiver = new EventReceiver(await a.getBroker());
+  const events: CeleryEvent[] = [];
+  receiver.on('event', (e) => events.push(e));
+  await receiver.start();
+  try {
+    const r = await a.sendTask('test.echo', ['sent'], {}, {});
+    assert.equal(await r.get({ timeout: 15 }), 'sent');
+    await new Promise((res) => setTimeout(res, 500));
+    const mine = events.filter((e) => e.uuid === r.id);
+    assert.deepEqual(mine.map((e) => e.type), ['task-sent'], 'task-sent from the client; nothing from a worker without -E');
+    assert.equal(mine[0].name, 'test.echo');
+    assert.equal(mine[0].queue, QUEUE);
+    assert.equal(mine[0].args, "('sent',)");
+    assert.match(mine[0].hostname, /^gen\d+@/);
+    assert.equal(events.filter((e) => e.hostname === NODE).length, 0);
+  } finally {
+    await receiver.stop();
+  }
+  const down = await cli('control', 'shutdown');
+  assert.equal(down.code, 0, down.stderr);
+  const exit = await worker!.exited;
+  assert.equal(exit.code, 0);
+  assert.match(worker!.output(), /Got shutdown from remote/);
+});
