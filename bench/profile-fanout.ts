@@ -4,6 +4,7 @@
  * frames by self time.
  *
  *   node --cpu-prof --cpu-prof-dir=<dir> dist/bench/profile-fanout.js --dir <dir> [--n 20000] [--pool prefork|threads|async]
+ *   node dist/bench/profile-fanout.js --dir <dir> --no-prof …        (no profiler: tasks/s and CPU time per task alone)
  *   node dist/bench/profile-fanout.js --top <file.cpuprofile>…      (print the top frames of profiles already taken)
  */
 import { spawn } from 'node:child_process';
@@ -13,6 +14,7 @@ import { basename, dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { App, Signature } from '../lab/queue/index.js';
+import { cpuMsOf } from './proc-stats.js';
 
 const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const AMQP = process.env.LAB_BENCH_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672//';
@@ -69,17 +71,23 @@ async function main(): Promise<void> {
   const pool = arg('pool', 'prefork');
   const queue = `bench-profile-${randomBytes(3).toString('hex')}`;
   const app = new App('bench-profile', { broker: AMQP, backend: REDIS, config: { task_default_queue: queue, result_expires: 600 } });
-  const worker = spawn(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${dir}`, join(REPO, 'bin', 'lab.js'), 'worker', '-A', 'echo', '-Q', queue, '-c', '2', '-P', pool, '--loglevel', 'warning', '--broker', AMQP, '--backend', REDIS], { stdio: ['ignore', 'inherit', 'inherit'] });
+  // --no-prof: the same run without the profiler (its own cost out of the CPU-per-task figures).
+  const prof = process.argv.includes('--no-prof') ? [] : ['--cpu-prof', `--cpu-prof-dir=${dir}`];
+  const worker = spawn(process.execPath, [...prof, join(REPO, 'bin', 'lab.js'), 'worker', '-A', 'echo', '-Q', queue, '-c', '2', '-P', pool, '--loglevel', 'warning', '--broker', AMQP, '--backend', REDIS], { stdio: ['ignore', 'inherit', 'inherit'] });
   try {
     const broker = await app.getBroker();
     await app.ensureQueue(broker, queue);
     while (((await broker.stats(queue)).consumers ?? 0) === 0) await new Promise((r) => setTimeout(r, 50));
+    const c0 = process.cpuUsage();
+    const w0 = cpuMsOf(worker.pid!);
     const t0 = performance.now();
     const g = await app.sendGroup(Array.from({ length: n }, (_, i) => new Signature(app, 'test.echo', [i])));
     await g.get({ timeout: 600 });
     const ms = performance.now() - t0;
+    const c = process.cpuUsage(c0);
+    const workerCpu = cpuMsOf(worker.pid!) - w0;
     await g.forget();
-    process.stdout.write(`fan-out ${n} on ${pool}: ${ms.toFixed(0)} ms, ${(n / (ms / 1000)).toFixed(0)} tasks/s\n`);
+    process.stdout.write(`fan-out ${n} on ${pool}: ${ms.toFixed(0)} ms, ${(n / (ms / 1000)).toFixed(0)} tasks/s; CPU per 1,000 tasks: client ${((c.user + c.system) / n).toFixed(0)} ms, worker + pool ${((workerCpu * 1000) / n).toFixed(0)} ms\n`);
     await broker.deleteQueue(queue);
   } finally {
     worker.kill('SIGTERM');

@@ -17,7 +17,7 @@ import type { ChildProcess } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { once } from 'node:events';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -30,6 +30,7 @@ import type { Summary } from '../lab/report/statistics.js';
 import { formatMs, formatRatio } from '../lab/report/format.js';
 import { noWorkerGroups } from '../lab/harness/worker-groups.js';
 import { CeleryFloorClient, celeryFloorConsumer } from './celery-floor.js';
+import { cpuMsOf, descendants, memoryOf } from './proc-stats.js';
 import type { FloorClientMode } from './celery-floor.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url)); // dist/bench
@@ -118,35 +119,6 @@ function start(command: string, args: string[], options: { cwd?: string; env?: N
   };
 }
 
-function descendants(pid: number): number[] {
-  const out: number[] = [];
-  for (const e of readdirSync('/proc')) {
-    if (!/^\d+$/.test(e)) continue;
-    try {
-      if (new RegExp(`^PPid:\\s+${pid}$`, 'm').test(readFileSync(`/proc/${e}/status`, 'utf8'))) out.push(Number(e), ...descendants(Number(e)));
-    } catch {
-      // gone
-    }
-  }
-  return out;
-}
-
-/** RSS (as ps shows it) and PSS (shared pages split among the processes sharing them), summed, in MB. */
-function memoryOf(pid: number): { rssMb: number; pssMb: number; processes: number } {
-  let rss = 0;
-  let pss = 0;
-  const pids = [pid, ...descendants(pid)];
-  for (const p of pids) {
-    try {
-      rss += Number(/^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? 0);
-      pss += Number(/^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${p}/smaps_rollup`, 'utf8'))?.[1] ?? 0);
-    } catch {
-      // gone
-    }
-  }
-  return { rssMb: rss / 1024, pssMb: pss / 1024, processes: pids.length };
-}
-
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Ready = a consumer is attached to the queue (works whatever the worker's log level). */
@@ -169,6 +141,8 @@ interface Figures {
   fanoutMs?: number;
   throughput?: number;
   memory?: { rssMb: number; pssMb: number; processes: number };
+  /** CPU time per 1,000 fan-out tasks (ms): this client process, and the worker with its pool children. */
+  cpuPer1k?: { client: number; worker: number };
   note?: string;
 }
 
@@ -313,7 +287,7 @@ async function labPool(pool: 'threads' | 'async'): Promise<Figures> {
   }
 }
 
-async function labRuntime(): Promise<{ figures: Figures & { rounds: number[] }; celeryFloor: CeleryFloorFigures; noConfirm: Figures; sort: { distributed: Summary; local: Summary } }> {
+async function labRuntime(): Promise<{ figures: Figures & { rounds: number[]; cpuPer1k: { client: number; worker: number } }; celeryFloor: CeleryFloorFigures; noConfirm: Figures; sort: { distributed: Summary; local: Summary } }> {
   const queue = `bench-lab-${RUN}`;
   const floorQueue = `bench-celery-floor-${RUN}`;
   const app = clientApp('bench-lab', queue);
@@ -344,18 +318,32 @@ async function labRuntime(): Promise<{ figures: Figures & { rounds: number[] }; 
     process.stderr.write(`      fan-out ${FANOUT} × ${ROUNDS} rounds, alternated…\n`);
     const floorRounds: number[] = [];
     const labRounds: number[] = [];
+    // CPU time is what a saturated machine divides among its processes: per task, it does not depend on the load.
+    const floorCpu = { client: 0, worker: 0 };
+    const labCpu = { client: 0, worker: 0 };
+    const cpuOf = async (tally: { client: number; worker: number }, pid: number, run: () => Promise<number>): Promise<number> => {
+      const c0 = process.cpuUsage();
+      const w0 = cpuMsOf(pid);
+      const ms = await run();
+      const c = process.cpuUsage(c0);
+      tally.client += (c.user + c.system) / 1000 / ((FANOUT * ROUNDS) / 1000);
+      tally.worker += (cpuMsOf(pid) - w0) / ((FANOUT * ROUNDS) / 1000);
+      return ms;
+    };
     for (let r = 0; r < ROUNDS; r++) {
-      const t0 = performance.now();
-      const out = await fc.fanout(FANOUT);
-      const ms = performance.now() - t0;
-      if (out.length !== FANOUT || out.some((v, i) => v !== i)) throw new Error('celery floor: fan-out results missing or out of order');
+      const ms = await cpuOf(floorCpu, floorWorker.pid, async () => {
+        const t0 = performance.now();
+        const out = await fc.fanout(FANOUT);
+        if (out.length !== FANOUT || out.some((v, i) => v !== i)) throw new Error('celery floor: fan-out results missing or out of order');
+        return performance.now() - t0;
+      });
       floorRounds.push(FANOUT / (ms / 1000));
-      labRounds.push(FANOUT / ((await labFanout(app)) / 1000));
+      labRounds.push(FANOUT / ((await cpuOf(labCpu, worker.pid, () => labFanout(app))) / 1000));
     }
     const floorThr = median(floorRounds);
     const labThr = median(labRounds);
-    const celeryFloor: CeleryFloorFigures = { latency: paired.floor, fanoutMs: (FANOUT / floorThr) * 1000, throughput: floorThr, memory: floorMemory, sequential, noConfirm: floorNoConfirm, rounds: floorRounds };
-    const figures = { latency: paired.lab, fanoutMs: (FANOUT / labThr) * 1000, throughput: labThr, memory, rounds: labRounds };
+    const celeryFloor: CeleryFloorFigures = { latency: paired.floor, fanoutMs: (FANOUT / floorThr) * 1000, throughput: floorThr, memory: floorMemory, sequential, noConfirm: floorNoConfirm, rounds: floorRounds, cpuPer1k: floorCpu };
+    const figures = { latency: paired.lab, fanoutMs: (FANOUT / labThr) * 1000, throughput: labThr, memory, rounds: labRounds, cpuPer1k: labCpu };
     const noConfirm: Figures = await labClient(fast);
     const sort = await mergesort(queue);
     return { figures, celeryFloor, noConfirm, sort };
@@ -530,6 +518,7 @@ async function main(): Promise<void> {
   for (const r of rows) lines.push(row(r, widths));
   lines.push('');
   lines.push(`mergesort n=4 of 1,000,000 ints, JSON, lab client + lab worker: distributed ${formatMs(s.distributed.median)} ± ${formatMs(s.distributed.mad)} (min ${formatMs(s.distributed.min)}), local ${formatMs(s.local.median)}; distributed/local ${formatRatio(sortRatio)} (n=${s.distributed.n})`);
+  lines.push(`CPU time per 1,000 fan-out tasks (client / worker with its pool): Celery-peer floor ${cf.cpuPer1k!.client.toFixed(0)} / ${cf.cpuPer1k!.worker.toFixed(0)} ms, lab prefork ${l.cpuPer1k.client.toFixed(0)} / ${l.cpuPer1k.worker.toFixed(0)} ms (RabbitMQ's and Redis's own not counted)`);
   lines.push(`ratios to the raw floor: latency ${formatRatio(l.latency!.median / f.latency!.median)}, throughput ${formatRatio(l.throughput! / f.throughput!)}; Celery-peer floor / raw floor: latency ${formatRatio(cf.latency!.median / f.latency!.median)}, throughput ${formatRatio(cf.throughput! / f.throughput!)}`);
   if (py.latency) {
     lines.push(`ratios to Python Celery: prefork throughput ${formatRatio(thrPy)}, async throughput ${formatRatio(asyncPy)}, latency ${formatRatio(l.latency!.median / py.latency.median)}; lab-client→Python-worker vs Python→Python throughput ${formatRatio(labToPy.throughput! / py.throughput!)}`);
