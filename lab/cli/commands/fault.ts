@@ -1,6 +1,6 @@
 /** `lab fault <kind> [target] [--for DURATION]`: one fault now, on the lab that is up; `heal` and `list` besides. */
 import type { CommandModule } from 'yargs';
-import { UsageError } from '../../errors.js';
+import { RunError, UsageError } from '../../errors.js';
 import { hostsOption } from '../shared-options.js';
 import type { GlobalFlags, HostsFlag } from '../shared-options.js';
 import { requireLab } from '../lab-arg.js';
@@ -58,7 +58,7 @@ export const faultCommandModule: CommandModule<GlobalFlags, FaultFlags> = {
         const r = await healLeftovers(ctx, { all: true });
         if (argv.json) process.stdout.write(`${JSON.stringify({ healed: r.healed.map((f) => f.id), failures: r.failures.map((f) => f.error) })}\n`);
         else process.stdout.write(r.healed.length === 0 && r.failures.length === 0 ? 'no fault was applied\n' : `${r.healed.map((f) => `healed ${f.id}: ${f.text}\n`).join('')}`);
-        if (r.failures.length > 0) throw r.failures.length === 1 ? new UsageError(r.failures[0]!.error) : new UsageError(r.failures.map((f) => f.error).join('\n'));
+        if (r.failures.length > 0) throw new RunError(r.failures.map((f) => f.error).join('\n'));
         return;
       }
       for (const line of (await healOpenLab(lab)).lines) say(line);
