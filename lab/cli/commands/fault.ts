@@ -33,12 +33,13 @@ export const faultCommandModule: CommandModule<GlobalFlags, FaultFlags> = {
           '(up, down, run, status, fault). For a schedule of faults beside a run: lab run … --faults "kill workers@HOST3 at 1s; …".',
       ) as never,
   handler: async (argv) => {
-    const [{ parseSchedule }, { applyFault, healLeftovers, recordedFaults }, { healOpenLab }] = await Promise.all([
+    const [{ parseDuration, parseSchedule }, { applyFault, healLeftovers, recordedFaults }, { healOpenLab }] = await Promise.all([
       import('../../faults/schedule.js'),
       import('../../faults/apply.js'),
       import('../../faults/leftovers.js'),
     ]);
     const target = (argv.target ?? []).join(' ');
+    if (argv.for !== undefined && (parseDuration(argv.for) ?? 0) <= 0) throw new UsageError(`--for: expected a duration like 2s, 500ms or 1m, got ${JSON.stringify(argv.for)}`);
     if ((argv.kind === 'heal' || argv.kind === 'list') && (target !== '' || argv.for !== undefined)) throw new UsageError(`lab fault ${argv.kind} takes no target and no --for`);
     // the whole fault as one statement of the schedule language: one grammar, one set of messages
     const faults = argv.kind === 'heal' || argv.kind === 'list' ? [] : parseSchedule(`${argv.kind} ${target} at 0s${argv.for !== undefined ? ` for ${argv.for}` : ''}`, 'lab fault: ');
