@@ -13,6 +13,7 @@ import type { Comparison } from './compare.js';
 import { measuredSamples, modeStats, modesOf, speedup, sweptParam } from './derive.js';
 import { formatMs, formatParams, formatRatio, formatWhen, runName } from './format.js';
 import { compareChart, latencyChart, latencyItemsChart, phasesChart, timeVsParamChart } from './html-charts.js';
+import { faultsChart } from './faults-chart.js';
 import { hasImplementations, implementationLines, matrixRows, matrixTitle, vsLabNote, vsLabText } from './implementations.js';
 import type { RunRecord } from './run-record.js';
 import { esc } from './svg.js';
@@ -181,7 +182,7 @@ function outputs(r: RunRecord): string {
 
 function runSection(r: RunRecord, index: number): string {
   const swept = sweptParam(r);
-  const charts = [swept ? timeVsParamChart(r, swept) : '', phasesChart(r), latencyChart(r), latencyItemsChart(r)].filter(Boolean);
+  const charts = [faultsChart(r), swept ? timeVsParamChart(r, swept) : '', phasesChart(r), latencyChart(r), latencyItemsChart(r)].filter(Boolean);
   const warm = r.warmup > 0 ? ` + ${r.warmup} warm-up` : '';
   const measured = r.points.reduce((s, p) => s + p.samples.filter((x) => !x.warmup).length, 0);
   const hasSamples = r.points.some((p) => modesOf(r).some((m) => measuredSamples(p, m).length > 0));

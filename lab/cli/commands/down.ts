@@ -1,6 +1,6 @@
 /** `lab down`: remove everything the lab's ledger recorded, in reverse; safe to run twice. */
 import type { CommandModule } from 'yargs';
-import { RunError } from '../../errors.js';
+import { RunError, UsageError } from '../../errors.js';
 import { findLab } from '../../orchestrator/lab-ref.js';
 import { stateDir } from '../../topology/state.js';
 import { hostsOption } from '../shared-options.js';
@@ -9,6 +9,7 @@ import { stepPrinter } from '../step-printer.js';
 
 interface DownFlags extends GlobalFlags, HostsFlag {
   lab?: string;
+  discover: boolean;
 }
 
 export const downCommandModule: CommandModule<GlobalFlags, DownFlags> = {
@@ -17,8 +18,24 @@ export const downCommandModule: CommandModule<GlobalFlags, DownFlags> = {
   builder: (y) =>
     hostsOption(y)
       .option('lab', { type: 'string', describe: 'the lab by name (when its inventory is gone or broken)' })
+      .option('discover', { type: 'boolean', default: false, describe: "with --lab: also find and remove what a netns lab of that name made on this machine by its names (bridge, namespaces, links, the processes in its namespaces, /etc/netns files, work folder) — even when its state is gone" })
       .usage('$0 down [--hosts FILE | --lab NAME]\n\nStops the services and removes namespaces, veths, bridges, files, /etc/hosts blocks, containers — exactly what the ledger recorded, even after `lab up` was killed midway. Reports anything it could not remove.') as never,
   handler: async (argv) => {
+    if (argv.discover) {
+      if (!argv.lab) throw new UsageError('--discover needs --lab NAME: the name is all it goes by');
+      const { discoverDown } = await import('../../orchestrator/discover.js');
+      const r = await discoverDown({ name: argv.lab, dir: stateDir(argv.lab) }, { progress: stepPrinter(!argv.json, argv.verbose) });
+      const f = r.found;
+      const count = f.processes.length + f.links.length + f.namespaces.length + (f.bridge ? 1 : 0) + f.files.length;
+      if (argv.json) process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+      else {
+        for (const n of r.down?.notes ?? []) process.stdout.write(`note: ${n}\n`);
+        if (r.down && !r.down.nothing) process.stdout.write(`lab ${r.lab}: the ledger removed ${r.down.removed} thing${r.down.removed === 1 ? '' : 's'}\n`);
+        process.stdout.write(`lab ${r.lab}: found by name and removed ${count} thing${count === 1 ? '' : 's'} (${f.processes.length} processes, ${f.namespaces.length} namespaces, ${f.links.length} links, ${f.bridge ? 'the bridge' : 'no bridge'}, ${f.files.length} files)\n`);
+      }
+      if (r.failures.length > 0) throw new RunError(`could not remove ${r.failures.length} thing(s) of lab ${r.lab}:\n${r.failures.map((x) => `  ${x}`).join('\n')}`);
+      return;
+    }
     const ref = argv.lab ? { name: argv.lab, dir: stateDir(argv.lab) } : await findLab(argv.hosts);
     if (!ref) {
       process.stdout.write(argv.json ? `${JSON.stringify({ lab: null, removed: 0 })}\n` : 'no lab is up (nothing to do)\n');

@@ -1,6 +1,6 @@
 /** `lab fault <kind> [target] [--for DURATION]`: one fault now, on the lab that is up; `heal` and `list` besides. */
 import type { CommandModule } from 'yargs';
-import { UsageError } from '../../errors.js';
+import { RunError, UsageError } from '../../errors.js';
 import { hostsOption } from '../shared-options.js';
 import type { GlobalFlags, HostsFlag } from '../shared-options.js';
 import { requireLab } from '../lab-arg.js';
@@ -33,12 +33,13 @@ export const faultCommandModule: CommandModule<GlobalFlags, FaultFlags> = {
           '(up, down, run, status, fault). For a schedule of faults beside a run: lab run … --faults "kill workers@HOST3 at 1s; …".',
       ) as never,
   handler: async (argv) => {
-    const [{ parseSchedule }, { applyFault, healLeftovers, recordedFaults }, { healOpenLab }] = await Promise.all([
+    const [{ parseDuration, parseSchedule }, { applyFault, healLeftovers, recordedFaults }, { healOpenLab }] = await Promise.all([
       import('../../faults/schedule.js'),
       import('../../faults/apply.js'),
       import('../../faults/leftovers.js'),
     ]);
     const target = (argv.target ?? []).join(' ');
+    if (argv.for !== undefined && (parseDuration(argv.for) ?? 0) <= 0) throw new UsageError(`--for: expected a duration like 2s, 500ms or 1m, got ${JSON.stringify(argv.for)}`);
     if ((argv.kind === 'heal' || argv.kind === 'list') && (target !== '' || argv.for !== undefined)) throw new UsageError(`lab fault ${argv.kind} takes no target and no --for`);
     // the whole fault as one statement of the schedule language: one grammar, one set of messages
     const faults = argv.kind === 'heal' || argv.kind === 'list' ? [] : parseSchedule(`${argv.kind} ${target} at 0s${argv.for !== undefined ? ` for ${argv.for}` : ''}`, 'lab fault: ');
@@ -58,7 +59,7 @@ export const faultCommandModule: CommandModule<GlobalFlags, FaultFlags> = {
         const r = await healLeftovers(ctx, { all: true });
         if (argv.json) process.stdout.write(`${JSON.stringify({ healed: r.healed.map((f) => f.id), failures: r.failures.map((f) => f.error) })}\n`);
         else process.stdout.write(r.healed.length === 0 && r.failures.length === 0 ? 'no fault was applied\n' : `${r.healed.map((f) => `healed ${f.id}: ${f.text}\n`).join('')}`);
-        if (r.failures.length > 0) throw r.failures.length === 1 ? new UsageError(r.failures[0]!.error) : new UsageError(r.failures.map((f) => f.error).join('\n'));
+        if (r.failures.length > 0) throw new RunError(r.failures.map((f) => f.error).join('\n'));
         return;
       }
       for (const line of (await healOpenLab(lab)).lines) say(line);

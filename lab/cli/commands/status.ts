@@ -15,8 +15,10 @@ export const statusCommandModule: CommandModule<GlobalFlags, GlobalFlags & Hosts
       const { healOpenLab } = await import('../../faults/leftovers.js');
       for (const line of (await healOpenLab(lab)).lines) process.stderr.write(`lab: ${line}\n`);
       const s = await labStatus(lab);
+      const { recordedFaults } = await import('../../faults/apply.js');
+      const faults = recordedFaults(lab.ledger);
       if (argv.json) {
-        process.stdout.write(`${JSON.stringify(s, null, 2)}\n`);
+        process.stdout.write(`${JSON.stringify({ ...s, faults }, null, 2)}\n`);
       } else {
         const style = { head: [], border: [], 'padding-left': 1, 'padding-right': 1 };
         process.stdout.write(`lab ${s.lab} (${s.provider}) — ${s.healthy ? 'healthy' : 'NOT healthy'} · state ${s.status} · inventory ${s.inventory}\n`);
@@ -41,6 +43,7 @@ export const statusCommandModule: CommandModule<GlobalFlags, GlobalFlags & Hosts
         for (const q of s.queues) process.stdout.write(`queue ${q.name}: ${q.messages} waiting, ${q.consumers === null ? 'consumers unknown' : `${q.consumers} consumer${q.consumers === 1 ? '' : 's'}`}\n`);
         const brokerWhat = s.brokerKind === 'redis' ? ` (Redis${s.versions.redis ? ` ${s.versions.redis}` : ''}, a database of the backend's)` : s.versions.rabbitmq ? ` (RabbitMQ ${s.versions.rabbitmq})` : '';
         process.stdout.write(`broker ${s.broker}${brokerWhat} · backend ${s.backend}${s.versions.redis ? ` (Redis ${s.versions.redis})` : ''}\n`);
+        for (const f of faults) process.stdout.write(`fault ${f.id} applied: ${f.text} (since ${f.startedAt}${f.owner === null ? ', held: lab fault heal' : `, by lab process ${f.owner.pid}`})\n`);
         process.stdout.write(`persistence: ${s.persistence === 'external' ? "the external backend's own settings (lab does not run it)" : s.persistence === 'aof-everysec' ? "Redis keeps an append-only file, fsync'd every second (results survive a restart)" : 'none: Redis keeps nothing on disk (backend: { persistence: false })'}\n`);
       }
       if (!s.healthy) process.exitCode = 1;
