@@ -4,7 +4,9 @@
  *  - mergesort n=4 of 1,000,000 ints with 2 worker processes on HOST3: distributed / local (goal ≤ 0.8;
  *    the book's Python Celery took 2.24× longer distributed than local here);
  *  - with --python: the book's own Python main.py on HOST4 against the same lab (Python master, lab workers).
- * Usage: sudo node dist/bench/netns-lab.js [--repeat 5] [--python]
+ *  - `lab status` (median of 3); with --hosts N, N hosts: HOST3 and HOST5…HOSTN run workers (issue 13 asks 12: up again
+ *    and status ≤ 1 s).
+ * Usage: sudo node dist/bench/netns-lab.js [--repeat 5] [--hosts 4] [--python]
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -22,9 +24,16 @@ const arg = (name: string, def: string): string => {
   return i > 0 ? process.argv[i + 1] : def;
 };
 const REPEAT = Number(arg('--repeat', '5'));
+/** --hosts N (≥ 4): HOST1 broker, HOST2 backend, HOST4 master, HOST3 and HOST5…HOSTN workers (issue 13: 12 hosts). */
+const HOSTS = Number(arg('--hosts', '4'));
+if (!Number.isInteger(HOSTS) || HOSTS < 4 || HOSTS > 200) throw new Error(`--hosts: expected an integer from 4 to 200, got ${arg('--hosts', '4')}`);
 const home = mkdtempSync(join(tmpdir(), 'lab-bench-netns-'));
 const inventory = join(home, 'hosts.yaml');
-writeFileSync(inventory, ['lab: benchnetns', 'provider: netns', 'subnet: 198.18.230.0/24', 'hosts:', '  HOST1:', '  HOST2:', '  HOST3: { concurrency: 2, pool: prefork }', '  HOST4:', ''].join('\n'));
+const extraWorkers = Array.from({ length: HOSTS - 4 }, (_, i) => `  HOST${i + 5}: { roles: [workers], concurrency: 2, pool: prefork }`);
+writeFileSync(
+  inventory,
+  ['lab: benchnetns', 'provider: netns', 'subnet: 198.18.230.0/24', 'hosts:', '  HOST1:', '  HOST2:', '  HOST3: { concurrency: 2, pool: prefork }', '  HOST4:', ...extraWorkers, ''].join('\n'),
+);
 
 function lab(args: string[], env: NodeJS.ProcessEnv = {}, cwd = home): { ms: number; stdout: string; stderr: string; code: number | null } {
   const t0 = performance.now();
@@ -44,8 +53,12 @@ try {
   const rec = JSON.parse(must(lab(['run', 'mergesort', '--n', '4', '--repeat', String(REPEAT), '--warmup', '1', '--json', '--reports', join(home, 'reports')]), 'lab run').stdout) as RunRecord;
   const st = rec.points[0].stats;
   const ratio = st.distributed.total.median / st.local.total.median;
-  rows.push(['lab up, cold (4 namespaces, RabbitMQ, Redis, quotes, workers, canary)', formatMs(up.ms), '≤ 8 s', up.ms <= 8000]);
-  rows.push(['lab up again, healthy lab', formatMs(reup.ms), '≤ 0.5 s', reup.ms <= 500]);
+  rows.push([`lab up, cold (${HOSTS} namespaces, RabbitMQ, Redis, quotes, workers, canary)`, formatMs(up.ms), '≤ 8 s', HOSTS === 4 ? up.ms <= 8000 : null]);
+  // Issue 13: on 12 hosts, `lab up` again and `lab status` ≤ 1 s; on the book's 4, `lab up` again ≤ 0.5 s.
+  const againGoal = HOSTS > 4 ? 1000 : 500;
+  rows.push([`lab up again, healthy lab (${HOSTS} hosts)`, formatMs(reup.ms), `≤ ${againGoal / 1000} s`, reup.ms <= againGoal]);
+  const statuses = [0, 1, 2].map(() => must(lab(['status', '--hosts', inventory]), 'lab status').ms).sort((a, b) => a - b);
+  rows.push([`lab status (${HOSTS} hosts; median of 3)`, formatMs(statuses[1]), '≤ 1 s', statuses[1] <= 1000]);
   rows.push([
     `mergesort n=4, 1M ints, 2 prefork workers on HOST3: distributed / local (median of ${REPEAT})`,
     `${formatRatio(ratio)} (distributed ${formatMs(st.distributed.total.median)} ± ${formatMs(st.distributed.total.mad)}: ${Object.entries(st.distributed.phases).map(([k, v]) => `${k} ${formatMs(v.median)}`).join(', ')}; local ${formatMs(st.local.total.median)})`,

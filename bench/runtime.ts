@@ -1,6 +1,8 @@
 /**
  * Runtime benchmark, in ONE run on the same RabbitMQ + Redis (issue 3):
  *  (a) a raw floor — amqplib publish → a consumer process → Redis PUBLISH → the client; no protocol, no backend layout;
+ *  (a′) the Celery-peer floor (bench/celery-floor.ts, issue 13): what a Celery peer must do and nothing more; its echo
+ *       calls are interleaved with lab's (paired), its fan-out rounds alternated with lab's, CPU time per task of both;
  *  (b) this runtime — a lab App client and `lab worker` as a child process (prefork pool, -c 2);
  *  (c) Python Celery 5.2 — a Python client and `celery worker -c 2` (prefork); and a lab client ↔ the Python worker.
  * Figures: echo round trip with one task in flight (median, p99 over ≥ 2,000 calls after a warm-up); fan-out of
@@ -8,7 +10,7 @@
  * distributed mergesort n=4 of 1,000,000 ints with JSON (lab client + lab worker).
  *
  *   npm run bench:runtime                 (build, then node dist/bench/runtime.js)
- *   node dist/bench/runtime.js --calls 2000 --warmup 200 --fanout 20000 --sort-repeat 5 [--no-python] [--json]
+ *   node dist/bench/runtime.js --calls 2000 --warmup 200 --fanout 20000 --rounds 3 --sort-repeat 5 [--no-python] [--json]
  *
  * Workers log at WARNING (per-task INFO lines are not what is measured); both kinds alike.
  */

@@ -68,6 +68,8 @@ interface Entry {
 
 interface Slot {
   handle: ChildHandle;
+  /** Jobs to send at the end of this turn of the event loop, in one message. */
+  outbox: Job[];
   ready: boolean;
   /** The job the child runs now. */
   running: Entry | null;
@@ -128,7 +130,7 @@ export class ChildPool extends EventEmitter implements Pool {
 
   private spawn(): Promise<void> {
     const handle = this.kind === 'threads' ? spawnThread(this.include) : spawnProcess(this.include);
-    const slot: Slot = { handle, ready: false, running: null, queued: [], startedAt: 0, hardTimer: null, killedFor: null, terminatedBy: null, retiring: false };
+    const slot: Slot = { handle, outbox: [], ready: false, running: null, queued: [], startedAt: 0, hardTimer: null, killedFor: null, terminatedBy: null, retiring: false };
     this.slots.push(slot);
     return new Promise<void>((resolve, reject) => {
       handle.onMessage((msg) => {
@@ -139,8 +141,8 @@ export class ChildPool extends EventEmitter implements Pool {
           this.pump();
         } else if (msg.type === 'fatal') {
           reject(new Error(msg.message));
-        } else if (msg.type === 'result' && slot.running && msg.seq === slot.running.job.seq) {
-          this.finish(slot, msg.outcome);
+        } else if (msg.type === 'results') {
+          for (const r of msg.results) if (slot.running && r.seq === slot.running.job.seq) this.finish(slot, r.outcome);
         }
       });
       void handle.exited.then((reason) => {
@@ -204,8 +206,19 @@ export class ChildPool extends EventEmitter implements Pool {
       }
       if (idle) this.begin(slot, entry);
       else slot.queued.push(entry); // started (and acked) when the child takes it up
-      slot.handle.post({ type: 'job', job: entry.job });
+      this.send(slot, entry.job);
     }
+  }
+
+  private send(slot: Slot, job: Job): void {
+    if (slot.outbox.length === 0) {
+      setImmediate(() => {
+        const jobs = slot.outbox;
+        slot.outbox = [];
+        if (jobs.length) slot.handle.post({ type: 'jobs', jobs });
+      });
+    }
+    slot.outbox.push(job);
   }
 
   /** The slot's child runs this job now: the moment Celery acks it, and when its hard time limit starts counting. */

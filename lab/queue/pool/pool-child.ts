@@ -7,8 +7,12 @@ import { execute, loadTaskModules } from './executor.js';
 import { expiredJob } from './job.js';
 import type { Job, JobOutcome } from './job.js';
 
-export type ParentMessage = { type: 'job'; job: Job } | { type: 'shutdown' };
-export type ChildMessage = { type: 'ready' } | { type: 'fatal'; message: string } | { type: 'result'; seq: number; outcome: Awaited<ReturnType<typeof execute>> };
+/**
+ * Jobs and results travel in batches: every message is a write to the channel and a wake-up of the other side (most
+ * of a busy worker's CPU with one message per task), so each side gathers what one turn of its event loop produced.
+ */
+export type ParentMessage = { type: 'jobs'; jobs: Job[] } | { type: 'shutdown' };
+export type ChildMessage = { type: 'ready' } | { type: 'fatal'; message: string } | { type: 'results'; results: { seq: number; outcome: JobOutcome }[] };
 
 interface Channel {
   send(msg: ChildMessage): void;
@@ -54,13 +58,22 @@ async function main(): Promise<void> {
   // One job at a time; one more may wait here (sent ahead by the pool), started the moment the current one ends.
   const ahead: Job[] = [];
   let busy = false;
+  let outbox: { seq: number; outcome: JobOutcome }[] = [];
+  const flush = (): void => {
+    const results = outbox;
+    outbox = [];
+    ch.send({ type: 'results', results });
+  };
   const run = (job: Job): void => {
     busy = true;
     // A job that waited here behind another may have expired meanwhile: not run, as the pool does at a slot.
     const outcome: Promise<JobOutcome> = expiredJob(job) ? Promise.resolve({ kind: 'expired', runtimeMs: 0 }) : execute(job);
     void outcome.then((o) => {
       const next = ahead.shift();
-      ch.send({ type: 'result', seq: job.seq, outcome: o });
+      outbox.push({ seq: job.seq, outcome: o });
+      // Out before the next job starts: a task that ends this process must not take the last one's result with it.
+      if (next) flush();
+      else if (outbox.length === 1) setImmediate(() => outbox.length && flush());
       if (next) run(next);
       else busy = false;
     });
@@ -70,8 +83,10 @@ async function main(): Promise<void> {
       ch.exit(0);
       return;
     }
-    if (busy) ahead.push(msg.job);
-    else run(msg.job);
+    for (const job of msg.jobs) {
+      if (busy) ahead.push(job);
+      else run(job);
+    }
   });
   ch.send({ type: 'ready' });
 }
