@@ -128,7 +128,7 @@ test('the example CI job as a non-root user against existing RabbitMQ and Redis'
   assert.match(job.out, /smoke: 6 of 6 passed on local lab "ci-[0-9a-f]+" in [\d.]+ s/);
   const smokeS = Number(/smoke: 6 of 6 passed .* in ([\d.]+) s/.exec(job.out)![1]);
   t.diagnostic(`lab run smoke on this machine (local lab, existing RabbitMQ and Redis): ${smokeS} s`);
-  assert.match(job.out, /✓ currency pairs=.*: distributed\/sequential [\d.]+× ≤ 0\.80×/);
+  assert.match(job.out, /✓ currency pairs=.*: distributed\/sequential [\d.]+× ≤ 1\.00×/);
   assert.match(job.out, /checks passed/);
   assert.match(job.out, /lab up[\s\S]*external broker: amqp:\/\/[^ ]*:\*\*\*\*@/);
   assert.ok(!job.out.includes(password), 'no password in the output');
