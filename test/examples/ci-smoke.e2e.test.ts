@@ -130,7 +130,11 @@ test('the example CI job as a non-root user against existing RabbitMQ and Redis'
   t.diagnostic(`lab run smoke on this machine (local lab, existing RabbitMQ and Redis): ${smokeS} s`);
   assert.match(job.out, /✓ currency pairs=.*: distributed\/sequential [\d.]+× ≤ 1\.00×/);
   assert.match(job.out, /checks passed/);
-  assert.match(job.out, /lab up[\s\S]*external broker: amqp:\/\/[^ ]*:\*\*\*\*@/);
+  assert.match(job.out, /external broker: amqp:\/\/lab-ci-[0-9a-f]+:\*\*\*\*@127\.0\.0\.1:5672\/lab-ci-[0-9a-f]+: AMQP login ok/);
+  assert.match(job.out, /lab ci-[0-9a-f]+ is up/);
+  // lab started the workers and the quote server only, and removed just those (and their folder)
+  assert.match(job.out, /lab ci-[0-9a-f]+: removed 3 things/);
+  assert.doesNotMatch(job.out, /rabbitmq: (pid|starting)|redis: (pid|starting)/);
   assert.ok(!job.out.includes(password), 'no password in the output');
 
   const junit = await readFile(join(project, 'lab-reports', 'junit.xml'), 'utf8');
