@@ -68,14 +68,17 @@ function count(tap: string, what: string): number {
 async function runTier(tier: Tier, files: string[], scratch: string): Promise<TierResult> {
   process.stdout.write(`\n== tier ${tier.name} (${tier.describe}): ${files.length} files\n`);
   const tapFile = join(scratch, `${tier.name}.tap`);
+  const timesFile = join(scratch, `${tier.name}.times.json`);
+  const reporter = fileURLToPath(new URL('./file-times-reporter.js', import.meta.url));
   const t0 = performance.now();
   const exitCode = await new Promise<number>((resolve) => {
-    const child = spawn(process.execPath, ['--test', '--test-reporter=spec', '--test-reporter-destination=stdout', '--test-reporter=tap', `--test-reporter-destination=${tapFile}`, ...files], { stdio: 'inherit' });
+    const child = spawn(process.execPath, ['--test', '--test-reporter=spec', '--test-reporter-destination=stdout', '--test-reporter=tap', `--test-reporter-destination=${tapFile}`, `--test-reporter=${reporter}`, `--test-reporter-destination=${timesFile}`, ...files], { stdio: 'inherit' });
     child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 : 1)));
   });
   const seconds = (performance.now() - t0) / 1000;
   const tap = await readFile(tapFile, 'utf8').catch(() => '');
-  const perFile = [...tap.matchAll(/^(?:not )?ok \d+ - (\/.+\.test\.js)\n {2}---\n {2}duration_ms: ([\d.]+)/gm)].map((m) => [relative(DIST_TEST, m[1]!), Number(m[2]) / 1000] as [string, number]);
+  const times = JSON.parse(await readFile(timesFile, 'utf8').catch(() => '{}')) as Record<string, number>;
+  const perFile = Object.entries(times).map(([f, ms]) => [relative(DIST_TEST, f), ms / 1000] as [string, number]);
   const slowest = perFile.sort((a, b) => b[1] - a[1]).slice(0, 5);
   if (slowest.length > 0) process.stdout.write(`== tier ${tier.name}: slowest files: ${slowest.map(([f, sec]) => `${f} ${formatTime(sec)}`).join(' · ')}\n`);
   return { tier, slowest, tests: count(tap, 'tests'), pass: count(tap, 'pass'), fail: count(tap, 'fail') + count(tap, 'cancelled'), skipped: count(tap, 'skipped'), seconds, exitCode };
