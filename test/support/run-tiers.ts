@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import type { TierReport } from './file-times-reporter.js';
 
 const DIST_TEST = fileURLToPath(new URL('../', import.meta.url));
 
@@ -59,29 +60,22 @@ interface TierResult {
   exitCode: number;
 }
 
-/** Counts from the TAP summary the runner writes beside its spec output. */
-function count(tap: string, what: string): number {
-  const m = new RegExp(`^# ${what} (\\d+)$`, 'm').exec(tap);
-  return m ? Number(m[1]) : 0;
-}
-
 async function runTier(tier: Tier, files: string[], scratch: string): Promise<TierResult> {
   process.stdout.write(`\n== tier ${tier.name} (${tier.describe}): ${files.length} files\n`);
-  const tapFile = join(scratch, `${tier.name}.tap`);
   const timesFile = join(scratch, `${tier.name}.times.json`);
   const reporter = fileURLToPath(new URL('./file-times-reporter.js', import.meta.url));
   const t0 = performance.now();
   const exitCode = await new Promise<number>((resolve) => {
-    const child = spawn(process.execPath, ['--test', '--test-reporter=spec', '--test-reporter-destination=stdout', '--test-reporter=tap', `--test-reporter-destination=${tapFile}`, `--test-reporter=${reporter}`, `--test-reporter-destination=${timesFile}`, ...files], { stdio: 'inherit' });
+    const child = spawn(process.execPath, ['--test', '--test-reporter=spec', '--test-reporter-destination=stdout', `--test-reporter=${reporter}`, `--test-reporter-destination=${timesFile}`, ...files], { stdio: 'inherit' });
     child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 : 1)));
   });
   const seconds = (performance.now() - t0) / 1000;
-  const tap = await readFile(tapFile, 'utf8').catch(() => '');
-  const times = JSON.parse(await readFile(timesFile, 'utf8').catch(() => '{}')) as Record<string, number>;
-  const perFile = Object.entries(times).map(([f, ms]) => [relative(DIST_TEST, f), ms / 1000] as [string, number]);
+  const report = JSON.parse(await readFile(timesFile, 'utf8').catch(() => '{"files":{},"counts":{}}')) as TierReport;
+  const count = (what: string): number => report.counts[what] ?? 0;
+  const perFile = Object.entries(report.files).map(([f, ms]) => [relative(DIST_TEST, f), ms / 1000] as [string, number]);
   const slowest = perFile.sort((a, b) => b[1] - a[1]).slice(0, 5);
   if (slowest.length > 0) process.stdout.write(`== tier ${tier.name}: slowest files: ${slowest.map(([f, sec]) => `${f} ${formatTime(sec)}`).join(' · ')}\n`);
-  return { tier, slowest, tests: count(tap, 'tests'), pass: count(tap, 'pass'), fail: count(tap, 'fail') + count(tap, 'cancelled'), skipped: count(tap, 'skipped'), seconds, exitCode };
+  return { tier, slowest, tests: count('tests'), pass: count('pass'), fail: count('fail') + count('cancelled'), skipped: count('skipped'), seconds, exitCode };
 }
 
 function formatTime(s: number): string {
