@@ -4,13 +4,18 @@
  * so a CI log shows everything; the exit code is 1 if any test failed.
  *
  * Usage: node dist/test/support/run-tiers.js [tier…]   (default: all tiers, in this order)
+ *
+ * After each tier: its slowest files (what to look at when the suite nears CI's limit). At the end: the total
+ * against CI's 90-minute limit; with LAB_TIER_SUMMARY=FILE the per-tier lines also go to FILE (.ci/run prints them
+ * with its own phases).
  */
 import { spawn } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import type { TierReport } from './file-times-reporter.js';
 
 const DIST_TEST = fileURLToPath(new URL('../', import.meta.url));
 
@@ -40,8 +45,13 @@ async function testFiles(dir: string): Promise<string[]> {
   return out.sort();
 }
 
+/** CI's limit for one run of .ci/run (the whole job, of which the tests are most). */
+const CI_LIMIT_S = 90 * 60;
+
 interface TierResult {
   tier: Tier;
+  /** The slowest files of the tier, slowest first: [path relative to dist/test, seconds]. */
+  slowest: [string, number][];
   tests: number;
   pass: number;
   fail: number;
@@ -50,23 +60,22 @@ interface TierResult {
   exitCode: number;
 }
 
-/** Counts from the TAP summary the runner writes beside its spec output. */
-function count(tap: string, what: string): number {
-  const m = new RegExp(`^# ${what} (\\d+)$`, 'm').exec(tap);
-  return m ? Number(m[1]) : 0;
-}
-
 async function runTier(tier: Tier, files: string[], scratch: string): Promise<TierResult> {
   process.stdout.write(`\n== tier ${tier.name} (${tier.describe}): ${files.length} files\n`);
-  const tapFile = join(scratch, `${tier.name}.tap`);
+  const timesFile = join(scratch, `${tier.name}.times.json`);
+  const reporter = fileURLToPath(new URL('./file-times-reporter.js', import.meta.url));
   const t0 = performance.now();
   const exitCode = await new Promise<number>((resolve) => {
-    const child = spawn(process.execPath, ['--test', '--test-reporter=spec', '--test-reporter-destination=stdout', '--test-reporter=tap', `--test-reporter-destination=${tapFile}`, ...files], { stdio: 'inherit' });
+    const child = spawn(process.execPath, ['--test', '--test-reporter=spec', '--test-reporter-destination=stdout', `--test-reporter=${reporter}`, `--test-reporter-destination=${timesFile}`, ...files], { stdio: 'inherit' });
     child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 : 1)));
   });
   const seconds = (performance.now() - t0) / 1000;
-  const tap = await readFile(tapFile, 'utf8').catch(() => '');
-  return { tier, tests: count(tap, 'tests'), pass: count(tap, 'pass'), fail: count(tap, 'fail') + count(tap, 'cancelled'), skipped: count(tap, 'skipped'), seconds, exitCode };
+  const report = JSON.parse(await readFile(timesFile, 'utf8').catch(() => '{"files":{},"counts":{}}')) as TierReport;
+  const count = (what: string): number => report.counts[what] ?? 0;
+  const perFile = Object.entries(report.files).map(([f, ms]) => [relative(DIST_TEST, f), ms / 1000] as [string, number]);
+  const slowest = perFile.sort((a, b) => b[1] - a[1]).slice(0, 5);
+  if (slowest.length > 0) process.stdout.write(`== tier ${tier.name}: slowest files: ${slowest.map(([f, sec]) => `${f} ${formatTime(sec)}`).join(' · ')}\n`);
+  return { tier, slowest, tests: count('tests'), pass: count('pass'), fail: count('fail') + count('cancelled'), skipped: count('skipped'), seconds, exitCode };
 }
 
 function formatTime(s: number): string {
@@ -96,17 +105,14 @@ async function main(): Promise<number> {
   const rows = results.map((r) => `${r.tier.name.padEnd(12)} ${String(r.tests).padStart(6)} ${String(r.pass).padStart(6)} ${String(r.fail).padStart(6)} ${String(r.skipped).padStart(7)}  ${formatTime(r.seconds)}${r.exitCode !== 0 && r.fail === 0 ? `  (runner exit ${r.exitCode})` : ''}`);
   const sum = (k: 'tests' | 'pass' | 'fail' | 'skipped' | 'seconds'): number => results.reduce((n, r) => n + r[k], 0);
   const failed = results.some((r) => r.exitCode !== 0 || r.fail > 0);
-  process.stdout.write(
-    [
-      '',
-      '== test tiers',
-      `${'tier'.padEnd(12)} ${'tests'.padStart(6)} ${'pass'.padStart(6)} ${'fail'.padStart(6)} ${'skipped'.padStart(7)}  time`,
-      ...rows,
-      `${'total'.padEnd(12)} ${String(sum('tests')).padStart(6)} ${String(sum('pass')).padStart(6)} ${String(sum('fail')).padStart(6)} ${String(sum('skipped')).padStart(7)}  ${formatTime(sum('seconds'))}`,
-      failed ? 'FAILED' : 'all passed',
-      '',
-    ].join('\n'),
-  );
+  const table = [
+    `${'tier'.padEnd(12)} ${'tests'.padStart(6)} ${'pass'.padStart(6)} ${'fail'.padStart(6)} ${'skipped'.padStart(7)}  time`,
+    ...rows,
+    `${'total'.padEnd(12)} ${String(sum('tests')).padStart(6)} ${String(sum('pass')).padStart(6)} ${String(sum('fail')).padStart(6)} ${String(sum('skipped')).padStart(7)}  ${formatTime(sum('seconds'))} (${Math.round((100 * sum('seconds')) / CI_LIMIT_S)}% of CI's 90 min)`,
+    failed ? `FAILED: ${sum('fail')} test${sum('fail') === 1 ? '' : 's'} failed${results.some((r) => r.exitCode !== 0 && r.fail === 0) ? ' (or a runner exited non-zero)' : ''}` : 'all passed',
+  ];
+  process.stdout.write(['', '== test tiers', ...table, ''].join('\n'));
+  if (process.env.LAB_TIER_SUMMARY) await writeFile(process.env.LAB_TIER_SUMMARY, `${table.join('\n')}\n`).catch(() => undefined);
   return failed ? 1 : 0;
 }
 
