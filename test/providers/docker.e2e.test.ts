@@ -324,7 +324,7 @@ test('lab images build: a second build finds every image on the engine; an arch 
   for (const i of r.images) assert.match(i.ref, /^localhost\/lab-(broker|backend|node):[0-9a-f]{12}$/);
   const human = await lab(['images', 'build', '--socket', podman!.socket, '--roles', 'broker'], { env, cwd: home, timeoutMs: 150_000 });
   assert.equal(human.code, 0, human.stderr);
-  assert.match(human.stdout, new RegExp(`^    broker: ${esc(images!.broker)}$`, 'm'), 'prints the inventory lines to use');
+  assert.match(human.stdout, new RegExp(`^      broker: ${esc(images!.broker)}$`, 'm'), 'prints the inventory lines to use');
 
   const arm = await lab(['images', 'build', '--socket', podman!.socket, '--arch', 'arm64'], { env, cwd: home });
   assert.equal(arm.code, 2, arm.stderr);
