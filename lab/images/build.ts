@@ -14,7 +14,7 @@
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { copyFile, mkdir, mkdtemp, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { InterruptedError, LabError } from '../errors.js';
@@ -179,8 +179,22 @@ async function rootfs(kind: ImageKind, o: BuildOptions & { arch: LabArch }, dir:
     o.progress({ host: kind, step, status: 'done', detail: `${file} (${((await stat(file)).size / 1e6).toFixed(0)} MB)` });
     return { file, key, cached: false, ms };
   } finally {
+    await unmountUnder(work);
     await rm(work, { recursive: true, force: true });
   }
+}
+
+/**
+ * debootstrap mounts /proc and /sys inside the target and unmounts them when it ends; one killed half-way (Ctrl-C)
+ * may not have: unmount what is still mounted below the build folder before it is removed, never anything else.
+ */
+async function unmountUnder(dir: string): Promise<void> {
+  const mounts = (await readFile('/proc/mounts', 'utf8').catch(() => ''))
+    .split('\n')
+    .map((l) => l.split(' ')[1]?.replace(/\\040/g, ' '))
+    .filter((m): m is string => m !== undefined && m.startsWith(`${dir}/`))
+    .sort((a, b) => b.length - a.length);
+  for (const m of mounts) await runCommand(['umount', '-l', m], () => undefined);
 }
 
 /** Build (or find) the images of `o.kinds`. */
@@ -260,7 +274,7 @@ export async function buildImages(o: BuildOptions): Promise<BuildResult> {
         o.progress({ host: kind, step: 'image', status: 'info', detail: `importing ${((await stat(final)).size / 1e6).toFixed(0)} MB into the engine` });
         const id = await o.engine.importImage(createReadStream(final), ref, changes);
         const img = await o.engine.image(ref);
-        o.progress({ host: kind, step: 'image', status: 'done', detail: `${ref} (${(((img?.size ?? 0) as number) / 1e6).toFixed(0)} MB)` });
+        o.progress({ host: kind, step: 'image', status: 'done', detail: `${ref} (${((img?.size ?? 0) / 1e6).toFixed(0)} MB)` });
         return { kind, ref, id, bytes: img?.size ?? 0, content, cached: { rootfs: base.cached, image: false }, ms: performance.now() - k0, rootfsMs: base.ms };
       } finally {
         await rm(work, { recursive: true, force: true });

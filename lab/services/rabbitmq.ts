@@ -118,7 +118,9 @@ export const rabbitmqService: Service = {
 
   async ready(ctx, host, ref) {
     const b = ctx.state.services.broker;
-    await layer(ctx, host.name, 'rabbitmq', `port ${b.port}`, ref, () => waitPort(b.address, b.port, 30_000, ref ? () => ctx.provider.alive(ref) : undefined));
+    // Erlang's boot takes 5-8 s on an idle machine but over 30 s on a loaded one (seen: a shared CI box at load 18, and
+    // a Raspberry Pi is slower still); a server that dies is noticed at once (alive), so the long wait costs nothing then
+    await layer(ctx, host.name, 'rabbitmq', `port ${b.port}`, ref, () => waitPort(b.address, b.port, 90_000, ref ? () => ctx.provider.alive(ref) : undefined));
     await layer(ctx, host.name, 'rabbitmq', 'AMQP login as the lab user', ref, async () => {
       const deadline = Date.now() + 15_000;
       // The port opens a moment before the default user exists: retry the login briefly.

@@ -11,6 +11,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -324,15 +325,22 @@ test('lab images build: a second build finds every image on the engine; an arch 
   for (const i of r.images) assert.match(i.ref, /^localhost\/lab-(broker|backend|node):[0-9a-f]{12}$/);
   const human = await lab(['images', 'build', '--socket', podman!.socket, '--roles', 'broker'], { env, cwd: home, timeoutMs: 150_000 });
   assert.equal(human.code, 0, human.stderr);
-  assert.match(human.stdout, new RegExp(`^    broker: ${esc(images!.broker)}$`, 'm'), 'prints the inventory lines to use');
+  assert.match(human.stdout, new RegExp(`^      broker: ${esc(images!.broker)}$`, 'm'), 'prints the inventory lines to use');
 
   const arm = await lab(['images', 'build', '--socket', podman!.socket, '--arch', 'arm64'], { env, cwd: home });
   assert.equal(arm.code, 2, arm.stderr);
   assert.match(arm.stderr, /cannot build arm64 images here: the engine runs amd64 and this machine has no binfmt_misc handler for arm64/);
   assert.match(arm.stderr.trim().split('\n').at(-1)!, /^lab: cannot build arm64 images here: /, 'one line, the last');
 
-  const off = await lab(['images', 'build', '--socket', podman!.socket, '--mirror', 'http://127.0.0.1:9/debian'], { env, cwd: home });
+  // a mirror on a port nothing listens on (bound, then closed)
+  const port = await new Promise<number>((resolve) => {
+    const srv = createServer().listen(0, '127.0.0.1', () => {
+      const p = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(p));
+    });
+  });
+  const off = await lab(['images', 'build', '--socket', podman!.socket, '--mirror', `http://127.0.0.1:${port}/debian`], { env, cwd: home });
   assert.equal(off.code, 2, off.stderr);
-  assert.match(off.stderr, /cannot reach the Debian mirror: http:\/\/127\.0\.0\.1:9\/debian\/dists\/bookworm\/Release \(ECONNREFUSED\)/);
+  assert.match(off.stderr, new RegExp(`^lab: cannot reach the Debian mirror: http://127\\.0\\.0\\.1:${port}/debian/dists/bookworm/Release \\(ECONNREFUSED\\)$`, 'm'));
   assert.equal(off.stderr.trim().split('\n').length, 1, `one line: ${off.stderr}`);
 });

@@ -153,7 +153,8 @@ test('plan(): what up will do per host, without connecting; never the password',
   assert.ok(!text2.includes('s3cret'), 'no password in the plan');
   assert.deepEqual(
     steps.filter((s) => s.host === 'HOST3').map((s) => s.step),
-    ['connect', 'preflight', 'work directory', 'ship lab'],
+    ['connect', 'preflight', 'work directory', 'ship node', 'ship lab'],
+    'with --install, Node 20 is shipped where a host that runs lab lacks Node ≥ 20',
   );
   assert.deepEqual(steps.filter((s) => s.host === 'HOST1').map((s) => s.step), ['connect', 'preflight', 'work directory']);
   assert.match(steps.find((s) => s.host === 'HOST2' && s.step === 'connect')!.detail, /^ssh pi@192\.0\.2\.12:2222 \(key \/keys\/id_ed25519\); host key pinned in \/nonexistent\/state\/known_hosts$/);
