@@ -99,10 +99,23 @@ export type LabErrorCode =
   // services on the hosts
   | 'E_SERVICE' // a service could not be configured or started
   | 'E_NOT_READY' // a service did not pass its readiness checks
+  | 'E_EXTERNAL_REFUSED' // a service that already runs (inventory external: true) refused the credentials of its URL
+  | 'E_EXTERNAL_UNREACHABLE' // … or could not be reached or logged into
   | 'E_TASK_MODULE' // a user's task or settings module that does not load on a host (or is not what the inventory names)
   // peer implementations (lab run --impl celery,rq,pyro)
   | 'E_PEER_MISSING' // a host that would run a peer lacks its Python or a package
-  | 'E_PEER_DRIVER'; // a peer's driver did not start, died, or answered what is not its protocol
+  | 'E_PEER_DRIVER' // a peer's driver did not start, died, or answered what is not its protocol
+  // faults (lab fault, lab run --faults)
+  | 'E_FAULT_SCHEDULE' // a fault schedule that does not parse (position and bad token named)
+  | 'E_FAULT_REFUSED' // a fault this lab cannot apply (no proxy for a slow link, an unknown target)
+  | 'E_FAULT' // a fault that could not be applied
+  | 'E_FAULT_HEAL' // a fault that could not be healed (kept in the ledger)
+  // role images (lab images build) and Node brought to ssh hosts
+  | 'E_ARCH' // an architecture lab cannot build for or bring Node to, or that the engine cannot run
+  | 'E_MIRROR' // the Debian mirror cannot be reached
+  | 'E_IMAGE_BUILD' // building a role image failed
+  | 'E_NODE_FETCH' // the Node binary package could not be fetched from the npm registry
+  | 'E_CHECKSUM'; // a download or a shipped file is not what its checksum says
 
 export class LabError extends Error {
   readonly code: LabErrorCode;

@@ -4,10 +4,11 @@ import { echoScenario } from './echo/echo.js';
 import { currencyScenario } from './currency/currency.js';
 import { mergesortScenario } from './mergesort/mergesort.js';
 import { LESSONS } from './lessons/index.js';
+import { ledgerScenario } from './ledger/ledger.js';
 
 export { LESSONS };
 
-export const SCENARIOS: readonly AnyScenario[] = [echoScenario, currencyScenario, mergesortScenario, ...LESSONS];
+export const SCENARIOS: readonly AnyScenario[] = [echoScenario, currencyScenario, mergesortScenario, ledgerScenario, ...LESSONS];
 
 export function findScenario(name: string): AnyScenario | undefined {
   return SCENARIOS.find((s) => s.name === name);

@@ -32,6 +32,7 @@
 import type { App, PoolKind } from '../lab/queue/index.js';
 import type { LabInfo, ModeStats, Verdict } from '../lab/report/run-record.js';
 import type { WorkerGroups } from '../lab/harness/worker-groups.js';
+import type { HostFiles } from '../lab/harness/host-files.js';
 
 export type { WorkerGroup, WorkerGroups, WorkerGroupSpec } from '../lab/harness/worker-groups.js';
 
@@ -69,6 +70,8 @@ export interface ScenarioContext {
   workers: WorkerGroups;
   /** What setUp() returned for this parameter point (undefined without setUp). */
   env: unknown;
+  /** Files on the workers hosts (the ledger scenario's execution records); absent for a driver inside the lab. */
+  files?: HostFiles;
 }
 
 export interface ModeResult<O> {
@@ -89,6 +92,13 @@ export interface Scenario<P extends Record<string, unknown> = Record<string, unk
   baseline: string;
   candidate: string;
   defaults: { repeat: number; warmup: number };
+  /**
+   * `lab run <name> --smoke` (and `lab run smoke`): small parameters (as the command line would give them), one
+   * measured repeat, a short timeout — enough to show the scenario works on a lab, fast enough for every push. A
+   * scenario whose figures a CI gate compares (`lab report --check --max`) takes one warm-up (`warmup: 1`): a
+   * single cold repeat measures the workers' first task (pool start-up, connections), not the scenario.
+   */
+  smoke?: { params: Record<string, string>; timeoutS?: number; warmup?: number };
   /** The module that registers this scenario's tasks (workers import it). */
   tasksModule: URL;
   /** The app that module defines. */

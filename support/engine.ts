@@ -104,6 +104,13 @@ export class EngineClient {
     return list.map((c) => ({ id: c.Id, name: (c.Names?.[0] ?? '').replace(/^\//, ''), state: c.State ?? '' }));
   }
 
+  /** A container's bind mounts (source → destination), as the engine reports them. */
+  async mountsOf(idOrName: string): Promise<string[]> {
+    const r = await this.ok('GET', `/containers/${idOrName}/json`, `inspect ${idOrName}`);
+    const mounts = (JSON.parse(r.body.toString('utf8')) as { Mounts?: { Type?: string; Source?: string; Destination?: string }[] }).Mounts ?? [];
+    return mounts.filter((m) => m.Type === 'bind').map((m) => `${m.Source}:${m.Destination}`);
+  }
+
   async removeContainer(id: string): Promise<'removed' | 'gone'> {
     const r = await this.call('DELETE', `/containers/${id}`, { query: { force: 'true', v: 'true' } });
     if (r.status === 404) return 'gone';

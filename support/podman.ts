@@ -292,14 +292,20 @@ export interface DockerInventory {
   socket?: string;
   /** Per-host image overrides. */
   images?: Record<string, string>;
+  /** The role images (support/role-images.ts): used per role, and nothing of this machine is mounted. */
+  roleImages?: { broker: string; backend: string; node: string };
 }
 
-/** A four-host docker inventory in test mode (the empty image + this machine's programs mounted read-only). */
+/** A four-host docker inventory in test mode: the role images, or the empty image + this machine's programs mounted read-only. */
 export function dockerInventory(o: DockerInventory): string {
   const lines = [`lab: ${o.lab}`, 'provider: docker', `subnet: ${o.subnet}`, 'docker:'];
   if (o.socket) lines.push(`  socket: ${JSON.stringify(o.socket)}`);
-  lines.push(`  images: { broker: "${EMPTY_IMAGE}", backend: "${EMPTY_IMAGE}", node: "${EMPTY_IMAGE}" }`, '  mounts:');
-  for (const m of hostMounts()) lines.push(`    - "${m}"`);
+  const r = o.roleImages;
+  if (r) lines.push(`  images: { broker: "${r.broker}", backend: "${r.backend}", node: "${r.node}" }`, '  mounts: []');
+  else {
+    lines.push(`  images: { broker: "${EMPTY_IMAGE}", backend: "${EMPTY_IMAGE}", node: "${EMPTY_IMAGE}" }`, '  mounts:');
+    for (const m of hostMounts()) lines.push(`    - "${m}"`);
+  }
   lines.push('defaults: { concurrency: 2, pool: prefork }', 'hosts:');
   for (const h of ['HOST1', 'HOST2', 'HOST3', 'HOST4']) lines.push(o.images?.[h] ? `  ${h}: { image: "${o.images[h]}" }` : `  ${h}:`);
   return `${lines.join('\n')}\n`;

@@ -26,6 +26,8 @@ import { execCommandModule } from './commands/exec.js';
 import { envCommandModule } from './commands/env.js';
 import { serveQuotesCommandModule } from './commands/serve-quotes.js';
 import { superviseCommandModule } from './commands/supervise.js';
+import { faultCommandModule } from './commands/fault.js';
+import { imagesCommandModule } from './commands/images.js';
 import { inspectCommandModule } from './commands/inspect.js';
 import { controlCommandModule } from './commands/control.js';
 import { dashboardCommandModule } from './commands/dashboard.js';
@@ -48,7 +50,7 @@ function labVersion(): string {
   }
 }
 
-const COMMANDS = [initCommandModule, upCommandModule, statusCommandModule, runCommandModule, reportCommandModule, logsCommandModule, execCommandModule, envCommandModule, downCommandModule, workerCommandModule, callCommandModule, resultCommandModule, purgeCommandModule, inspectCommandModule, controlCommandModule, dashboardCommandModule, serveQuotesCommandModule, superviseCommandModule] as CommandModule<GlobalFlags, GlobalFlags>[];
+const COMMANDS = [initCommandModule, upCommandModule, statusCommandModule, runCommandModule, reportCommandModule, logsCommandModule, execCommandModule, envCommandModule, downCommandModule, workerCommandModule, callCommandModule, resultCommandModule, purgeCommandModule, inspectCommandModule, controlCommandModule, dashboardCommandModule, serveQuotesCommandModule, superviseCommandModule, faultCommandModule, imagesCommandModule] as CommandModule<GlobalFlags, GlobalFlags>[];
 
 export async function main(argv: string[] = hideBin(process.argv)): Promise<number> {
   const verbose = argv.includes('--verbose') || argv.includes('-v');

@@ -24,6 +24,8 @@ export interface RunLessonsArgs {
   json: boolean;
   /** Only these lessons, in the chapter's order (default: all). */
   only?: string[];
+  junit?: string;
+  tap?: boolean;
 }
 
 export interface LessonOutcome {
@@ -64,6 +66,8 @@ export function selectLessons(only: string[] | undefined): AnyScenario[] {
 
 export async function runLessonsCommand(a: RunLessonsArgs): Promise<number> {
   const lessons = selectLessons(a.only);
+  const { prepareVerdicts, writeVerdicts } = await import('./verdict-output.js');
+  const junit = await prepareVerdicts({ junit: a.junit, tap: a.tap ?? false, json: a.json });
   const ref = await labToRunOn(a);
   const [{ runHere }, labMods] = await Promise.all([import('../harness/run-here.js'), ref ? Promise.all([import('../orchestrator/lab-ref.js'), import('../harness/controller-session.js')]) : Promise.resolve(null)]);
   let lab: OpenLab | null = null;
@@ -71,7 +75,8 @@ export async function runLessonsCommand(a: RunLessonsArgs): Promise<number> {
   const progress = progressLine(!a.json);
   const stop = interruptible(() => progress.note('lab: stopping (Ctrl-C again to quit at once)…'));
   const outcomes: LessonOutcome[] = [];
-  const write = (s: string): void => void process.stdout.write(s);
+  // with --tap, stdout carries TAP and the lines go to stderr
+  const write = (s: string): void => void (a.tap ? process.stderr : process.stdout).write(s);
   try {
     for (const [i, scenario] of lessons.entries()) {
       if (stop.signal.aborted) break;
@@ -103,6 +108,7 @@ export async function runLessonsCommand(a: RunLessonsArgs): Promise<number> {
     await lab?.provider.close();
   }
   const happened = outcomes.filter((o) => o.happened).length;
+  if (junit !== undefined || a.tap) await writeVerdicts(outcomes.map((o) => ({ scenario: o.scenario.name, record: o.record, error: o.error })), junit, a.tap ?? false);
   if (a.json) write(`${JSON.stringify(outcomes.flatMap((o) => (o.record ? [o.record] : [])), null, 2)}\n`);
   else {
     const where = outcomes.find((o) => o.record)?.record?.lab;

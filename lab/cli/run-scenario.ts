@@ -33,6 +33,14 @@ export interface RunScenarioArgs {
   concurrency?: number;
   reports: string;
   json: boolean;
+  /** Told each record as it is written (--junit, --tap, lab run smoke). */
+  onRecord?: (record: RunRecord) => void;
+  /** 'stderr': the people's summary goes to stderr (stdout carries TAP); 'none': not printed (lab run smoke). */
+  summary?: 'stdout' | 'stderr' | 'none';
+  /** `--faults SCHEDULE` as given (a file or inline). */
+  faults?: string;
+  /** The nemesis running beside this run (set here when --faults is given). */
+  nemesis?: import('../faults/run-nemesis.js').RunNemesis;
 }
 
 /**
@@ -57,7 +65,33 @@ export async function runScenarioCommand(a: RunScenarioArgs): Promise<number> {
   const { isPeer, parseImplementations, planImplementations } = await import('../harness/implementations.js');
   const impls = a.impl === undefined ? ['lab'] : parseImplementations(a.impl);
   planImplementations(a.scenario, impls);
+  const schedule = a.faults !== undefined && !a.inLab ? await (await import('../faults/run-nemesis.js')).loadSchedule(a.faults) : null;
   const ref = await labToRunOn(a);
+  if (schedule && !ref) throw new UsageError('--faults needs a lab that is up (lab up --hosts FILE): the embedded lab has no hosts or services to break');
+  if (schedule && ref) {
+    const { startRunNemesis } = await import('../faults/run-nemesis.js');
+    a.nemesis = await startRunNemesis(ref, schedule, (line) => void process.stderr.write(`lab: ${line}\n`));
+    try {
+      return await runOn(a, ref, impls, isPeer);
+    } finally {
+      // healed whatever happened (an error, Ctrl-C); a no-op when save() finished it
+      await a.nemesis.finish();
+    }
+  }
+  if (ref) {
+    const { healOpenLab } = await import('../faults/leftovers.js');
+    const { openLab } = await import('../orchestrator/lab-ref.js');
+    const lab = await openLab(ref);
+    try {
+      for (const line of (await healOpenLab(lab)).lines) process.stderr.write(`lab: ${line}\n`);
+    } finally {
+      await lab.provider.close();
+    }
+  }
+  return runOn(a, ref, impls, isPeer);
+}
+
+async function runOn(a: RunScenarioArgs, ref: { name: string; dir: string } | null, impls: string[], isPeer: (impl: string) => boolean): Promise<number> {
   if (impls.some(isPeer) && !a.inLab) {
     if (!ref) throw (await import('../harness/peers.js')).noPeersHere(impls);
     return runPeersOnTheLab(a, ref, impls);
@@ -157,6 +191,12 @@ async function runInThisProcess(a: RunScenarioArgs, open?: () => Promise<LabSess
 }
 
 async function save(a: RunScenarioArgs, record: RunRecord): Promise<void> {
+  if (a.nemesis) {
+    const { withFaults } = await import('../faults/run-nemesis.js');
+    record = withFaults(record, await a.nemesis.finish(record));
+  }
   const path = await writeRecord(a.reports, record);
-  printRunRecord(record, a.scenario, path, a.json);
+  a.onRecord?.(record);
+  if (a.summary === 'none') return;
+  printRunRecord(record, a.scenario, path, a.json, a.summary === 'stderr' ? (s) => void process.stderr.write(s) : undefined);
 }

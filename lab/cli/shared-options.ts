@@ -51,3 +51,15 @@ export function connectionOptions<T>(y: Argv<T>): Argv<T & ConnectionFlags> {
       group: 'Connection:',
     });
 }
+
+export interface VerdictOptionFlags {
+  junit?: string;
+  tap: boolean;
+}
+
+/** --junit FILE / --tap on lab run: the verdicts for CI (cli/verdict-output.ts). */
+export function verdictOptions<T>(y: Argv<T>): Argv<T & VerdictOptionFlags> {
+  return y
+    .option('junit', { type: 'string', describe: 'also write the verdicts as JUnit XML to this file (its folder is made): a test case per scenario × implementation × mode × point', group: 'CI:' })
+    .option('tap', { type: 'boolean', default: false, describe: 'print the verdicts as TAP on stdout (the summary goes to stderr)', group: 'CI:' });
+}

@@ -21,6 +21,7 @@ import type { PeerHost, PeerName, PeerProcess } from '../services/worker-group.j
 import { workerEnv } from '../services/workers.js';
 import type { LabSession } from './lab-session.js';
 import { labInfoOf } from './run-on-lab.js';
+import { providerHostFiles } from './host-files.js';
 import { checkGroupName, groupHostname } from './worker-groups.js';
 import type { WorkerGroup, WorkerGroups, WorkerGroupSpec } from './worker-groups.js';
 
@@ -32,6 +33,7 @@ export async function openControllerSession(lab: OpenLab): Promise<LabSession> {
     info: { ...labInfoOf(lab), driver: 'controller' },
     quotesUrl: lab.urls.quotesHere,
     workers: groups,
+    files: providerHostFiles(lab),
     bind(app: App) {
       app.configFromObject({ broker_url: lab.urls.brokerHere, result_backend: lab.urls.backendHere });
       apps.add(app);

@@ -11,6 +11,7 @@ import type { QuoteServer } from '../services/quote-server.js';
 import type { AnyScenario } from '../../scenarios/scenario.js';
 import type { LabSession } from './lab-session.js';
 import { InProcessWorkerGroups } from './in-process-groups.js';
+import { localHostFiles } from './host-files.js';
 
 export interface EmbeddedLabOptions {
   pool?: PoolKind;
@@ -50,6 +51,7 @@ export async function openEmbeddedLab(scenario: AnyScenario, options: EmbeddedLa
     throw err;
   }
   const host = hostname();
+  const files = await localHostFiles();
   return {
     info: {
       kind: 'embedded',
@@ -62,6 +64,7 @@ export async function openEmbeddedLab(scenario: AnyScenario, options: EmbeddedLa
     },
     quotesUrl: quotes?.template ?? null,
     workers: groups,
+    files,
     bind(other: App) {
       other.configFromObject({ broker_url: EMBEDDED_URL, result_backend: EMBEDDED_URL });
       other.useMemoryTransports(memory);
@@ -72,6 +75,7 @@ export async function openEmbeddedLab(scenario: AnyScenario, options: EmbeddedLa
       } finally {
         if (quotes && process.env.LAB_QUOTES_URL === quotes.template) delete process.env.LAB_QUOTES_URL;
         await memory.close();
+        await files.close();
       }
     },
   };

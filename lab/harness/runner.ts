@@ -107,7 +107,7 @@ export async function runScenario(scenario: AnyScenario, params: ParsedParams, s
       const app = await scenario.app();
       lab.bind(app);
       if (options.queue) app.configFromObject({ task_default_queue: options.queue });
-      const ctx: ScenarioContext = { app, lab: lab.info, signal: options.signal, quotesUrl: lab.quotesUrl, timeoutS: options.timeoutS, queue: options.queue ?? app.config.taskDefaultQueue, workers: lab.workers, env: undefined };
+      const ctx: ScenarioContext = { app, lab: lab.info, signal: options.signal, quotesUrl: lab.quotesUrl, timeoutS: options.timeoutS, queue: options.queue ?? app.config.taskDefaultQueue, workers: lab.workers, env: undefined, ...(lab.files ? { files: lab.files } : {}) };
       const samples: RunSample[] = [];
       let verdict: Verdict = { ok: true, detail: '' };
       let lastOutput: unknown;

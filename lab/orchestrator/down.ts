@@ -65,6 +65,10 @@ export async function labDown(ref: LabRef, options: { progress: Progress; hostsF
     const provider = await createProvider(topology, ref.dir, ledger);
     const failures: DownResult['failures'] = [];
     let removed = 0;
+    // Faults first (a paused service continued, a partition's rules deleted), held ones too: what stays is reported.
+    const { healLeftoverFaults } = await import('../faults/leftovers.js');
+    const faults = await healLeftoverFaults({ name: ref.name, provider, ledger, topology }, { all: true });
+    notes.push(...faults.lines);
     const undo = async (e: LedgerEntry): Promise<void> => {
       const what = describe(e);
       options.progress({ host: (e.data as { host?: string }).host, step: `remove ${e.kind}`, status: 'start', detail: e.key });

@@ -67,7 +67,7 @@ export function labUrls(state: LabState, topology: Topology): LabUrls {
 
 /** Two topologies describe the same lab when everything that shapes the hosts and services is equal. */
 export function sameShape(a: Topology, b: Topology): boolean {
-  const shape = (t: Topology): string => JSON.stringify({ provider: t.provider, subnet: t.subnet, ports: t.ports, hosts: t.hosts, docker: t.docker, broker: brokerKindOf(t), persistence: redisPersistenceOf(t) });
+  const shape = (t: Topology): string => JSON.stringify({ provider: t.provider, subnet: t.subnet, ports: t.ports, hosts: t.hosts, docker: t.docker, broker: brokerKindOf(t), persistence: redisPersistenceOf(t), external: [t.broker?.external === true, t.backend?.external === true] });
   return shape(a) === shape(b);
 }
 

@@ -17,8 +17,8 @@ import { placements } from './services.js';
 export interface ServiceStatus {
   service: string;
   host: string;
-  /** One of lab's own services, or one of the host's `services:`. */
-  kind: 'lab' | 'user';
+  /** One of lab's own services, one of the host's `services:`, or a broker/backend that already runs (not lab's). */
+  kind: 'lab' | 'user' | 'external';
   /** The service's process (its first instance); the recorded one when the supervisor says nothing. */
   pid: number | null;
   running: boolean;
@@ -44,7 +44,7 @@ export interface LabStatus {
   brokerKind: 'rabbitmq' | 'redis';
   backend: string;
   /** What the lab's Redis keeps on disk: an append-only file fsync'd every second, or nothing. */
-  persistence: 'aof-everysec' | 'none';
+  persistence: 'aof-everysec' | 'none' | 'external';
   versions: Record<string, string>;
   healthy: boolean;
 }
@@ -114,11 +114,24 @@ export async function labStatus(lab: OpenLab): Promise<LabStatus> {
       return { service: u.spec.name, host: u.host.name, kind: 'user', pid, running, health, healthy: running && ready, supervision };
     }),
   );
-  const services = [...ours, ...own];
+  // Services that already run: checked with a login, never started or stopped by lab.
+  const external = await Promise.all(
+    (['broker', 'backend'] as const).flatMap((which) => {
+      const url = state.external?.[which];
+      if (!url) return [];
+      return [
+        (async (): Promise<ServiceStatus> => {
+          const [ok, health] = await check(() => login(which === 'broker' ? createBroker(url) : createBackend(url)), `${which === 'broker' && kind === 'rabbitmq' ? 'AMQP login' : 'AUTH + PING'} ok (external)`);
+          return { service: which, host: state.services[which].host, kind: 'external', pid: null, running: ok, health, healthy: ok, supervision: null };
+        })(),
+      ];
+    }),
+  );
+  const services = [...external, ...ours, ...own];
   const queueNames = [...new Set(topology.roleHosts('workers').flatMap((h) => h.queues))];
   let queues: LabStatus['queues'] = [];
   let workers: WorkerNode[] | null = null;
-  const brokerOk = services.find((s) => s.kind === 'lab' && s.service === (kind === 'redis' ? 'redis' : 'rabbitmq'))?.healthy;
+  const brokerOk = services.find((s) => (s.kind === 'lab' && s.service === (kind === 'redis' ? 'redis' : 'rabbitmq')) || (s.kind === 'external' && s.service === 'broker'))?.healthy;
   if (brokerOk) {
     const b = await createBroker(urls.brokerHere);
     try {

@@ -8,7 +8,8 @@ import { performance } from 'node:perf_hooks';
 import { LabError, ProviderError, hasCode } from '../errors.js';
 import { loadInventory } from '../topology/inventory.js';
 import { Ledger } from '../topology/ledger.js';
-import { acquireLock, ensureStateDir, newState, readState, setActiveLab, stateDir, stateTopology, writeState } from '../topology/state.js';
+import { acquireLock, ensureStateDir, newState, readState, setActiveLab, stateDir, stateTopology, withExternal, writeState } from '../topology/state.js';
+import { checkExternal, externalUrls } from './external-services.js';
 import type { LabState } from '../topology/state.js';
 import { brokerKindOf, redisPersistenceOf } from '../topology/topology.js';
 import type { HostSpec, Topology, UserServiceSpec } from '../topology/topology.js';
@@ -45,6 +46,10 @@ export async function planUp(hostsFile: string): Promise<{ topology: Topology; s
   });
   const steps: PlanStep[] = planned ?? [{ step: 'provider', detail: `${topology.provider} (needs root)` }];
   if (topology.provider !== 'local') steps.push(...topology.hosts.map((h) => ({ host: h.name, step: '/etc/hosts', detail: topology.hosts.map((o) => `${o.address} ${o.name}`).join(', ') })));
+  for (const which of ['broker', 'backend'] as const) {
+    const spec = topology[which];
+    if (spec?.external) steps.push({ step: which, detail: `external: the ${which} that already runs at $${spec.urlEnv ?? '?'} (checked, never started or stopped)` });
+  }
   for (const p of placements(topology)) steps.push({ host: p.host.name, step: p.service.name, detail: p.service.name === 'workers' ? workerPlan(p.host) : `${p.service.name} on ${p.host.address}${p.service.name === 'redis' ? redisPlan(topology) : ''}` });
   for (const u of userPlacements(topology)) steps.push({ host: u.host.name, step: u.spec.name, detail: userPlan(u.spec) });
   return { topology, steps };
@@ -97,6 +102,9 @@ export async function labUp(o: UpOptions): Promise<UpResult> {
   const t0 = performance.now();
   const topology = await loadInventory(o.hostsFile);
   for (const w of topology.warnings) o.progress({ step: 'inventory', status: 'info', detail: `warning: ${w}`, warning: true });
+  // Services that already run are checked before anything is created: refused credentials start nothing.
+  const external = externalUrls(topology);
+  if (external.broker || external.backend) await checkExternal(topology, external, o.progress);
   // Planning checks what only the provider can (root, images per role, names in use) before anything is created.
   await planProvider(topology, stateDir(topology.name), { install: o.install });
   const dir = await ensureStateDir(topology.name);
@@ -105,13 +113,16 @@ export async function labUp(o: UpOptions): Promise<UpResult> {
   try {
     const existing = await readState(dir);
     if (existing && !sameShape(stateTopology(existing), topology)) throw differentLab(topology.name, existing.inventoryPath);
-    state = existing ?? newState(topology);
+    state = existing ? withExternal(existing, external) : newState(topology, undefined, external);
     state = await writeState(dir, { ...state, status: state.status === 'up' ? 'up' : 'creating' });
     await setActiveLab(topology.name);
     const ledger = await Ledger.open(dir);
     const provider = await createProvider(topology, dir, ledger, { install: o.install });
     const progress = o.progress;
     try {
+      // faults a crashed lab process left applied are healed before anything else (lab/faults/leftovers.ts)
+      const { healLeftoverFaults } = await import('../faults/leftovers.js');
+      for (const line of (await healLeftoverFaults({ name: topology.name, provider, ledger, topology })).lines) progress({ step: 'faults', status: 'info', detail: line, warning: true });
       let { changed } = await provider.up({ state, progress, signal: o.signal });
       await hostsEverywhere(provider, topology, progress);
       const ctx: ServiceContext = { provider, topology, state, urls: labUrls(state, topology), progress };

@@ -75,6 +75,12 @@ export interface ImageInfo {
   id: string;
   entrypoint: string[];
   cmd: string[];
+  /** The image's labels (lab images build sets lab.role, lab.bundle, lab.content). */
+  labels: Record<string, string>;
+  /** Bytes, as the engine counts them. */
+  size: number;
+  /** GOARCH of the image (amd64, arm64…), when the engine says. */
+  arch?: string;
 }
 
 export interface NetworkInfo {
@@ -240,11 +246,11 @@ export class DockerEngine {
   }
 
   /** Which engine answers (Docker / Podman and its version). Throws E_ENGINE_UNREACHABLE when none does. */
-  async version(): Promise<{ engine: string; version: string; api: string }> {
+  async version(): Promise<{ engine: string; version: string; api: string; arch: string }> {
     const v = await this.call('connect to the engine', () => this.docker.version());
     const comps = (v as unknown as { Components?: { Name: string; Version: string }[] }).Components ?? [];
     const podman = comps.find((c) => /podman/i.test(c.Name));
-    return { engine: podman ? 'Podman' : 'Docker', version: podman?.Version ?? v.Version, api: v.ApiVersion };
+    return { engine: podman ? 'Podman' : 'Docker', version: podman?.Version ?? v.Version, api: v.ApiVersion, arch: v.Arch };
   }
 
   // ---- images
@@ -252,7 +258,26 @@ export class DockerEngine {
   async image(ref: string): Promise<ImageInfo | null> {
     const i = await this.orNull(`image ${ref}`, () => this.docker.getImage(ref).inspect());
     if (!i) return null;
-    return { id: i.Id, entrypoint: toList(i.Config?.Entrypoint), cmd: toList(i.Config?.Cmd) };
+    const labels = (i.Config?.Labels ?? {}) as Record<string, string>;
+    return { id: i.Id, entrypoint: toList(i.Config?.Entrypoint), cmd: toList(i.Config?.Cmd), labels, size: i.Size, ...(i.Architecture ? { arch: i.Architecture } : {}) };
+  }
+
+  /**
+   * Import a root filesystem tarball as an image (POST /images/create?fromSrc=-, as `docker import`) with Dockerfile
+   * `changes` (LABEL, ENV…), then tag it `ref`: imported untagged first, because engines differ in how they read a
+   * repository and tag on import. Resolves with the image id.
+   */
+  async importImage(tar: NodeJS.ReadableStream, ref: string, changes: string[]): Promise<string> {
+    const out = await this.call(`import ${ref}`, async () => collect(await this.docker.importImage(tar, { changes } as object)));
+    const text = out.toString('utf8');
+    const err = /"error(?:Detail)?"\s*:\s*(?:\{\s*"message"\s*:\s*)?"([^"]+)"/.exec(text)?.[1];
+    if (err) throw new EngineError(`import ${ref}: ${err}`, { code: 'E_IMAGE_BUILD' });
+    const id = /sha256:[0-9a-f]{64}/.exec(text)?.[0] ?? /"status"\s*:\s*"([0-9a-f]{64})"/.exec(text)?.[1];
+    if (!id) throw new EngineError(`import ${ref}: the engine answered ${text.trim().slice(0, 200)} without an image id`, { code: 'E_IMAGE_BUILD' });
+    const colon = ref.lastIndexOf(':');
+    const [repo, tag] = colon > ref.lastIndexOf('/') ? [ref.slice(0, colon), ref.slice(colon + 1)] : [ref, 'latest'];
+    await this.call(`tag ${id.slice(0, 19)} as ${ref}`, () => this.docker.getImage(id).tag({ repo, tag }));
+    return id;
   }
 
   /** Pull an image, reporting progress at most once a second; the engine's error (no registry…) as an EngineError. */

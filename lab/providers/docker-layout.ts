@@ -9,6 +9,7 @@ import { posix } from 'node:path';
 import { ConfigError, ProviderError } from '../errors.js';
 import { PACKAGE_ROOT } from '../paths.js';
 import { parseCidr } from '../topology/net.js';
+import { brokerKindOf } from '../topology/topology.js';
 import type { DockerSpec, HostSpec, Mount, Role, Topology } from '../topology/topology.js';
 import type { BindMount } from './docker-engine.js';
 import type { HostInfo, PlanStep } from './provider.js';
@@ -22,6 +23,8 @@ export const WORK_ROOT_IN_CONTAINER = '/var/lib/lab';
 export const LABEL_LAB = 'lab.name';
 export const LABEL_HOST = 'lab.host';
 export const LABEL_STATE = 'lab.state';
+/** On an image from `lab images build`: the hash of the lab bundle it carries at /opt/lab. */
+export const LABEL_BUNDLE = 'lab.bundle';
 
 const NODE_ROLES: readonly Role[] = ['workers', 'master', 'quotes'];
 /** What of the package a node host needs to run lab (the rest is sources and tests). */
@@ -91,6 +94,15 @@ export class DockerLayout {
     return [...wanted][0]!;
   }
 
+  /** The commands a host's roles need from its image (checked before any service starts). */
+  roleCommands(h: Readonly<HostSpec>): string[] {
+    const out: string[] = [];
+    if (h.roles.includes('broker') && brokerKindOf(this.topology) === 'rabbitmq') out.push('rabbitmq-server');
+    if (h.roles.includes('backend')) out.push('redis-server');
+    if (this.isNodeHost(h)) out.push('node');
+    return out;
+  }
+
   workDir(host: string): string {
     return `${WORK_ROOT_IN_CONTAINER}/${this.topology.name}/${this.spec(host).name}`;
   }
@@ -132,10 +144,11 @@ export class DockerLayout {
     return out;
   }
 
-  mountsOf(h: Readonly<HostSpec>, local: boolean): BindMount[] {
+  /** `mountLab`: the engine is local and the image does not carry lab itself (an image from `lab images build` does). */
+  mountsOf(h: Readonly<HostSpec>, mountLab: boolean): BindMount[] {
     const conv = (m: Readonly<Mount>): BindMount => ({ source: m.source, target: m.target, readOnly: m.readOnly });
     const list = [...this.docker.mounts.map(conv), ...(h.mounts ?? []).map(conv)];
-    if (this.isNodeHost(h) && local) list.push({ source: this.labSource(), target: LAB_ROOT_IN_CONTAINER, readOnly: true }, ...this.linkedParts());
+    if (this.isNodeHost(h) && mountLab) list.push({ source: this.labSource(), target: LAB_ROOT_IN_CONTAINER, readOnly: true }, ...this.linkedParts());
     return sameMounts(list);
   }
 
@@ -155,8 +168,8 @@ export class DockerLayout {
     for (const h of this.topology.hosts) {
       const mounts = this.mountsOf(h, true).map((m) => `${m.source}:${m.target}${m.readOnly ? ':ro' : ''}`);
       steps.push(
-        { host: h.name, step: 'container', detail: `${this.containerName(h.name)} from ${this.imageOf(h)} at ${h.address}${mounts.length ? `, mounts ${mounts.join(' ')}` : ''}` },
-        { host: h.name, step: 'prepare', detail: `${this.workDir(h.name)}; check getent, mkdir, chown, tail${this.isNodeHost(h) ? ', node ≥ 20' : ''}` },
+        { host: h.name, step: 'container', detail: `${this.containerName(h.name)} from ${this.imageOf(h)} at ${h.address}${mounts.length ? `, mounts ${mounts.join(' ')}` : ''}${this.isNodeHost(h) ? ` (${LAB_ROOT_IN_CONTAINER} not mounted when the image carries lab: lab images build)` : ''}` },
+        { host: h.name, step: 'prepare', detail: `${this.workDir(h.name)}; check getent, mkdir, chown, tail${this.roleCommands(h).map((c) => `, ${c}`).join('')}${this.isNodeHost(h) ? ' ≥ 20' : ''}` },
       );
       const mods = userModules(h);
       if (mods.length > 0) steps.push({ host: h.name, step: 'copy tasks', detail: `${mods.map((m) => m.source).join(', ')} → ${this.workDir(h.name)}/${TASKS_DIR}/ (skipped when the same files are there)` });

@@ -14,7 +14,8 @@ import type { HostSpec } from '../topology/topology.js';
 import { oneLine } from './docker-containers.js';
 import type { DockerContainers } from './docker-containers.js';
 import type { DockerEngine } from './docker-engine.js';
-import { LAB_ROOT_IN_CONTAINER } from './docker-layout.js';
+import { LABEL_BUNDLE, LAB_ROOT_IN_CONTAINER } from './docker-layout.js';
+import { bundleContents } from './ssh-bundle.js';
 import { TASKS_DIR, TASKS_MARKER, commonFolder, modulesDigest, userModules } from './user-modules.js';
 import type { DockerLayout } from './docker-layout.js';
 import type { Progress } from './provider.js';
@@ -30,14 +31,18 @@ const KEEPALIVE = [
   'while :; do sleep 86400 & wait $!; done',
 ].join('\n');
 
-/** <workdir> <node 0|1> <labroot>: make the work directory, check the commands lab needs, report node's version. */
+/**
+ * <workdir> <node 0|1> <labroot> <the roles' commands>: make the work directory, check the commands lab and the
+ * host's roles need (a broker's rabbitmq-server may live where Debian puts it, off the PATH), report node's version.
+ */
 const PREPARE_SCRIPT = [
-  'w=$1; node=$2; root=$3',
+  'w=$1; node=$2; root=$3; cmds=$4',
   'mkdir -p "$w/logs" || { echo "cannot create $w" >&2; exit 1; }',
   '[ -d /tmp ] || { mkdir -p /tmp && chmod 1777 /tmp; }',
   'missing=""',
   'for c in getent mkdir chown tail cat tr grep sleep; do command -v "$c" >/dev/null 2>&1 || missing="$missing $c"; done',
   'if [ "$node" = 1 ]; then command -v node >/dev/null 2>&1 || missing="$missing node"; fi',
+  'for c in $cmds; do [ "$c" = node ] && continue; command -v "$c" >/dev/null 2>&1 || [ -x "/usr/lib/rabbitmq/bin/$c" ] || [ -x "/usr/sbin/$c" ] || missing="$missing $c"; done',
   '[ -z "$missing" ] || { echo "missing:$missing"; exit 3; }',
   'command -v setsid >/dev/null 2>&1 || echo "nosetsid"',
   'if [ "$node" = 1 ]; then echo "node $(node --version)"; [ -f "$root/bin/lab.js" ] && echo "lab present"; fi',
@@ -54,7 +59,9 @@ const PROVIDES: Record<string, string> = {
   tr: 'coreutils',
   sleep: 'coreutils',
   grep: 'grep',
-  node: 'node ≥ 20',
+  node: 'node ≥ 20, for lab itself',
+  'rabbitmq-server': 'the broker role',
+  'redis-server': 'the backend role',
 };
 
 export interface DockerUp {
@@ -241,6 +248,8 @@ async function upContainer(u: DockerUp, engine: DockerEngine, h: Readonly<HostSp
   }
   let id: string;
   if (!info) {
+    // an image from `lab images build` carries lab at /opt/lab (its label says which bundle): nothing of this machine is mounted
+    const carried = (await engine.image(image))?.labels[LABEL_BUNDLE];
     u.progress({ host, step, status: 'start', detail });
     await ledger.record('container', key, { host, name, image, network: layout.network, address: h.address, lab });
     id = await engine.createContainer(
@@ -251,7 +260,7 @@ async function upContainer(u: DockerUp, engine: DockerEngine, h: Readonly<HostSp
         cmd: ['sh', '-c', KEEPALIVE],
         env: { LAB_NAME: lab, LAB_HOST: host },
         labels: layout.labels(host),
-        mounts: layout.mountsOf(h, engine.target.local),
+        mounts: layout.mountsOf(h, engine.target.local && carried === undefined),
         extraHosts: layout.topology.hosts.map((o) => ({ name: o.name, address: o.address })),
         network: layout.network,
         address: h.address,
@@ -283,11 +292,11 @@ async function prepare(u: DockerUp, engine: DockerEngine, h: Readonly<HostSpec>)
   const image = layout.imageOf(h);
   const step = 'prepare';
   const node = layout.isNodeHost(h);
-  const r = await u.containers.sh(host, PREPARE_SCRIPT, [layout.workDir(host), node ? '1' : '0', LAB_ROOT_IN_CONTAINER], { timeoutMs: 60_000 });
+  const r = await u.containers.sh(host, PREPARE_SCRIPT, [layout.workDir(host), node ? '1' : '0', LAB_ROOT_IN_CONTAINER, layout.roleCommands(h).join(' ')], { timeoutMs: 60_000 });
   const out = r.stdout.toString('utf8');
   const missing = /^missing:(.*)$/m.exec(out)?.[1]?.trim().split(/\s+/);
   if (missing) {
-    throw new ProviderError(`image ${image} lacks ${missing.map((c) => `${c} (${PROVIDES[c] ?? c})`).join(', ')}; use an image that has them, or mount them in (see hosts/docker.yaml)`, {
+    throw new ProviderError(`image ${image} lacks ${missing.map((c) => `${c} (${PROVIDES[c] ?? c})`).join(', ')}; no service was started. Use an image that has them (lab images build makes one per role), or mount them in (see hosts/docker.yaml)`, {
       host,
       code: 'E_IMAGE_INCOMPLETE',
     });
@@ -299,6 +308,12 @@ async function prepare(u: DockerUp, engine: DockerEngine, h: Readonly<HostSpec>)
     const version = /^node v(\d+)\S*/m.exec(out);
     if (!version || Number(version[1]) < 20) throw new ProviderError(`image ${image} has node ${version?.[0].slice(5) ?? '(unknown)'}; lab needs node ≥ 20`, { host, code: 'E_IMAGE_INCOMPLETE' });
     notes.push(`node ${version[0].slice(5)}`);
+    const carried = (await engine.image(image))?.labels[LABEL_BUNDLE];
+    if (carried !== undefined) {
+      const here = (await bundleContents(layout.labSource())).hash;
+      if (carried === here) notes.push(`lab from the image (bundle ${carried.slice(0, 12)}, the same as here)`);
+      else u.progress({ host, step, status: 'info', warning: true, detail: `image ${image} carries lab bundle ${carried.slice(0, 12)}, this lab is ${here.slice(0, 12)}: run lab images build for a current node image` });
+    }
     if (!/^lab present$/m.test(out)) {
       if (engine.target.local) throw new ProviderError(`${LAB_ROOT_IN_CONTAINER}/bin/lab.js is missing although ${layout.labSource()} is mounted there`, { host, code: 'E_IMAGE_INCOMPLETE' });
       u.progress({ host, step, status: 'start', detail: `copying lab into ${LAB_ROOT_IN_CONTAINER}` });

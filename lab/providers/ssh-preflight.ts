@@ -1,13 +1,16 @@
 /**
  * The ssh provider's preflight: before anything is made on a host, check that it can play its roles — Node ≥ 20
- * (and tar, to unpack the shipped lab) where lab itself runs, rabbitmq-server / redis-server where the broker /
+ * (and tar, to unpack the shipped lab) where lab itself runs — or, with `install` / `node: ship`, the arch of the Node
+ * lab ships there (ssh-node.ts) —, rabbitmq-server / redis-server where the broker /
  * backend run — or, with `install`, apt-get what is missing. Installed packages are recorded (kind 'package') and
  * never uninstalled: `lab down` says so instead.
  */
 import { ProviderError } from '../errors.js';
 import type { Ledger, LedgerEntry } from '../topology/ledger.js';
 import type { HostSpec, Role } from '../topology/topology.js';
+import type { LabArch } from '../images/arch.js';
 import { envArgv, quoteArgv } from './shell-quote.js';
+import { nodeArchOf } from './ssh-node.js';
 import { firstLine } from './ssh-hosts.js';
 import type { HostFacts, HostUp, SshHosts } from './ssh-hosts.js';
 
@@ -28,7 +31,7 @@ export function runsLab(h: Readonly<HostSpec>): boolean {
 /** What the preflight of a host checks, for the plan. */
 export function preflightChecks(h: Readonly<HostSpec>, install: boolean): string {
   const checks = ['uname -sm'];
-  if (runsLab(h)) checks.push(`node --version ≥ ${MIN_NODE_MAJOR}`);
+  if (runsLab(h)) checks.push(h.node === 'ship' ? 'uname -m for the Node lab ships' : `node --version ≥ ${MIN_NODE_MAJOR}${install ? ' (else lab ships Node 20)' : ''}`);
   for (const r of h.roles) {
     const s = SERVICE_PACKAGES[r];
     if (s) checks.push(install ? `${s.command} (apt-get install -y ${s.package} if missing)` : `${s.command} present`);
@@ -47,18 +50,21 @@ export function packageNotice(entry: LedgerEntry): string | null {
  * Probe the host afresh and check it against its roles (installing what is missing when allowed). Resolves with
  * what the host has, and whether a package had to be installed.
  */
-export async function preflight(hosts: SshHosts, ledger: Ledger, h: Readonly<HostSpec>, install: boolean, up: HostUp): Promise<{ facts: HostFacts; changed: boolean }> {
+export async function preflight(hosts: SshHosts, ledger: Ledger, h: Readonly<HostSpec>, install: boolean, up: HostUp, shippedBefore = false): Promise<{ facts: HostFacts; changed: boolean; shipNode?: LabArch }> {
   const host = h.name;
   let changed = false;
+  let shipNode: LabArch | undefined;
   const facts = await up.step('preflight', 'uname, node, services', async () => {
     const f = await hosts.hostFacts(host, true); // fresh facts on every up
     if (runsLab(h)) {
-      if (!f.node || !f.nodeVersion) {
-        throw new ProviderError(`node not found (on the PATH of a non-interactive ssh session), lab needs Node ≥ ${MIN_NODE_MAJOR} — install Node ${MIN_NODE_MAJOR}`, { host, code: 'E_NODE_MISSING' });
-      }
-      const major = Number(/^v?(\d+)\./.exec(f.nodeVersion)?.[1]);
-      if (!(major >= MIN_NODE_MAJOR)) {
-        throw new ProviderError(`Node ${f.nodeVersion} found, lab needs Node ≥ ${MIN_NODE_MAJOR} — install Node ${MIN_NODE_MAJOR}`, { host, code: 'E_NODE_VERSION' });
+      const major = Number(/^v?(\d+)\./.exec(f.nodeVersion ?? '')?.[1]);
+      const usable = f.node !== undefined && major >= MIN_NODE_MAJOR;
+      // node: ship always brings lab's own Node; --install (or an earlier up that shipped it) only where the host's is missing or too old
+      if (h.node === 'ship' || ((install || shippedBefore) && !usable)) shipNode = nodeArchOf(host, f.uname);
+      else if (!f.node || !f.nodeVersion) {
+        throw new ProviderError(`node not found (on the PATH of a non-interactive ssh session), lab needs Node ≥ ${MIN_NODE_MAJOR} — install Node ${MIN_NODE_MAJOR}, or let lab bring it for its own processes: lab up --install (or node: ship in the inventory)`, { host, code: 'E_NODE_MISSING' });
+      } else if (!usable) {
+        throw new ProviderError(`Node ${f.nodeVersion} found, lab needs Node ≥ ${MIN_NODE_MAJOR} — install Node ${MIN_NODE_MAJOR}, or let lab bring it for its own processes: lab up --install (or node: ship in the inventory)`, { host, code: 'E_NODE_VERSION' });
       }
       if (!f.hasTar) throw new ProviderError('tar not found: lab is shipped as a tarball — install tar', { host, code: 'E_COMMAND_NOT_FOUND' });
     }
@@ -75,10 +81,10 @@ export async function preflight(hosts: SshHosts, ledger: Ledger, h: Readonly<Hos
     }
     return hosts.hostFacts(host);
   });
-  const found = [facts.uname, facts.nodeVersion ? `node ${facts.nodeVersion}` : null, ...Object.keys(facts.commands)].filter(Boolean).join(', ');
+  const found = [facts.uname, facts.nodeVersion ? `node ${facts.nodeVersion}` : null, shipNode ? `lab brings Node for ${shipNode}` : null, ...Object.keys(facts.commands)].filter(Boolean).join(', ');
   // connect and preflight create nothing: 'info', so a second `up` on a healthy lab reports no change
   up.progress({ host, step: 'preflight', status: 'info', detail: found });
-  return { facts, changed };
+  return { facts, changed, ...(shipNode ? { shipNode } : {}) };
 }
 
 async function installPackage(hosts: SshHosts, ledger: Ledger, host: string, pkg: string, command: string, up: HostUp): Promise<void> {

@@ -80,7 +80,7 @@ export function workDirPlan(h: Readonly<HostSpec>, lab: string, user: string): s
 }
 
 /** Make (or check) the host's work directory; resolves with its ledger data and whether it had to be made. */
-export async function upWorkDir(hosts: SshHosts, ledger: Ledger, h: Readonly<HostSpec>, facts: HostFacts, up: HostUp): Promise<{ dir: DirData; changed: boolean }> {
+export async function upWorkDir(hosts: SshHosts, ledger: Ledger, h: Readonly<HostSpec>, facts: HostFacts, up: HostUp, nodeIn?: (workDir: string) => string): Promise<{ dir: DirData; changed: boolean }> {
   const host = h.name;
   const lab = hosts.topology.name;
   up.checkAbort();
@@ -97,7 +97,7 @@ export async function upWorkDir(hosts: SshHosts, ledger: Ledger, h: Readonly<Hos
     }
   }
   const workDir = posix.join(root, host);
-  const dir: DirData = { host, path: workDir, root, labRoot: posix.join(workDir, 'lab'), node: facts.node ?? 'node', supervisor: sshSupervision(h, facts) };
+  const dir: DirData = { host, path: workDir, root, labRoot: posix.join(workDir, 'lab'), node: nodeIn ? nodeIn(workDir) : (facts.node ?? 'node'), supervisor: sshSupervision(h, facts) };
   const key = `dir:${host}`;
   const recorded = ledger.get(key);
   const make = (): Promise<void> => (system ? mkdirSystem(hosts, host, root, workDir) : mkdirHome(hosts, host, root, workDir, broker));

@@ -6,7 +6,8 @@
  * - Commands: ssh exec takes ONE string, so every argv element is quoted for POSIX sh (shell-quote.ts) and the
  *   environment goes through `env K=V …`; `sudo: true` in the inventory → `sudo -n --` for privileged steps.
  * - `up` per host: connect, preflight (ssh-preflight.ts: Node ≥ 20 for hosts that run lab, rabbitmq-server /
- *   redis-server for the broker / backend, or apt-get them with `install`), the work directory (ssh-workdir.ts:
+ *   redis-server for the broker / backend, or apt-get them with `install`; Node 20 shipped by ssh-node.ts with `install`
+ *   or `node: ship`), the work directory (ssh-workdir.ts:
  *   `~/.lab/<lab>/<HOST>`), and the lab itself shipped (ssh-ship.ts) to `<work directory>/lab` unless it is there;
  *   on a workers host, the user's modules (inventory tasks:, config:) to `<work directory>/tasks/` likewise.
  * - Long-running processes (ssh-process.ts): started detached with LAB_PROCESS_TOKEN=<token> in their environment,
@@ -29,6 +30,7 @@ import type { HostUp, SshAccessOptions } from './ssh-hosts.js';
 import { KnownHosts } from './ssh-known-hosts.js';
 import { preflight, preflightChecks, runsLab } from './ssh-preflight.js';
 import { SshProcesses } from './ssh-process.js';
+import { shipNode, shipNodePlan, shippedNodePath } from './ssh-node.js';
 import { shipLab, shipModules, shipModulesPlan, shipPlan } from './ssh-ship.js';
 import { SshUnits } from './ssh-units.js';
 import { undoWorkDir, upWorkDir, workDirPlan } from './ssh-workdir.js';
@@ -57,6 +59,7 @@ export function sshPlan(topology: Topology, stateDir: string, options: SshProvid
     steps.push({ host: h.name, step: 'connect', detail: `ssh ${t.user}@${t.host}:${t.port} (${auth}); host key pinned in ${knownHostsFile(stateDir)}` });
     steps.push({ host: h.name, step: 'preflight', detail: preflightChecks(h, options.install ?? false) });
     steps.push({ host: h.name, step: 'work directory', detail: workDirPlan(h, topology.name, t.user) });
+    if (runsLab(h) && (h.node === 'ship' || options.install)) steps.push({ host: h.name, step: 'ship node', detail: `${h.node === 'ship' ? '' : 'if the host has no Node ≥ 20: '}${shipNodePlan('?')}` });
     if (runsLab(h)) steps.push({ host: h.name, step: 'ship lab', detail: shipPlan(topology.name, h.name) });
     const mods = userModules(h);
     if (mods.length > 0) steps.push({ host: h.name, step: 'ship tasks', detail: shipModulesPlan(mods) });
@@ -108,12 +111,15 @@ export class SshProvider implements Provider {
     const t = this.hosts.target(host);
     const conn = await up.step('connect', `${t.user}@${t.host}:${t.port}`, () => this.hosts.connection(host)); // pins the host key on first contact
     ctx.progress({ host, step: 'connect', status: 'info', detail: `${conn.label} in ${Math.round(up.times.connect ?? 0)} ms; host key ${conn.hostKey.type} ${conn.hostKey.fingerprint}` });
-    const checked = await preflight(this.hosts, this.ledger, h, this.options.install ?? false, up);
-    const work = await upWorkDir(this.hosts, this.ledger, h, checked.facts, up);
+    const before = this.ledger.get(`dir:${host}`)?.data as Partial<DirData> | undefined;
+    const shippedBefore = typeof before?.path === 'string' && before.node === shippedNodePath(before.path);
+    const checked = await preflight(this.hosts, this.ledger, h, this.options.install ?? false, up, shippedBefore);
+    const work = await upWorkDir(this.hosts, this.ledger, h, checked.facts, up, checked.shipNode ? shippedNodePath : undefined);
+    const node = checked.shipNode ? await shipNode(this.hosts, work.dir.path, checked.shipNode, up) : false;
     const shipped = runsLab(h) ? await shipLab(this.hosts, work.dir, this.options.packageRoot ?? PACKAGE_ROOT, up) : false;
     const mods = userModules(h);
     const modules = mods.length > 0 ? await shipModules(this.hosts, work.dir, mods, up) : false;
-    return checked.changed || work.changed || shipped || modules;
+    return checked.changed || work.changed || node || shipped || modules;
   }
 
   private hostUp(host: string, ctx: UpContext): HostUp {

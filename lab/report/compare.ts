@@ -5,7 +5,9 @@
  * Noise band: when both sides have at least BOOTSTRAP_MIN_N measured samples, a 95 % percentile-bootstrap
  * confidence interval of median(B)/median(A) (2000 resamples, seeded — deterministic); otherwise the
  * conservative median ± MAD interval (see statistics.ratio). Verdict: "faster" when the whole band is below 1
- * (B takes less time), "slower" when it is wholly above 1, "within noise" when it contains 1.
+ * (B takes less time), "slower" when it is wholly above 1, "within noise" when it contains 1 — and "not enough
+ * repeats to judge" when either side has fewer than MIN_REPEATS_TO_JUDGE measured samples: one or two samples give
+ * a band of (nearly) zero width, which would call any difference at all faster or slower.
  * A point or mode present in only one run gets "only in A" / "only in B".
  */
 import type { RunPoint, RunRecord, Summary } from './run-record.js';
@@ -16,8 +18,11 @@ import { formatMs, formatParams, formatRatio, formatWhen, runName } from './form
 const COMPARE_SCHEMA = 'lab.compare/1';
 /** Fewest measured samples on each side for the bootstrap band; below it the MAD band is used. */
 export const BOOTSTRAP_MIN_N = 5;
+/** Fewest measured samples on each side for any verdict of faster, slower or within noise. */
+export const MIN_REPEATS_TO_JUDGE = 3;
+export const NOT_ENOUGH_REPEATS = 'not enough repeats to judge';
 
-export type CompareVerdict = 'faster' | 'slower' | 'within noise' | 'only in A' | 'only in B';
+export type CompareVerdict = 'faster' | 'slower' | 'within noise' | typeof NOT_ENOUGH_REPEATS | 'only in A' | 'only in B';
 
 export interface RunRef {
   id: string;
@@ -75,7 +80,8 @@ function compareMode(pa: RunPoint | undefined, pb: RunPoint | undefined, mode: s
   const xb = pb ? measuredTotals(pb, mode) : [];
   const boot = xa.length >= BOOTSTRAP_MIN_N && xb.length >= BOOTSTRAP_MIN_N;
   const band = ratio(sb, sa, boot ? { samplesA: xb, samplesB: xa } : {});
-  return { a: sa, b: sb, ratio: band, verdict: verdictOf(band) };
+  const judged = Math.min(sa.n, sb.n) >= MIN_REPEATS_TO_JUDGE;
+  return { a: sa, b: sb, ratio: band, verdict: judged ? verdictOf(band) : NOT_ENOUGH_REPEATS };
 }
 
 /** Compare run B against run A (ratios are B/A: below 1 means B is faster). */

@@ -257,7 +257,7 @@ export function renderCompareHtml(c: Comparison): string {
     ...c.notes.map((n) => `<p class="bad">note: ${esc(n)}</p>`),
     '<table class="stats"><thead><tr><th class="l">scenario</th><th class="l">params</th><th class="l">mode</th><th>A median</th><th>A MAD</th><th>B median</th><th>B MAD</th><th>B/A</th><th>band</th><th class="l">verdict</th></tr></thead>',
     `<tbody>${rows}</tbody></table>`,
-    '<p class="muted">B/A &lt; 1: B is faster. band: 95% percentile-bootstrap CI of the median ratio (bootstrap, when both sides have ≥ 5 samples) or median ± MAD interval (mad). Verdict "within noise" when the band contains 1.</p>',
+    '<p class="muted">B/A &lt; 1: B is faster. band: 95% percentile-bootstrap CI of the median ratio (bootstrap, when both sides have ≥ 5 samples) or median ± MAD interval (mad). Verdict "within noise" when the band contains 1; "not enough repeats to judge" when either side has fewer than 3 samples.</p>',
     chartSvg ? `<div class="charts">${chartSvg}</div>` : '',
     '</main>',
   ].join('\n');

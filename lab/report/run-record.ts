@@ -3,6 +3,8 @@
  * only this shape, so it is versioned (`schema`) and additive: new fields may appear, existing ones keep meaning.
  */
 
+import type { RunFaults } from '../faults/windows.js';
+
 export const RUN_RECORD_SCHEMA = 'lab.run/1';
 
 /** Summary statistics of one figure over the measured (non-warm-up) repeats, in milliseconds. */
@@ -161,4 +163,6 @@ export interface RunRecord {
   implementations?: ImplementationRun[];
   /** Set when the run stopped early (a task failed, Ctrl-C): the points measured so far are kept. */
   error?: string;
+  /** `lab run --faults`: the schedule, each fault as it happened (applied, healed, time to recover), counts per window. */
+  faults?: RunFaults;
 }

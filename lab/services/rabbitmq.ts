@@ -9,7 +9,7 @@
 import { ServiceError } from '../errors.js';
 import { createBroker } from '../queue/index.js';
 import type { ProcessRef } from '../providers/provider.js';
-import { SERVICE_DEFAULTS, brokerKindOf } from '../topology/topology.js';
+import { SERVICE_DEFAULTS, brokerKindOf, isExternal } from '../topology/topology.js';
 import type { HostSpec } from '../topology/topology.js';
 import { layer, login, mustExec, waitPort } from './service.js';
 import { startService } from './supervision.js';
@@ -27,6 +27,17 @@ async function serverCommand(ctx: ServiceContext, host: string): Promise<string>
   return r.exitCode === 0 ? DEBIAN_SERVER : 'rabbitmq-server';
 }
 
+/**
+ * The user RabbitMQ runs as: `rabbitmq` where the host has it (Debian's package and the official image both make one,
+ * with different uids — found, not assumed); the host's own user elsewhere (local provider, an image without it).
+ * Where the images' layouts differ: images/role-images.ts.
+ */
+async function serverUser(ctx: ServiceContext, host: HostSpec): Promise<string | undefined> {
+  if (ctx.topology.provider === 'local') return undefined;
+  const r = await ctx.provider.exec(host.name, ['getent', 'passwd', 'rabbitmq']).catch(() => null);
+  return r?.exitCode === 0 ? 'rabbitmq' : undefined;
+}
+
 function dirs(ctx: ServiceContext, host: string): { base: string; conf: string; plugins: string } {
   const base = `${ctx.provider.host(host).workDir}/rabbitmq`;
   return { base, conf: `${base}/rabbitmq.conf`, plugins: `${base}/enabled_plugins` };
@@ -42,7 +53,7 @@ export const rabbitmqService: Service = {
   name: 'rabbitmq',
   role: 'broker',
   key: (host) => `proc:${host}:rabbitmq`,
-  enabled: (topology) => brokerKindOf(topology) === 'rabbitmq',
+  enabled: (topology) => brokerKindOf(topology) === 'rabbitmq' && !isExternal(topology, 'broker'),
 
   async start(ctx, host: HostSpec): Promise<ProcessRef> {
     const { provider, state } = ctx;
@@ -50,7 +61,7 @@ export const rabbitmqService: Service = {
     const d = dirs(ctx, host.name);
     const { user, password, vhost } = state.credentials.rabbitmq;
     const port = state.services.broker.port;
-    const asUser = ctx.topology.provider === 'local' ? undefined : 'rabbitmq';
+    const asUser = await serverUser(ctx, host);
     await mustExec(ctx, host.name, ['mkdir', '-p', `${d.base}/mnesia`, `${d.base}/log`], { sudo: host.sudo });
     const conf = [
       `listeners.tcp.1 = ${info.address}:${port}`,

@@ -9,7 +9,7 @@
 import { ServiceError } from '../errors.js';
 import { createBackend, createBroker } from '../queue/index.js';
 import type { ProcessRef } from '../providers/provider.js';
-import { SERVICE_DEFAULTS, brokerKindOf, redisPersistenceOf } from '../topology/topology.js';
+import { SERVICE_DEFAULTS, brokerKindOf, isExternal, redisPersistenceOf } from '../topology/topology.js';
 import type { HostSpec } from '../topology/topology.js';
 import { layer, login, mustExec, waitPort } from './service.js';
 import type { Service, ServiceContext } from './service.js';
@@ -24,6 +24,8 @@ export const redisService: Service = {
   name: 'redis',
   role: 'backend',
   key: (host) => `proc:${host}:redis`,
+  // an external backend (and with it an external Redis broker) runs already: lab starts no Redis
+  enabled: (topology) => !isExternal(topology, 'backend'),
 
   async start(ctx: ServiceContext, host: HostSpec): Promise<ProcessRef> {
     const { provider, state } = ctx;

@@ -27,6 +27,7 @@ import {
   type DockerSpec,
   type HostSpec,
   type Mount,
+  type NodeSource,
   type Pool,
   type ProviderKind,
   type RestartPolicy,
@@ -176,6 +177,7 @@ function hostSettings(name: string, roles: Role[], raw: Obj, defaults: Obj, hp: 
   const key = pick('key', isStr);
   const password = pick('password', isStr);
   const sudo = pick('sudo', isBool);
+  const node = pick('node', (v): v is NodeSource => v === 'system' || v === 'ship');
   const concurrency = pick('concurrency', isInt);
   const pool = pick('pool', (v): v is Pool => (POOLS as readonly unknown[]).includes(v));
   const queues = pick('queues', (v): v is string[] => Array.isArray(v) && v.every(isStr));
@@ -190,6 +192,7 @@ function hostSettings(name: string, roles: Role[], raw: Obj, defaults: Obj, hp: 
     queues: [...(queues?.value ?? HOST_DEFAULTS.queues)],
   };
   if (user) host.user = user.value;
+  if (node) host.node = node.value;
   if (port) host.port = port.value;
   else if (provider === 'ssh') host.port = HOST_DEFAULTS.sshPort;
   if (password) {
@@ -550,9 +553,13 @@ export function giveQuotesToMaster(hosts: HostSpec[]): void {
 export function brokerBackend(d: Obj, hosts: HostSpec[], rawHosts: Obj, issues: Issues, rolesKnown: boolean): { broker: BrokerSpec; backend: BackendSpec } {
   const b = isObj(d.broker) ? d.broker : {};
   const k = isObj(d.backend) ? d.backend : {};
-  const broker: BrokerSpec = { kind: b.kind === 'redis' ? 'redis' : 'rabbitmq' };
-  const backend: BackendSpec = { kind: 'redis', persistence: typeof k.persistence === 'boolean' ? k.persistence : true };
-  if (broker.kind === 'redis' && rolesKnown) {
+  const broker: BrokerSpec = { kind: b.kind === 'redis' ? 'redis' : 'rabbitmq', ...externalOf('broker', b, issues) };
+  const backend: BackendSpec = { kind: 'redis', persistence: typeof k.persistence === 'boolean' ? k.persistence : true, ...externalOf('backend', k, issues) };
+  if (broker.kind === 'redis' && !broker.external && backend.external) {
+    issues.error(['broker'], 'key', "expected an external Redis broker too (external: true, url_env: NAME) with an external backend, got a Redis broker lab would run: a lab-run Redis broker is a database of the lab's own Redis, which an external backend replaces");
+  }
+  if (backend.external && k.persistence !== undefined) issues.warn(['backend', 'persistence'], 'key', 'ignored: an external backend keeps what its own settings say');
+  if (broker.kind === 'redis' && rolesKnown && !broker.external) {
     const bh = hosts.find((h) => h.roles.includes('broker'));
     const kh = hosts.find((h) => h.roles.includes('backend'));
     if (bh && kh && bh !== kh) {
@@ -562,6 +569,20 @@ export function brokerBackend(d: Obj, hosts: HostSpec[], rawHosts: Obj, issues: 
     if (isObj(d.ports) && d.ports.broker !== undefined) issues.warn(['ports', 'broker'], 'key', "ignored: a Redis broker uses the backend's Redis and its port");
   }
   return { broker, backend };
+}
+
+/** `external: true` with `url_env: NAME` (both or neither); the URL itself never belongs in the inventory. */
+function externalOf(which: 'broker' | 'backend', d: Obj, issues: Issues): { external?: true; urlEnv?: string } {
+  const env = typeof d.url_env === 'string' ? d.url_env : undefined;
+  if (d.external === true) {
+    if (env === undefined) {
+      if (d.url_env === undefined) issues.error([which, 'external'], 'key', `expected url_env: NAME beside external: true — the name of the environment variable holding the ${which}'s URL (like ${which === 'broker' ? 'RABBITMQ_URL' : 'REDIS_URL'}), so no password is written in the inventory`);
+      return { external: true };
+    }
+    return { external: true, urlEnv: env };
+  }
+  if (d.url_env !== undefined) issues.error([which, 'url_env'], 'key', `expected external: true with url_env (lab runs this ${which} itself otherwise), got url_env alone`);
+  return {};
 }
 
 // ---- service ports -------------------------------------------------------------------------------------------

@@ -50,6 +50,7 @@ const inheritable = {
   key: path,
   password: { type: 'string', minLength: 1, description: 'a non-empty string' },
   sudo: { type: 'boolean', description: 'true or false' },
+  node: { enum: ['system', 'ship'], description: "system (the host's own Node ≥ 20) or ship (lab brings Node 20 for lab's processes only; ssh)" },
   concurrency: { type: 'integer', minimum: 1, maximum: 1024, description: 'an integer from 1 to 1024' },
   pool: { enum: [...POOLS], description: oneOf(POOLS) },
   queues: {
@@ -137,6 +138,12 @@ const host = {
   additionalProperties: false,
 };
 
+/** A service that already runs: `external: true` and the name of the environment variable with its URL. */
+const externalProps = {
+  external: { type: 'boolean', description: 'true or false' },
+  url_env: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]*$', description: 'the name of an environment variable holding the URL (like RABBITMQ_URL), never the URL itself' },
+} as const;
+
 const inventorySchema = {
   $id: 'https://lab.invalid/schema/inventory.json',
   type: 'object',
@@ -164,16 +171,17 @@ const inventorySchema = {
     },
     broker: {
       type: ['object', 'null'],
-      description: 'a mapping of broker settings (kind)',
-      properties: { kind: { enum: [...BROKER_KINDS], description: oneOf(BROKER_KINDS) } },
+      description: 'a mapping of broker settings (kind, external, url_env)',
+      properties: { kind: { enum: [...BROKER_KINDS], description: oneOf(BROKER_KINDS) }, ...externalProps },
       additionalProperties: false,
     },
     backend: {
       type: ['object', 'null'],
-      description: 'a mapping of result backend settings (kind, persistence)',
+      description: 'a mapping of result backend settings (kind, persistence, external, url_env)',
       properties: {
         kind: { enum: [...BACKEND_KINDS], description: oneOf(BACKEND_KINDS) },
         persistence: { type: 'boolean', description: 'true or false' },
+        ...externalProps,
       },
       additionalProperties: false,
     },

@@ -72,10 +72,27 @@ export interface LabState {
   provider?: Record<string, unknown>;
   /** Versions of the services as they reported them at `up` (rabbitmq, redis). */
   versions?: Record<string, string>;
+  /**
+   * The URLs of the services that already ran (inventory `external: true`), read from their `url_env` variables at
+   * `lab up` — kept here, 0600, like the lab's own credentials, so later commands reach them without the variable.
+   */
+  external?: ExternalUrls;
+}
+
+export interface ExternalUrls {
+  broker?: string;
+  backend?: string;
+}
+
+/** Where a URL points (host, port): an external service's endpoint. */
+function endpointOf(url: string, defaultPort: number): Endpoint {
+  const u = new URL(url);
+  const host = u.hostname.replace(/^\[|\]$/g, '') || '127.0.0.1';
+  return { host, address: host, port: u.port ? Number(u.port) : defaultPort };
 }
 
 /** A fresh state for a topology: new credentials, endpoints from the roles and ports. */
-export function newState(topology: Topology, now = new Date()): LabState {
+export function newState(topology: Topology, now = new Date(), external: ExternalUrls = {}): LabState {
   const ep = (role: Role, port: number): Endpoint => {
     const h = topology.roleHost(role);
     return { host: h.name, address: h.address, port };
@@ -95,11 +112,19 @@ export function newState(topology: Topology, now = new Date()): LabState {
     },
     services: {
       // a Redis broker is a database of the backend's Redis: its port
-      broker: ep('broker', brokerKindOf(topology) === 'redis' ? topology.ports.backend : topology.ports.broker),
-      backend: ep('backend', topology.ports.backend),
+      broker: external.broker ? endpointOf(external.broker, brokerKindOf(topology) === 'redis' ? 6379 : 5672) : ep('broker', brokerKindOf(topology) === 'redis' ? topology.ports.backend : topology.ports.broker),
+      backend: external.backend ? endpointOf(external.backend, 6379) : ep('backend', topology.ports.backend),
       quotes: ep('quotes', topology.ports.quotes),
     },
+    ...(external.broker || external.backend ? { external } : {}),
   };
+}
+
+/** A state with these external URLs (a re-up reads them from the environment again: a CI job's may change). */
+export function withExternal(state: LabState, external: ExternalUrls): LabState {
+  if (!external.broker && !external.backend && !state.external) return state;
+  const fresh = newState(stateTopology(state), new Date(state.createdAt), external);
+  return { ...state, services: { ...state.services, broker: fresh.services.broker, backend: fresh.services.backend }, external };
 }
 
 /** The topology recorded in a state (no re-validation: it was validated when loaded). */
@@ -113,7 +138,8 @@ export function brokerKind(state: LabState): BrokerKind {
 }
 
 /** What the lab's Redis keeps on disk: an append-only file fsync'd every second, or nothing. For records and status. */
-export function redisPersistence(state: LabState): 'aof-everysec' | 'none' {
+export function redisPersistence(state: LabState): 'aof-everysec' | 'none' | 'external' {
+  if (state.external?.backend) return 'external';
   return redisPersistenceOf(state.topology) ? 'aof-everysec' : 'none';
 }
 
@@ -122,6 +148,8 @@ export function redisPersistence(state: LabState): 'aof-everysec' | 'none' {
  * (`broker: { kind: redis }`): redis://:<pw>@HOST2:6379/1, a database of the backend's Redis of its own.
  */
 export function brokerUrl(state: LabState, options: { byAddress?: boolean } = {}): string {
+  // an external service's URL is the same from everywhere: it was given as it is reached
+  if (state.external?.broker) return state.external.broker;
   if (brokerKind(state) === 'redis') return backendUrl(state, { ...options, db: REDIS_BROKER_DB });
   const { user, password, vhost } = state.credentials.rabbitmq;
   const b = state.services.broker;
@@ -130,6 +158,7 @@ export function brokerUrl(state: LabState, options: { byAddress?: boolean } = {}
 
 /** redis://:<pw>@HOST2:6379/0 */
 export function backendUrl(state: LabState, options: { byAddress?: boolean; db?: number } = {}): string {
+  if (state.external?.backend) return state.external.backend;
   const b = state.services.backend;
   return `redis://:${encodeURIComponent(state.credentials.redis.password)}@${options.byAddress ? b.address : b.host}:${b.port}/${options.db ?? 0}`;
 }

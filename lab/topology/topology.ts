@@ -59,6 +59,9 @@ export const BOOK_ROLES: Readonly<Record<string, readonly Role[]>> = Object.free
 /** Roles that exactly one host must carry (quotes: at most one; when none does, the master host gets it). */
 export const SINGLETON_ROLES: readonly Role[] = ['broker', 'backend', 'master'];
 
+/** Where an ssh host's Node comes from: its own (system), or shipped by lab (ship; also `lab up --install`). */
+export type NodeSource = 'system' | 'ship';
+
 /** Defaults applied when neither the host nor `defaults:` say otherwise. */
 export const HOST_DEFAULTS = Object.freeze({
   sudo: false,
@@ -72,13 +75,24 @@ export const DEFAULT_PORTS = Object.freeze({ broker: 5672, backend: 6379, quotes
 
 export const DEFAULT_DOCKER_IMAGES = Object.freeze({ broker: 'rabbitmq:3', backend: 'redis:7', node: 'node:20' });
 
-/** The broker settings (inventory `broker:`); a later issue adds `url` / `external`. */
-export interface BrokerSpec {
+/**
+ * A service that already runs (a CI system's service container, a shared broker): lab starts none, checks it at
+ * `lab up`, and never stops it. The URL — with its password — comes from the environment variable `urlEnv` when
+ * `lab up` runs, never from the inventory.
+ */
+export interface ExternalSpec {
+  external?: boolean;
+  /** The name of the environment variable holding the URL (inventory `url_env`). */
+  urlEnv?: string;
+}
+
+/** The broker settings (inventory `broker:`). */
+export interface BrokerSpec extends ExternalSpec {
   kind: BrokerKind;
 }
 
 /** The result backend settings (inventory `backend:`). */
-export interface BackendSpec {
+export interface BackendSpec extends ExternalSpec {
   kind: BackendKind;
   /** Redis keeps an append-only file, fsync'd every second (default), so results survive a restart; false: nothing on disk. */
   persistence: boolean;
@@ -142,6 +156,8 @@ export interface HostSpec {
   /** Discouraged (a warning is emitted). Free text — never put it on a command line. */
   password?: string;
   sudo: boolean;
+  /** ssh hosts that run lab: `ship` brings Node 20 with the bundle (for lab's processes only); default the host's own. */
+  node?: NodeSource;
   /** Worker processes/threads per workers host (integer ≥ 1). */
   concurrency: number;
   pool: Pool;
@@ -242,6 +258,11 @@ export function topologyFromData(data: TopologyData): Topology {
     },
   });
   return deepFreeze(t as Topology);
+}
+
+/** Is the lab's broker / backend one that already runs (inventory `external: true`)? */
+export function isExternal(t: Pick<TopologyData, 'broker' | 'backend'>, which: 'broker' | 'backend'): boolean {
+  return t[which]?.external === true;
 }
 
 /** The lab's broker kind (RabbitMQ unless the inventory says `broker: { kind: redis }`). */

@@ -38,6 +38,7 @@ export const currencyScenario: Scenario<CurrencyParams, null, Rates> = {
   baseline: 'sequential',
   candidate: 'distributed',
   defaults: { repeat: 1, warmup: 0 },
+  smoke: { params: { latency: '20' }, warmup: 1 },
   tasksModule: new URL('./tasks.js', import.meta.url),
   app: async () => (await import('./tasks.js')).app,
   embeddedWorker: { pool: 'async', concurrency: 16 },

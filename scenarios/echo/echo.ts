@@ -42,6 +42,7 @@ export const echoScenario: Scenario<EchoParams, null, unknown> = {
   baseline: 'local',
   candidate: 'distributed',
   defaults: { repeat: 500, warmup: 50 },
+  smoke: { params: { tasks: '20' }, warmup: 1 },
   tasksModule: new URL('./tasks.js', import.meta.url),
   app: async () => (await import('./tasks.js')).app,
   prepare: () => null,

@@ -42,6 +42,7 @@ export const exceptionLesson: Scenario<ExceptionParams, null, ExceptionOutput> =
     pair: { type: 'string', describe: 'the pair get_rate is called with', default: 'EURUSD', pattern: /^[A-Z]{6}$/, patternHint: 'six capital letters, like EURUSD' },
   },
   ...ONE_MODE_LESSON,
+  smoke: { params: {} },
   lesson: "a task raising Exception('Booo!') makes the caller's result.get() raise Exception: Booo!",
 
   async run(_mode, params, _fixture, ctx) {

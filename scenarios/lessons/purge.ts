@@ -37,6 +37,7 @@ export const purgeLesson: Scenario<PurgeParams, null, PurgeOutput> = {
     n: { type: 'int', describe: 'tasks sent before the purge', default: 12, min: 1, max: 100_000 },
   },
   ...ONE_MODE_LESSON,
+  smoke: { params: { n: '5' } },
   lesson: 'requests wait in the queue until a worker comes; `celery purge` removes them ("Purged 12 messages")',
 
   async run(_mode, params, _fixture, ctx) {

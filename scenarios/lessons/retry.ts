@@ -42,6 +42,7 @@ export const retryLesson: Scenario<RetryParams, null, RetryOutput> = {
     countdown: { type: 'number', describe: 'seconds before each retry runs (retry(countdown=…))', default: 0.3, min: 0, max: 60 },
   },
   ...ONE_MODE_LESSON,
+  smoke: { params: { k: '1', countdown: '0.1' } },
   lesson: 'a failed task can be resubmitted: self.retry(countdown=…) runs it again under the same id',
 
   async run(_mode, params, _fixture, ctx) {

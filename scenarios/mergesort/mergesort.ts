@@ -144,6 +144,7 @@ export const mergesortScenario: Scenario<MergesortParams, Fixture, number[]> = {
   baseline: 'local',
   candidate: 'distributed',
   defaults: { repeat: 1, warmup: 0 },
+  smoke: { params: { size: '20000' }, warmup: 1 },
   tasksModule: new URL('./tasks.js', import.meta.url),
   app: async () => (await import('./tasks.js')).app,
 

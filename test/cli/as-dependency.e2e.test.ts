@@ -56,7 +56,10 @@ test('npm pack, npm install the tarball in a package of the user’s: lab/queue 
   const app = join(tmp, 'my-app');
   await mkdir(app);
   await writeFile(join(app, 'package.json'), JSON.stringify({ name: 'my-app', version: '1.0.0', private: true, type: 'module' }, null, 2));
-  const install = await sh('npm', ['install', join(tmp, packed.filename), '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts'], { cwd: app });
+  // The package is published as queue-lab (`lab` on npm is hapi's test runner); installed under the name lab, as the
+  // README says, `import … from 'lab/queue'` and the `lab` command work as in this repository.
+  assert.equal(packed.filename, `queue-lab-${version}.tgz`);
+  const install = await sh('npm', ['install', `lab@file:${join(tmp, packed.filename)}`, '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts'], { cwd: app });
   assert.equal(install.code, 0, `npm install of the tarball failed (offline, the npm cache needs lab's dependencies):\n${install.stderr}`);
 
   await writeFile(join(app, 'tasks.js'), ["import { App } from 'lab/queue';", "export const app = new App('my-app');", "export const add = app.task('myapp.add', (a, b) => a + b, { params: ['a', 'b'] });", ''].join('\n'));

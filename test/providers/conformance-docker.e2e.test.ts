@@ -1,6 +1,7 @@
 /**
  * The provider conformance suite on the docker provider, through Podman's Docker-compatible API (support/podman.ts):
- * two containers from an empty image with this machine's /usr, /lib, /bin mounted read-only.
+ * two containers of the role images (`lab images build`, support/role-images.ts), nothing of this machine mounted —
+ * HOST1 the Redis image (a Redis-only lab: broker and backend), HOST2 the node image.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -8,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DockerProvider } from '../../lab/providers/docker.js';
 import { parseInventory } from '../../lab/topology/inventory.js';
-import { EMPTY_IMAGE, hostMounts, podmanMissing, startPodman } from '../../support/podman.js';
+import { podmanMissing, startPodman } from '../../support/podman.js';
+import { roleImages } from '../../support/role-images.js';
 import type { PodmanService } from '../../support/podman.js';
 import { providerConformance } from './provider-conformance.js';
 
@@ -21,9 +23,10 @@ providerConformance({
   async lab() {
     podman = await startPodman();
     home = await mkdtemp(join(tmpdir(), 'lab-conf-docker-'));
-    const lines = [`lab: cfd${randomBytes(3).toString('hex')}`, 'provider: docker', 'subnet: 198.19.214.0/24', 'docker:', `  socket: ${JSON.stringify(podman.socket)}`];
-    lines.push(`  images: { broker: "${EMPTY_IMAGE}", backend: "${EMPTY_IMAGE}", node: "${EMPTY_IMAGE}" }`, '  mounts:', ...hostMounts().map((m) => `    - "${m}"`));
-    lines.push('hosts:', '  HOST1: { roles: [broker, backend] }', '  HOST2: { roles: [workers, master] }', '');
+    const images = await roleImages(podman.socket);
+    const lines = [`lab: cfd${randomBytes(3).toString('hex')}`, 'provider: docker', 'subnet: 198.19.214.0/24', 'broker: { kind: redis }', 'docker:', `  socket: ${JSON.stringify(podman.socket)}`];
+    lines.push(`  images: { broker: "${images.broker}", backend: "${images.backend}", node: "${images.node}" }`, '  mounts: []');
+    lines.push('hosts:', `  HOST1: { roles: [broker, backend], image: "${images.backend}" }`, '  HOST2: { roles: [workers, master] }', '');
     return { topology: await parseInventory(lines.join('\n'), join(home, 'hosts.yaml')), stateDir: join(home, 'state') };
   },
   provider: (lab, ledger) => new DockerProvider(lab.topology, lab.stateDir, ledger),

@@ -1,7 +1,9 @@
 /**
  * The docker provider end to end, through Podman's Docker-compatible API (test/support/podman.ts starts it):
- * the four-host lab as containers — up → up again (nothing changes) → status → run mergesort --n 4 → logs → exec
- * → down → no container, network or volume of the lab left —, an image pulled (with progress) from a local registry when
+ * the four-host lab as containers of the role images (`lab images build`, support/role-images.ts: nothing of this
+ * machine mounted) — up → up again (nothing changes) → status → run mergesort --n 4 → logs → exec → down → no
+ * container, network or volume of the lab left —, an image that lacks a role's command refused before any service
+ * starts, lab up killed with -9 half-way on the empty image with this machine's programs mounted (the plumbing), an image pulled (with progress) from a local registry when
  * the engine does not have it, and the ways up fails: no engine at the socket, an
  * image that is not there with no registry to pull it from, a container that exits during up; and lab up killed
  * with -9 half-way, after which lab down still finds exactly what it made.
@@ -17,12 +19,17 @@ import type { RunRecord } from '../../lab/report/run-record.js';
 import { lab, startLab, waitOutput } from '../support/cli.js';
 import { dockerInventory, podmanMissing, registryMissing, startPodman } from '../../support/podman.js';
 import type { PodmanService } from '../../support/podman.js';
+import type { BuildResult } from '../../lab/images/build.js';
+import { ROLE_IMAGE_CACHE, roleImages } from '../../support/role-images.js';
+import type { RoleImageRefs } from '../../support/role-images.js';
 import { needs } from '../support/prereq.js';
 
 const BROKEN_IMAGE = 'localhost/lab-broken:latest';
 
 let podman: PodmanService | null = null;
 let podmanError: string | null = null;
+let images: RoleImageRefs | null = null;
+let imagesError: string | null = null;
 
 test.before(async () => {
   const missing = await podmanMissing();
@@ -36,17 +43,24 @@ test.before(async () => {
     await podman.importImage(BROKEN_IMAGE, ['ENTRYPOINT ["/bin/sh", "-c", "echo lab-test: broker image is misconfigured >&2; exit 3"]']);
   } catch (err) {
     podmanError = (err as Error).message;
+    return;
+  }
+  try {
+    images = await roleImages(podman.socket);
+  } catch (err) {
+    imagesError = `lab images build: ${(err as Error).message}`;
   }
 });
 
 test.after(async () => {
   if (!podman) return;
-  const left = await podman.removeLabs(['e2edock', 'e2enoimage', 'e2eexits', 'e2ekilled', 'e2epull']).catch((err: Error) => [`(cleanup failed: ${err.message})`]);
+  const left = await podman.removeLabs(['e2edock', 'e2enoimage', 'e2eexits', 'e2ekilled', 'e2epull', 'e2elacks']).catch((err: Error) => [`(cleanup failed: ${err.message})`]);
   if (left.length > 0) process.stderr.write(`docker e2e: removed leftovers ${left.join(', ')}\n`);
   await podman.stop();
 });
 
 const engineUp = async (): Promise<string | null> => podmanError;
+const imagesBuilt = async (): Promise<string | null> => podmanError ?? imagesError;
 const esc = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 async function tmpHome(): Promise<string> {
@@ -61,13 +75,13 @@ async function leftovers(labName: string): Promise<{ containers: string[]; netwo
   return { containers, networks };
 }
 
-test('docker lab: up, re-up, status, run mergesort, logs, exec, down — nothing left', { timeout: 300_000 }, async (t) => {
-  if (!(await needs(t, 'Podman (Docker Engine API)', engineUp))) return;
+test('docker lab on the role images (nothing mounted): up, re-up, status, run mergesort, logs, exec, down — nothing left', { timeout: 300_000 }, async (t) => {
+  if (!(await needs(t, 'Podman (Docker Engine API) and the role images', imagesBuilt))) return;
   const home = await tmpHome();
   const reports = join(home, 'reports');
   const inventory = join(home, 'hosts.yaml');
   const name = 'e2edock';
-  await writeFile(inventory, dockerInventory({ lab: name, subnet: '198.19.210.0/24', socket: podman!.socket }));
+  await writeFile(inventory, dockerInventory({ lab: name, subnet: '198.19.210.0/24', socket: podman!.socket, roleImages: images! }));
   const env = { LAB_HOME: home };
   const run = (args: string[]): ReturnType<typeof lab> => lab(args, { env, cwd: home, timeoutMs: 180_000 });
   const volumesBefore = new Set(await podman!.engine.volumes());
@@ -83,6 +97,7 @@ test('docker lab: up, re-up, status, run mergesort, logs, exec, down — nothing
   assert.doesNotMatch(up.stdout + up.stderr, /lab:[A-Za-z0-9_-]{20,}@/, 'no password printed');
   const { containers } = await leftovers(name);
   assert.deepEqual(containers.sort(), ['HOST1', 'HOST2', 'HOST3', 'HOST4'].map((h) => `${name}-${h}`));
+  for (const c of containers) assert.deepEqual(await podman!.engine.mountsOf(c), [], `${c}: nothing of this machine is mounted`);
 
   const again = await run(['up', '--hosts', inventory, '--json']);
   assert.equal(again.code, 0, again.stderr);
@@ -141,9 +156,13 @@ test('docker lab: up, re-up, status, run mergesort, logs, exec, down — nothing
   assert.equal(wlogs.code, 0, wlogs.stderr);
   assert.match(wlogs.stdout, /mergesort\.sort/);
 
-  // the broker runs as the rabbitmq user when the container knows it (here: the host's /etc/passwd is mounted)
-  const who = await run(['exec', 'HOST1', '--', 'sh', '-c', `stat -c %U /proc/${s.services[0]!.pid}`]);
-  assert.equal(who.stdout.trim(), 'rabbitmq', who.stderr);
+  // the broker runs as the image's rabbitmq user (made by Debian's postinst: found, not assumed), Debian's server script
+  const who = await run(['exec', 'HOST1', '--', 'sh', '-c', `stat -c %U /proc/${s.services[0]!.pid}; cat /proc/${s.services[0]!.pid}/cmdline | tr '\\0' ' '`]);
+  assert.match(who.stdout, /^rabbitmq\n/, who.stderr);
+  // lab and Node are the image's own: /opt/lab from the bundle it was built with, Node 20 from the npm registry
+  const nodeV = await run(['exec', 'HOST3', '--', 'sh', '-c', 'command -v node; node --version; grep -c labBundle /etc/lab-image.json']);
+  assert.equal(nodeV.stdout.trim().split('\n').slice(0, 2).join(' '), '/usr/local/bin/node v20.20.2');
+  assert.equal(nodeV.stdout.trim().split('\n').at(-1), '1');
 
   const down = await run(['down']);
   assert.equal(down.code, 0, down.stderr + down.stdout);
@@ -265,4 +284,55 @@ test('docker lab: an image the engine does not have is pulled, with progress (lo
   assert.equal(down.code, 0, down.stderr + down.stdout);
   assert.deepEqual(await leftovers(name), { containers: [], networks: [] });
   assert.notEqual(await podman!.engine.image(ref), null, 'a pulled image stays in the engine (its cache), like docker compose down');
+});
+
+test("docker lab: an inventory naming an image that lacks a role's command — the host, the image, the command; no service started", { timeout: 180_000 }, async (t) => {
+  if (!(await needs(t, 'Podman (Docker Engine API) and the role images', imagesBuilt))) return;
+  const home = await tmpHome();
+  const name = 'e2elacks';
+  const env = { LAB_HOME: home };
+  t.after(async () => {
+    await lab(['down', '--lab', name], { env, cwd: home });
+    await rm(home, { recursive: true, force: true });
+  });
+  const inventory = join(home, 'hosts.yaml');
+  // the broker host on the Redis image: no rabbitmq-server there
+  await writeFile(inventory, dockerInventory({ lab: name, subnet: '198.19.215.0/24', socket: podman!.socket, roleImages: images!, images: { HOST1: images!.backend } }));
+  const up = await lab(['up', '--hosts', inventory], { env, cwd: home, timeoutMs: 150_000 });
+  assert.equal(up.code, 1, up.stdout + up.stderr);
+  assert.match(up.stderr, new RegExp(`HOST1: image ${esc(images!.backend)} lacks rabbitmq-server \\(the broker role\\); no service was started`));
+  const ledger = await import('node:fs/promises').then((fs) => fs.readFile(join(home, name, 'ledger.jsonl'), 'utf8'));
+  assert.doesNotMatch(ledger, /"kind":"process"/, 'no service was started anywhere');
+  const down = await lab(['down', '--lab', name], { env, cwd: home });
+  assert.equal(down.code, 0, down.stderr + down.stdout);
+  assert.deepEqual(await leftovers(name), { containers: [], networks: [] });
+});
+
+test('lab images build: a second build finds every image on the engine; an arch the engine cannot run and an unreachable mirror are refused (exit 2)', { timeout: 180_000 }, async (t) => {
+  if (!(await needs(t, 'Podman (Docker Engine API) and the role images', imagesBuilt))) return;
+  const home = await tmpHome();
+  t.after(() => rm(home, { recursive: true, force: true }));
+  const env = { LAB_HOME: home, LAB_CACHE_DIR: ROLE_IMAGE_CACHE };
+  const again = await lab(['images', 'build', '--socket', podman!.socket, '--json'], { env, cwd: home, timeoutMs: 150_000 });
+  assert.equal(again.code, 0, again.stderr);
+  const r = JSON.parse(again.stdout) as BuildResult;
+  assert.deepEqual(r.images.map((i) => [i.kind, i.ref, i.cached.image]), [
+    ['broker', images!.broker, true],
+    ['backend', images!.backend, true],
+    ['node', images!.node, true],
+  ]);
+  for (const i of r.images) assert.match(i.ref, /^localhost\/lab-(broker|backend|node):[0-9a-f]{12}$/);
+  const human = await lab(['images', 'build', '--socket', podman!.socket, '--roles', 'broker'], { env, cwd: home, timeoutMs: 150_000 });
+  assert.equal(human.code, 0, human.stderr);
+  assert.match(human.stdout, new RegExp(`^    broker: ${esc(images!.broker)}$`, 'm'), 'prints the inventory lines to use');
+
+  const arm = await lab(['images', 'build', '--socket', podman!.socket, '--arch', 'arm64'], { env, cwd: home });
+  assert.equal(arm.code, 2, arm.stderr);
+  assert.match(arm.stderr, /cannot build arm64 images here: the engine runs amd64 and this machine has no binfmt_misc handler for arm64/);
+  assert.match(arm.stderr.trim().split('\n').at(-1)!, /^lab: cannot build arm64 images here: /, 'one line, the last');
+
+  const off = await lab(['images', 'build', '--socket', podman!.socket, '--mirror', 'http://127.0.0.1:9/debian'], { env, cwd: home });
+  assert.equal(off.code, 2, off.stderr);
+  assert.match(off.stderr, /cannot reach the Debian mirror: http:\/\/127\.0\.0\.1:9\/debian\/dists\/bookworm\/Release \(ECONNREFUSED\)/);
+  assert.equal(off.stderr.trim().split('\n').length, 1, `one line: ${off.stderr}`);
 });

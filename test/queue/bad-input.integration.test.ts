@@ -179,6 +179,24 @@ test.describe('malformed and huge messages', () => {
     assert.equal(await (await app.sendTask('test.echo', ['after'])).get({ timeout: 10 }), 'after');
   });
 
+  test('a malformed callbacks or chain: FAILURE (DecodeError naming the field), one log line each, not silently dropped', async (t) => {
+    if (!(await ready(t))) return;
+    for (const [embed, field] of [[{ callbacks: 'add', errbacks: null, chain: null, chord: null }, 'callbacks'], [{ callbacks: null, errbacks: null, chain: [{ args: [] }], chord: null }, 'chain']] as const) {
+      const m = buildTaskMessage('test.echo', { args: [] });
+      m.body = Buffer.from(JSON.stringify([['x'], {}, embed]));
+      const id = String(m.properties.headers.id);
+      await (await app.getBackend()).watch([id]);
+      const mark = w!.stderr().length;
+      await publishRaw(m);
+      await assert.rejects(app.asyncResult(id).get({ timeout: 30 }), (err: unknown) => err instanceof TaskFailedError && err.excType === 'DecodeError' && err.excMessage.includes(field));
+      await settle(100);
+      const lines = linesSince(w!, mark).filter((l) => !/Received task:/.test(l));
+      assert.equal(lines.length, 1, lines.join('\n'));
+      assert.match(lines[0], new RegExp(`Task test\\.echo\\[[^\\]]+\\] raised unexpected: DecodeError\\('body embed ${field} is not`));
+      await app.asyncResult(id).forget();
+    }
+  });
+
   test('a message over RabbitMQ’s max_message_size (128 MiB) is refused at publish: one BrokerError, nothing sent', async (t) => {
     if (!(await ready(t))) return;
     const before = (await (await app.getBroker()).stats(queue)).messages;

@@ -12,6 +12,8 @@ export const statusCommandModule: CommandModule<GlobalFlags, GlobalFlags & Hosts
     const [{ labStatus }, { default: Table }] = await Promise.all([import('../../orchestrator/status.js'), import('cli-table3')]);
     const lab = await requireLab(argv.hosts);
     try {
+      const { healOpenLab } = await import('../../faults/leftovers.js');
+      for (const line of (await healOpenLab(lab)).lines) process.stderr.write(`lab: ${line}\n`);
       const s = await labStatus(lab);
       if (argv.json) {
         process.stdout.write(`${JSON.stringify(s, null, 2)}\n`);
@@ -25,7 +27,7 @@ export const statusCommandModule: CommandModule<GlobalFlags, GlobalFlags & Hosts
           const sup = v.supervision;
           const last = sup?.lastExit ? `${sup.lastExit.signal ?? `code ${sup.lastExit.code}`}${sup.lastExit.at ? ` at ${sup.lastExit.at.slice(11, 19)}` : ''}` : '—';
           const mode = !sup ? '—' : sup.mode === 'lab' ? 'lab' : sup.mode === 'systemd' ? 'systemd' : 'no';
-          services.push([v.kind === 'user' ? `${v.service} (own)` : v.service, v.host, v.pid ?? '—', mode, sup && sup.mode !== 'none' ? sup.restarts : '—', last, `${v.healthy ? '✓' : '✗'} ${v.health}`]);
+          services.push([v.kind === 'user' ? `${v.service} (own)` : v.kind === 'external' ? `${v.service} (external)` : v.service, v.host, v.pid ?? '—', mode, sup && sup.mode !== 'none' ? sup.restarts : '—', last, `${v.healthy ? '✓' : '✗'} ${v.health}`]);
         }
         process.stdout.write(`${hosts.toString()}\n${services.toString()}\n`);
         const unsupervised = [...new Set(s.services.filter((v) => v.supervision?.mode === 'none').map((v) => v.host))];
@@ -39,7 +41,7 @@ export const statusCommandModule: CommandModule<GlobalFlags, GlobalFlags & Hosts
         for (const q of s.queues) process.stdout.write(`queue ${q.name}: ${q.messages} waiting, ${q.consumers === null ? 'consumers unknown' : `${q.consumers} consumer${q.consumers === 1 ? '' : 's'}`}\n`);
         const brokerWhat = s.brokerKind === 'redis' ? ` (Redis${s.versions.redis ? ` ${s.versions.redis}` : ''}, a database of the backend's)` : s.versions.rabbitmq ? ` (RabbitMQ ${s.versions.rabbitmq})` : '';
         process.stdout.write(`broker ${s.broker}${brokerWhat} · backend ${s.backend}${s.versions.redis ? ` (Redis ${s.versions.redis})` : ''}\n`);
-        process.stdout.write(`persistence: ${s.persistence === 'aof-everysec' ? "Redis keeps an append-only file, fsync'd every second (results survive a restart)" : 'none: Redis keeps nothing on disk (backend: { persistence: false })'}\n`);
+        process.stdout.write(`persistence: ${s.persistence === 'external' ? "the external backend's own settings (lab does not run it)" : s.persistence === 'aof-everysec' ? "Redis keeps an append-only file, fsync'd every second (results survive a restart)" : 'none: Redis keeps nothing on disk (backend: { persistence: false })'}\n`);
       }
       if (!s.healthy) process.exitCode = 1;
     } finally {

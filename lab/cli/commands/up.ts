@@ -22,7 +22,7 @@ export const upCommandModule: CommandModule<GlobalFlags, UpFlags> = {
     hostsOption(y, "the active lab's inventory, else ./hosts.yaml")
       .usage('$0 up [--hosts FILE] [options]\n\nWhich inventory: --hosts FILE; else the active lab\'s own (a re-up); else ./hosts.yaml (`lab init` writes one). Brings up the hosts (local processes, network namespaces, SSH machines or containers), writes /etc/hosts on each, starts RabbitMQ (a generated user and password — never guest; not with broker: { kind: redis }), Redis (requirepass, an append-only file), the quote server, the workers and the hosts\' own services: (supervised: one that exits is started again), and checks each in layers: port, protocol, a canary task. Running it again on a healthy lab changes nothing. Credentials go to a 0600 state file under ~/.lab/<lab>/.')
       .option('dry-run', { type: 'boolean', default: false, describe: 'print the plan, change nothing' })
-      .option('install', { type: 'boolean', default: false, describe: 'ssh: apt-get install missing rabbitmq-server / redis-server on their hosts' })
+      .option('install', { type: 'boolean', default: false, describe: "ssh: apt-get install missing rabbitmq-server / redis-server on their hosts, and bring Node 20 (the npm registry's node-linux-<arch>, for lab's processes only) where a host lacks Node ≥ 20" })
       .example('$0 init && $0 up', 'write a commented ./hosts.yaml (local provider), then bring it up')
       .example('$0 up --hosts hosts.yaml', 'the inventory named')
       .example('$0 up --hosts hosts/netns.yaml', 'four network namespaces on this machine (root)')

@@ -59,12 +59,21 @@ function spawnProcess(include: string[]): ChildHandle {
   };
 }
 
+/** A job handed to a slot, with whoever waits for its outcome. */
+interface Entry {
+  job: Job;
+  resolve: (o: JobOutcome) => void;
+  onStart?: (pid: number | null) => void;
+}
+
 interface Slot {
   handle: ChildHandle;
   ready: boolean;
-  job: Job | null;
+  /** The job the child runs now. */
+  running: Entry | null;
+  /** Jobs sent ahead, waiting in the child behind `running` (see PIPELINE_BELOW_MS); not started, not acked yet. */
+  queued: Entry[];
   startedAt: number;
-  resolve: ((o: JobOutcome) => void) | null;
   hardTimer: NodeJS.Timeout | null;
   killedFor: string | null;
   /** Set by terminate(): the signal a revoke sent to this slot's job. */
@@ -73,11 +82,26 @@ interface Slot {
   retiring: boolean;
 }
 
+/**
+ * A job is sent to a busy child ahead of time only when both its task and the running one have taken less than this
+ * (their recent mean): for such tasks the message hop to the child and back costs as much as the task itself, and
+ * the child starts the next one without waiting for it. Longer tasks wait for a free child as before (fairness: a
+ * job is never stuck behind a long one while another child is free).
+ */
+const PIPELINE_BELOW_MS = 5;
+/**
+ * How many jobs a busy child may hold ahead. On a loaded machine a process waits milliseconds to be scheduled, so one
+ * job ahead is gone before the parent wakes to send the next; a few keep the child busy across that wait.
+ */
+const PIPELINE_DEPTH = 3;
+
 export class ChildPool extends EventEmitter implements Pool {
   private readonly slots: Slot[] = [];
-  private readonly waiting: { job: Job; resolve: (o: JobOutcome) => void; onStart?: (pid: number | null) => void }[] = [];
+  private readonly waiting: Entry[] = [];
   private closing = false;
   private respawnFailures = 0;
+  /** Recent mean runtime per task name (ms), to decide what may be sent ahead. */
+  private readonly runtimes = new Map<string, number>();
 
   constructor(
     readonly kind: Extract<PoolKind, 'prefork' | 'threads'>,
@@ -88,7 +112,9 @@ export class ChildPool extends EventEmitter implements Pool {
   }
 
   get active(): number {
-    return this.waiting.length + this.slots.filter((s) => s.job).length;
+    let n = this.waiting.length;
+    for (const s of this.slots) n += (s.running ? 1 : 0) + s.queued.length;
+    return n;
   }
 
   /** Pids of prefork children (for status output and for tests that kill one). */
@@ -102,7 +128,7 @@ export class ChildPool extends EventEmitter implements Pool {
 
   private spawn(): Promise<void> {
     const handle = this.kind === 'threads' ? spawnThread(this.include) : spawnProcess(this.include);
-    const slot: Slot = { handle, ready: false, job: null, startedAt: 0, resolve: null, hardTimer: null, killedFor: null, terminatedBy: null, retiring: false };
+    const slot: Slot = { handle, ready: false, running: null, queued: [], startedAt: 0, hardTimer: null, killedFor: null, terminatedBy: null, retiring: false };
     this.slots.push(slot);
     return new Promise<void>((resolve, reject) => {
       handle.onMessage((msg) => {
@@ -113,14 +139,16 @@ export class ChildPool extends EventEmitter implements Pool {
           this.pump();
         } else if (msg.type === 'fatal') {
           reject(new Error(msg.message));
-        } else if (msg.type === 'result' && slot.job && msg.seq === slot.job.seq) {
+        } else if (msg.type === 'result' && slot.running && msg.seq === slot.running.job.seq) {
           this.finish(slot, msg.outcome);
         }
       });
       void handle.exited.then((reason) => {
         const wasReady = slot.ready;
         this.slots.splice(this.slots.indexOf(slot), 1);
-        if (slot.job) {
+        // A job sent ahead never started (nor was acked): it goes to the next free child.
+        this.waiting.unshift(...slot.queued.splice(0));
+        if (slot.running) {
           const type = slot.terminatedBy ? 'Terminated' : slot.killedFor ? 'TimeLimitExceeded' : 'WorkerLostError';
           const message = slot.terminatedBy ? `Terminated(${slot.terminatedBy})` : (slot.killedFor ?? `Worker exited prematurely: ${reason}.`);
           this.finish(slot, { kind: 'lost', exc: toExceptionInfo(celeryException(type, message)), runtimeMs: performance.now() - slot.startedAt });
@@ -151,39 +179,66 @@ export class ChildPool extends EventEmitter implements Pool {
     });
   }
 
+  private short(task: string): boolean {
+    const ms = this.runtimes.get(task);
+    return ms !== undefined && ms < PIPELINE_BELOW_MS;
+  }
+
   private pump(): void {
     while (this.waiting.length > 0) {
-      const slot = this.slots.find((s) => s.ready && !s.job && !s.retiring);
+      const idle = this.slots.find((s) => s.ready && !s.running && !s.retiring);
+      // Sent ahead: to the child with the fewest waiting, so the children's queues stay even.
+      let ahead: Slot | undefined;
+      if (!idle && this.short(this.waiting[0].job.task)) {
+        for (const s of this.slots) {
+          if (s.ready && s.running && !s.retiring && s.queued.length < PIPELINE_DEPTH && this.short(s.running.job.task) && (!ahead || s.queued.length < ahead.queued.length)) ahead = s;
+        }
+      }
+      const slot = idle ?? ahead;
       if (!slot) return;
-      const { job, resolve, onStart } = this.waiting.shift()!;
-      onStart?.(slot.handle.pid);
-      if (expiredJob(job)) {
-        resolve({ kind: 'expired', runtimeMs: 0 });
+      const entry = this.waiting.shift()!;
+      if (expiredJob(entry.job)) {
+        entry.onStart?.(slot.handle.pid);
+        entry.resolve({ kind: 'expired', runtimeMs: 0 });
         continue;
       }
-      slot.job = job;
-      slot.resolve = resolve;
-      slot.startedAt = performance.now();
-      slot.killedFor = null;
-      slot.terminatedBy = null;
-      if (job.hardTimeLimit) {
-        slot.hardTimer = setTimeout(() => {
-          slot.killedFor = `TimeLimitExceeded(${job.hardTimeLimit})`;
-          slot.handle.kill();
-        }, job.hardTimeLimit * 1000);
-      }
-      slot.handle.post({ type: 'job', job });
+      if (idle) this.begin(slot, entry);
+      else slot.queued.push(entry); // started (and acked) when the child takes it up
+      slot.handle.post({ type: 'job', job: entry.job });
+    }
+  }
+
+  /** The slot's child runs this job now: the moment Celery acks it, and when its hard time limit starts counting. */
+  private begin(slot: Slot, entry: Entry): void {
+    slot.running = entry;
+    slot.startedAt = performance.now();
+    slot.killedFor = null;
+    slot.terminatedBy = null;
+    entry.onStart?.(slot.handle.pid);
+    const limit = entry.job.hardTimeLimit;
+    if (limit) {
+      slot.hardTimer = setTimeout(() => {
+        slot.killedFor = `TimeLimitExceeded(${limit})`;
+        slot.handle.kill();
+      }, limit * 1000);
     }
   }
 
   private finish(slot: Slot, outcome: JobOutcome): void {
     if (slot.hardTimer) clearTimeout(slot.hardTimer);
-    const resolve = slot.resolve;
-    slot.job = null;
-    slot.resolve = null;
+    const entry = slot.running!;
+    slot.running = null;
     slot.hardTimer = null;
-    resolve?.(outcome);
-    if (slot.retiring) slot.handle.post({ type: 'shutdown' });
+    if (outcome.kind !== 'lost' && outcome.kind !== 'expired') {
+      const prev = this.runtimes.get(entry.job.task);
+      this.runtimes.set(entry.job.task, prev === undefined ? outcome.runtimeMs : prev * 0.8 + outcome.runtimeMs * 0.2);
+    }
+    // The child takes up the job sent ahead now: at once if it holds it already, else the moment it arrives (it
+    // was sent before this result came back, and a child that is not busy starts what it receives).
+    const next = slot.queued.shift();
+    if (next) this.begin(slot, next);
+    else if (slot.retiring) slot.handle.post({ type: 'shutdown' });
+    entry.resolve(outcome);
     this.pump();
   }
 
@@ -193,22 +248,22 @@ export class ChildPool extends EventEmitter implements Pool {
     await Promise.all(Array.from({ length: n }, () => this.spawn()));
   }
 
-  /** pool_shrink: n children leave (idle ones now, busy ones after their job); at least one stays. */
+  /** pool_shrink: n children leave (idle ones now, busy ones after their jobs); at least one stays. */
   shrink(n: number): number {
     const staying = this.slots.filter((s) => !s.retiring);
-    const leaving = Math.min(n, staying.length - 1);
-    const order = [...staying.filter((s) => !s.job), ...staying.filter((s) => s.job)];
-    for (const slot of order.slice(0, Math.max(0, leaving))) {
+    const leaving = Math.max(0, Math.min(n, staying.length - 1));
+    const order = [...staying.filter((s) => !s.running), ...staying.filter((s) => s.running)];
+    for (const slot of order.slice(0, leaving)) {
       slot.retiring = true;
-      if (!slot.job) slot.handle.post({ type: 'shutdown' });
+      if (!slot.running) slot.handle.post({ type: 'shutdown' });
     }
-    this.concurrency -= Math.max(0, leaving);
-    return Math.max(0, leaving);
+    this.concurrency -= leaving;
+    return leaving;
   }
 
   /** revoke --terminate: signal the child running job `seq` (prefork: that signal; threads: terminated). */
   terminate(seq: number, signal: NodeJS.Signals): 'terminated' | 'unknown' {
-    const slot = this.slots.find((s) => s.job?.seq === seq);
+    const slot = this.slots.find((s) => s.running?.job.seq === seq);
     if (!slot) return 'unknown';
     slot.terminatedBy = signal;
     slot.handle.signal(signal);

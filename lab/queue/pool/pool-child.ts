@@ -4,7 +4,8 @@
  */
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { execute, loadTaskModules } from './executor.js';
-import type { Job } from './job.js';
+import { expiredJob } from './job.js';
+import type { Job, JobOutcome } from './job.js';
 
 export type ParentMessage = { type: 'job'; job: Job } | { type: 'shutdown' };
 export type ChildMessage = { type: 'ready' } | { type: 'fatal'; message: string } | { type: 'result'; seq: number; outcome: Awaited<ReturnType<typeof execute>> };
@@ -50,12 +51,27 @@ async function main(): Promise<void> {
     ch.exit(1);
     return;
   }
+  // One job at a time; one more may wait here (sent ahead by the pool), started the moment the current one ends.
+  const ahead: Job[] = [];
+  let busy = false;
+  const run = (job: Job): void => {
+    busy = true;
+    // A job that waited here behind another may have expired meanwhile: not run, as the pool does at a slot.
+    const outcome: Promise<JobOutcome> = expiredJob(job) ? Promise.resolve({ kind: 'expired', runtimeMs: 0 }) : execute(job);
+    void outcome.then((o) => {
+      const next = ahead.shift();
+      ch.send({ type: 'result', seq: job.seq, outcome: o });
+      if (next) run(next);
+      else busy = false;
+    });
+  };
   ch.onMessage((msg) => {
     if (msg.type === 'shutdown') {
       ch.exit(0);
       return;
     }
-    void execute(msg.job).then((outcome) => ch.send({ type: 'result', seq: msg.job.seq, outcome }));
+    if (busy) ahead.push(msg.job);
+    else run(msg.job);
   });
   ch.send({ type: 'ready' });
 }

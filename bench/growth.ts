@@ -1,0 +1,227 @@
+/**
+ * How cost grows with the number of tasks (issue 13), in one run on this machine's RabbitMQ + Redis:
+ *  - fan-out of 1k, 10k and 100k echo tasks, each size with a fresh worker and a fresh client process: tasks/s, the
+ *    client's and the worker's peak RSS — lab (client + `lab worker -P prefork -c 2`) beside the Celery-peer floor
+ *    (bench/celery-floor.ts), whose own spread across sizes is the yardstick for lab's;
+ *  - 100 concurrent clients (100 Apps, 100 connections each way) with one task in flight each: tasks/s and latency.
+ * Goals: lab's tasks/s within 25 % of each other across the sizes; peak RSS bounded (no per-task state kept after
+ * its result is read).
+ *
+ *   node dist/bench/growth.js [--sizes 1000,10000,100000] [--clients 100] [--per-client 20] [--json]
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { dirname, join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { loadavg } from 'node:os';
+import { App, Signature } from '../lab/queue/index.js';
+import { summarize } from '../lab/report/statistics.js';
+import type { Summary } from '../lab/report/statistics.js';
+import { formatMs, formatRatio } from '../lab/report/format.js';
+import { CeleryFloorClient, celeryFloorConsumer } from './celery-floor.js';
+import { peakRssOf } from './proc-stats.js';
+
+const HERE = fileURLToPath(import.meta.url);
+const REPO = join(dirname(HERE), '..', '..');
+const AMQP = process.env.LAB_BENCH_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672//';
+const REDIS = process.env.LAB_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379/0';
+const PREFETCH = 8;
+
+function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? process.argv[i + 1] : fallback;
+}
+
+const SIZES = arg('sizes', '1000,10000,100000').split(',').map(Number);
+const CLIENTS = Number(arg('clients', '100'));
+const PER_CLIENT = Number(arg('per-client', '20'));
+const RUN = randomBytes(3).toString('hex');
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+type Kind = 'lab' | 'floor';
+
+interface ClientReport {
+  ms: number;
+  peakRssMb: number;
+}
+
+// ---------------------------------------------------------------- the child processes
+
+/** A client process: one fan-out of n, then its time and its own peak RSS on stdout. */
+async function clientMain(kind: Kind, queue: string, n: number): Promise<void> {
+  let ms: number;
+  if (kind === 'floor') {
+    const c = await CeleryFloorClient.open(AMQP, REDIS, queue, true);
+    const t0 = performance.now();
+    const out = await c.fanout(n);
+    ms = performance.now() - t0;
+    if (out.length !== n || out.some((v, i) => v !== i)) throw new Error('floor fan-out: results missing or out of order');
+    await c.close();
+  } else {
+    const app = new App('bench-growth', { broker: AMQP, backend: REDIS, config: { task_default_queue: queue, result_expires: 600 } });
+    await Promise.all([app.getBroker(), app.getBackend()]); // connected before the clock starts, as the floor's client
+    const t0 = performance.now();
+    const g = await app.sendGroup(Array.from({ length: n }, (_, i) => new Signature(app, 'test.echo', [i])));
+    const results = await g.get({ timeout: 1800 });
+    ms = performance.now() - t0;
+    if (results.length !== n || results.some((v, i) => v !== i)) throw new Error('lab fan-out: results missing or out of order');
+    await g.forget();
+    await app.close();
+  }
+  const report: ClientReport = { ms, peakRssMb: process.resourceUsage().maxRSS / 1024 };
+  process.stdout.write(`${JSON.stringify(report)}\n`);
+}
+
+interface Proc {
+  pid: number;
+  out: () => string;
+  done: Promise<number | null>;
+  stop(): Promise<void>;
+}
+
+function start(args: string[]): Proc {
+  const child = spawn(process.execPath, args, { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.setEncoding('utf8').on('data', (c: string) => (out = (out + c).slice(-20_000)));
+  child.stderr.setEncoding('utf8').on('data', (c: string) => (out = (out + c).slice(-20_000)));
+  const done = new Promise<number | null>((r) => child.once('close', (code) => r(code)));
+  return {
+    pid: child.pid!,
+    out: () => out,
+    done,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await done;
+      clearTimeout(t);
+    },
+  };
+}
+
+// ---------------------------------------------------------------- measurements
+
+interface SizeFigures {
+  n: number;
+  tasksPerS: number;
+  clientPeakRssMb: number;
+  workerPeakRssMb: number;
+}
+
+async function consumerOn(app: App, queue: string, proc: Proc): Promise<void> {
+  const broker = await app.getBroker();
+  await app.ensureQueue(broker, queue);
+  const deadline = Date.now() + 60_000;
+  while (((await broker.stats(queue)).consumers ?? 0) === 0) {
+    if (Date.now() > deadline) throw new Error(`no consumer on ${queue}:\n${proc.out()}`);
+    await sleep(50);
+  }
+}
+
+async function fanoutAt(kind: Kind, n: number): Promise<SizeFigures> {
+  const queue = `bench-growth-${kind}-${n}-${RUN}`;
+  const admin = new App('bench-growth-admin', { broker: AMQP, backend: REDIS });
+  const worker =
+    kind === 'lab'
+      ? start([join(REPO, 'bin', 'lab.js'), 'worker', '-A', 'echo', '-Q', queue, '-c', '2', '-P', 'prefork', '--loglevel', 'warning', '--broker', AMQP, '--backend', REDIS])
+      : start([HERE, '--floor-worker', queue]);
+  try {
+    await consumerOn(admin, queue, worker);
+    const client = start([HERE, '--client', kind, queue, String(n)]);
+    const code = await client.done;
+    if (code !== 0) throw new Error(`${kind} client (n=${n}) exited ${code}:\n${client.out()}`);
+    const report = JSON.parse(client.out().trim().split('\n').pop()!) as ClientReport;
+    return { n, tasksPerS: n / (report.ms / 1000), clientPeakRssMb: report.peakRssMb, workerPeakRssMb: peakRssOf(worker.pid) };
+  } finally {
+    await worker.stop();
+    const broker = await admin.getBroker().catch(() => null);
+    await broker?.deleteQueue(queue).catch(() => undefined);
+    await admin.close();
+  }
+}
+
+/** CLIENTS Apps in this process, each sending PER_CLIENT echoes one after another, all at once. */
+async function concurrentClients(): Promise<{ tasksPerS: number; latency: Summary; clientRssMb: number }> {
+  const queue = `bench-growth-clients-${RUN}`;
+  const admin = new App('bench-growth-admin', { broker: AMQP, backend: REDIS });
+  const worker = start([join(REPO, 'bin', 'lab.js'), 'worker', '-A', 'echo', '-Q', queue, '-c', '2', '-P', 'prefork', '--loglevel', 'warning', '--broker', AMQP, '--backend', REDIS]);
+  const apps = Array.from({ length: CLIENTS }, (_, i) => new App(`bench-growth-client-${i}`, { broker: AMQP, backend: REDIS, config: { task_default_queue: queue, result_expires: 600 } }));
+  try {
+    await consumerOn(admin, queue, worker);
+    // Connected first: the figure is the steady state, not 200 connection handshakes.
+    await Promise.all(apps.map(async (a) => Promise.all([a.getBroker(), a.getBackend()])));
+    const samples: number[] = [];
+    const t0 = performance.now();
+    await Promise.all(
+      apps.map(async (a, i) => {
+        for (let k = 0; k < PER_CLIENT; k++) {
+          const s0 = performance.now();
+          const r = await a.sendTask('test.echo', [`${i}:${k}`]);
+          if ((await r.get({ timeout: 120 })) !== `${i}:${k}`) throw new Error('wrong echo');
+          samples.push(performance.now() - s0);
+          await r.forget();
+        }
+      }),
+    );
+    const ms = performance.now() - t0;
+    return { tasksPerS: (CLIENTS * PER_CLIENT) / (ms / 1000), latency: summarize(samples), clientRssMb: process.memoryUsage.rss() / 1024 / 1024 };
+  } finally {
+    await worker.stop();
+    const broker = await admin.getBroker().catch(() => null);
+    await broker?.deleteQueue(queue).catch(() => undefined);
+    await Promise.all([admin, ...apps].map((a) => a.close()));
+  }
+}
+
+function spread(xs: number[]): number {
+  return Math.max(...xs) / Math.min(...xs) - 1;
+}
+
+async function main(): Promise<void> {
+  if (process.argv[2] === '--client') {
+    await clientMain(process.argv[3] as Kind, process.argv[4], Number(process.argv[5]));
+    return;
+  }
+  if (process.argv[2] === '--floor-worker') {
+    const stop = await celeryFloorConsumer(AMQP, REDIS, process.argv[3], PREFETCH, 600);
+    process.on('SIGTERM', () => void stop().finally(() => process.exit(0)));
+    return;
+  }
+  const t0 = Date.now();
+  const figures: Record<Kind, SizeFigures[]> = { lab: [], floor: [] };
+  for (const n of SIZES) {
+    // Alternated, so a change in the machine's load falls on both alike.
+    for (const kind of ['floor', 'lab'] as Kind[]) {
+      process.stderr.write(`  fan-out ${n}, ${kind}…\n`);
+      figures[kind].push(await fanoutAt(kind, n));
+    }
+  }
+  process.stderr.write(`  ${CLIENTS} concurrent clients…\n`);
+  const clients = await concurrentClients();
+  const lines: string[] = [];
+  lines.push(`growth benchmark · node ${process.version} · load ${loadavg().map((x) => x.toFixed(1)).join(' ')} · ${new Date().toISOString()}`);
+  lines.push('');
+  lines.push('fan-out      Celery-peer floor: tasks/s, client/worker peak RSS     lab prefork -c 2: tasks/s, client/worker peak RSS');
+  SIZES.forEach((n, i) => {
+    const f = figures.floor[i];
+    const l = figures.lab[i];
+    lines.push(`${String(n).padEnd(12)} ${f.tasksPerS.toFixed(0).padStart(6)}  ${f.clientPeakRssMb.toFixed(0).padStart(5)} / ${f.workerPeakRssMb.toFixed(0).padStart(4)} MB${' '.repeat(27)}${l.tasksPerS.toFixed(0).padStart(6)} (${formatRatio(l.tasksPerS / f.tasksPerS)})  ${l.clientPeakRssMb.toFixed(0).padStart(5)} / ${l.workerPeakRssMb.toFixed(0).padStart(4)} MB`);
+  });
+  const labSpread = spread(figures.lab.map((x) => x.tasksPerS));
+  const floorSpread = spread(figures.floor.map((x) => x.tasksPerS));
+  lines.push('');
+  lines.push(`${CLIENTS} concurrent lab clients, one task in flight each (${CLIENTS * PER_CLIENT} tasks): ${clients.tasksPerS.toFixed(0)} tasks/s, latency median ${formatMs(clients.latency.median)}, p99 ${formatMs(clients.latency.p99)}; the clients' process ${clients.clientRssMb.toFixed(0)} MB RSS`);
+  lines.push('');
+  lines.push(`${labSpread <= 0.25 ? 'MET ' : 'MISS'}  lab fan-out tasks/s within 25 % across ${SIZES.join(' / ')}: spread ${(labSpread * 100).toFixed(0)} % (the Celery-peer floor's own: ${(floorSpread * 100).toFixed(0)} %)`);
+  const big = figures.lab[figures.lab.length - 1];
+  lines.push(`INFO  lab peak RSS at ${big.n} tasks: client ${big.clientPeakRssMb.toFixed(0)} MB, worker (3 processes) ${big.workerPeakRssMb.toFixed(0)} MB; floor client ${figures.floor[figures.floor.length - 1].clientPeakRssMb.toFixed(0)} MB`);
+  lines.push('');
+  lines.push(`(${((Date.now() - t0) / 1000).toFixed(0)} s; each size with a fresh worker and client process; peak RSS = VmHWM summed over a worker's processes)`);
+  process.stdout.write(`${lines.join('\n')}\n`);
+  if (process.argv.includes('--json')) process.stdout.write(`${JSON.stringify({ sizes: SIZES, floor: figures.floor, lab: figures.lab, labSpread, floorSpread, clients })}\n`);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench/growth: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});
