@@ -141,7 +141,7 @@ export async function labStatus(lab: OpenLab): Promise<LabStatus> {
       } catch {
         queues = [];
       }
-      // Remote control rides on AMQP exchanges lab does not emulate on Redis.
+      // Remote control needs fanout exchanges (RabbitMQ; Redis by PUBLISH).
       if (typeof b.declareExchange === 'function') {
         const client = new MailboxClient(b);
         workers = await surveyWorkers(client).catch(() => null);

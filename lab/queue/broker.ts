@@ -116,8 +116,9 @@ export interface Broker extends Connection {
   /** Remove a queue declared with `declare`, and the exchange of its name if declare made one. */
   deleteQueue(queue: string): Promise<void>;
   /**
-   * Declare an exchange (fanout, topic) for Celery's monitoring protocols — remote control and events. Absent where
-   * the adapter cannot route that way (memory, Redis): callers then say remote control / events are unavailable.
+   * Declare an exchange (fanout, topic) for Celery's monitoring protocols — remote control and events: AMQP natively,
+   * Redis as kombu emulates fanout (PUBLISH/PSUBSCRIBE). Absent where the adapter cannot route that way (memory):
+   * callers then say remote control / events are unavailable.
    */
   declareExchange?(exchange: ExchangeDeclaration): Promise<void>;
 }

@@ -18,7 +18,7 @@ export const dashboardCommandModule: CommandModule<GlobalFlags, DashboardFlags> 
   builder: (y) =>
     connectionOptions(y)
       .usage(
-        `$0 dashboard [options]\n\nListens on loopback and prints a URL with a generated token (only that URL opens the page). The page updates every second from Celery's events: start workers with -E (lab worker -E, celery worker -E) to see tasks; workers show with their heartbeats, pools (asked over remote control) and queues. RabbitMQ brokers only. Ctrl-C stops it.\n\n${CONNECTION_HELP}`,
+        `$0 dashboard [options]\n\nListens on loopback and prints a URL with a generated token (only that URL opens the page). The page updates every second from Celery's events: start workers with -E (lab worker -E, celery worker -E) to see tasks; workers show with their heartbeats, pools (asked over remote control) and queues. RabbitMQ or Redis as the broker. Ctrl-C stops it.\n\n${CONNECTION_HELP}`,
       )
       .option('host', { type: 'string', default: '127.0.0.1', describe: 'address to listen on (the page shows task arguments and tracebacks: keep it on loopback, or tunnel to it)' })
       .option('port', { type: 'number', default: 0, describe: 'port to listen on (0: any free port)' })

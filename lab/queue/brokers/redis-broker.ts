@@ -17,7 +17,8 @@ import { backoffDelay, backoffPolicy } from '../../backoff.js';
 import type { BackoffPolicy } from '../../backoff.js';
 import { BrokerError } from '../errors.js';
 import { ConnectionBase } from '../connection.js';
-import type { Broker, BrokerFeatures, ConsumeOptions, Consumer, DeliveryHandler, QueueDeclaration, QueueStats, Route } from '../broker.js';
+import type { Broker, BrokerFeatures, ConsumeOptions, Consumer, DeliveryHandler, ExchangeDeclaration, QueueDeclaration, QueueStats, Route } from '../broker.js';
+import { RedisFanoutConsumer, fanoutTopic, subscribeTopic } from './redis-fanout.js';
 import type { Message } from '../protocol.js';
 import { parseRedisUrl } from '../backends/redis-url.js';
 import type { RedisTarget } from '../backends/redis-url.js';
@@ -90,6 +91,13 @@ export class RedisBroker extends ConnectionBase implements Broker {
   #closed: Promise<void> | null = null;
   #outageReported = false;
   readonly #consumers = new Set<RedisConsumer>();
+  readonly #fanoutConsumers = new Set<RedisFanoutConsumer>();
+  /** Exchanges routed by PUBLISH (fanout; topic too, as Celery makes celeryev fanout on Redis). */
+  readonly #fanout = new Set<string>();
+  /** Queues bound to such an exchange: what they subscribe to. */
+  readonly #fanoutQueues = new Map<string, { exchange: string; routingKey: string }>();
+  /** Monitoring queues bound to a shared direct exchange (reply.celery.pidbox): their binding goes with them. */
+  readonly #directBindings = new Map<string, { exchange: string; routingKey: string }>();
   #restoreTimer: NodeJS.Timeout | null = null;
 
   constructor(url: string, options: RedisBrokerOptions = {}) {
@@ -189,7 +197,7 @@ export class RedisBroker extends ConnectionBase implements Broker {
     this.setStatus('closing');
     if (this.#connecting) await this.#connecting.catch(() => undefined);
     // Consumers give back what they hold (as kombu restores at shutdown) while the command connection still runs.
-    await Promise.all([...this.#consumers].map((c) => c.cancel().catch(() => undefined)));
+    await Promise.all([...this.#consumers, ...this.#fanoutConsumers].map((c) => c.cancel().catch(() => undefined)));
     const cmd = this.#cmd;
     if (cmd) {
       let timer: NodeJS.Timeout | undefined;
@@ -202,9 +210,19 @@ export class RedisBroker extends ConnectionBase implements Broker {
 
   // ---------------------------------------------------------------- queues
 
+  async declareExchange(x: ExchangeDeclaration): Promise<void> {
+    if (x.type !== 'direct') this.#fanout.add(x.name);
+  }
+
   async declare(queue: QueueDeclaration): Promise<void> {
     const exchange = queue.exchange ?? queue.name;
     if (exchange === '') return; // the default exchange routes by queue name: nothing to bind
+    if (queue.exchangeType === 'fanout' || queue.exchangeType === 'topic') {
+      this.#fanout.add(exchange);
+      this.#fanoutQueues.set(queue.name, { exchange, routingKey: queue.routingKey ?? '' });
+    } else if (queue.exchangeType === 'direct') {
+      this.#directBindings.set(queue.name, { exchange, routingKey: queue.routingKey ?? queue.name });
+    }
     const cmd = await this.#command();
     await this.#run(`declare ${queue.name}`, cmd.sadd(bindingKey(exchange), bindingMember(queue.routingKey ?? queue.name, queue.name)));
   }
@@ -213,6 +231,11 @@ export class RedisBroker extends ConnectionBase implements Broker {
     const exchange = route.exchange ?? '';
     const routingKey = route.routingKey ?? route.queue;
     const cmd = await this.#command();
+    if (this.#fanout.has(exchange)) {
+      const topic = fanoutTopic(this.#target.db, exchange, routingKey);
+      await this.#run(`publish to ${topic}`, cmd.publish(topic, JSON.stringify(toEnvelope(message, exchange, routingKey))));
+      return;
+    }
     // Celery's named-queue route (the queue's own exchange and key) needs no lookup: declare() bound it so.
     const queues = exchange === '' ? [routingKey] : exchange === route.queue && routingKey === route.queue ? [route.queue] : await this.#lookup(exchange, routingKey);
     if (queues.length === 0) return; // unroutable: dropped, as RabbitMQ drops what no binding matches
@@ -222,6 +245,7 @@ export class RedisBroker extends ConnectionBase implements Broker {
 
   async consume(queues: string[], options: ConsumeOptions, handler: DeliveryHandler): Promise<Consumer> {
     await this.ready();
+    if (queues.length > 0 && queues.every((q) => this.#fanoutQueues.has(q))) return this.#consumeFanout(queues, handler);
     const consumer = new RedisConsumer(this.#consumerHost(), queues, options.prefetch, handler);
     this.#consumers.add(consumer);
     try {
@@ -231,6 +255,18 @@ export class RedisBroker extends ConnectionBase implements Broker {
       throw err;
     }
     this.#startRestoring();
+    return consumer;
+  }
+
+  async #consumeFanout(queues: string[], handler: DeliveryHandler): Promise<Consumer> {
+    const topics = new Map<string, string>();
+    for (const q of queues) {
+      const b = this.#fanoutQueues.get(q)!;
+      topics.set(subscribeTopic(this.#target.db, b.exchange, b.routingKey), q);
+    }
+    const consumer = new RedisFanoutConsumer(this.#client(`${this.#name}-fanout`, false), topics, handler, (err) => this.reportError(err));
+    await consumer.start();
+    this.#fanoutConsumers.add(consumer);
     return consumer;
   }
 
@@ -251,6 +287,18 @@ export class RedisBroker extends ConnectionBase implements Broker {
 
   async deleteQueue(queue: string): Promise<void> {
     const cmd = await this.#command();
+    const fan = this.#fanoutQueues.get(queue);
+    if (fan) {
+      this.#fanoutQueues.delete(queue);
+      await this.#run(`delete ${queue}`, cmd.srem(bindingKey(fan.exchange), bindingMember(fan.routingKey, queue)));
+      return;
+    }
+    const direct = this.#directBindings.get(queue);
+    if (direct) {
+      this.#directBindings.delete(queue);
+      await this.#run(`delete ${queue}`, Promise.all([cmd.srem(bindingKey(direct.exchange), bindingMember(direct.routingKey, queue)), cmd.del(...listsOf(queue))]));
+      return;
+    }
     await this.#run(`delete ${queue}`, Promise.all([cmd.srem(bindingKey(queue), bindingMember(queue, queue)), cmd.del(...listsOf(queue))]));
   }
 

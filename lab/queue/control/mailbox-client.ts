@@ -26,7 +26,7 @@ export type NodeReply = Record<string, unknown>;
 
 export class MailboxUnavailableError extends QueueError {
   constructor(kind: string) {
-    super('E_USAGE', `remote control needs an AMQP broker (RabbitMQ); this one is ${kind}`, { exitCode: 2 });
+    super('E_USAGE', `remote control and events need RabbitMQ or Redis as the broker; this one is ${kind}`, { exitCode: 2 });
   }
 }
 

@@ -50,6 +50,8 @@ export class MailboxNode extends EventEmitter<MailboxNodeEvents> {
     const c = this.consumer;
     this.consumer = null;
     await c?.cancel();
+    // Gone for good: not re-declared after a reconnect, and on Redis its binding entry leaves with it.
+    if (c) await this.broker.deleteQueue(this.queueName).catch(() => undefined);
   }
 
   private async onMessage(d: Delivery): Promise<void> {

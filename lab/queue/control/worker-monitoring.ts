@@ -81,7 +81,7 @@ export class WorkerMonitoring extends EventEmitter<MonitoringEvents> implements 
     this.dispatcher.on('error', (err: Error) => this.emit('warning', err.message));
   }
 
-  /** Whether the broker can carry the monitoring protocols at all (AMQP; not memory, not Redis yet). */
+  /** Whether the broker can carry the monitoring protocols at all (AMQP and Redis; not the embedded lab's memory broker). */
   get supported(): boolean {
     return typeof this.w.broker.declareExchange === 'function';
   }
@@ -89,7 +89,7 @@ export class WorkerMonitoring extends EventEmitter<MonitoringEvents> implements 
   async start(): Promise<void> {
     if (!this.supported) {
       // Remote control is on by default: only an explicit -E is worth a warning.
-      if (this.options.taskEvents) this.emit('warning', `remote control and events are not available on a ${this.w.broker.kind} broker (lab speaks them over AMQP only)`);
+      if (this.options.taskEvents) this.emit('warning', `remote control and events are not available on a ${this.w.broker.kind} broker (lab speaks them over RabbitMQ and Redis)`);
       return;
     }
     if (this.options.remoteControl) {

@@ -34,7 +34,7 @@ export class EventDispatcher extends EventEmitter {
     this.groups = new Set(options.groups);
   }
 
-  /** Can this broker carry events at all (lab routes fanout/topic exchanges on AMQP only). */
+  /** Can this broker carry events at all (fanout/topic exchanges: AMQP, and Redis by PUBLISH; not memory). */
   get supported(): boolean {
     return typeof this.broker.declareExchange === 'function';
   }

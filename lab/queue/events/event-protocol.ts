@@ -6,7 +6,7 @@
 import type { ExchangeDeclaration, QueueDeclaration } from '../broker.js';
 
 export const EVENT_EXCHANGE = 'celeryev';
-/** kombu's Exchange default: durable. Celery declares it topic (fanout on Redis, which lab does not do yet). */
+/** kombu's Exchange default: durable. Celery declares it topic (fanout on Redis: the Redis adapter publishes it so). */
 export const eventExchange: ExchangeDeclaration = { name: EVENT_EXCHANGE, type: 'topic', durable: true };
 /** Celery's event_queue_ttl (5 s) and event_queue_expires (60 s). */
 export const EVENT_QUEUE_TTL_MS = 5_000;
