@@ -114,8 +114,9 @@ test('the example CI job as a non-root user against existing RabbitMQ and Redis'
     PATH: `${dirname(process.execPath)}:/usr/local/bin:/usr/bin:/bin`,
     LANG: 'C.UTF-8',
     CI: 'true',
-    // how this machine reaches the npm registry, if the environment says (proxies, certificates, npm settings)
-    ...Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => /^(npm_config_|https?_proxy$|no_proxy$|NODE_EXTRA_CA_CERTS$)/i.test(e[0]) && typeof e[1] === 'string')),
+    // how this machine reaches the npm registry, if the environment says: proxies, certificates, the registry — not
+    // the rest of npm_config_* (under `npm test` those name root's cache and config, which the user cannot use)
+    ...Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => /^(npm_config_registry|https?_proxy|no_proxy|NODE_EXTRA_CA_CERTS)$/i.test(e[0]) && typeof e[1] === 'string')),
   };
   const asUser = (args: string[], extra: Record<string, string> = {}, timeoutMs = 300_000) =>
     sh('runuser', ['-u', user, '--', 'env', '-i', ...Object.entries({ ...env, ...extra }).map(([k, v]) => `${k}=${v}`), ...args], { cwd: project, timeoutMs });
