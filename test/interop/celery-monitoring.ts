@@ -88,6 +88,8 @@ export function celeryMonitoring({ label, brokerUrl: BROKER, gate }: MonitoringT
         await broker?.deleteQueue(nodeQueue(node).name).catch(() => undefined);
       }
       for (const q of [QUEUE, `${QUEUE}-quiet`, `${QUEUE}-py`]) {
+        // Declared here too, so deleteQueue also removes the exchange the workers declared beside it.
+        if (broker) await app.ensureQueue(broker, q).catch(() => undefined);
         await broker?.purge(q).catch(() => undefined);
         await broker?.deleteQueue(q).catch(() => undefined);
       }
