@@ -42,7 +42,7 @@ export function dashboardPage(nonce: string, streamPath: string): string {
 <table id="queues"><thead><tr><th>queue</th><th>waiting</th><th>consumers</th><th>change/s</th></tr></thead><tbody></tbody></table>
 <h2>Tasks finished per second</h2>
 <svg id="throughput" data-chart="throughput" width="720" height="160" role="img" aria-label="tasks finished per second"></svg>
-<h2>Latency, received → done (ms): p50 and max per second</h2>
+<h2>Latency, sent (or received) → done (ms): p50 and max per second</h2>
 <svg id="latency" data-chart="latency" width="720" height="160" role="img" aria-label="latency per second"></svg>
 <h2>Latest failures</h2>
 <div id="failures"><p>none yet</p></div>

@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { App, TaskRevokedError } from '../../lab/queue/index.js';
 import { createBroker } from '../../lab/queue/index.js';
+import { nodeQueue } from '../../lab/queue/control/pidbox.js';
 import { REDIS_URL, redis } from '../support/prereq.js';
 import { INTEROP_FIXTURES, PYTHON, pythonCelery, startLabWorker, startPeer, startPythonWorker } from '../support/peers.js';
 import type { Peer } from '../support/peers.js';
@@ -81,7 +82,14 @@ export function celeryMonitoring({ label, brokerUrl: BROKER, gate }: MonitoringT
     await Promise.all([labWorker, quietWorker, pyWorker].map((p) => p?.stop()));
     if (app) {
       const broker = await app.getBroker().catch(() => null);
+      // A worker that had to be killed leaves its mailbox binding on Redis (kombu's too): not this run's.
+      for (const node of [LAB_NODE, QUIET_NODE, PY_NODE]) {
+        await broker?.declare(nodeQueue(node)).catch(() => undefined);
+        await broker?.deleteQueue(nodeQueue(node).name).catch(() => undefined);
+      }
       for (const q of [QUEUE, `${QUEUE}-quiet`, `${QUEUE}-py`]) {
+        // Declared here too, so deleteQueue also removes the exchange the workers declared beside it.
+        if (broker) await app.ensureQueue(broker, q).catch(() => undefined);
         await broker?.purge(q).catch(() => undefined);
         await broker?.deleteQueue(q).catch(() => undefined);
       }

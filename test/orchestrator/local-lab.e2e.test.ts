@@ -50,6 +50,11 @@ test('local lab: up, re-up, status, run, env, exec, down', { timeout: 240_000 },
     ['workers', true],
   ]);
   assert.equal(s.queues.find((q) => q.name === 'celery')?.consumers, 1);
+  // The lab's worker answers a remote-control ping: lab status lists it with its pool.
+  assert.equal(s.workers?.length, 1, JSON.stringify(s.workers));
+  assert.deepEqual([s.workers![0].pool, s.workers![0].concurrency], ['prefork', 2]);
+  const text = await run(['status']);
+  assert.match(text.stdout, /│ worker\s+│ pool\s+│ concurrency │ processed │ active tasks │/);
   const pids = s.services.map((x) => x.pid).filter((p): p is number => p !== null);
 
   const ms = await run(['run', 'mergesort', '--n', '4', '--size', '100000', '--json', '--reports', reports]);

@@ -189,7 +189,8 @@ export const COMMANDS: Record<string, Handler> = {
   },
   cancel_consumer: async (t, a) => {
     if (typeof a.queue !== 'string' || !a.queue) return nok('cancel_consumer needs a queue name');
-    await t.cancelConsumer(a.queue);
+    // lab's task consumer reads its -Q queues together: only a queue add_consumer added can be let go of alone.
+    if (!(await t.cancelConsumer(a.queue))) return nok(`not consuming from ${a.queue} by add_consumer (lab cannot stop one of the queues a worker was started with)`);
     return ok(`no longer consuming from ${a.queue}`);
   },
   enable_events: (t) => ok(t.events.enableTask() ? 'task events enabled' : 'task events already enabled'),

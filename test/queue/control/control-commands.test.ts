@@ -24,7 +24,7 @@ function target(terminates: Record<string, 'terminated' | 'signalled'> = {}) {
     setTimeLimits: (task, soft, hard) => (calls.push(`time_limit ${task} ${soft} ${hard}`), task === 'a.task'),
     queues: () => [{ name: 'celery', exchange: 'celery', routingKey: 'celery' }],
     addConsumer: async (q) => void calls.push(`add ${q}`),
-    cancelConsumer: async (q) => (calls.push(`cancel ${q}`), true),
+    cancelConsumer: async (q) => (calls.push(`cancel ${q}`), q !== 'celery'),
     terminate: (id, sig) => (calls.push(`terminate ${id} ${sig}`), terminates[id] ?? 'unknown'),
     poolGrow: async (n) => void calls.push(`grow ${n}`),
     poolShrink: (n) => (calls.push(`shrink ${n}`), n),
@@ -78,11 +78,12 @@ test('control commands reply {ok} / {error} with Celery’s words', async () => 
   assert.deepEqual(await runCommand(t, 'add_consumer', { queue: 'q2' }), { ok: 'add consumer q2' });
   assert.deepEqual(await runCommand(t, 'add_consumer', {}), { error: 'add_consumer needs a queue name' });
   assert.deepEqual(await runCommand(t, 'cancel_consumer', { queue: 'q2' }), { ok: 'no longer consuming from q2' });
+  assert.deepEqual(await runCommand(t, 'cancel_consumer', { queue: 'celery' }), { error: 'not consuming from celery by add_consumer (lab cannot stop one of the queues a worker was started with)' });
   assert.deepEqual(await runCommand(t, 'enable_events', {}), { ok: 'task events enabled' });
   assert.deepEqual(await runCommand(t, 'disable_events', {}), { ok: 'task events already disabled' });
   assert.equal(await runCommand(t, 'heartbeat', {}), null);
   assert.equal(await runCommand(t, 'shutdown', {}), null);
-  assert.deepEqual(calls, ['time_limit a.task 1 2', 'time_limit zz null null', 'grow 2', 'shrink 1', 'add q2', 'cancel q2', 'heartbeat', 'shutdown Got shutdown from remote']);
+  assert.deepEqual(calls, ['time_limit a.task 1 2', 'time_limit zz null null', 'grow 2', 'shrink 1', 'add q2', 'cancel q2', 'cancel celery', 'heartbeat', 'shutdown Got shutdown from remote']);
 });
 
 test('stats: the fields that mean something for a Node worker, and no others', async () => {
