@@ -20,7 +20,7 @@ import type { BuildResult } from '../lab/images/build.js';
 import { formatMs, formatRatio } from '../lab/report/format.js';
 import type { RunRecord } from '../lab/report/run-record.js';
 import { summarize } from '../lab/report/statistics.js';
-import { startSshdLab } from '../test/support/sshd-lab.js';
+import { startSshdLab } from '../support/sshd-lab.js';
 import { dockerInventory, podmanMissing, startPodman } from '../support/podman.js';
 import type { PodmanService } from '../support/podman.js';
 

@@ -13,7 +13,7 @@ import test from 'node:test';
 import { lab } from '../support/cli.js';
 import { run as sh } from '../support/netns-lab.js';
 import { root, serviceBinaries } from '../support/prereq.js';
-import { startSshdLab } from '../support/sshd-lab.js';
+import { startSshdLab } from '../../support/sshd-lab.js';
 
 test('faults on an ssh lab: partition through sudo iptables, pause, kill; all healed', { timeout: 600_000 }, async (t) => {
   if (!(await root(t))) return;

@@ -14,7 +14,7 @@ import type { LabStatus } from '../../lab/orchestrator/status.js';
 import { lab } from '../support/cli.js';
 import { root, serviceBinaries } from '../support/prereq.js';
 import { pythonPeers } from '../support/peers.js';
-import { startSshdLab } from '../support/sshd-lab.js';
+import { startSshdLab } from '../../support/sshd-lab.js';
 
 /** Processes in the same network namespace as `pid`, other than `pid` itself. */
 function othersInNetns(pid: number): number[] {

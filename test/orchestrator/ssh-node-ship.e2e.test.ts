@@ -17,7 +17,7 @@ import type { RunRecord } from '../../lab/report/run-record.js';
 import type { LabStatus } from '../../lab/orchestrator/status.js';
 import { lab } from '../support/cli.js';
 import { root, serviceBinaries } from '../support/prereq.js';
-import { startSshdLab } from '../support/sshd-lab.js';
+import { startSshdLab } from '../../support/sshd-lab.js';
 
 const LAB = 'e2eshipnode';
 /** A stable cache on this machine: the Node package is fetched once, not once per run. */

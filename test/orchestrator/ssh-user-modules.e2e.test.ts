@@ -15,7 +15,7 @@ import type { RunRecord } from '../../lab/report/run-record.js';
 import type { WorkerInfo } from '../../lab/services/worker-info.js';
 import { REPO_ROOT, lab } from '../support/cli.js';
 import { root, serviceBinaries } from '../support/prereq.js';
-import { startSshdLab } from '../support/sshd-lab.js';
+import { startSshdLab } from '../../support/sshd-lab.js';
 
 const LAB = 'e2esshmods';
 

@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import { findByToken } from '../../lab/providers/local-process.js';
 import { SshProvider } from '../../lab/providers/ssh.js';
 import { parseInventory } from '../../lab/topology/inventory.js';
-import { startSshdLab } from '../support/sshd-lab.js';
-import type { SshdLab } from '../support/sshd-lab.js';
+import { startSshdLab } from '../../support/sshd-lab.js';
+import type { SshdLab } from '../../support/sshd-lab.js';
 import { providerConformance } from './provider-conformance.js';
 
 let home: string | null = null;

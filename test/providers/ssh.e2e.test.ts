@@ -26,8 +26,8 @@ import { processStartTime } from '../../lab/topology/proc.js';
 import { newState } from '../../lab/topology/state.js';
 import type { Topology } from '../../lab/topology/topology.js';
 import { needs, root } from '../support/prereq.js';
-import { startSshdLab } from '../support/sshd-lab.js';
-import type { SshdLab } from '../support/sshd-lab.js';
+import { startSshdLab } from '../../support/sshd-lab.js';
+import type { SshdLab } from '../../support/sshd-lab.js';
 
 // ---- one sshd lab for the whole file (5 hosts). HOST4's sshd also takes passwords. HOST5's sessions see a fake,
 // too old `node` and a fake `apt-get` first on the PATH, and neither redis-server nor rabbitmq-server (hidden by

@@ -31,22 +31,8 @@ export async function needs(t: TestContext, what: string, check: () => Promise<s
 export const RABBITMQ_URL = process.env.LAB_TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672//';
 export const REDIS_URL = process.env.LAB_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/0';
 
-/** Is something listening on host:port? */
-export function tcpOpen(host: string, port: number, timeoutMs = 1000): Promise<string | null> {
-  return import('node:net').then(
-    ({ createConnection }) =>
-      new Promise<string | null>((resolve) => {
-        const s = createConnection({ host, port });
-        const done = (r: string | null): void => {
-          s.destroy();
-          resolve(r);
-        };
-        s.setTimeout(timeoutMs, () => done(`nothing answered on ${host}:${port} within ${timeoutMs} ms`));
-        s.once('connect', () => done(null));
-        s.once('error', (e) => done(`${host}:${port}: ${e.message}`));
-      }),
-  );
-}
+import { tcpOpen } from '../../support/tcp-open.js';
+export { tcpOpen };
 
 /** host:port of a service URL (amqp://…@host:port//, redis://…@host:port/0), with the scheme's default port. */
 export function endpointOf(url: string): { host: string; port: number } {

@@ -20,7 +20,7 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { tcpOpen } from './prereq.js';
+import { tcpOpen } from './tcp-open.js';
 
 const RECORD_DIR = '/run/lab-sshd-lab';
 const OCTETS = [210, 211, 212, 213, 214, 215, 216, 217, 218, 219];
