@@ -42,6 +42,12 @@ test('nothing below the CLI imports it', async () => {
   assert.deepEqual(bad, []);
 });
 
+test('the product, benchmarks and support never import the tests', async () => {
+  const all = [...(await product()), ...(await sources('bench')), ...(await sources('support'))];
+  const bad = all.flatMap((s) => s.imports.map((i) => [s.path, target(s.path, i)] as const).filter(([, t]) => t.startsWith('test/')));
+  assert.deepEqual(bad, []);
+});
+
 test('outside lab/queue, the runtime is imported through its index only', async () => {
   const all = [...(await product()), ...(await sources('bench')), ...(await sources('support'))];
   const bad = all
