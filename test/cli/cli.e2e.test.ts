@@ -77,7 +77,7 @@ test('echo round-trips its message', async () => {
 test('user mistakes: one line on stderr, exit 2, no stack trace, nothing recorded', async () => {
   const before = (await readdir(reports)).length;
   const cases: [string[], RegExp][] = [
-    [['run', 'nosuch'], /^lab: unknown scenario "nosuch" \(known: echo, currency, mergesort, no-worker, .*, lessons\); a scenario of yours: lab run \.\/my-scenario\.js, or an installed package's name\n$/],
+    [['run', 'nosuch'], /^lab: unknown scenario "nosuch" \(known: echo, currency, mergesort, ledger, no-worker, .*, lessons, smoke\); a scenario of yours: lab run \.\/my-scenario\.js, or an installed package's name\n$/],
     [['run', 'mergesort', '--n', '0'], /^lab: --n: expected an integer ≥ 1/],
     [['run', 'mergesort', '--n', '-2'], /^lab: --n: expected an integer/],
     [['run', 'mergesort', '--size', 'lots'], /^lab: --size: expected an integer .* got "lots"\n$/],

@@ -132,7 +132,7 @@ test('a user scenario and task module on the embedded lab; bad modules say what 
 
   const unknown = await run(['run', 'no-such-scenario']);
   assert.equal(unknown.code, 2);
-  assert.match(unknown.stderr, /unknown scenario "no-such-scenario" \(known: echo, currency, mergesort, .*, lessons\); a scenario of yours: lab run \.\/my-scenario\.js/);
+  assert.match(unknown.stderr, /unknown scenario "no-such-scenario" \(known: echo, currency, mergesort, .*, lessons, smoke\); a scenario of yours: lab run \.\/my-scenario\.js/);
 });
 
 /** A local-provider lab of the user's, its inventory beside their modules; ports clear of the machine's services. */
