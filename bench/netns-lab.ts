@@ -27,12 +27,14 @@ const REPEAT = Number(arg('--repeat', '5'));
 /** --hosts N (≥ 4): HOST1 broker, HOST2 backend, HOST4 master, HOST3 and HOST5…HOSTN workers (issue 13: 12 hosts). */
 const HOSTS = Number(arg('--hosts', '4'));
 if (!Number.isInteger(HOSTS) || HOSTS < 4 || HOSTS > 200) throw new Error(`--hosts: expected an integer from 4 to 200, got ${arg('--hosts', '4')}`);
+/** This machine is shared: a lab name of this run's own (its namespaces are named after it). */
+const LAB = `benchnetns-${process.pid}`;
 const home = mkdtempSync(join(tmpdir(), 'lab-bench-netns-'));
 const inventory = join(home, 'hosts.yaml');
 const extraWorkers = Array.from({ length: HOSTS - 4 }, (_, i) => `  HOST${i + 5}: { roles: [workers], concurrency: 2, pool: prefork }`);
 writeFileSync(
   inventory,
-  ['lab: benchnetns', 'provider: netns', 'subnet: 198.18.230.0/24', 'hosts:', '  HOST1:', '  HOST2:', '  HOST3: { concurrency: 2, pool: prefork }', '  HOST4:', ...extraWorkers, ''].join('\n'),
+  [`lab: ${LAB}`, 'provider: netns', 'subnet: 198.18.230.0/24', 'hosts:', '  HOST1:', '  HOST2:', '  HOST3: { concurrency: 2, pool: prefork }', '  HOST4:', ...extraWorkers, ''].join('\n'),
 );
 
 function lab(args: string[], env: NodeJS.ProcessEnv = {}, cwd = home): { ms: number; stdout: string; stderr: string; code: number | null } {
@@ -74,7 +76,7 @@ try {
   const down = must(lab(['down']), 'lab down');
   rows.push(['lab down', formatMs(down.ms), '≤ 2 s', down.ms <= 2000]);
 } finally {
-  lab(['down', '--lab', 'benchnetns']);
+  lab(['down', '--lab', LAB]);
   rmSync(home, { recursive: true, force: true });
 }
 console.log(`netns lab benchmark · ${new Date().toISOString()}`);
