@@ -44,6 +44,8 @@ export function dashboardPage(nonce: string, streamPath: string): string {
 <svg id="throughput" data-chart="throughput" width="720" height="160" role="img" aria-label="tasks finished per second"></svg>
 <h2>Latency, sent (or received) → done (ms): p50 and max per second</h2>
 <svg id="latency" data-chart="latency" width="720" height="160" role="img" aria-label="latency per second"></svg>
+<h2>Faults (lab fault, lab run --faults): shaded on the charts</h2>
+<table id="faults"><thead><tr><th>fault</th><th>kind</th><th>from</th><th>to</th></tr></thead><tbody></tbody></table>
 <h2>Latest failures</h2>
 <div id="failures"><p>none yet</p></div>
 <script nonce="${nonce}">
@@ -56,10 +58,21 @@ export function dashboardPage(nonce: string, streamPath: string): string {
     tbody.textContent = '';
     for (const it of items) { const tr = document.createElement('tr'); fill(tr, it); tbody.appendChild(tr); }
   }
-  function chart(svg, series, colors) {
+  function chart(svg, series, colors, span, faults) {
     while (svg.firstChild) svg.removeChild(svg.firstChild);
     const w = svg.width.baseVal.value, h = svg.height.baseVal.value, pad = 30;
     const n = series[0].length;
+    // A fault's time as a band behind the lines (span: the first and last second shown).
+    for (const f of faults) {
+      const a = Math.max(f.from, span[0]), b = Math.min(f.to === null ? span[1] + 1 : f.to, span[1] + 1);
+      if (b <= a) continue;
+      const x0 = pad + ((a - span[0]) / Math.max(1, n - 1)) * (w - pad - 5), x1 = pad + ((b - span[0]) / Math.max(1, n - 1)) * (w - pad - 5);
+      const band = document.createElementNS(NS, 'rect');
+      band.setAttribute('x', x0.toFixed(1)); band.setAttribute('width', Math.max(1, x1 - x0).toFixed(1)); band.setAttribute('y', 0); band.setAttribute('height', h - pad + 5);
+      band.setAttribute('fill', '#f3c'); band.setAttribute('fill-opacity', '0.15'); band.setAttribute('data-fault', f.id);
+      const title = document.createElementNS(NS, 'title'); title.textContent = f.text; band.appendChild(title);
+      svg.appendChild(band);
+    }
     let max = 1;
     for (const s of series) for (const v of s) if (v !== null && v > max) max = v;
     const axis = document.createElementNS(NS, 'line');
@@ -107,8 +120,15 @@ export function dashboardPage(nonce: string, streamPath: string): string {
       cell(tr, fmt(q.consumers), 'num');
       cell(tr, q.deltaPerS === null ? '—' : (q.deltaPerS > 0 ? '+' : '') + fmt(q.deltaPerS, 1), 'num');
     });
-    chart($('throughput'), [s.seconds.map((b) => b.succeeded), s.seconds.map((b) => b.failed)], ['#2a6', '#c33']);
-    chart($('latency'), [s.seconds.map((b) => b.p50Ms), s.seconds.map((b) => b.maxMs)], ['#36c', '#c83']);
+    const span = [s.seconds[0].t, s.seconds[s.seconds.length - 1].t];
+    chart($('throughput'), [s.seconds.map((b) => b.succeeded), s.seconds.map((b) => b.failed)], ['#2a6', '#c33'], span, s.faults);
+    chart($('latency'), [s.seconds.map((b) => b.p50Ms), s.seconds.map((b) => b.maxMs)], ['#36c', '#c83'], span, s.faults);
+    rows($('faults').tBodies[0], s.faults, (tr, f) => {
+      cell(tr, f.text);
+      cell(tr, f.kind);
+      cell(tr, new Date(f.from * 1000).toLocaleTimeString());
+      cell(tr, f.to === null ? 'in effect' : new Date(f.to * 1000).toLocaleTimeString() + ' (healed, ' + fmt(f.to - f.from, 1) + ' s)');
+    });
     const box = $('failures');
     box.textContent = '';
     if (!s.failures.length) { const p = document.createElement('p'); p.textContent = 'none yet'; box.appendChild(p); }

@@ -11,6 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { EventReceiver, MailboxClient, surveyWorkers } from '../queue/index.js';
 import type { Broker } from '../queue/index.js';
 import { DashboardState } from './dashboard-state.js';
+import type { RecordedFault } from './dashboard-state.js';
 import { dashboardPage } from './dashboard-page.js';
 
 export interface DashboardOptions {
@@ -24,6 +25,8 @@ export interface DashboardOptions {
   /** How often the page is updated, and the broker's queues polled (ms). */
   pushIntervalMs?: number;
   surveyIntervalMs?: number;
+  /** The lab's faults recorded now (its ledger), polled with the queues; absent when no lab is up. */
+  faults?: () => Promise<RecordedFault[]>;
 }
 
 export interface DashboardEvents {
@@ -80,6 +83,13 @@ export class Dashboard extends EventEmitter<DashboardEvents> {
       }
     }
     this.state.queueStats(stats);
+    if (this.options.faults) {
+      try {
+        this.state.faultsRecorded(await this.options.faults());
+      } catch (err) {
+        this.emit('warning', `faults: ${(err as Error).message}`);
+      }
+    }
   }
 
   private async survey(): Promise<void> {

@@ -47,6 +47,27 @@ export interface FailureView {
   at: number;
 }
 
+/** A fault of the lab's (lab fault, lab run --faults) as the dashboard saw it: from when it appeared to when it went. */
+export interface FaultView {
+  id: string;
+  kind: string;
+  text: string;
+  /** Epoch seconds: when it was applied (its record's startedAt). */
+  from: number;
+  /** Epoch seconds: when it was no longer recorded (healed), or null while it holds. */
+  to: number | null;
+}
+
+/** What the dashboard is told of the faults recorded now (the lab's ledger). */
+export interface RecordedFault {
+  id: string;
+  kind: string;
+  text: string;
+  startedAt: string;
+}
+
+const MAX_FAULTS = 50;
+
 export interface Snapshot {
   at: number;
   workers: WorkerView[];
@@ -54,6 +75,7 @@ export interface Snapshot {
   seconds: SecondView[];
   totals: { received: number; succeeded: number; failed: number; events: number };
   failures: FailureView[];
+  faults: FaultView[];
 }
 
 interface WorkerRec {
@@ -95,6 +117,7 @@ export class DashboardState {
   private readonly tasks = new Map<string, TaskRec>();
   private readonly buckets = new Map<number, Bucket>();
   private readonly failures: FailureView[] = [];
+  private readonly faults = new Map<string, FaultView>();
   private queues = new Map<string, QueueView & { at: number }>();
   private readonly totals = { received: 0, succeeded: 0, failed: 0, events: 0 };
   private readonly sentQueues = new Set<string>();
@@ -233,7 +256,22 @@ export class DashboardState {
       seconds,
       totals: { ...this.totals },
       failures: [...this.failures],
+      faults: [...this.faults.values()].map((f) => ({ ...f })).reverse(),
     };
+  }
+
+  /** The faults recorded now: new ones start a band, ones no longer recorded end theirs (healed) at this poll. */
+  faultsRecorded(recorded: readonly RecordedFault[]): void {
+    const now = this.now();
+    const ids = new Set(recorded.map((f) => f.id));
+    for (const f of recorded) {
+      if (this.faults.has(f.id)) continue;
+      const from = Date.parse(f.startedAt) / 1000;
+      this.faults.set(f.id, { id: f.id, kind: f.kind, text: f.text, from: Number.isFinite(from) ? from : now, to: null });
+    }
+    for (const v of this.faults.values()) if (v.to === null && !ids.has(v.id)) v.to = now;
+    // Insertion order is the order they appeared: drop the oldest first.
+    for (const id of [...this.faults.keys()].slice(0, Math.max(0, this.faults.size - MAX_FAULTS))) this.faults.delete(id);
   }
 
   /** Queues clients sent to, from their task-sent events — polled beside the configured ones. */

@@ -59,7 +59,11 @@ test('the dashboard shows the workers, updates live during a fan-out, lists fail
     await app.ensureQueue(await app.getBroker(), QUEUE);
     worker = await startLabWorker({ module: TASKS, queue: QUEUE, broker: RABBITMQ_URL, backend: null, concurrency: 2, extra: ['-n', NODE, '-E'] });
     broker = await createBroker(RABBITMQ_URL);
-    dashboard = new Dashboard({ broker, queues: [QUEUE], pushIntervalMs: 300, surveyIntervalMs: 1000 });
+    // The lab's faults as its ledger would list them: one in effect from the start, healed once the failure shows.
+    let recorded = [{ id: 'f1', kind: 'partition', text: 'partition HOST3 from <b>HOST1</b>', startedAt: new Date().toISOString() }];
+    dashboard = new Dashboard({ broker, queues: [QUEUE], pushIntervalMs: 300, surveyIntervalMs: 1000, faults: async () => recorded });
+    const warnings: string[] = [];
+    dashboard.on('warning', (m) => warnings.push(m));
     await dashboard.start();
     assert.match(dashboard.url, /^http:\/\/127\.0\.0\.1:\d+\/\?token=[0-9a-f]{32}$/);
 
@@ -84,7 +88,7 @@ test('the dashboard shows the workers, updates live during a fan-out, lists fail
       await page.goto(dashboard.url, { waitUntil: 'load' });
       // The worker, online (heartbeats), with its pool from remote control.
       const workerRow = async (): Promise<string> => (await page.$$eval('#workers tbody tr', (trs) => trs.map((tr) => tr.textContent ?? ''))).find((r) => r.includes(NODE)) ?? '';
-      await until(async () => /online.*prefork/.test(await workerRow()), 15_000, async () => `worker row: ${await workerRow()} (page: ${await page.textContent('body')})`);
+      await until(async () => /online.*prefork/.test(await workerRow()), 15_000, async () => `worker row: ${await workerRow()} problems: ${problems.join(' / ')}; dashboard warnings: ${warnings.join(' / ')}`);
 
       // A fan-out: the succeeded count must move while it runs, not only at the end.
       const N = 150;
@@ -112,6 +116,13 @@ test('the dashboard shows the workers, updates live during a fan-out, lists fail
       assert.match((await page.textContent('#failures pre')) ?? '', /Error: .*for the dashboard\n\s+at /, 'the traceback');
       assert.match((await page.textContent('#failures'))!, /interop\.boom\[.*\] on lab-dash-.*<img src=x onerror=alert\(1\)> for the dashboard/);
       assert.equal(await page.$$eval('#failures img', (imgs) => imgs.length), 0);
+
+      // The fault: a band on both charts and a row, in effect; then healed (its row says so), its markup shown as text.
+      assert.equal(await page.$$eval('svg[data-chart] rect[data-fault="f1"]', (r) => r.length), 2, 'a band on each chart');
+      assert.match((await page.textContent('#faults tbody'))!, /partition HOST3 from <b>HOST1<\/b>partition.*in effect/);
+      recorded = [];
+      await until(async () => ((await page.textContent('#faults tbody')) ?? '').includes('healed'), 10_000, async () => `faults: ${await page.textContent('#faults tbody')}`);
+      assert.equal(await page.$$eval('#faults b', (b) => b.length), 0);
 
       const artifacts = process.env.LAB_ARTIFACTS_DIR ?? join(REPO_ROOT, 'reports', 'artifacts');
       await mkdir(artifacts, { recursive: true });

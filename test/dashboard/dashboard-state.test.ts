@@ -54,3 +54,25 @@ test('queues: depth and its change per second between polls', () => {
   s.queueStats([{ name: 'q', messages: 60, consumers: 1 }]);
   assert.deepEqual(s.snapshot().queues, [{ name: 'q', messages: 60, consumers: 1, deltaPerS: -20 }]);
 });
+
+test('faults: a band from when a fault was applied to the poll that no longer finds it; newest first; bounded', () => {
+  let now = 1000;
+  const s = new DashboardState(() => now);
+  assert.deepEqual(s.snapshot().faults, []);
+  const partition = { id: 'f1', kind: 'partition', text: 'partition HOST3 from HOST1', startedAt: new Date(998_500).toISOString() };
+  s.faultsRecorded([partition]);
+  assert.deepEqual(s.snapshot().faults, [{ id: 'f1', kind: 'partition', text: 'partition HOST3 from HOST1', from: 998.5, to: null }]);
+  now = 1003;
+  const pause = { id: 'f2', kind: 'pause', text: 'pause workers@HOST3', startedAt: 'not a date' };
+  s.faultsRecorded([partition, pause]);
+  now = 1010;
+  s.faultsRecorded([pause]);
+  const shown = s.snapshot().faults;
+  assert.deepEqual(shown.map((f) => [f.id, f.from, f.to]), [['f2', 1003, null], ['f1', 998.5, 1010]], 'an unreadable start is the poll that saw it');
+  // A healed fault stays healed even if an id comes back; the list keeps the latest 50.
+  for (let i = 0; i < 60; i++) s.faultsRecorded([{ id: `g${i}`, kind: 'kill', text: `kill ${i}`, startedAt: new Date(now * 1000).toISOString() }]);
+  const many = s.snapshot().faults;
+  assert.equal(many.length, 50);
+  assert.equal(many[0].id, 'g59');
+  assert.ok(many.every((f) => f.id === 'g59' || f.to !== null), 'only the one still recorded is in effect');
+});

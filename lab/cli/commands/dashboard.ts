@@ -10,6 +10,18 @@ interface DashboardFlags extends GlobalFlags, ConnectionFlags {
   queues?: string;
 }
 
+/**
+ * The active lab's faults (its ledger, read without repairing: a running lab command may be writing it), when the
+ * broker is the lab's — no URL given by flag, environment or config module.
+ */
+async function labFaults(argv: DashboardFlags): Promise<(() => Promise<{ id: string; kind: string; text: string; startedAt: string }[]>) | undefined> {
+  if (argv.broker || argv.backend || argv.config || process.env.LAB_BROKER_URL || process.env.LAB_BACKEND_URL) return undefined;
+  const [{ findLab }, { Ledger }, { recordedFaults }] = await Promise.all([import('../../orchestrator/lab-ref.js'), import('../../topology/ledger.js'), import('../../faults/apply.js')]);
+  const lab = await findLab(undefined);
+  if (!lab) return undefined;
+  return async () => recordedFaults(await Ledger.open(lab.dir, { repair: false }));
+}
+
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
 
 export const dashboardCommandModule: CommandModule<GlobalFlags, DashboardFlags> = {
@@ -32,7 +44,7 @@ export const dashboardCommandModule: CommandModule<GlobalFlags, DashboardFlags> 
     const [{ cliApp }, { Dashboard }, { interruptible }] = await Promise.all([import('../cli-app.js'), import('../../dashboard/dashboard-server.js'), import('../interrupt.js')]);
     const { app } = await cliApp('lab-dashboard', { flags: argv, verbose: argv.verbose, needBroker: true, needBackend: null });
     const stop = interruptible();
-    const dashboard = new Dashboard({ broker: await app.getBroker(), host: argv.host, port: argv.port, queues: queues ?? [app.config.taskDefaultQueue] });
+    const dashboard = new Dashboard({ broker: await app.getBroker(), host: argv.host, port: argv.port, queues: queues ?? [app.config.taskDefaultQueue], faults: await labFaults(argv) });
     dashboard.on('warning', (m) => argv.verbose && process.stderr.write(`lab dashboard: ${m}\n`));
     try {
       await dashboard.start();

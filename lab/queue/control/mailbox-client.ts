@@ -33,43 +33,56 @@ export class MailboxUnavailableError extends QueueError {
 export class MailboxClient {
   readonly oid = randomUUID();
   private readonly clock = new LamportClock();
-  private ready: Promise<void> | null = null;
+  /**
+   * One consumer on the reply queue for the client's life, shared by every broadcast (replies go to the one waiting
+   * for their ticket). A consumer per broadcast raced: the queue is auto-delete, so one broadcast's cancel deleted it
+   * under another's consume (NOT_FOUND) when two overlapped, as `lab status` and the dashboard's survey do.
+   */
+  private ready: Promise<Consumer> | null = null;
+  private readonly waiting = new Map<string, (reply: NodeReply) => void>();
 
   constructor(private readonly broker: Broker) {}
 
-  private setUp(): Promise<void> {
+  private setUp(): Promise<Consumer> {
     if (typeof this.broker.declareExchange !== 'function') return Promise.reject(new MailboxUnavailableError(this.broker.kind));
-    this.ready ??= this.broker.declareExchange!(pidboxExchange).catch((err: unknown) => {
+    this.ready ??= (async () => {
+      await this.broker.declareExchange!(pidboxExchange);
+      await this.broker.declare(replyQueue(this.oid));
+      return this.broker.consume([replyQueue(this.oid).name], { prefetch: 100, tag: `mailbox-client ${this.oid}` }, (d) => {
+        d.ack();
+        this.clock.adjust(d.properties.headers.clock);
+        const deliver = this.waiting.get(String(d.properties.headers.ticket));
+        if (!deliver) return; // a late reply to a broadcast that timed out
+        try {
+          const body = JSON.parse(d.body.toString('utf8')) as unknown;
+          if (body && typeof body === 'object' && !Array.isArray(body)) deliver(body as NodeReply);
+        } catch {
+          return; // a reply we cannot read is no reply
+        }
+      });
+    })().catch((err: unknown) => {
       this.ready = null;
       throw err;
     });
-    // The reply queue every time: it is auto-delete, so it went away when the last broadcast stopped reading it.
-    return this.ready.then(() => this.broker.declare(replyQueue(this.oid)));
+    return this.ready;
   }
 
   /** Send `method` with `args`; resolves with the replies in arrival order (Celery's list of {node: reply}). */
   async broadcast(method: string, args: Record<string, unknown> = {}, options: BroadcastOptions = {}): Promise<NodeReply[]> {
-    await this.setUp();
     const timeoutMs = options.timeoutMs ?? 1000;
     const destination = options.destination?.length ? options.destination : null;
     const wantReply = options.reply ?? true;
+    if (wantReply) await this.setUp();
+    else if (typeof this.broker.declareExchange !== 'function') throw new MailboxUnavailableError(this.broker.kind);
+    else await this.broker.declareExchange(pidboxExchange);
     const ticket = wantReply ? randomUUID() : undefined;
     const limit = options.limit ?? (destination ? destination.length : Infinity);
     const replies: NodeReply[] = [];
-    let consumer: Consumer | null = null;
     let done: () => void = () => undefined;
     const finished = new Promise<void>((resolve) => (done = resolve));
-    if (wantReply) {
-      consumer = await this.broker.consume([replyQueue(this.oid).name], { prefetch: 100, tag: `mailbox-client ${this.oid}` }, (d) => {
-        d.ack();
-        this.clock.adjust(d.properties.headers.clock);
-        if (d.properties.headers.ticket !== ticket) return;
-        try {
-          const body = JSON.parse(d.body.toString('utf8')) as unknown;
-          if (body && typeof body === 'object' && !Array.isArray(body)) replies.push(body as NodeReply);
-        } catch {
-          return; // a reply we cannot read is no reply
-        }
+    if (ticket) {
+      this.waiting.set(ticket, (reply) => {
+        replies.push(reply);
         if (replies.length >= limit) done();
       });
     }
@@ -87,15 +100,18 @@ export class MailboxClient {
       const timer = setTimeout(done, timeoutMs);
       await finished;
       clearTimeout(timer);
-      return replies;
+      return [...replies];
     } finally {
-      await consumer?.cancel().catch(() => undefined);
+      if (ticket) this.waiting.delete(ticket);
     }
   }
 
   /** Forget the reply queue (it is auto-delete and expires anyway; this is for tidiness). */
   async close(): Promise<void> {
     if (!this.ready) return;
+    const consumer = await this.ready.catch(() => null);
+    this.ready = null;
+    await consumer?.cancel().catch(() => undefined);
     await this.broker.deleteQueue(replyQueue(this.oid).name).catch(() => undefined);
   }
 }
