@@ -8,19 +8,16 @@
  * Docker-compatible service started here as the tests do (empty image + this machine's /usr, /lib, /bin mounted).
  * Usage: npm run build && node dist/bench/docker-lab.js [--cycles 3] [--repeat 10] [--socket /var/run/docker.sock] [--no-netns]
  */
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
 import { formatMs, formatRatio } from '../lab/report/format.js';
 import type { RunRecord } from '../lab/report/run-record.js';
-import { summarize } from '../lab/report/statistics.js';
+import { labCommand, measureLab, med } from './lab-cycles.js';
+import type { LabFigures } from './lab-cycles.js';
 import { dockerInventory, podmanMissing, startPodman } from '../support/podman.js';
 import type { PodmanService } from '../support/podman.js';
 
-const BIN = fileURLToPath(new URL('../../bin/lab.js', import.meta.url));
 const arg = (name: string, def: string): string => {
   const i = process.argv.indexOf(name);
   return i > 0 ? process.argv[i + 1]! : def;
@@ -30,54 +27,7 @@ const REPEAT = Number(arg('--repeat', '10'));
 const SOCKET = arg('--socket', '');
 const home = mkdtempSync(join(tmpdir(), 'lab-bench-docker-'));
 
-interface Ran {
-  ms: number;
-  stdout: string;
-  stderr: string;
-  code: number | null;
-}
-
-function lab(args: string[]): Ran {
-  const t0 = performance.now();
-  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: home, encoding: 'utf8', env: { ...process.env, LAB_HOME: home }, maxBuffer: 256 * 1024 * 1024 });
-  return { ms: performance.now() - t0, stdout: r.stdout, stderr: r.stderr, code: r.status };
-}
-
-function must(r: Ran, what: string): Ran {
-  if (r.code !== 0) throw new Error(`${what} failed (exit ${r.code}): ${r.stderr}${r.stdout}`);
-  return r;
-}
-
-const med = (xs: number[]): string => {
-  const s = summarize(xs);
-  return `median ${formatMs(s.median)} (min ${formatMs(s.min)}, max ${formatMs(s.max)}, n=${s.n})`;
-};
-
-interface LabFigures {
-  up: number[];
-  reup: number[];
-  down: number[];
-  mergesort: RunRecord;
-}
-
-/** CYCLES × (up cold, up again, down), then one more up for mergesort, then down. */
-function measure(kind: string, inventory: string, name: string): LabFigures {
-  const f: Omit<LabFigures, 'mergesort'> = { up: [], reup: [], down: [] };
-  for (let i = 0; i < CYCLES; i++) {
-    f.up.push(must(lab(['up', '--hosts', inventory]), `${kind} lab up`).ms);
-    const again = must(lab(['up', '--hosts', inventory, '--json']), `${kind} lab up (again)`);
-    if ((JSON.parse(again.stdout) as { changed: boolean }).changed) throw new Error(`${kind}: a second lab up changed something`);
-    f.reup.push(again.ms);
-    f.down.push(must(lab(['down', '--lab', name]), `${kind} lab down`).ms);
-  }
-  must(lab(['up', '--hosts', inventory]), `${kind} lab up`);
-  try {
-    const rec = JSON.parse(must(lab(['run', 'mergesort', '--n', '4', '--repeat', String(REPEAT), '--warmup', '2', '--json', '--reports', join(home, 'reports')]), `${kind} lab run mergesort`).stdout) as RunRecord;
-    return { ...f, mergesort: rec };
-  } finally {
-    must(lab(['down', '--lab', name]), `${kind} lab down`);
-  }
-}
+const lab = labCommand(home);
 
 function ratioRow(kind: string, rec: RunRecord): string {
   const st = rec.points[0]!.stats;
@@ -102,7 +52,7 @@ try {
     ? ['lab: benchdock', 'provider: docker', 'subnet: 198.19.230.0/24', 'docker:', `  socket: ${JSON.stringify(socket)}`, 'defaults: { concurrency: 2, pool: prefork }', 'hosts:', '  HOST1:', '  HOST2:', '  HOST3:', '  HOST4:', ''].join('\n')
     : dockerInventory({ lab: 'benchdock', subnet: '198.19.230.0/24', socket });
   writeFileSync(inv, text);
-  const docker = measure('docker', inv, 'benchdock');
+  const docker = measureLab(lab, { kind: 'docker', inventory: inv, name: 'benchdock', cycles: CYCLES, repeat: REPEAT, reports: join(home, 'reports') });
 
   let netns: LabFigures | null = null;
   let netnsWhy = '';
@@ -112,7 +62,7 @@ try {
     const ninv = join(home, 'netns.yaml');
     writeFileSync(ninv, ['lab: benchnetns2', 'provider: netns', 'subnet: 198.19.231.0/24', 'defaults: { concurrency: 2, pool: prefork }', 'hosts:', '  HOST1:', '  HOST2:', '  HOST3:', '  HOST4:', ''].join('\n'));
     try {
-      netns = measure('netns', ninv, 'benchnetns2');
+      netns = measureLab(lab, { kind: 'netns', inventory: ninv, name: 'benchnetns2', cycles: CYCLES, repeat: REPEAT, reports: join(home, 'reports') });
     } catch (err) {
       netnsWhy = `failed: ${(err as Error).message.split('\n')[0]}`;
       lab(['down', '--lab', 'benchnetns2']);

