@@ -548,7 +548,7 @@ test('preflight: a port without sshd, a wrong key and a too old Node each fail w
   err = await rejects(oldNode.provider.up({ state: newState(oldNode.topology), progress: () => undefined }));
   t.diagnostic(err.message);
   assert.equal(err.code, 'E_NODE_VERSION');
-  assert.equal(err.message, 'HOST1: Node v18.19.0 found, lab needs Node ≥ 20 — install Node 20');
+  assert.equal(err.message, 'HOST1: Node v18.19.0 found, lab needs Node ≥ 20 — install Node 20, or let lab bring it for its own processes: lab up --install (or node: ship in the inventory)');
 
   // nothing was created on a host that failed (the other host went on and is cleaned up by down)
   for (const x of [refused, wrongKey]) assert.deepEqual(x.ledger.entries(), []);
