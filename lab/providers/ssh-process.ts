@@ -92,16 +92,30 @@ export class SshProcesses {
         forward(head.subarray(nl + 1));
       } else forward(head);
       head = null;
+      // A timeout or Ctrl-C that came before the pid (a slow channel open on a loaded host) is sent now.
+      for (const [sig, after] of pending.splice(0)) {
+        interrupt(sig);
+        after?.();
+      }
     };
     const cancel = new AbortController();
     const timers: NodeJS.Timeout[] = [];
     let timedOut = false;
-    const interrupt = (sig: string): void => {
-      if (pid !== null) void this.hosts.script(host, GROUP_KILL_SCRIPT, [String(pid), sig], prefix).catch(() => undefined);
+    // Closing the channel does not stop the command (sshd waits for it): only a signal to its pid does.
+    const pending: [string, (() => void) | undefined][] = [];
+    const interrupt = (sig: string, after?: () => void): void => {
+      if (pid === null) {
+        pending.push([sig, after]);
+        return;
+      }
+      void this.hosts.script(host, GROUP_KILL_SCRIPT, [String(pid), sig], prefix).catch(() => undefined);
+      after?.();
     };
+    // If the pid never comes (the command never started), the channel is given up on anyway.
+    const giveUpLater = (): void => void timers.push(setTimeout(() => cancel.abort(), 10_000));
     const onAbort = (): void => {
-      interrupt('INT');
-      timers.push(setTimeout(() => interrupt('KILL'), 2000), setTimeout(() => cancel.abort(), 3000));
+      interrupt('INT', () => timers.push(setTimeout(() => interrupt('KILL'), 2000), setTimeout(() => cancel.abort(), 3000)));
+      giveUpLater();
     };
     if (options.signal?.aborted) onAbort();
     else options.signal?.addEventListener('abort', onAbort, { once: true });
@@ -109,8 +123,8 @@ export class SshProcesses {
       timers.push(
         setTimeout(() => {
           timedOut = true;
-          interrupt('KILL');
-          timers.push(setTimeout(() => cancel.abort(), 1000));
+          interrupt('KILL', () => timers.push(setTimeout(() => cancel.abort(), 1000)));
+          giveUpLater();
         }, options.timeoutMs),
       );
     }

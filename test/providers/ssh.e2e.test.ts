@@ -286,6 +286,10 @@ test('exec passes hostile argv, env, cwd and stdin literally; a non-zero exit is
   assert.equal(slow.exitCode, 137);
   assert.match(slow.stderr, /killed after 300 ms/);
   assert.ok(slow.durationMs < 5000);
+  // A timeout before the command's pid is known (1 ms: before the channel even opens) still kills it.
+  const early = await l.provider.exec('HOST1', ['sleep', '30'], { timeoutMs: 1 });
+  assert.equal(early.exitCode, 137);
+  assert.ok(early.durationMs < 5000, `killed in ${Math.round(early.durationMs)} ms`);
 
   assert.equal(existsSync(marker), false, 'no injected command ran');
 });
