@@ -103,7 +103,9 @@ test('a task type’s rateLimit spreads its tasks on the worker; lab control rat
   const registered = JSON.parse((await cli('inspect', 'registered', '--json')).stdout) as Record<string, string[]>;
   assert.ok(registered[NODE].includes('interop.limited [rate_limit=2/s]'), JSON.stringify(registered));
   const off = await cli('control', 'rate_limit', 'interop.limited', '0', '--json');
-  assert.deepEqual(JSON.parse(off.stdout), [{ [NODE]: { ok: 'rate limit disabled successfully' } }]);
+  // Celery's words for the string "0": "set" (it is: to no limit).
+  assert.deepEqual(JSON.parse(off.stdout), [{ [NODE]: { ok: 'new rate limit set successfully' } }]);
+  await worker!.waitFor(/Rate limits disabled for tasks of type interop\.limited/, 10_000);
   const unknown = await cli('control', 'rate_limit', 'no.such.task', '5/s', '--json');
   assert.deepEqual(JSON.parse(unknown.stdout), [{ [NODE]: { error: 'unknown task' } }]);
   const bad = await cli('control', 'rate_limit', 'interop.limited', '5/x');

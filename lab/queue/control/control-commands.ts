@@ -133,14 +133,17 @@ function registered(t: ControlTarget, args: Record<string, unknown>): string[] {
 /** celery/worker/control.py's DEFAULT_TASK_INFO_ITEMS (lab's tasks have no exchange or routing_key attribute). */
 const DEFAULT_TASK_INFO_ITEMS = ['exchange', 'routing_key', 'rate_limit'];
 
-/** Celery's replies: the rate is checked first, then the task. */
+/**
+ * Celery's replies: the rate is checked first, then the task. Which "ok" follows Python's truthiness of the value as
+ * given, as Celery's does: "0" (a string) is "new rate limit set" — though it means no limit — and 0 or "" "disabled".
+ */
 function rateLimit(t: ControlTarget, a: Record<string, unknown>): unknown {
   const rate = a.rate_limit as RateLimit;
   const perSecond = rateLimitPerSecond(rate);
   if (perSecond === null) return nok(`Invalid rate limit string: expected ${RATE_LIMIT_FORMS}, got ${JSON.stringify(rate) ?? String(rate)}`);
   const name = typeof a.task_name === 'string' ? a.task_name : '';
   if (!t.setRateLimit(name, rate ?? null, perSecond)) return nok('unknown task');
-  return ok(perSecond > 0 ? 'new rate limit set successfully' : 'rate limit disabled successfully');
+  return ok(rate === undefined || rate === null || rate === '' || rate === 0 ? 'rate limit disabled successfully' : 'new rate limit set successfully');
 }
 
 function stats(t: ControlTarget): Record<string, unknown> {

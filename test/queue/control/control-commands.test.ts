@@ -77,7 +77,9 @@ test('control commands reply {ok} / {error} with Celery’s words', async () => 
   assert.deepEqual(await runCommand(t, 'time_limit', { task_name: 'zz' }), { error: 'unknown task' });
   assert.deepEqual(await runCommand(t, 'rate_limit', { task_name: 'a.task', rate_limit: '5/s' }), { ok: 'new rate limit set successfully' });
   assert.deepEqual(await runCommand(t, 'rate_limit', { task_name: 'a.task', rate_limit: 2 }), { ok: 'new rate limit set successfully' });
-  assert.deepEqual(await runCommand(t, 'rate_limit', { task_name: 'a.task', rate_limit: '0' }), { ok: 'rate limit disabled successfully' });
+  // As Celery words it: by Python's truthiness of the value given, so the string "0" (no limit too) is "set".
+  assert.deepEqual(await runCommand(t, 'rate_limit', { task_name: 'a.task', rate_limit: '0' }), { ok: 'new rate limit set successfully' });
+  assert.deepEqual(await runCommand(t, 'rate_limit', { task_name: 'a.task', rate_limit: 0 }), { ok: 'rate limit disabled successfully' });
   assert.deepEqual(await runCommand(t, 'rate_limit', { task_name: 'zz', rate_limit: '1/m' }), { error: 'unknown task' });
   assert.deepEqual(await runCommand(t, 'rate_limit', { task_name: 'a.task', rate_limit: '5/x' }), { error: 'Invalid rate limit string: expected "N/s", "N/m", "N/h" or a number of tasks per second (0 or empty: no limit), got "5/x"' });
   assert.deepEqual(await runCommand(t, 'pool_grow', { n: 2 }), { ok: 'pool will grow' });
@@ -90,7 +92,7 @@ test('control commands reply {ok} / {error} with Celery’s words', async () => 
   assert.deepEqual(await runCommand(t, 'disable_events', {}), { ok: 'task events already disabled' });
   assert.equal(await runCommand(t, 'heartbeat', {}), null);
   assert.equal(await runCommand(t, 'shutdown', {}), null);
-  assert.deepEqual(calls, ['time_limit a.task 1 2', 'time_limit zz null null', 'rate_limit a.task 5/s 5', 'rate_limit a.task 2 2', 'rate_limit a.task 0 0', `rate_limit zz 1/m ${1 / 60}`, 'grow 2', 'shrink 1', 'add q2', 'cancel q2', 'cancel celery', 'heartbeat', 'shutdown Got shutdown from remote']);
+  assert.deepEqual(calls, ['time_limit a.task 1 2', 'time_limit zz null null', 'rate_limit a.task 5/s 5', 'rate_limit a.task 2 2', 'rate_limit a.task 0 0', 'rate_limit a.task 0 0', `rate_limit zz 1/m ${1 / 60}`, 'grow 2', 'shrink 1', 'add q2', 'cancel q2', 'cancel celery', 'heartbeat', 'shutdown Got shutdown from remote']);
 });
 
 test('stats: the fields that mean something for a Node worker, and no others', async () => {
