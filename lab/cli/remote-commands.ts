@@ -33,7 +33,7 @@ export const INSPECT_COMMANDS: Record<string, CommandSpec> = {
 export const CONTROL_COMMANDS: Record<string, CommandSpec> = {
   revoke: { variadic: 'task_id', help: 'revoke task(s) by id (--terminate to stop a running one)' },
   terminate: { args: [['signal', 'string']], variadic: 'task_id', help: 'terminate running task(s): <signal> <id>…' },
-  rate_limit: { args: [['task_name', 'string'], ['rate_limit', 'string']], help: 'set a rate limit: <task> <rate> (lab workers answer that they have none)' },
+  rate_limit: { args: [['task_name', 'string'], ['rate_limit', 'string']], help: 'set a task type\'s rate limit per worker: <task> <rate> (5/s, 10/m, 100/h; 0: none)' },
   time_limit: { args: [['task_name', 'string'], ['soft', 'float'], ['hard', 'float']], help: 'set time limits: <task> <soft> [hard]' },
   pool_grow: { args: [['n', 'int']], help: 'grow the pool by N (default 1)' },
   pool_shrink: { args: [['n', 'int']], help: 'shrink the pool by N (default 1)' },

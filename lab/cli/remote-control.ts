@@ -40,8 +40,13 @@ export async function runRemoteCommand(o: RemoteCommandOptions): Promise<NodeRep
   const args = { ...compileArguments(o.command, spec, o.positionals), ...o.extra };
   if ((o.command === 'revoke' || o.command === 'terminate') && (args.task_id as string[]).length === 0) throw new UsageError(`${o.command}: name the task id(s)`);
   if ((o.command === 'add_consumer' || o.command === 'cancel_consumer') && !args.queue) throw new UsageError(`${o.command}: name the queue`);
+  const { MailboxClient, RATE_LIMIT_FORMS, rateLimitPerSecond } = await import('../queue/index.js');
+  if (o.command === 'rate_limit') {
+    if (!args.task_name || args.rate_limit === undefined) throw new UsageError('rate_limit: name the task and the rate (rate_limit <task> <rate>, e.g. 5/s)');
+    // Checked before it is broadcast: a Python worker would answer a rate it cannot read with a bare KeyError.
+    if (rateLimitPerSecond(args.rate_limit) === null) throw new UsageError(`rate_limit: expected ${RATE_LIMIT_FORMS}, got ${JSON.stringify(args.rate_limit)}`);
+  }
   const { app } = await cliApp(`lab-${o.kind}`, { flags: o.connection, verbose: o.verbose, needBroker: true, needBackend: null });
-  const { MailboxClient } = await import('../queue/index.js');
   const client = new MailboxClient(await app.getBroker());
   try {
     const replies = await client.broadcast(o.command, args, { destination: o.destination ?? null, timeoutMs: o.timeoutS * 1000 });

@@ -3,6 +3,8 @@
  * the old uppercase ones the book uses (BROKER_URL, CELERY_RESULT_BACKEND, CELERY_ROUTES) and camelCase.
  */
 import { ConfigError } from '../errors.js';
+import { RATE_LIMIT_FORMS, rateLimitPerSecond } from './rate-limit.js';
+import type { RateLimit } from './rate-limit.js';
 
 export interface RouteSpec {
   queue: string;
@@ -38,6 +40,10 @@ export interface AppConfig {
   taskSendSentEvent: boolean;
   /** Workers join the `celery` remote-control mailbox. */
   workerEnableRemoteControl: boolean;
+  /** The rate limit of tasks that set none ("10/m"…; null: none). */
+  taskDefaultRateLimit: RateLimit;
+  /** Workers ignore every rate limit. */
+  workerDisableRateLimits: boolean;
 }
 
 export function defaultConfig(): AppConfig {
@@ -63,10 +69,12 @@ export function defaultConfig(): AppConfig {
     workerSendTaskEvents: false,
     taskSendSentEvent: false,
     workerEnableRemoteControl: true,
+    taskDefaultRateLimit: null,
+    workerDisableRateLimits: false,
   };
 }
 
-type Kind = 'string' | 'nullable-string' | 'boolean' | 'int' | 'nullable-number' | 'routes' | 'string-list' | 'object';
+type Kind = 'string' | 'nullable-string' | 'boolean' | 'int' | 'nullable-number' | 'routes' | 'string-list' | 'object' | 'rate';
 
 /** Every accepted spelling → [config field, kind]. */
 const KEYS: Record<string, [keyof AppConfig, Kind]> = {};
@@ -94,6 +102,8 @@ alias('brokerTransportOptions', 'object', 'broker_transport_options', 'BROKER_TR
 alias('workerSendTaskEvents', 'boolean', 'worker_send_task_events', 'CELERY_SEND_EVENTS', 'CELERYD_SEND_EVENTS');
 alias('taskSendSentEvent', 'boolean', 'task_send_sent_event', 'CELERY_SEND_TASK_SENT_EVENT');
 alias('workerEnableRemoteControl', 'boolean', 'worker_enable_remote_control', 'CELERY_ENABLE_REMOTE_CONTROL');
+alias('taskDefaultRateLimit', 'rate', 'task_default_rate_limit', 'CELERY_DEFAULT_RATE_LIMIT');
+alias('workerDisableRateLimits', 'boolean', 'worker_disable_rate_limits', 'CELERY_DISABLE_RATE_LIMITS');
 
 function bad(key: string, expected: string, value: unknown, source: string | undefined): ConfigError {
   return new ConfigError(`expected ${expected}, got ${JSON.stringify(value) ?? String(value)}`, { file: source, field: key });
@@ -122,6 +132,9 @@ function coerce(key: string, kind: Kind, value: unknown, source?: string): unkno
       if (typeof value === 'string') return [value];
       if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) throw bad(key, 'a list of strings', value, source);
       return value;
+    case 'rate':
+      if (rateLimitPerSecond(value) === null) throw bad(key, RATE_LIMIT_FORMS, value, source);
+      return value === '' || value === undefined ? null : value;
     case 'object':
       if (typeof value !== 'object' || value === null || Array.isArray(value)) throw bad(key, 'a mapping', value, source);
       return { ...(value as Record<string, unknown>) };

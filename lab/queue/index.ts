@@ -7,6 +7,8 @@ export type { AppOptions } from './app.js';
 export { allApps } from './shared-registry.js';
 export { Task } from './task.js';
 export type { TaskOptions } from './task.js';
+export { RATE_LIMIT_FORMS, rateLimitPerSecond } from './rate-limit.js';
+export type { RateLimit } from './rate-limit.js';
 export { AsyncResult, GroupResult } from './result.js';
 export type { GetOptions } from './result.js';
 export { Signature, Group, Chain, Chord, group, chain, chord } from './canvas.js';

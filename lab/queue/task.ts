@@ -1,6 +1,8 @@
 import { Signature } from './canvas.js';
 import type { AsyncResult } from './result.js';
 import type { SendOptions, Sender } from './send-options.js';
+import { parseRateLimit } from './rate-limit.js';
+import type { RateLimit } from './rate-limit.js';
 
 export interface TaskOptions {
   /** Parameter names in order, so keyword arguments from Python (`get_rate(pair, url_tmplt=…)`) land in place. */
@@ -15,6 +17,12 @@ export interface TaskOptions {
   maxRetries?: number | null;
   /** Seconds; Celery's default is 180. */
   defaultRetryDelay?: number;
+  /**
+   * Celery's rate_limit: at most this many tasks of this type start per second on each worker ("5/s", "10/m",
+   * "100/h", or a number per second; 0: none). Tasks over it wait in the worker, unacked; they are not rejected.
+   * Unset or null: the app's task_default_rate_limit. `rate_limit` (remote control) changes it while workers run.
+   */
+  rateLimit?: RateLimit;
 }
 
 // any[], not unknown[]: a task's own typed parameters ((x: number) => …) must fit, and parameters are contravariant.
@@ -30,7 +38,10 @@ export class Task<F extends TaskFn = TaskFn> {
     readonly name: string,
     readonly fn: F,
     readonly options: TaskOptions = {},
-  ) {}
+  ) {
+    // Refused where it is written, not when the first task arrives at a worker.
+    if (options.rateLimit !== undefined) parseRateLimit(options.rateLimit, `${name}: rateLimit`);
+  }
 
   delay(...args: Parameters<F>): Promise<AsyncResult<Result<F>>> {
     return this.applyAsync(args);

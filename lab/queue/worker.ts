@@ -27,6 +27,9 @@ import { InlinePool } from './pool/inline-pool.js';
 import { loadTaskModules } from './pool/executor.js';
 import type { Job, JobOutcome, Pool, PoolKind } from './pool/job.js';
 import { WorkerMonitoring } from './control/worker-monitoring.js';
+import { TaskRateLimits } from './worker-rate-limits.js';
+import { rateLimitPerSecond } from './rate-limit.js';
+import type { RateLimit } from './rate-limit.js';
 
 export interface WorkerOptions {
   queues?: string[];
@@ -38,8 +41,10 @@ export interface WorkerOptions {
   /** Celery's node name, e.g. celery@HOST3. */
   hostname?: string;
   logger?: WorkerLogger;
-  /** The clock ETA tasks wait on (tests pass a fake one). */
+  /** The clock ETA tasks and rate limits wait on (tests pass a fake one). */
   clock?: Clock;
+  /** Ignore tasks' rate limits (default: the app's worker_disable_rate_limits). */
+  disableRateLimits?: boolean;
   /**
    * Tasks this worker keeps in hand at most — running, or done with their result not yet stored. While the result
    * backend is away, results wait to be stored (and are, once it is back); when this many wait, the worker takes no
@@ -79,6 +84,8 @@ export class Worker extends EventEmitter {
   private consumer: Consumer | null = null;
   private readonly held = new Map<Delivery, LongTimer>();
   private readonly clock: Clock;
+  /** Tasks over their type's rate limit wait here, unacked, for a token (Celery's task_buckets). */
+  private readonly rateLimits: TaskRateLimits<{ d: Delivery; h: ReceivedHeaders }>;
   /** One per task in hand, from before the pool takes it until its result is stored (see maxPendingResults). */
   private readonly inHand: Permits;
   private readonly storeDelayWarningMs: number;
@@ -107,6 +114,13 @@ export class Worker extends EventEmitter {
     this.include = (options.include ?? app.config.include).map(moduleUrl);
     this.log = options.logger ?? silentLogger;
     this.clock = options.clock ?? realClock;
+    this.rateLimits = new TaskRateLimits({
+      // A task's rate_limit, else its app's task_default_rate_limit; both were checked when they were set.
+      rateOf: (name) => rateLimitPerSecond(this.rateLimitOf(name)) ?? 0,
+      release: ({ d, h }) => this.track(this.process(d, h).catch((err: Error) => this.report(err))),
+      clock: options.clock,
+      enabled: !(options.disableRateLimits ?? app.config.workerDisableRateLimits),
+    });
     this.inHand = new Permits(Math.max(1, options.maxPendingResults ?? 1000));
     this.storeDelayWarningMs = options.storeDelayWarningMs ?? 10_000;
     this.monitoringOptions = { taskEvents: options.sendTaskEvents ?? app.config.workerSendTaskEvents, remoteControl: options.remoteControl ?? app.config.workerEnableRemoteControl };
@@ -176,6 +190,9 @@ export class Worker extends EventEmitter {
           return broker.consume([queue], { prefetch: this.prefetch, tag: this.hostname }, (d) => this.onDelivery(d));
         },
         requestShutdown: (reason) => this.emit('shutdown', reason),
+        rateLimitsEnabled: this.rateLimits.enabled,
+        resetRateLimit: (task) => this.rateLimits.reset(task),
+        rateLimitOf: (task) => this.rateLimitOf(task),
       },
       { taskEvents, remoteControl, version: LAB_VERSION },
     );
@@ -263,8 +280,9 @@ export class Worker extends EventEmitter {
     void p.finally(() => this.inflight.delete(p));
   }
 
+  /** Run it, once its type's rate limit lets it (at once without one). */
   private run(d: Delivery, h: ReceivedHeaders): void {
-    this.track(this.process(d, h).catch((err: Error) => this.report(err)));
+    this.rateLimits.admit(h.task, { d, h });
   }
 
   private async process(d: Delivery, h: ReceivedHeaders): Promise<void> {
@@ -458,6 +476,11 @@ export class Worker extends EventEmitter {
     return owner instanceof App ? owner : this.app;
   }
 
+  /** A task's rate_limit, else its app's task_default_rate_limit (both were checked when they were set). */
+  private rateLimitOf(name: string): RateLimit {
+    return findTask(name)?.options.rateLimit ?? this.appOf(name).config.taskDefaultRateLimit;
+  }
+
   /** The app that registered a task (its result_expires applies to the task's results), else the worker's. */
   private appOf(taskName: string | null): App {
     const owner = taskName ? findTask(taskName)?.sender : undefined;
@@ -526,12 +549,14 @@ export class Worker extends EventEmitter {
       await this.consumer?.pause().catch((e: Error) => this.report(e));
       for (const d of this.held.keys()) d.reject(true);
       this.held.clear();
+      for (const { d } of this.rateLimits.drain()) d.reject(true);
       while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
       await this.pool?.close(false);
       await this.consumer?.cancel().catch((e: Error) => this.report(e));
     } else {
       this.cold = true;
       this.held.clear();
+      this.rateLimits.drain();
       await this.consumer?.cancel().catch((e: Error) => this.report(e));
       await this.pool?.close(true);
     }

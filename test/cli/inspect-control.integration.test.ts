@@ -82,6 +82,38 @@ test('usage mistakes exit 2; no reply exits 1', async (t) => {
   assert.match(nobody.stderr, /No nodes replied within time constraint/);
 });
 
+/** Send n interop.limited tasks at once; how far apart the first and last ran (ms, by the worker's clock). */
+async function spread(a: App, n: number): Promise<number> {
+  const sent = await Promise.all(Array.from({ length: n }, () => a.sendTask<number>('interop.limited', [])));
+  const ran = await Promise.all(sent.map((r) => r.get({ timeout: 30 })));
+  return Math.max(...ran) - Math.min(...ran);
+}
+
+test('a task type’s rateLimit spreads its tasks on the worker; lab control rate_limit changes it while the worker runs', async (t) => {
+  const a = await ready(t);
+  if (!a) return;
+  // 5/s: the first at once, then one every 200 ms — nine gaps. (A lower bound only: how fast is not asserted.)
+  const atFive = await spread(a, 10);
+  assert.ok(atFive >= 1700, `10 tasks at 5/s ran within ${atFive} ms`);
+  const set = await cli('control', 'rate_limit', 'interop.limited', '2/s', '--json');
+  assert.equal(set.code, 0, set.stderr);
+  assert.deepEqual(JSON.parse(set.stdout), [{ [NODE]: { ok: 'new rate limit set successfully' } }]);
+  const atTwo = await spread(a, 5);
+  assert.ok(atTwo >= 1900, `5 tasks at 2/s ran within ${atTwo} ms (at 5/s they would take 800)`);
+  const registered = JSON.parse((await cli('inspect', 'registered', '--json')).stdout) as Record<string, string[]>;
+  assert.ok(registered[NODE].includes('interop.limited [rate_limit=2/s]'), JSON.stringify(registered));
+  const off = await cli('control', 'rate_limit', 'interop.limited', '0', '--json');
+  // Celery's words for the string "0": "set" (it is: to no limit).
+  assert.deepEqual(JSON.parse(off.stdout), [{ [NODE]: { ok: 'new rate limit set successfully' } }]);
+  await worker!.waitFor(/Rate limits disabled for tasks of type interop\.limited/, 10_000);
+  const unknown = await cli('control', 'rate_limit', 'no.such.task', '5/s', '--json');
+  assert.deepEqual(JSON.parse(unknown.stdout), [{ [NODE]: { error: 'unknown task' } }]);
+  const bad = await cli('control', 'rate_limit', 'interop.limited', '5/x');
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /rate_limit: expected "N\/s", "N\/m", "N\/h" .*got "5\/x"/);
+  assert.match(worker!.output(), /New rate limit for tasks of type interop\.limited: 2\/s\./);
+});
+
 test('a lab client with task_send_sent_event sends task-sent; the worker without -E sends nothing; lab control shutdown stops it', async (t) => {
   const a = await ready(t);
   if (!a) return;

@@ -150,6 +150,29 @@ export function celeryMonitoring({ label, brokerUrl: BROKER, gate }: MonitoringT
     assert.equal(await (await a.sendTask('test.echo', ['after terminate'])).get({ timeout: 15 }), 'after terminate');
   });
 
+  test(`${label}: celery control rate_limit: a lab worker replies as a Python worker does, registered shows the rate, and the lab worker keeps to it`, async (t) => {
+    const a = await ready(t);
+    if (!a) return;
+    const both = `${LAB_NODE},${PY_NODE}`;
+    const replies = async (...args: string[]) => Object.assign({}, ...(await celeryJson<Record<string, unknown>[]>('control', 'rate_limit', ...args, '-d', both))) as Record<string, unknown>;
+    const set = await replies('test.echo', '100/m');
+    assert.deepEqual(set, { [LAB_NODE]: { ok: 'new rate limit set successfully' }, [PY_NODE]: { ok: 'new rate limit set successfully' } });
+    const registered = await celeryJson<Record<string, string[]>>('inspect', 'registered', '-d', both);
+    for (const node of [LAB_NODE, PY_NODE]) assert.ok(registered[node]?.includes('test.echo [rate_limit=100/m]'), `${node}: ${JSON.stringify(registered[node])}`);
+    // "0" turns the limit off, yet Celery says "set": its reply tests the string's truthiness. lab words it the same.
+    assert.deepEqual(await replies('test.echo', '0'), { [LAB_NODE]: { ok: 'new rate limit set successfully' }, [PY_NODE]: { ok: 'new rate limit set successfully' } });
+    const disabled = Object.assign({}, ...(await pymonitor<Record<string, unknown>[]>('broadcast', 'rate_limit', JSON.stringify({ task_name: 'test.echo', rate_limit: 0 }), both))) as Record<string, unknown>;
+    assert.deepEqual(disabled, { [LAB_NODE]: { ok: 'rate limit disabled successfully' }, [PY_NODE]: { ok: 'rate limit disabled successfully' } });
+    assert.deepEqual(await replies('no.such.task', '1/s'), { [LAB_NODE]: { error: 'unknown task' }, [PY_NODE]: { error: 'unknown task' } });
+    // The effect, on the lab worker: interop.limited (5/s in its module) at 2/s — three tasks at least a second apart.
+    const limited = await celeryJson<Record<string, unknown>[]>('control', 'rate_limit', 'interop.limited', '2/s', '-d', LAB_NODE);
+    assert.deepEqual(limited, [{ [LAB_NODE]: { ok: 'new rate limit set successfully' } }]);
+    const sent = await Promise.all([0, 1, 2].map(() => a.sendTask<number>('interop.limited', [])));
+    const ran = await Promise.all(sent.map((r) => r.get({ timeout: 30 })));
+    const spread = Math.max(...ran) - Math.min(...ran);
+    assert.ok(spread >= 950, `3 tasks at 2/s ran within ${spread} ms (at 5/s they would take 400)`);
+  });
+
   test(`${label}: an event receiver (Celery’s State) sees the lab worker’s task events in order, with clocks, and its heartbeats`, async (t) => {
     const a = await ready(t);
     if (!a) return;

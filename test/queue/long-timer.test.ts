@@ -6,50 +6,9 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { App, MemoryTransports, Worker } from '../../lab/queue/index.js';
 import { MAX_TIMER_MS, setLongTimeout } from '../../lab/queue/long-timer.js';
-import type { Clock } from '../../lab/queue/long-timer.js';
+import { FakeClock } from '../support/fake-clock.js';
 
 const DAY = 86_400_000;
-
-/** A clock that moves only when told; its timers fire as it passes their time. */
-class FakeClock implements Clock {
-  private t: number;
-  private timers: { at: number; fn: () => void; id: number }[] = [];
-  private ids = 0;
-  readonly delays: number[] = [];
-
-  constructor(start: number) {
-    this.t = start;
-  }
-
-  now(): number {
-    return this.t;
-  }
-
-  setTimeout(fn: () => void, ms: number): unknown {
-    this.delays.push(ms);
-    const id = ++this.ids;
-    this.timers.push({ at: this.t + ms, fn, id });
-    return id;
-  }
-
-  clearTimeout(handle: unknown): void {
-    this.timers = this.timers.filter((x) => x.id !== handle);
-  }
-
-  /** Move forward, firing every timer due on the way, in order. */
-  advance(ms: number): void {
-    const end = this.t + ms;
-    for (;;) {
-      this.timers.sort((a, b) => a.at - b.at);
-      const next = this.timers[0];
-      if (!next || next.at > end) break;
-      this.timers.shift();
-      this.t = next.at;
-      next.fn();
-    }
-    this.t = end;
-  }
-}
 
 test('a long timer waits in steps no longer than Node allows and fires once, when due, never before', () => {
   const clock = new FakeClock(1_000_000);

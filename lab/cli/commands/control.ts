@@ -26,6 +26,7 @@ export const controlCommandModule: CommandModule<GlobalFlags, ControlFlags> = {
       .option('signal', { type: 'string', describe: 'revoke --terminate: the signal (default SIGTERM)' })
       .example('$0 control revoke 1b2c… --terminate', 'stop a running task')
       .example('$0 control pool_grow 2 -d celery@HOST3', 'two more pool children on one worker')
+      .example('$0 control rate_limit mergesort.sort 10/m', 'at most 10 sorts a minute on each worker (0: no limit)')
       .example('$0 control shutdown -d celery@HOST3', 'warm shutdown of one worker') as never,
   handler: async (argv) => {
     const flags = parseRemoteFlags(argv);

@@ -8,6 +8,8 @@ import { LabError } from '../../errors.js';
 import type { RevokedSet } from './revoked-set.js';
 import type { WorkerRequests } from './worker-requests.js';
 import type { LamportClock } from './lamport-clock.js';
+import { RATE_LIMIT_FORMS, rateLimitPerSecond } from '../rate-limit.js';
+import type { RateLimit } from '../rate-limit.js';
 
 /** What the commands read and change in a worker (the worker's side implements it: worker-monitoring.ts). */
 export interface ControlTarget {
@@ -23,6 +25,10 @@ export interface ControlTarget {
   /** Task names registered in this worker's process. */
   taskNames(): string[];
   setTimeLimits(task: string, soft: number | null, hard: number | null): boolean;
+  /** Set a task type's rate limit (as given; `perSecond` is it parsed, 0: none); false if the task is unknown. */
+  setRateLimit(task: string, rate: RateLimit, perSecond: number): boolean;
+  /** A task's attributes by Celery's names (rate_limit, queue, time_limit…), for `registered <items>`. */
+  taskAttributes(task: string): Record<string, unknown>;
   queues(): { name: string; exchange: string; routingKey: string }[];
   addConsumer(queue: string): Promise<void>;
   cancelConsumer(queue: string): Promise<boolean>;
@@ -102,9 +108,42 @@ function revoke(t: ControlTarget, args: Record<string, unknown>): unknown {
   return ok(`tasks ${ids.join(', ')} flagged as revoked`);
 }
 
+/** Python's str() of an attribute value. */
+function pyStr(v: unknown): string {
+  if (typeof v === 'boolean') return v ? 'True' : 'False';
+  return typeof v === 'string' || typeof v === 'number' ? String(v) : JSON.stringify(v);
+}
+
+/** Celery's registered: names, each with the attributes asked for that it has ("t [rate_limit=5/s]"). */
 function registered(t: ControlTarget, args: Record<string, unknown>): string[] {
   const builtins = args.builtins === true;
-  return t.taskNames().filter((n) => builtins || !n.startsWith('celery.')).sort();
+  const asked = idList(args.taskinfoitems);
+  const items = asked.length ? asked : DEFAULT_TASK_INFO_ITEMS;
+  return t
+    .taskNames()
+    .filter((n) => builtins || !n.startsWith('celery.'))
+    .sort()
+    .map((name) => {
+      const attrs = t.taskAttributes(name);
+      const fields = [...new Set(items)].filter((f) => Object.hasOwn(attrs, f) && attrs[f] !== null && attrs[f] !== undefined).map((f) => `${f}=${pyStr(attrs[f])}`);
+      return fields.length ? `${name} [${fields.join(' ')}]` : name;
+    });
+}
+
+/** celery/worker/control.py's DEFAULT_TASK_INFO_ITEMS (lab's tasks have no exchange or routing_key attribute). */
+const DEFAULT_TASK_INFO_ITEMS = ['exchange', 'routing_key', 'rate_limit'];
+
+/**
+ * Celery's replies: the rate is checked first, then the task. Which "ok" follows Python's truthiness of the value as
+ * given, as Celery's does: "0" (a string) is "new rate limit set" — though it means no limit — and 0 or "" "disabled".
+ */
+function rateLimit(t: ControlTarget, a: Record<string, unknown>): unknown {
+  const rate = a.rate_limit as RateLimit;
+  const perSecond = rateLimitPerSecond(rate);
+  if (perSecond === null) return nok(`Invalid rate limit string: expected ${RATE_LIMIT_FORMS}, got ${JSON.stringify(rate) ?? String(rate)}`);
+  const name = typeof a.task_name === 'string' ? a.task_name : '';
+  if (!t.setRateLimit(name, rate ?? null, perSecond)) return nok('unknown task');
+  return ok(rate === undefined || rate === null || rate === '' || rate === 0 ? 'rate limit disabled successfully' : 'new rate limit set successfully');
 }
 
 function stats(t: ControlTarget): Record<string, unknown> {
@@ -168,8 +207,7 @@ export const COMMANDS: Record<string, Handler> = {
   report: (t) => ok(t.report()),
   revoke,
   terminate: (t, a) => revoke(t, { task_id: a.task_id, terminate: true, signal: a.signal }),
-  // lab has no rate limiting: say so instead of pretending it took effect.
-  rate_limit: () => nok('rate limits are not implemented by lab workers'),
+  rate_limit: rateLimit,
   time_limit: (t, a) => {
     const name = typeof a.task_name === 'string' ? a.task_name : '';
     return t.setTimeLimits(name, seconds(a.soft), seconds(a.hard)) ? ok('time limits set successfully') : nok('unknown task');

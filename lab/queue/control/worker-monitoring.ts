@@ -20,6 +20,7 @@ import { MailboxNode } from './mailbox-node.js';
 import { RevokedSet } from './revoked-set.js';
 import { WorkerRequests } from './worker-requests.js';
 import type { ControlTarget } from './control-commands.js';
+import type { RateLimit } from '../rate-limit.js';
 
 /** What monitoring may see and change of its worker (built by the worker, which keeps its fields private). */
 export interface WorkerInternals {
@@ -34,6 +35,12 @@ export interface WorkerInternals {
   /** Start consuming one more queue with the worker's handler; returns a way to stop. */
   consume(queue: string): Promise<{ cancel(): Promise<void> }>;
   requestShutdown(reason: string): void;
+  /** false under worker_disable_rate_limits. */
+  readonly rateLimitsEnabled: boolean;
+  /** A task type's rate limit changed: its bucket starts again at the new rate. */
+  resetRateLimit(task: string): void;
+  /** A task type's rate limit as written: its own, else its app's task_default_rate_limit. */
+  rateLimitOf(task: string): RateLimit;
 }
 
 export interface MonitoringOptions {
@@ -260,6 +267,34 @@ export class WorkerMonitoring extends EventEmitter<MonitoringEvents> implements 
     else o.timeLimit = hard;
     this.emit('info', `New time limits for tasks of type ${task}: soft=${soft ?? 'None'} hard=${hard ?? 'None'}`);
     return true;
+  }
+
+  setRateLimit(task: string, rate: RateLimit, perSecond: number): boolean {
+    const t = findTask(task);
+    if (!t) return false;
+    // Stored as given, as Celery sets task.rate_limit: "0" keeps meaning "none" even with a task_default_rate_limit.
+    t.options.rateLimit = rate;
+    this.w.resetRateLimit(task);
+    const off = this.w.rateLimitsEnabled ? '' : ' (not applied: this worker has worker_disable_rate_limits)';
+    this.emit('info', perSecond > 0 ? `New rate limit for tasks of type ${task}: ${String(rate)}.${off}` : `Rate limits disabled for tasks of type ${task}`);
+    return true;
+  }
+
+  taskAttributes(task: string): Record<string, unknown> {
+    const t = findTask(task);
+    if (!t) return {};
+    const o = t.options;
+    // As a Celery Task's attributes read (a rate limit the task does not set is its app's default).
+    return {
+      rate_limit: this.w.rateLimitOf(task),
+      queue: o.queue ?? null,
+      time_limit: o.timeLimit ?? null,
+      soft_time_limit: o.softTimeLimit ?? null,
+      acks_late: o.acksLate ?? null,
+      ignore_result: o.ignoreResult ?? null,
+      max_retries: o.maxRetries ?? null,
+      default_retry_delay: o.defaultRetryDelay ?? null,
+    };
   }
 
   queues(): { name: string; exchange: string; routingKey: string }[] {

@@ -22,6 +22,8 @@ function target(terminates: Record<string, 'terminated' | 'signalled'> = {}) {
     prefetchCount: () => 8,
     taskNames: () => ['b.task', 'celery.chord_unlock', 'a.task'],
     setTimeLimits: (task, soft, hard) => (calls.push(`time_limit ${task} ${soft} ${hard}`), task === 'a.task'),
+    setRateLimit: (task, rate, perSecond) => (calls.push(`rate_limit ${task} ${rate} ${perSecond}`), task === 'a.task'),
+    taskAttributes: (task) => (task === 'b.task' ? { rate_limit: '10/m', acks_late: true, queue: null } : {}),
     queues: () => [{ name: 'celery', exchange: 'celery', routingKey: 'celery' }],
     addConsumer: async (q) => void calls.push(`add ${q}`),
     cancelConsumer: async (q) => (calls.push(`cancel ${q}`), q !== 'celery'),
@@ -41,8 +43,9 @@ test('ping, clock, registered (builtins hidden unless asked), an unknown command
   assert.deepEqual(await runCommand(t, 'ping', {}), { ok: 'pong' });
   t.clock.adjust(41);
   assert.deepEqual(await runCommand(t, 'clock', {}), { clock: 42 });
-  assert.deepEqual(await runCommand(t, 'registered', {}), ['a.task', 'b.task']);
-  assert.deepEqual(await runCommand(t, 'dump_tasks', { builtins: true }), ['a.task', 'b.task', 'celery.chord_unlock']);
+  assert.deepEqual(await runCommand(t, 'registered', {}), ['a.task', 'b.task [rate_limit=10/m]']);
+  assert.deepEqual(await runCommand(t, 'dump_tasks', { builtins: true }), ['a.task', 'b.task [rate_limit=10/m]', 'celery.chord_unlock']);
+  assert.deepEqual(await runCommand(t, 'registered', { taskinfoitems: ['acks_late', 'queue', 'nosuch'] }), ['a.task', 'b.task [acks_late=True]']);
   await assert.rejects(runCommand(t, 'objgraph', {}), (err: unknown) => err instanceof UnknownCommandError && err.method === 'objgraph');
   await assert.rejects(runCommand(t, 'hasOwnProperty', {}), UnknownCommandError, 'no prototype keys');
 });
@@ -72,7 +75,13 @@ test('control commands reply {ok} / {error} with Celery’s words', async () => 
   const { t, calls } = target();
   assert.deepEqual(await runCommand(t, 'time_limit', { task_name: 'a.task', soft: 1, hard: '2' }), { ok: 'time limits set successfully' });
   assert.deepEqual(await runCommand(t, 'time_limit', { task_name: 'zz' }), { error: 'unknown task' });
-  assert.deepEqual(await runCommand(t, 'rate_limit', { task_name: 'a.task', rate_limit: '5/s' }), { error: 'rate limits are not implemented by lab workers' });
+  assert.deepEqual(await runCommand(t, 'rate_limit', { task_name: 'a.task', rate_limit: '5/s' }), { ok: 'new rate limit set successfully' });
+  assert.deepEqual(await runCommand(t, 'rate_limit', { task_name: 'a.task', rate_limit: 2 }), { ok: 'new rate limit set successfully' });
+  // As Celery words it: by Python's truthiness of the value given, so the string "0" (no limit too) is "set".
+  assert.deepEqual(await runCommand(t, 'rate_limit', { task_name: 'a.task', rate_limit: '0' }), { ok: 'new rate limit set successfully' });
+  assert.deepEqual(await runCommand(t, 'rate_limit', { task_name: 'a.task', rate_limit: 0 }), { ok: 'rate limit disabled successfully' });
+  assert.deepEqual(await runCommand(t, 'rate_limit', { task_name: 'zz', rate_limit: '1/m' }), { error: 'unknown task' });
+  assert.deepEqual(await runCommand(t, 'rate_limit', { task_name: 'a.task', rate_limit: '5/x' }), { error: 'Invalid rate limit string: expected "N/s", "N/m", "N/h" or a number of tasks per second (0 or empty: no limit), got "5/x"' });
   assert.deepEqual(await runCommand(t, 'pool_grow', { n: 2 }), { ok: 'pool will grow' });
   assert.deepEqual(await runCommand(t, 'pool_shrink', {}), { ok: 'pool will shrink' });
   assert.deepEqual(await runCommand(t, 'add_consumer', { queue: 'q2' }), { ok: 'add consumer q2' });
@@ -83,7 +92,7 @@ test('control commands reply {ok} / {error} with Celery’s words', async () => 
   assert.deepEqual(await runCommand(t, 'disable_events', {}), { ok: 'task events already disabled' });
   assert.equal(await runCommand(t, 'heartbeat', {}), null);
   assert.equal(await runCommand(t, 'shutdown', {}), null);
-  assert.deepEqual(calls, ['time_limit a.task 1 2', 'time_limit zz null null', 'grow 2', 'shrink 1', 'add q2', 'cancel q2', 'cancel celery', 'heartbeat', 'shutdown Got shutdown from remote']);
+  assert.deepEqual(calls, ['time_limit a.task 1 2', 'time_limit zz null null', 'rate_limit a.task 5/s 5', 'rate_limit a.task 2 2', 'rate_limit a.task 0 0', 'rate_limit a.task 0 0', `rate_limit zz 1/m ${1 / 60}`, 'grow 2', 'shrink 1', 'add q2', 'cancel q2', 'cancel celery', 'heartbeat', 'shutdown Got shutdown from remote']);
 });
 
 test('stats: the fields that mean something for a Node worker, and no others', async () => {
