@@ -6,6 +6,7 @@ import { maskUrl } from '../errors.js';
 import { MailboxClient, createBroker, createBackend, surveyWorkers } from '../queue/index.js';
 import type { WorkerNode } from '../queue/index.js';
 import { login, waitPort } from '../services/service.js';
+import { LINK_PROXY, proxiedPorts } from '../services/link-proxy-service.js';
 import { supervisionOf } from '../services/supervision.js';
 import type { Supervision } from '../services/supervision.js';
 import { userPlacements, userRuns } from '../services/user-services.js';
@@ -99,6 +100,9 @@ export async function labStatus(lab: OpenLab): Promise<LabStatus> {
         }, kind === 'redis' ? 'AUTH + PING ok (backend and broker)' : 'AUTH + PING ok');
         else if (p.service.name === 'quotes') {
           health = await check(() => waitPort(state.services.quotes.address, state.services.quotes.port, 2000), `listening on ${state.services.quotes.port}`);
+        } else if (p.service.name === LINK_PROXY) {
+          const ports = proxiedPorts(topology, state).get(p.host.name) ?? [];
+          health = await check(async () => void (await Promise.all(ports.map((x) => waitPort(p.host.address, x.port, 2000)))), `in front of ${ports.map((x) => `${x.service} :${x.port}`).join(', ')}`);
         } else {
           health = [true, 'running'];
         }

@@ -23,6 +23,7 @@ import {
   giveQuotesToMaster,
   hostSpecs,
   isObj,
+  linkMode,
   moduleSettings,
   servicePorts,
   subnetOf,
@@ -182,6 +183,7 @@ function build(d: Obj, format: 'lab' | 'ansible', file: string, issues: Issues, 
   if (!rolesBroken && !issues.hasErrorUnder(['ports'])) checkPortClashes(d, data.ports, hosts, issues, broker.kind === 'redis');
   const docker = dockerSpec(d, lab, ctx);
   if (docker) data.docker = docker;
+  data.links = linkMode(d, data.provider, issues);
   return { data, names, files };
 }
 
