@@ -12,6 +12,8 @@ import type { Supervision } from '../services/supervision.js';
 import { userPlacements, userRuns } from '../services/user-services.js';
 import { refOf } from '../providers/provider.js';
 import { brokerKind, redisPersistence } from '../topology/state.js';
+import { linksOf } from '../topology/topology.js';
+import type { LinkMode } from '../topology/topology.js';
 import type { OpenLab } from './lab-ref.js';
 import { placements } from './services.js';
 
@@ -46,6 +48,8 @@ export interface LabStatus {
   backend: string;
   /** What the lab's Redis keeps on disk: an append-only file fsync'd every second, or nothing. */
   persistence: 'aof-everysec' | 'none' | 'external';
+  /** How peers reach the services: straight, or through lab's link proxy (inventory `links: proxy`). */
+  links: LinkMode;
   versions: Record<string, string>;
   healthy: boolean;
 }
@@ -180,6 +184,7 @@ export async function labStatus(lab: OpenLab): Promise<LabStatus> {
     brokerKind: kind,
     backend: maskUrl(urls.backendHere),
     persistence: redisPersistence(state),
+    links: linksOf(topology),
     versions: state.versions ?? {},
     healthy: hosts.every((h) => h.reachable) && services.every((s) => s.healthy),
   };
