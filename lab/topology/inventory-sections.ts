@@ -25,7 +25,6 @@ import {
   type BackendSpec,
   type BrokerSpec,
   type DockerSpec,
-  type LinkMode,
   type HostSpec,
   type Mount,
   type NodeSource,
@@ -584,21 +583,6 @@ function externalOf(which: 'broker' | 'backend', d: Obj, issues: Issues): { exte
   }
   if (d.url_env !== undefined) issues.error([which, 'url_env'], 'key', `expected external: true with url_env (lab runs this ${which} itself otherwise), got url_env alone`);
   return {};
-}
-
-// ---- links -------------------------------------------------------------------------------------------------
-
-/**
- * `links: proxy`: every service host runs lab's link proxy in front of its services (services/link-proxy.ts), so
- * slow-link faults work without tc netem. A local lab's hosts are this machine: there is no link to put it on.
- */
-export function linkMode(d: Obj, provider: string, issues: Issues): LinkMode {
-  if (d.links !== 'proxy') return 'direct';
-  if (provider === 'local') {
-    issues.error(['links'], 'value', "expected links: direct on a local lab (its hosts are this machine: there is no link between them for lab's proxy to slow), got proxy");
-    return 'direct';
-  }
-  return 'proxy';
 }
 
 // ---- service ports -------------------------------------------------------------------------------------------
