@@ -24,6 +24,7 @@ import { statusCommandModule } from './commands/status.js';
 import { logsCommandModule } from './commands/logs.js';
 import { execCommandModule } from './commands/exec.js';
 import { envCommandModule } from './commands/env.js';
+import { linkProxyCommandModule } from './commands/link-proxy.js';
 import { serveQuotesCommandModule } from './commands/serve-quotes.js';
 import { superviseCommandModule } from './commands/supervise.js';
 import { faultCommandModule } from './commands/fault.js';
@@ -50,7 +51,7 @@ function labVersion(): string {
   }
 }
 
-const COMMANDS = [initCommandModule, upCommandModule, statusCommandModule, runCommandModule, reportCommandModule, logsCommandModule, execCommandModule, envCommandModule, downCommandModule, workerCommandModule, callCommandModule, resultCommandModule, purgeCommandModule, inspectCommandModule, controlCommandModule, dashboardCommandModule, serveQuotesCommandModule, superviseCommandModule, faultCommandModule, imagesCommandModule] as CommandModule<GlobalFlags, GlobalFlags>[];
+const COMMANDS = [initCommandModule, upCommandModule, statusCommandModule, runCommandModule, reportCommandModule, logsCommandModule, execCommandModule, envCommandModule, downCommandModule, workerCommandModule, callCommandModule, resultCommandModule, purgeCommandModule, inspectCommandModule, controlCommandModule, dashboardCommandModule, serveQuotesCommandModule, linkProxyCommandModule, superviseCommandModule, faultCommandModule, imagesCommandModule] as CommandModule<GlobalFlags, GlobalFlags>[];
 
 export async function main(argv: string[] = hideBin(process.argv)): Promise<number> {
   const verbose = argv.includes('--verbose') || argv.includes('-v');

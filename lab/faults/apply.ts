@@ -13,7 +13,9 @@
  *   partition  iptables DROP both ways inside the host's network namespace (netns: the lab's namespace; ssh: the
  *              host, through sudo; docker: the container's namespace, which needs NET_ADMIN — refused otherwise);
  *              heal: the same rules deleted (each tagged with a comment lab-fault:<lab>:<id>)
- *   slow       tc netem on the host's interface where the kernel has it; refused where it does not (netem.ts)
+ *   slow       with `links: proxy`, a rule for lab's link proxy on every service host (proxy-slow.ts): the connections
+ *              that cross the host's link are delayed (and capped) as netem would; heal: the rule files removed.
+ *              Otherwise tc netem on the host's interface where the kernel has it; refused where it does not (netem.ts)
  */
 import { randomBytes } from 'node:crypto';
 import { hasCode } from '../errors.js';
@@ -28,6 +30,10 @@ import { runStep, StepError } from './fault-steps.js';
 import type { FaultStep } from './fault-steps.js';
 import { hostName, serviceEntries, serviceProcs, waitRecovered } from './fault-targets.js';
 import type { ServiceProcs } from './fault-targets.js';
+import { linkProxyHosts, linkRulesDir } from '../services/link-proxy-service.js';
+import type { ShapingRule } from '../services/link-shaping.js';
+import { linksOf } from '../topology/topology.js';
+import { proxySlowSteps } from './proxy-slow.js';
 import { NETEM_GONE, netemAddArgv, netemDelArgv, netemMissing } from './netem.js';
 
 export const FAULT_LEDGER_KIND = 'fault';
@@ -166,6 +172,14 @@ export async function applyFault(ctx: FaultContext, fault: Fault, options: { id?
     case 'slow': {
       if (ctx.provider.kind === 'local') throw new FaultError('E_FAULT_REFUSED', `slow: the hosts of a local lab are this machine; there is no link of theirs to slow`);
       const host = hostName(ctx.topology, fault.host!);
+      if (linksOf(ctx.topology) === 'proxy') {
+        const rule: ShapingRule = { id, address: ctx.topology.host(host)!.address, delayMs: fault.delayMs! };
+        if (fault.rateBytesPerS !== undefined) rule.rateBytesPerS = fault.rateBytesPerS;
+        const dirs = linkProxyHosts(ctx.topology).map((h) => ({ host: h.name, dir: linkRulesDir(ctx.provider, h.name) }));
+        const steps = proxySlowSteps(dirs, rule, host);
+        const rec = await record(ctx, fault, id, 'proxy', steps.heal, held);
+        return { record: rec, applied: await applyOrHeal(ctx, rec, steps.apply) };
+      }
       const dev = await linkDevice(ctx, host);
       const sudo = ctx.provider.kind === 'ssh';
       const heal: FaultStep[] = [{ op: 'exec', host, argv: netemDelArgv(dev), sudo, tolerate: NETEM_GONE, what: `tc netem removed from ${dev}` }];
@@ -177,8 +191,8 @@ export async function applyFault(ctx: FaultContext, fault: Fault, options: { id?
         if (err instanceof StepError && netemMissing(err.stderr)) {
           throw new FaultError(
             'E_FAULT_REFUSED',
-            `slow ${host}: this kernel has no tc netem ("${err.stderr.trim().split('\n')[0]}"), so lab cannot delay ${host}'s links; ` +
-              'a userspace proxy could only slow the connections made through it, and lab does not route a lab\'s links through one (see README "Faults")',
+            `slow ${host}: this kernel has no tc netem ("${err.stderr.trim().split('\n')[0]}"); lab's link proxy can slow the lab's links instead, ` +
+              `but only on a lab brought up with its links through it: add links: proxy to the inventory, then lab down and lab up (see README "Faults")`,
           );
         }
         throw err;

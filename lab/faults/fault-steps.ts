@@ -16,6 +16,14 @@ export type FaultStep =
       sudo?: boolean;
     }
   | {
+      /** Write a file on the host (a link proxy's rule). */
+      op: 'write';
+      host: string;
+      path: string;
+      content: string;
+      what: string;
+    }
+  | {
       op: 'exec';
       host: string;
       argv: string[];
@@ -36,6 +44,10 @@ export async function runStep(provider: Provider, step: FaultStep): Promise<stri
     if (r.exitCode !== 0) throw new StepError(`${step.signal} on ${step.host} failed: ${r.stderr.trim().split('\n')[0] ?? `exit code ${r.exitCode}`}`, r.stderr);
     const sent = new Set(r.stdout.split('\n').filter((l) => l.startsWith('sent ')).map((l) => Number(l.slice(5))));
     return step.procs.map((p) => (sent.has(p.pid) ? `${step.signal} ${p.what} (pid ${p.pid})` : `${p.what} (pid ${p.pid}) already gone`)).join(', ') + ` on ${step.host}`;
+  }
+  if (step.op === 'write') {
+    await provider.writeFile(step.host, step.path, step.content, { mode: 0o600 });
+    return `${step.what} on ${step.host}`;
   }
   const r = await provider.exec(step.host, step.argv, step.sudo ? { sudo: true } : {});
   if (r.exitCode !== 0) {

@@ -8,6 +8,7 @@ import { maskUrl, RunError } from '../errors.js';
 import { defaultConfig } from '../queue/index.js';
 import type { LabInfo, RunRecord } from '../report/run-record.js';
 import { brokerKind, redisPersistence } from '../topology/state.js';
+import { linksOf } from '../topology/topology.js';
 import { labEnv } from '../orchestrator/lab-ref.js';
 import type { OpenLab } from '../orchestrator/lab-ref.js';
 import type { AnyScenario } from '../../scenarios/scenario.js';
@@ -25,6 +26,7 @@ export function labInfoOf(lab: OpenLab): LabInfo {
     backend: { kind: 'redis', url: maskUrl(urls.backendInLab), version: state.versions?.redis, host: state.services.backend.host, persistence: redisPersistence(state) },
     workers: { pool: workers[0]?.pool ?? 'prefork', concurrency: workers.reduce((n, h) => n + h.concurrency, 0), prefetchMultiplier: defaultConfig().workerPrefetchMultiplier, hosts: workers.map((h) => h.name) },
     serializer: 'json',
+    links: linksOf(topology),
   };
 }
 

@@ -6,7 +6,7 @@ import { ConfigError, UsageError } from '../errors.js';
 import { Ledger } from '../topology/ledger.js';
 import { activeLab, brokerUrl, backendUrl, readState, redisPersistence, stateDir, stateTopology } from '../topology/state.js';
 import type { LabState } from '../topology/state.js';
-import { brokerKindOf, redisPersistenceOf } from '../topology/topology.js';
+import { brokerKindOf, linksOf, redisPersistenceOf } from '../topology/topology.js';
 import type { Topology } from '../topology/topology.js';
 import type { Provider } from '../providers/provider.js';
 import { serviceEnv } from '../services/service.js';
@@ -67,7 +67,7 @@ export function labUrls(state: LabState, topology: Topology): LabUrls {
 
 /** Two topologies describe the same lab when everything that shapes the hosts and services is equal. */
 export function sameShape(a: Topology, b: Topology): boolean {
-  const shape = (t: Topology): string => JSON.stringify({ provider: t.provider, subnet: t.subnet, ports: t.ports, hosts: t.hosts, docker: t.docker, broker: brokerKindOf(t), persistence: redisPersistenceOf(t), external: [t.broker?.external === true, t.backend?.external === true] });
+  const shape = (t: Topology): string => JSON.stringify({ provider: t.provider, subnet: t.subnet, ports: t.ports, hosts: t.hosts, docker: t.docker, broker: brokerKindOf(t), persistence: redisPersistenceOf(t), links: linksOf(t), external: [t.broker?.external === true, t.backend?.external === true] });
   return shape(a) === shape(b);
 }
 

@@ -1,6 +1,7 @@
 /** The lab's services, where each runs, and how to (re)start what is not running. */
 import { refOf } from '../providers/provider.js';
 import type { ProcessRef } from '../providers/provider.js';
+import { linkProxyService } from '../services/link-proxy-service.js';
 import { quotesService } from '../services/quotes-service.js';
 import { rabbitmqService } from '../services/rabbitmq.js';
 import { redisService } from '../services/redis.js';
@@ -12,7 +13,8 @@ import { workersService } from '../services/workers.js';
 import type { Ledger } from '../topology/ledger.js';
 import type { HostSpec, Topology } from '../topology/topology.js';
 
-export const SERVICES: readonly Service[] = [rabbitmqService, redisService, quotesService, workersService];
+/** The link proxy first: the services behind it are checked through it. */
+export const SERVICES: readonly Service[] = [linkProxyService, rabbitmqService, redisService, quotesService, workersService];
 
 export interface Placement {
   service: Service;
@@ -21,7 +23,7 @@ export interface Placement {
 
 /** Where each of the lab's own services runs (those the lab runs at all: no RabbitMQ with a Redis broker). */
 export function placements(topology: Topology, services: readonly Service[] = SERVICES): Placement[] {
-  return services.filter((s) => s.enabled?.(topology) ?? true).flatMap((service) => topology.roleHosts(service.role).map((host) => ({ service, host: host as HostSpec })));
+  return services.filter((s) => s.enabled?.(topology) ?? true).flatMap((service) => (service.hosts?.(topology) ?? topology.roleHosts(service.role)).map((host) => ({ service, host: host as HostSpec })));
 }
 
 /** The recorded process of a service on a host, if the ledger has one with an identity. */

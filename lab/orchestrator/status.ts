@@ -6,11 +6,14 @@ import { maskUrl } from '../errors.js';
 import { MailboxClient, createBroker, createBackend, surveyWorkers } from '../queue/index.js';
 import type { WorkerNode } from '../queue/index.js';
 import { login, waitPort } from '../services/service.js';
+import { LINK_PROXY, proxiedPorts } from '../services/link-proxy-service.js';
 import { supervisionOf } from '../services/supervision.js';
 import type { Supervision } from '../services/supervision.js';
 import { userPlacements, userRuns } from '../services/user-services.js';
 import { refOf } from '../providers/provider.js';
 import { brokerKind, redisPersistence } from '../topology/state.js';
+import { linksOf } from '../topology/topology.js';
+import type { LinkMode } from '../topology/topology.js';
 import type { OpenLab } from './lab-ref.js';
 import { placements } from './services.js';
 
@@ -45,6 +48,8 @@ export interface LabStatus {
   backend: string;
   /** What the lab's Redis keeps on disk: an append-only file fsync'd every second, or nothing. */
   persistence: 'aof-everysec' | 'none' | 'external';
+  /** How peers reach the services: straight, or through lab's link proxy (inventory `links: proxy`). */
+  links: LinkMode;
   versions: Record<string, string>;
   healthy: boolean;
 }
@@ -99,6 +104,9 @@ export async function labStatus(lab: OpenLab): Promise<LabStatus> {
         }, kind === 'redis' ? 'AUTH + PING ok (backend and broker)' : 'AUTH + PING ok');
         else if (p.service.name === 'quotes') {
           health = await check(() => waitPort(state.services.quotes.address, state.services.quotes.port, 2000), `listening on ${state.services.quotes.port}`);
+        } else if (p.service.name === LINK_PROXY) {
+          const ports = proxiedPorts(topology, state).get(p.host.name) ?? [];
+          health = await check(async () => void (await Promise.all(ports.map((x) => waitPort(p.host.address, x.port, 2000)))), `in front of ${ports.map((x) => `${x.service} :${x.port}`).join(', ')}`);
         } else {
           health = [true, 'running'];
         }
@@ -176,6 +184,7 @@ export async function labStatus(lab: OpenLab): Promise<LabStatus> {
     brokerKind: kind,
     backend: maskUrl(urls.backendHere),
     persistence: redisPersistence(state),
+    links: linksOf(topology),
     versions: state.versions ?? {},
     healthy: hosts.every((h) => h.reachable) && services.every((s) => s.healthy),
   };

@@ -118,6 +118,8 @@ export interface LabInfo {
   backend: ServiceInfo;
   workers: { pool: string; concurrency: number; prefetchMultiplier: number; hosts: string[] };
   serializer: string;
+  /** A provisioned lab: whether its links went through lab's link proxy (inventory `links: proxy`; absent: direct). */
+  links?: string;
   /** Where the driver ran: the lab's master host (the default), or this machine (scenarios that start workers). */
   driver?: 'master' | 'controller';
 }

@@ -2,7 +2,7 @@
 import type { ProcessRef } from '../providers/provider.js';
 import { SERVICE_DEFAULTS } from '../topology/topology.js';
 import type { HostSpec } from '../topology/topology.js';
-import { layer, waitPort } from './service.js';
+import { bindAddress, layer, waitServicePort } from './service.js';
 import type { Service, ServiceContext } from './service.js';
 import { startService } from './supervision.js';
 
@@ -14,14 +14,14 @@ export const quotesService: Service = {
   async start(ctx: ServiceContext, host: HostSpec): Promise<ProcessRef> {
     const info = ctx.provider.host(host.name);
     const port = ctx.state.services.quotes.port;
-    const argv = [info.node, `${info.labRoot}/bin/lab.js`, 'serve-quotes', '--host', info.address, '--port', String(port)];
+    const argv = [info.node, `${info.labRoot}/bin/lab.js`, 'serve-quotes', '--host', bindAddress(ctx, host.name), '--port', String(port)];
     return startService(ctx.provider, ctx.topology.name, {
       key: this.key(host.name),
       name: 'quotes',
       host: host.name,
       command: argv,
       logFile: `${info.workDir}/logs/quotes.log`,
-      ready: { port, addresses: [info.address] },
+      ready: { port, addresses: [bindAddress(ctx, host.name)] },
       restart: 'always',
       maxRestarts: SERVICE_DEFAULTS.maxRestarts,
     });
@@ -29,6 +29,6 @@ export const quotesService: Service = {
 
   async ready(ctx, host, ref) {
     const q = ctx.state.services.quotes;
-    await layer(ctx, host.name, 'quotes', `port ${q.port}`, ref, () => waitPort(q.address, q.port, 10_000, ref ? () => ctx.provider.alive(ref) : undefined));
+    await layer(ctx, host.name, 'quotes', `port ${q.port}`, ref, () => waitServicePort(ctx, host.name, 'quotes', q.address, q.port, 10_000, ref));
   },
 };

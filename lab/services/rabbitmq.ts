@@ -11,7 +11,7 @@ import { createBroker } from '../queue/index.js';
 import type { ProcessRef } from '../providers/provider.js';
 import { SERVICE_DEFAULTS, brokerKindOf, isExternal } from '../topology/topology.js';
 import type { HostSpec } from '../topology/topology.js';
-import { layer, login, mustExec, waitPort } from './service.js';
+import { bindAddress, layer, login, mustExec, waitServicePort } from './service.js';
 import { startService } from './supervision.js';
 import type { Service, ServiceContext } from './service.js';
 
@@ -64,7 +64,7 @@ export const rabbitmqService: Service = {
     const asUser = await serverUser(ctx, host);
     await mustExec(ctx, host.name, ['mkdir', '-p', `${d.base}/mnesia`, `${d.base}/log`], { sudo: host.sudo });
     const conf = [
-      `listeners.tcp.1 = ${info.address}:${port}`,
+      `listeners.tcp.1 = ${bindAddress(ctx, host.name)}:${port}`,
       `default_user = ${confValue(user)}`,
       `default_pass = ${confValue(password)}`,
       `default_vhost = ${confValue(vhost)}`,
@@ -95,7 +95,7 @@ export const rabbitmqService: Service = {
       user: asUser,
       sudo: host.sudo,
       umask: 0o077,
-      ready: { port, addresses: [info.address] },
+      ready: { port, addresses: [bindAddress(ctx, host.name)] },
       restart: 'always',
       maxRestarts: SERVICE_DEFAULTS.maxRestarts,
       stopGraceMs: 10_000,
@@ -120,7 +120,7 @@ export const rabbitmqService: Service = {
     const b = ctx.state.services.broker;
     // Erlang's boot takes 5-8 s on an idle machine but over 30 s on a loaded one (seen: a shared CI box at load 18, and
     // a Raspberry Pi is slower still); a server that dies is noticed at once (alive), so the long wait costs nothing then
-    await layer(ctx, host.name, 'rabbitmq', `port ${b.port}`, ref, () => waitPort(b.address, b.port, 90_000, ref ? () => ctx.provider.alive(ref) : undefined));
+    await layer(ctx, host.name, 'rabbitmq', `port ${b.port}`, ref, () => waitServicePort(ctx, host.name, 'rabbitmq', b.address, b.port, 90_000, ref));
     await layer(ctx, host.name, 'rabbitmq', 'AMQP login as the lab user', ref, async () => {
       const deadline = Date.now() + 15_000;
       // The port opens a moment before the default user exists: retry the login briefly.

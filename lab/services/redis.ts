@@ -11,7 +11,7 @@ import { createBackend, createBroker } from '../queue/index.js';
 import type { ProcessRef } from '../providers/provider.js';
 import { SERVICE_DEFAULTS, brokerKindOf, isExternal, redisPersistenceOf } from '../topology/topology.js';
 import type { HostSpec } from '../topology/topology.js';
-import { layer, login, mustExec, waitPort } from './service.js';
+import { bindAddress, layer, login, mustExec, waitServicePort } from './service.js';
 import type { Service, ServiceContext } from './service.js';
 import { startService } from './supervision.js';
 
@@ -36,7 +36,7 @@ export const redisService: Service = {
     const password = state.credentials.redis.password;
     if (/[\s"'\\]/.test(password)) throw new ServiceError('the generated Redis password has characters a config line cannot hold');
     const conf = [
-      `bind ${info.address}`,
+      `bind ${bindAddress(ctx, host.name)}`,
       `port ${state.services.backend.port}`,
       `requirepass ${password}`,
       ...persistenceConf(redisPersistenceOf(ctx.topology)),
@@ -56,7 +56,7 @@ export const redisService: Service = {
       logFile: `${info.workDir}/logs/redis.log`,
       sudo: host.sudo,
       umask: 0o077,
-      ready: { port: state.services.backend.port, addresses: [info.address] },
+      ready: { port: state.services.backend.port, addresses: [bindAddress(ctx, host.name)] },
       restart: 'always',
       maxRestarts: SERVICE_DEFAULTS.maxRestarts,
     });
@@ -64,7 +64,7 @@ export const redisService: Service = {
 
   async ready(ctx, host, ref) {
     const b = ctx.state.services.backend;
-    await layer(ctx, host.name, 'redis', `port ${b.port}`, ref, () => waitPort(b.address, b.port, 10_000, ref ? () => ctx.provider.alive(ref) : undefined));
+    await layer(ctx, host.name, 'redis', `port ${b.port}`, ref, () => waitServicePort(ctx, host.name, 'redis', b.address, b.port, 10_000, ref));
     await layer(ctx, host.name, 'redis', 'AUTH + PING', ref, () => login(createBackend(ctx.urls.backendHere)));
     if (brokerKindOf(ctx.topology) === 'redis') await layer(ctx, host.name, 'redis', 'the broker database', ref, () => login(createBroker(ctx.urls.brokerHere)));
   },

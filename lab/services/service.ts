@@ -9,6 +9,7 @@ import { backoffDelay } from '../backoff.js';
 import type { Connection } from '../queue/index.js';
 import type { Provider, ProcessRef, Progress } from '../providers/provider.js';
 import type { LabState } from '../topology/state.js';
+import { linksOf } from '../topology/topology.js';
 import type { HostSpec, Role, Topology } from '../topology/topology.js';
 import { readSupervisorStatus, supervisePaths } from './supervision.js';
 
@@ -36,6 +37,8 @@ export interface Service {
   readonly role: Role;
   /** Whether the lab runs this service at all (RabbitMQ: not when the broker is Redis). Default: yes. */
   enabled?(topology: Topology): boolean;
+  /** The hosts it runs on, when that is not simply the hosts of its role (the link proxy: every service host). */
+  hosts?(topology: Topology): readonly HostSpec[];
   /** Ledger key of the service's process on a host. */
   key(host: string): string;
   /** Write its configuration and start it; resolves with the process as soon as it runs (not yet ready). */
@@ -67,6 +70,37 @@ export function literalRe(text: string): string {
 export async function mustExec(ctx: ServiceContext, host: string, argv: string[], options: { sudo?: boolean } = {}): Promise<void> {
   const r = await ctx.provider.exec(host, argv, options);
   if (r.exitCode !== 0) throw new ServiceError(`${argv.join(' ')} failed (exit ${r.exitCode}): ${r.stderr.trim().split('\n')[0] ?? ''}`, { host, code: 'E_SETUP' });
+}
+
+/**
+ * The address a service of the lab listens on: the host's lab address, or with `links: proxy` its loopback — the
+ * link proxy (link-proxy.ts) then listens on the lab address at the same port and passes each connection on.
+ */
+export function bindAddress(ctx: Pick<ServiceContext, 'provider' | 'topology'>, host: string): string {
+  return linksOf(ctx.topology) === 'proxy' ? '127.0.0.1' : ctx.provider.host(host).address;
+}
+
+/**
+ * A service's port layer. Straight, its port accepting connections from here. Behind the link proxy, that port is
+ * the proxy's (open before the service is): first the service's supervisor must say it is ready — it probes the
+ * loopback port on the host —, then the proxy's port from here.
+ */
+export async function waitServicePort(ctx: ServiceContext, host: string, service: string, address: string, port: number, timeoutMs: number, ref: ProcessRef | null): Promise<void> {
+  const stillRunning = ref ? () => ctx.provider.alive(ref) : undefined;
+  const info = ctx.provider.host(host);
+  if (linksOf(ctx.topology) === 'proxy' && info.supervisor === 'lab') {
+    const deadline = Date.now() + timeoutMs;
+    const statusFile = supervisePaths(info.workDir, service).status;
+    for (let attempt = 0; ; attempt++) {
+      const st = await readSupervisorStatus(ctx.provider, host, statusFile);
+      if (st?.state === 'ready') break;
+      if (st?.state === 'failed') throw new ServiceError(`its supervisor gave up${st.reason ? `: ${st.reason}` : ''}`, { code: 'E_PROCESS_EXITED' });
+      if (stillRunning && attempt % 5 === 4 && !(await stillRunning())) throw new ServiceError(`the process exited before 127.0.0.1:${port} accepted connections on ${host}`, { code: 'E_PROCESS_EXITED' });
+      if (Date.now() >= deadline) throw new ServiceError(`127.0.0.1:${port} on ${host} did not accept connections within ${Math.round(timeoutMs / 1000)} s (its supervisor says ${st?.state ?? 'nothing yet'})`);
+      await new Promise((r) => setTimeout(r, backoffDelay(attempt, { baseMs: 50, capMs: 250 })));
+    }
+  }
+  await waitPort(address, port, timeoutMs, stillRunning);
 }
 
 /** Connect (log in) and close again: the protocol layer of a readiness or health check. */

@@ -72,6 +72,7 @@ const LAB_VARS: Record<string, string> = {
   lab_docker: 'docker',
   lab_broker: 'broker',
   lab_backend: 'backend',
+  lab_links: 'links',
 };
 
 const GROUP_NAME_RE = /^[A-Za-z_][A-Za-z0-9_-]*$/;

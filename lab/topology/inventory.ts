@@ -36,7 +36,7 @@ import { formatCidr, gatewayOf, isIPv4 } from './net.js';
 import { LAB_NAME_PATTERN } from './patterns.js';
 import { inventoryValidator, schemaIssues } from './schema.js';
 import { documentLocator, Issues, parseYaml, reportDuplicateKeys, reportSyntax } from './source.js';
-import { DEFAULT_PORTS, PROVIDERS, topologyFromData, type ProviderKind, type Topology, type TopologyData } from './topology.js';
+import { DEFAULT_PORTS, PROVIDERS, topologyFromData, type LinkMode, type ProviderKind, type Topology, type TopologyData } from './topology.js';
 
 export { InventoryError, type InventoryIssue } from './source.js';
 
@@ -182,7 +182,21 @@ function build(d: Obj, format: 'lab' | 'ansible', file: string, issues: Issues, 
   if (!rolesBroken && !issues.hasErrorUnder(['ports'])) checkPortClashes(d, data.ports, hosts, issues, broker.kind === 'redis');
   const docker = dockerSpec(d, lab, ctx);
   if (docker) data.docker = docker;
+  data.links = linkMode(d, data.provider, issues);
   return { data, names, files };
+}
+
+/**
+ * `links: proxy`: every service host runs lab's link proxy in front of its services (services/link-proxy.ts), so
+ * slow-link faults work without tc netem. A local lab's hosts are this machine: there is no link to put it on.
+ */
+export function linkMode(d: Obj, provider: string, issues: Issues): LinkMode {
+  if (d.links !== 'proxy') return 'direct';
+  if (provider === 'local') {
+    issues.error(['links'], 'value', "expected links: direct on a local lab (its hosts are this machine: there is no link between them for lab's proxy to slow), got proxy");
+    return 'direct';
+  }
+  return 'proxy';
 }
 
 /** Every module the inventory names must be a file (checked once per place it is written). */

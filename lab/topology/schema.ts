@@ -12,7 +12,7 @@
  */
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { CIDR_PATTERN } from './net.js';
-import { BACKEND_KINDS, BROKER_KINDS, POOLS, PROVIDERS, RESTART_POLICIES, ROLES } from './topology.js';
+import { BACKEND_KINDS, BROKER_KINDS, LINK_MODES, POOLS, PROVIDERS, RESTART_POLICIES, ROLES } from './topology.js';
 
 import { LAB_NAME_PATTERN, HOSTNAME_PATTERN, USER_PATTERN, QUEUE_PATTERN, SERVICE_NAME_PATTERN, ENV_NAME_PATTERN } from './patterns.js';
 /** [registry[:port]/]name[/name…][:tag][@sha256:digest] */
@@ -185,6 +185,7 @@ const inventorySchema = {
       },
       additionalProperties: false,
     },
+    links: { enum: [...LINK_MODES], description: `${oneOf(LINK_MODES)} (proxy: peers reach the services through lab's link proxy, which slow-link faults shape)` },
     ports: {
       type: ['object', 'null'],
       description: 'a mapping of service ports (broker, backend, quotes)',

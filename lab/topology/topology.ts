@@ -33,7 +33,7 @@ export const RESTART_POLICIES = ['always', 'on-failure', 'never'] as const;
 export type RestartPolicy = (typeof RESTART_POLICIES)[number];
 
 /** Lab's own services: names a host's `services:` may not take. */
-export const LAB_SERVICE_NAMES = ['rabbitmq', 'redis', 'quotes', 'workers'] as const;
+export const LAB_SERVICE_NAMES = ['rabbitmq', 'redis', 'quotes', 'workers', 'link-proxy'] as const;
 
 /** The Redis database of a Redis broker (the results are in 0): kombu's unacked hash never mixes with results. */
 export const REDIS_BROKER_DB = 1;
@@ -215,6 +215,9 @@ export interface TopologyData {
   /** Absent in states written before persistence was a setting: Redis without persistence. */
   backend?: BackendSpec;
   docker?: DockerSpec;
+  /** How peers reach the services: straight (default), or through lab's link proxy on each service host, which a
+   * slow-link fault shapes where the kernel has no tc netem (inventory `links: proxy`). Absent in older states: direct. */
+  links?: LinkMode;
   /** Non-fatal remarks found while loading (file:line:col: field: text). */
   warnings: string[];
 }
@@ -268,6 +271,14 @@ export function isExternal(t: Pick<TopologyData, 'broker' | 'backend'>, which: '
 /** The lab's broker kind (RabbitMQ unless the inventory says `broker: { kind: redis }`). */
 export function brokerKindOf(t: Pick<TopologyData, 'broker'>): BrokerKind {
   return t.broker?.kind ?? 'rabbitmq';
+}
+
+export type LinkMode = 'direct' | 'proxy';
+export const LINK_MODES: readonly LinkMode[] = ['direct', 'proxy'];
+
+/** Whether the lab's links go through lab's link proxy (inventory `links: proxy`). */
+export function linksOf(t: Pick<TopologyData, 'links'>): LinkMode {
+  return t.links ?? 'direct';
 }
 
 /** Does the lab's Redis keep an append-only file? (Labs from before the setting ran without one.) */

@@ -1,8 +1,9 @@
 /**
  * Faults on a netns lab, as root: a small ledger run with acks_late through a SIGKILL of the workers, a partition
  * of HOST3 from HOST1 and a pause of the workers loses nothing, and every fault is healed (no iptables rule, no
- * stopped process, nothing in the ledger); a lab killed with -9 mid-fault leaves its fault applied until the next
- * lab command (`lab status`, `lab run`) heals it; `lab down` leaves nothing.
+ * stopped process, nothing in the ledger); slow links are refused on this lab (no tc netem, no links: proxy); a lab
+ * killed with -9 mid-fault leaves its fault applied until the next lab command (`lab status`, `lab run`) heals it;
+ * `lab down` leaves nothing.
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -63,6 +64,12 @@ test('faults on a netns lab: a ledger run loses nothing with acks_late; every fa
   await writeFile(inventory, [`lab: ${LAB}`, 'provider: netns', 'subnet: 198.19.161.0/24', 'hosts:', '  HOST1: {}', '  HOST2: {}', '  HOST3: {}', '  HOST4: {}', ''].join('\n'));
   const up = await run(['up', '--hosts', inventory]);
   assert.equal(up.code, 0, `${up.stdout}\n${up.stderr}`);
+
+  // 0. slow on a lab without links: proxy, on a kernel without tc netem: refused (exit 2) naming the setting, nothing recorded
+  const slow = await run(['fault', 'slow', 'HOST3', 'by', '20ms', '--for', '1s']);
+  assert.equal(slow.code, 2, `${slow.stdout}\n${slow.stderr}`);
+  assert.match(slow.stderr, /no tc netem.*add links: proxy to the inventory/);
+  assert.deepEqual(JSON.parse((await run(['fault', 'list', '--json'])).stdout), []);
 
   // 1. kill + partition + pause during a ledger run with acks_late → 0 lost, each fault healed
   const schedule = 'kill workers@HOST3 at 1s; partition HOST3 from HOST1 at 3s for 2s; pause workers@HOST3 at 6s for 1500ms';

@@ -114,7 +114,7 @@ test("leftovers: a gone owner's faults are healed, a running owner's are not, he
 test('slow without tc netem is refused, naming why, and nothing stays recorded', () =>
   withTempDir(async (dir) => {
     const { ctx, calls } = await fake(dir, (c) => (c.argv[0] === 'tc' && c.argv[2] === 'add' ? { exitCode: 2, stderr: 'Error: Specified qdisc kind is unknown.\n' } : c.argv[2] === 'del' ? { exitCode: 2, stderr: 'Error: Cannot delete qdisc with handle of zero.\n' } : {}));
-    await assert.rejects(applyFault(ctx, one('slow HOST3 by 20ms at 0s for 1s')), (err) => hasCode(err, 'E_FAULT_REFUSED') && err.exitCode === 2 && /no tc netem/.test(err.message));
+    await assert.rejects(applyFault(ctx, one('slow HOST3 by 20ms at 0s for 1s')), (err) => hasCode(err, 'E_FAULT_REFUSED') && err.exitCode === 2 && /no tc netem/.test(err.message) && /add links: proxy to the inventory/.test(err.message));
     assert.deepEqual(calls.map((c) => c.argv.slice(0, 3).join(' ')), ['tc qdisc add', 'tc qdisc del']);
     assert.deepEqual(recordedFaults(ctx.ledger), []);
   }));
@@ -147,3 +147,33 @@ test('the signal script stops and continues a process whose start time matches, 
     child.kill('SIGKILL');
   }
 });
+
+test('slow on a links: proxy lab: a rule file for every link proxy, recorded first; healed by removing them', () =>
+  withTempDir(async (dir) => {
+    const ledger = await Ledger.open(dir);
+    const topology = await parseInventory(INVENTORY.replace('hosts:', 'links: proxy\nhosts:'), 'inline.yaml');
+    const calls: string[] = [];
+    const keys = (): string => ledger.entries().filter((e) => e.kind === 'fault').map((e) => `${e.key}:${e.state}`).join();
+    const provider = {
+      kind: 'netns',
+      host: (h: string) => ({ name: h, workDir: `/w/${h}` }),
+      async writeFile(host: string, path: string, content: string): Promise<void> {
+        calls.push(`${host} write ${path} ${content.trim()} [${keys()}]`);
+      },
+      async exec(host: string, argv: string[]): Promise<ExecResult> {
+        calls.push(`${host} ${argv.join(' ')} [${keys()}]`);
+        return { exitCode: 0, stdout: '', stderr: '', durationMs: 1 };
+      },
+    } as unknown as Provider;
+    const ctx: FaultContext = { lab: 'healtest', provider, ledger, topology };
+    const a = await applyFault(ctx, one('slow HOST3 by 100ms rate 8kbit at 0s for 1s'), { id: 's1' });
+    assert.equal(a.record.mechanism, 'proxy');
+    const rule = '{"id":"s1","address":"198.19.250.13","delayMs":100,"rateBytesPerS":1000}';
+    // the link proxies run on the service hosts: RabbitMQ's, Redis's, the quote server's (HOST4, the master)
+    assert.deepEqual(calls, ['HOST1', 'HOST2', 'HOST4'].map((h) => `${h} write /w/${h}/link-proxy/rules/s1.json ${rule} [fault:s1:intent]`));
+    assert.deepEqual(recordedFaults(ledger).map((f) => f.heal.map((x) => (x.op === 'exec' ? `${x.host} ${x.argv.join(' ')}` : x.op))), [['HOST1', 'HOST2', 'HOST4'].map((h) => `${h} rm -f /w/${h}/link-proxy/rules/s1.json`)]);
+    calls.length = 0;
+    await healLeftovers(ctx, { all: true });
+    assert.deepEqual(calls, ['HOST1', 'HOST2', 'HOST4'].map((h) => `${h} rm -f /w/${h}/link-proxy/rules/s1.json [fault:s1:done]`));
+    assert.deepEqual(recordedFaults(ledger), []);
+  }));

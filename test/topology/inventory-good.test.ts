@@ -259,6 +259,16 @@ describe('services, broker and backend', () => {
     assert.match(warned.warnings.join('\n'), /ports\.broker: ignored: a Redis broker uses the backend's Redis and its port/);
   });
 
+  it('links: direct unless the inventory says proxy (lab_links in Ansible); the state keeps it', async () => {
+    const hosts = 'hosts: {HOST1: , HOST2: , HOST3: , HOST4: }\n';
+    assert.equal((await parseInventory(`provider: netns\n${hosts}`, '/tmp/l.yaml')).links, 'direct');
+    const proxied = await parseInventory(`provider: netns\nlinks: proxy\n${hosts}`, '/tmp/l.yaml');
+    assert.equal(proxied.links, 'proxy');
+    assert.equal(topologyFromData(topologyData(proxied)).links, 'proxy');
+    const ansible = ['all:', '  vars: { lab_provider: netns, lab_links: proxy }', '  children:', '    broker: { hosts: { HOST1: } }', '    backend: { hosts: { HOST2: } }', '    workers: { hosts: { HOST3: } }', '    master: { hosts: { HOST4: } }', ''].join('\n');
+    assert.equal((await parseInventory(ansible, '/tmp/a.yaml')).links, 'proxy');
+  });
+
   it('Ansible: lab_services on a host, lab_broker and lab_backend in all.vars', async () => {
     const text = ['all:', '  vars: { lab_provider: local, lab_broker: { kind: redis }, lab_backend: { persistence: false } }', '  children:', '    backend: { hosts: { HOST2: { lab_roles: [broker, backend] } } }', '    workers:', '      hosts:', '        HOST3:', '          lab_services: { web: { command: [python3, -m, http.server], ready: 8000 } }', '    master: { hosts: { HOST4: } }', ''].join('\n');
     const t = await parseInventory(text, '/tmp/ansible-own.yaml');

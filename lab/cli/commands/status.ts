@@ -44,6 +44,7 @@ export const statusCommandModule: CommandModule<GlobalFlags, GlobalFlags & Hosts
         const brokerWhat = s.brokerKind === 'redis' ? ` (Redis${s.versions.redis ? ` ${s.versions.redis}` : ''}, a database of the backend's)` : s.versions.rabbitmq ? ` (RabbitMQ ${s.versions.rabbitmq})` : '';
         process.stdout.write(`broker ${s.broker}${brokerWhat} · backend ${s.backend}${s.versions.redis ? ` (Redis ${s.versions.redis})` : ''}\n`);
         for (const f of faults) process.stdout.write(`fault ${f.id} applied: ${f.text} (since ${f.startedAt}${f.owner === null ? ', held: lab fault heal' : `, by lab process ${f.owner.pid}`})\n`);
+        if (s.links === 'proxy') process.stdout.write("links: through lab's link proxy on each service host (slow-link faults shape them)\n");
         process.stdout.write(`persistence: ${s.persistence === 'external' ? "the external backend's own settings (lab does not run it)" : s.persistence === 'aof-everysec' ? "Redis keeps an append-only file, fsync'd every second (results survive a restart)" : 'none: Redis keeps nothing on disk (backend: { persistence: false })'}\n`);
       }
       if (!s.healthy) process.exitCode = 1;
