@@ -26,5 +26,5 @@ test('malformed UTF-8: fatal throws, lenient replaces (as Buffer#toString)', () 
 
 test('a task body that is not UTF-8 is still refused, an ASCII one decodes', () => {
   assert.throws(() => decodeBody(Buffer.from([0x5b, 0x5b, 0xff, 0x5d, 0x2c, 0x7b, 0x7d, 0x5d]), 'id-1'), /body is not valid UTF-8/);
-  assert.deepEqual(decodeBody(Buffer.from('[[3,1,2],{},{}]'), 'id-2').args, [[3, 1, 2]]);
+  assert.deepEqual(decodeBody(Buffer.from('[[[3,1,2]],{},{}]'), 'id-2').args, [[3, 1, 2]]);
 });
