@@ -4,6 +4,7 @@
  * RabbitMQ changes nothing above the Broker interface.
  */
 import { randomUUID } from 'node:crypto';
+import { utf8Text } from './utf8-text.js';
 import { hostname } from 'node:os';
 import { LabError } from '../errors.js';
 import { decodeJson, encodeJson } from './json-codec.js';
@@ -259,7 +260,8 @@ export interface DecodedBody {
   embed: Embed;
 }
 
-const UTF8 = new TextDecoder('utf-8', { fatal: true });
+/** Strict (a malformed body is an error, never a different argument), with utf8-text's ASCII fast path. */
+const UTF8 = { decode: (bytes: Uint8Array): string => utf8Text(bytes, { fatal: true }) };
 
 /** An embed field (callbacks, errbacks, chain): absent/null, or a list of signatures (objects naming a task). */
 function signatureList(v: unknown, field: string, taskId: string): SignatureDict[] | null {

@@ -21,6 +21,7 @@ import type { BackoffPolicy } from '../../backoff.js';
 import { encodeMeta } from '../backend.js';
 import type { ChordPart, ResultBackend, StoreOptions, TaskMeta, TaskState, WaitOptions } from '../backend.js';
 import { decodeJson, encodeJson, pythonJson } from '../json-codec.js';
+import { utf8Text } from '../utf8-text.js';
 import { parseRedisUrl } from './redis-url.js';
 import type { RedisTarget } from './redis-url.js';
 import { GROUP_KEY_PREFIX, TASK_KEY_PREFIX } from './redis-keys.js';
@@ -268,13 +269,13 @@ export class RedisBackend extends ConnectionBase implements ResultBackend {
 
   async get(taskId: string): Promise<TaskMeta | null> {
     const cmd = await this.#command();
-    let text: string | null;
+    let bytes: Buffer | null;
     try {
-      text = await this.#bounded(cmd.get(TASK_KEY_PREFIX + taskId));
+      bytes = await this.#bounded(cmd.getBuffer(TASK_KEY_PREFIX + taskId));
     } catch (err) {
       throw this.#opError(`read result of task ${taskId}`, err);
     }
-    return text === null ? null : this.#decodeMeta(taskId, text);
+    return bytes === null ? null : this.#decodeMeta(taskId, utf8Text(bytes));
   }
 
   async forget(taskId: string): Promise<void> {

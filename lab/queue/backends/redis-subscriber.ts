@@ -15,6 +15,7 @@ import { isReady } from '../backend.js';
 import type { TaskMeta, WaitOptions } from '../backend.js';
 import { decodeJson } from '../json-codec.js';
 import { TASK_KEY_PREFIX } from './redis-keys.js';
+import { utf8Text } from '../utf8-text.js';
 
 /** What the subscriber needs from its backend. */
 export interface SubscriberHost {
@@ -63,7 +64,8 @@ export class ResultSubscriber {
   /** The subscriber connection is up (after the first connect): its messages reach the waiters from now on. */
   attach(sub: Redis): void {
     this.#sub = sub;
-    sub.on('message', (channel: string, message: string) => this.#onMessage(channel, message));
+    // As bytes: ioredis would decode a large result as UTF-8 byte by byte; utf8Text copies an ASCII one (nearly all).
+    sub.on('messageBuffer', (channel: Buffer, message: Buffer) => this.#onMessage(utf8Text(channel), message ? utf8Text(message) : ''));
   }
 
   /** The subscriber connection dropped: whatever is published now reaches nobody, no channel counts as listened to. */
@@ -81,10 +83,10 @@ export class ResultSubscriber {
       .then(async () => {
         const ids = [...this.#waiters.keys()];
         if (ids.length === 0) return;
-        const values = await cmd.mget(...ids.map((id) => TASK_KEY_PREFIX + id));
+        const values = await cmd.mgetBuffer(...ids.map((id) => TASK_KEY_PREFIX + id));
         ids.forEach((id, i) => {
-          const text = values[i];
-          if (text) this.#deliver(id, text);
+          const bytes = values[i];
+          if (bytes?.length) this.#deliver(id, utf8Text(bytes));
         });
       })
       .catch((err: unknown) => this.host.reportError(this.host.opError('resubscribe after reconnect', err)));
@@ -159,8 +161,8 @@ export class ResultSubscriber {
         await this.#subscribe([taskId]);
         if (done) return;
         const cmd = await this.host.command();
-        const text = await cmd.get(TASK_KEY_PREFIX + taskId);
-        if (text !== null && !done) this.#deliver(taskId, text);
+        const bytes = await cmd.getBuffer(TASK_KEY_PREFIX + taskId);
+        if (bytes !== null && !done) this.#deliver(taskId, utf8Text(bytes));
       })().catch((err: unknown) => waiter.reject(this.host.opError(`wait for task ${taskId}`, err)));
     });
   }

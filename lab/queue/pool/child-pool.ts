@@ -12,6 +12,7 @@ import { backoffDelay } from '../../backoff.js';
 import { expiredJob } from './job.js';
 import type { Job, JobOutcome, Pool, PoolKind } from './job.js';
 import type { ChildMessage, ParentMessage } from './pool-child.js';
+import { unpackResult } from './result-bytes.js';
 
 const CHILD_URL = new URL('./pool-child.js', import.meta.url);
 
@@ -142,7 +143,7 @@ export class ChildPool extends EventEmitter implements Pool {
         } else if (msg.type === 'fatal') {
           reject(new Error(msg.message));
         } else if (msg.type === 'results') {
-          for (const r of msg.results) if (slot.running && r.seq === slot.running.job.seq) this.finish(slot, r.outcome);
+          for (const r of msg.results) if (slot.running && r.seq === slot.running.job.seq) this.finish(slot, unpackResult(r));
         }
       });
       void handle.exited.then((reason) => {

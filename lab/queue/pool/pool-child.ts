@@ -6,16 +6,19 @@ import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { execute, loadTaskModules } from './executor.js';
 import { expiredJob } from './job.js';
 import type { Job, JobOutcome } from './job.js';
+import { packResult } from './result-bytes.js';
+import type { ResultOnWire } from './result-bytes.js';
 
 /**
  * Jobs and results travel in batches: every message is a write to the channel and a wake-up of the other side (most
  * of a busy worker's CPU with one message per task), so each side gathers what one turn of its event loop produced.
  */
 export type ParentMessage = { type: 'jobs'; jobs: Job[] } | { type: 'shutdown' };
-export type ChildMessage = { type: 'ready' } | { type: 'fatal'; message: string } | { type: 'results'; results: { seq: number; outcome: JobOutcome }[] };
+export type ChildMessage = { type: 'ready' } | { type: 'fatal'; message: string } | { type: 'results'; results: ResultOnWire[] };
 
 interface Channel {
-  send(msg: ChildMessage): void;
+  /** `transfer`: buffers a worker thread moves to the parent (a forked child's IPC copies them once). */
+  send(msg: ChildMessage, transfer?: ArrayBuffer[]): void;
   onMessage(handler: (msg: ParentMessage) => void): void;
   exit(code: number): void;
 }
@@ -24,7 +27,7 @@ function channel(): Channel {
   if (!isMainThread && parentPort) {
     const port = parentPort;
     return {
-      send: (msg) => port.postMessage(msg),
+      send: (msg, transfer) => port.postMessage(msg, transfer),
       onMessage: (h) => port.on('message', h),
       // In a worker thread process.exit() ends only this thread.
       exit: (code) => process.exit(code),
@@ -60,9 +63,10 @@ async function main(): Promise<void> {
   let busy = false;
   let outbox: { seq: number; outcome: JobOutcome }[] = [];
   const flush = (): void => {
-    const results = outbox;
+    const transfer: ArrayBuffer[] = [];
+    const results = outbox.map((r) => packResult(r.seq, r.outcome, transfer));
     outbox = [];
-    ch.send({ type: 'results', results });
+    ch.send({ type: 'results', results }, transfer);
   };
   const run = (job: Job): void => {
     busy = true;

@@ -83,3 +83,17 @@ test('prefork pool: jobs sent ahead of a child that dies were never started; the
     await pool.close(true);
   }
 });
+
+for (const kind of ['prefork', 'threads'] as const) {
+  test(`${kind} pool: a large result (sent to the parent as bytes) comes back equal, ASCII or not`, async () => {
+    const pool = new ChildPool(kind, 1, [TASKS]);
+    await pool.start();
+    try {
+      const numbers = Array.from({ length: 100_000 }, (_, i) => (i * 7919) % 100_003);
+      const text = ['naïve €', '日本', '😀', 'x'.repeat(70_000)];
+      for (const value of [numbers, text, [1, 2, 3]]) assert.deepEqual(resultOf(await pool.run(job('test.echo', value))), value);
+    } finally {
+      await pool.close();
+    }
+  });
+}
