@@ -1,6 +1,7 @@
 import { Signature } from './canvas.js';
 import type { AsyncResult } from './result.js';
 import type { SendOptions, Sender } from './send-options.js';
+import type { SerializerName } from './codec.js';
 
 export interface TaskOptions {
   /** Parameter names in order, so keyword arguments from Python (`get_rate(pair, url_tmplt=…)`) land in place. */
@@ -15,6 +16,8 @@ export interface TaskOptions {
   maxRetries?: number | null;
   /** Seconds; Celery's default is 180. */
   defaultRetryDelay?: number;
+  /** Its messages' serializer (Celery's Task.serializer); default the app's task_serializer. */
+  serializer?: SerializerName;
 }
 
 // any[], not unknown[]: a task's own typed parameters ((x: number) => …) must fit, and parameters are contravariant.
