@@ -54,7 +54,8 @@ export function defaultConfig(): AppConfig {
     taskDefaultQueue: 'celery',
     taskSerializer: 'json',
     resultSerializer: 'json',
-    acceptContent: ['json', 'application/json'],
+    // Celery accepts only json by default (pickle's danger); msgpack is data only, so lab's workers read it too.
+    acceptContent: ['json', 'msgpack'],
     taskAcksLate: false,
     taskRejectOnWorkerLost: false,
     workerPrefetchMultiplier: 4,

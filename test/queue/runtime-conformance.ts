@@ -238,6 +238,10 @@ export function runtimeConformance(target: RuntimeTarget): void {
 
     test('msgpack is refused unless accept_content names it (ContentDisallowed); JSON is still served', async (t) => {
       if (!(await setup(t))) return;
+      await stopAll();
+      const w = new Worker(app, { pool: 'threads', concurrency: 2, include: [TASKS_MODULE], acceptContent: ['json'] });
+      workers.push(w);
+      await w.start();
       const r = await tasks.echo.applyAsync(['packed'], {}, { serializer: 'msgpack' });
       await assert.rejects(r.get({ timeout: 10 }), (err: unknown) => err instanceof TaskFailedError && err.excType === 'ContentDisallowed' && /application\/x-msgpack/.test(err.excMessage));
       assert.equal(await (await tasks.echo.delay('still serving')).get({ timeout: 10 }), 'still serving');
