@@ -19,6 +19,8 @@ export { Worker } from './worker.js';
 export type { WorkerOptions, WorkerStats } from './worker.js';
 export { POOL_KINDS } from './pool/job.js';
 export type { PoolKind } from './pool/job.js';
+export type { SerializerName } from './codec.js';
+export { SERIALIZERS, JSON_CONTENT_TYPE, MSGPACK_CONTENT_TYPE } from './codec.js';
 export { celeryLogger, parseLogLevel } from './worker-log.js';
 export type { LogLevel, WorkerLogger } from './worker-log.js';
 
