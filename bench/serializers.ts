@@ -8,12 +8,8 @@
  *   node dist/bench/serializers.js [--repeat 15] [--size 1000000] [--n 4] [--json]
  */
 import { performance } from 'node:perf_hooks';
-import { buildTaskMessage, decodeBody } from '../lab/queue/protocol.js';
-import { decodeStored, encodeMeta, dateDone } from '../lab/queue/backend.js';
-import { EncodedResult, encodeJson } from '../lab/queue/json-codec.js';
-import { encodeMsgpack } from '../lab/queue/msgpack-codec.js';
-import { SERIALIZERS } from '../lab/queue/codec.js';
-import type { SerializerName } from '../lab/queue/codec.js';
+import { EncodedResult, SERIALIZERS, buildTaskMessage, dateDone, decodeBody, decodeStored, encodeJson, encodeMeta, encodeMsgpack } from '../lab/queue/index.js';
+import type { SerializerName } from '../lab/queue/index.js';
 import { shuffledRange, split } from '../scenarios/mergesort/mergesort.js';
 import { summarize } from '../lab/report/statistics.js';
 import { formatMs, formatRatio } from '../lab/report/format.js';
