@@ -11,6 +11,8 @@
  *
  *   npm run bench:runtime                 (build, then node dist/bench/runtime.js)
  *   node dist/bench/runtime.js --calls 2000 --warmup 200 --fanout 20000 --rounds 3 --sort-repeat 5 [--no-python] [--json]
+ *   … --serializer msgpack: lab's clients send application/x-msgpack bodies and the lab worker stores msgpack
+ *   results (default json); node dist/bench/serializers.js compares the two codecs' payload cost in one run.
  *
  * Workers log at WARNING (per-task INFO lines are not what is measured); both kinds alike.
  */
@@ -57,6 +59,8 @@ const ROUNDS = flag('rounds', 3);
 const CONCURRENCY = 2;
 const PREFETCH = CONCURRENCY * 4; // Celery's default window (concurrency × prefetch multiplier 4), for every worker
 const RUN = randomBytes(3).toString('hex');
+const SERIALIZER = process.argv.includes('--serializer') ? process.argv[process.argv.indexOf('--serializer') + 1] : 'json';
+if (SERIALIZER !== 'json' && SERIALIZER !== 'msgpack') throw new Error(`--serializer: expected json or msgpack, got ${String(SERIALIZER)}`);
 
 // ---------------------------------------------------------------- the raw floor's consumer (a child process)
 
@@ -204,7 +208,7 @@ async function floor(): Promise<Figures> {
 }
 
 function clientApp(name: string, queue: string, confirmPublish = true): App {
-  return new App(name, { broker: AMQP, backend: REDIS, config: { task_default_queue: queue, result_expires: 600, broker_transport_options: { confirm_publish: confirmPublish } } });
+  return new App(name, { broker: AMQP, backend: REDIS, config: { task_default_queue: queue, result_expires: 600, task_serializer: SERIALIZER, broker_transport_options: { confirm_publish: confirmPublish } } });
 }
 
 /** One echo round trip through a lab client (its id kept, to forget the result afterwards). */
@@ -294,7 +298,7 @@ async function labRuntime(): Promise<{ figures: Figures & { rounds: number[]; cp
   const floorQueue = `bench-celery-floor-${RUN}`;
   const app = clientApp('bench-lab', queue);
   const fast = clientApp('bench-lab-no-confirm', queue, false);
-  const worker = start(process.execPath, [LAB_BIN, 'worker', '-A', 'echo', '-A', 'mergesort', '-Q', queue, '-c', String(CONCURRENCY), '-P', 'prefork', '--loglevel', 'warning', '--broker', AMQP, '--backend', REDIS]);
+  const worker = start(process.execPath, [LAB_BIN, 'worker', '-A', 'echo', '-A', 'mergesort', '-Q', queue, '-c', String(CONCURRENCY), '-P', 'prefork', '--loglevel', 'warning', '--broker', AMQP, '--backend', REDIS, '--result-serializer', SERIALIZER]);
   const floorWorker = start(process.execPath, [fileURLToPath(import.meta.url), '--celery-floor-consumer', floorQueue]);
   let floorClient: CeleryFloorClient | null = null;
   let floorFast: CeleryFloorClient | null = null;
@@ -362,7 +366,7 @@ async function labRuntime(): Promise<{ figures: Figures & { rounds: number[]; cp
 async function mergesort(queue: string): Promise<{ distributed: Summary; local: Summary }> {
   const { mergesortScenario } = await import('../scenarios/mergesort/mergesort.js');
   const app = await mergesortScenario.app();
-  app.configFromObject({ broker_url: AMQP, result_backend: REDIS, task_default_queue: queue, result_expires: 600 });
+  app.configFromObject({ broker_url: AMQP, result_backend: REDIS, task_default_queue: queue, result_expires: 600, task_serializer: SERIALIZER });
   const params = { n: 4, size: 1_000_000, seed: 1 };
   const fixture = await mergesortScenario.prepare(params);
   const ctx = { app, lab: {} as never, signal: new AbortController().signal, quotesUrl: null, timeoutS: 120, queue, workers: noWorkerGroups, env: undefined };
@@ -461,7 +465,7 @@ async function main(): Promise<void> {
     return;
   }
   const t0 = Date.now();
-  process.stderr.write(`runtime benchmark: ${CALLS} sequential calls after ${WARMUP} warm-up, fan-out ${FANOUT}, mergesort ×${SORT_REPEAT}\n`);
+  process.stderr.write(`runtime benchmark (lab's serializer: ${SERIALIZER}): ${CALLS} sequential calls after ${WARMUP} warm-up, fan-out ${FANOUT}, mergesort ×${SORT_REPEAT}\n`);
   process.stderr.write('  (a) raw floor…\n');
   const f = await floor();
   process.stderr.write('  (a′, b) Celery-peer floor and lab runtime, paired…\n');
@@ -519,7 +523,7 @@ async function main(): Promise<void> {
   lines.push('');
   for (const r of rows) lines.push(row(r, widths));
   lines.push('');
-  lines.push(`mergesort n=4 of 1,000,000 ints, JSON, lab client + lab worker: distributed ${formatMs(s.distributed.median)} ± ${formatMs(s.distributed.mad)} (min ${formatMs(s.distributed.min)}), local ${formatMs(s.local.median)}; distributed/local ${formatRatio(sortRatio)} (n=${s.distributed.n})`);
+  lines.push(`mergesort n=4 of 1,000,000 ints, ${SERIALIZER}, lab client + lab worker: distributed ${formatMs(s.distributed.median)} ± ${formatMs(s.distributed.mad)} (min ${formatMs(s.distributed.min)}), local ${formatMs(s.local.median)}; distributed/local ${formatRatio(sortRatio)} (n=${s.distributed.n})`);
   lines.push(`CPU time per 1,000 fan-out tasks (client / worker with its pool): Celery-peer floor ${cf.cpuPer1k!.client.toFixed(0)} / ${cf.cpuPer1k!.worker.toFixed(0)} ms, lab prefork ${l.cpuPer1k.client.toFixed(0)} / ${l.cpuPer1k.worker.toFixed(0)} ms (RabbitMQ's and Redis's own not counted)`);
   lines.push(`ratios to the raw floor: latency ${formatRatio(l.latency!.median / f.latency!.median)}, throughput ${formatRatio(l.throughput! / f.throughput!)}; Celery-peer floor / raw floor: latency ${formatRatio(cf.latency!.median / f.latency!.median)}, throughput ${formatRatio(cf.throughput! / f.throughput!)}`);
   if (py.latency) {

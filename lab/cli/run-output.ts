@@ -10,7 +10,7 @@ import type { AnyScenario } from '../../scenarios/scenario.js';
 function labLine(r: RunRecord): string {
   const w = r.lab.workers;
   const where = r.lab.kind === 'embedded' ? 'embedded lab (this machine, in-memory broker and backend)' : `${r.lab.kind} lab "${r.lab.name}" (broker ${r.lab.broker.url}, backend ${r.lab.backend.url})`;
-  return `${where} · workers: ${w.pool} pool × ${w.concurrency}${w.hosts.length ? ` on ${w.hosts.join(', ')}` : ''}`;
+  return `${where} · workers: ${w.pool} pool × ${w.concurrency}${w.hosts.length ? ` on ${w.hosts.join(', ')}` : ''} · serializer ${r.lab.serializer ?? 'json'}`;
 }
 
 export function renderRunSummary(r: RunRecord, extraLines: string[] = []): string {

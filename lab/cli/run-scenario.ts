@@ -3,6 +3,7 @@
  * host) or here (the embedded lab, or inside a lab with --in-lab), then write the run record, print it and pick
  * the exit code. Ctrl-C stops the run and cleans up; a second Ctrl-C exits at once.
  */
+import type { SerializerName } from '../queue/index.js';
 import { UsageError } from '../errors.js';
 import { QUEUE_PATTERN } from '../topology/patterns.js';
 import type { PoolKind } from '../queue/index.js';
@@ -31,6 +32,8 @@ export interface RunScenarioArgs {
   impl?: string;
   pool?: PoolKind;
   concurrency?: number;
+  /** --serializer: the scenario's task bodies (and the embedded worker's results). */
+  serializer?: SerializerName;
   reports: string;
   json: boolean;
   /** Told each record as it is written (--junit, --tap, lab run smoke). */
@@ -109,7 +112,7 @@ async function runOnTheLab(a: RunScenarioArgs, ref: { name: string; dir: string 
   let result;
   try {
     const passThrough: string[] = [];
-    for (const k of ['repeat', 'warmup', 'timeout', 'label', 'queue'] as const) if (a[k] !== undefined) passThrough.push(`--${k}`, String(a[k]));
+    for (const k of ['repeat', 'warmup', 'timeout', 'label', 'queue', 'serializer'] as const) if (a[k] !== undefined) passThrough.push(`--${k}`, String(a[k]));
     result = await runOnLab({ lab, scenario: a.scenario, raw: a.raw, passThrough, signal: stop.signal, stderr: process.stderr });
   } finally {
     stop.dispose();
@@ -128,7 +131,7 @@ async function runPeersOnTheLab(a: RunScenarioArgs, ref: { name: string; dir: st
   let result;
   try {
     const passThrough: string[] = ['--impl', impls.join(',')];
-    for (const k of ['repeat', 'warmup', 'timeout', 'label', 'queue'] as const) if (a[k] !== undefined) passThrough.push(`--${k}`, String(a[k]));
+    for (const k of ['repeat', 'warmup', 'timeout', 'label', 'queue', 'serializer'] as const) if (a[k] !== undefined) passThrough.push(`--${k}`, String(a[k]));
     result = await runPeersOnLab({
       lab,
       scenario: a.scenario,
@@ -174,6 +177,7 @@ async function runInThisProcess(a: RunScenarioArgs, open?: () => Promise<LabSess
       pool: a.pool,
       concurrency: a.concurrency,
       queue: a.queue,
+      serializer: a.serializer,
       implementations: a.impl === undefined ? undefined : (await import('../harness/implementations.js')).parseImplementations(a.impl),
       openLab: open ?? (inLab ? async () => openInLabSession(decodeDescriptor(inLab)) : undefined),
       signal: stop.signal,

@@ -26,6 +26,8 @@ export interface WorkerCommandOptions {
   /** -E */
   taskEvents?: boolean;
   remoteControl?: boolean;
+  /** --result-serializer (result_serializer). */
+  resultSerializer?: 'json' | 'msgpack';
 }
 
 export async function runWorker(o: WorkerCommandOptions): Promise<number> {
@@ -42,6 +44,7 @@ export async function runWorker(o: WorkerCommandOptions): Promise<number> {
   if (o.acksLate !== undefined) overrides.task_acks_late = o.acksLate;
   if (o.taskEvents !== undefined) overrides.worker_send_task_events = o.taskEvents;
   if (o.remoteControl !== undefined) overrides.worker_enable_remote_control = o.remoteControl;
+  if (o.resultSerializer !== undefined) overrides.result_serializer = o.resultSerializer;
   app.configFromObject(overrides);
   const broker = urls.broker as string;
   const backend = urls.backend;

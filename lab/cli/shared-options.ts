@@ -52,6 +52,15 @@ export function connectionOptions<T>(y: Argv<T>): Argv<T & ConnectionFlags> {
     });
 }
 
+export interface SerializerFlag {
+  serializer?: 'json' | 'msgpack';
+}
+
+/** --serializer json|msgpack: how task bodies are encoded (Celery's task_serializer; content types in README). */
+export function serializerOption<T>(y: Argv<T>, describe = 'task message bodies: json (application/json, default) or msgpack (application/x-msgpack)'): Argv<T & SerializerFlag> {
+  return y.option('serializer', { type: 'string', choices: ['json', 'msgpack'], describe }) as Argv<T & SerializerFlag>;
+}
+
 export interface VerdictOptionFlags {
   junit?: string;
   tap: boolean;

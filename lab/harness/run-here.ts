@@ -3,6 +3,7 @@
  * otherwise), run it, close the session, and return the run record. No printing, no signals, no exit codes:
  * the caller (the CLI) aborts through `signal`, renders the record and picks the exit code.
  */
+import type { SerializerName } from '../queue/index.js';
 import { UsageError } from '../errors.js';
 import type { RunRecord } from '../report/run-record.js';
 import type { PoolKind } from '../queue/index.js';
@@ -29,6 +30,8 @@ export interface RunHereOptions {
   implementations?: string[];
   pool?: PoolKind;
   concurrency?: number;
+  /** --serializer (default json). */
+  serializer?: SerializerName;
   /** Open the lab to run on; default: the embedded lab. */
   openLab?: (scenario: AnyScenario) => Promise<LabSession>;
   /** Aborted = stop at the next step, close the session without waiting for running tasks. */
@@ -59,7 +62,7 @@ export async function runHere(o: RunHereOptions): Promise<RunRecord> {
   // If the run fails before it awaits the session, its rejection must not go unhandled.
   session.catch(() => undefined);
   try {
-    return await runScenario(s, params, session, { repeat, warmup, timeoutS: o.timeout, label: o.label, queue: o.queue, implementations: impls, signal: o.signal, onProgress: o.onProgress });
+    return await runScenario(s, params, session, { repeat, warmup, timeoutS: o.timeout, label: o.label, queue: o.queue, serializer: o.serializer, implementations: impls, signal: o.signal, onProgress: o.onProgress });
   } finally {
     await session.then(
       (lab) => lab.close({ cold: o.signal.aborted }),

@@ -8,6 +8,7 @@
  * fed the same parameters (the drivers regenerate the same fixture from the seed) — and every output goes through
  * the scenario's own verify(). Figures are keyed by mode key ("distributed", "celery/distributed").
  */
+import type { SerializerName } from '../queue/index.js';
 import { performance } from 'node:perf_hooks';
 import { randomBytes } from 'node:crypto';
 import { InterruptedError, LabError, RunError, UsageError } from '../errors.js';
@@ -44,6 +45,11 @@ export interface RunOptions {
   queue?: string;
   /** Implementations to run, in this order within each repeat (default: lab, the bundled runtime, alone). */
   implementations?: string[];
+  /**
+   * The scenario app's task_serializer and result_serializer (`--serializer`). The embedded lab's worker shares that
+   * app, so its results follow; a provisioned lab's workers accept msgpack and store results as their config says.
+   */
+  serializer?: SerializerName;
   signal: AbortSignal;
   onProgress?: (p: Progress) => void;
 }
@@ -107,6 +113,7 @@ export async function runScenario(scenario: AnyScenario, params: ParsedParams, s
       const app = await scenario.app();
       lab.bind(app);
       if (options.queue) app.configFromObject({ task_default_queue: options.queue });
+      if (options.serializer) app.configFromObject({ task_serializer: options.serializer, result_serializer: options.serializer });
       const ctx: ScenarioContext = { app, lab: lab.info, signal: options.signal, quotesUrl: lab.quotesUrl, timeoutS: options.timeoutS, queue: options.queue ?? app.config.taskDefaultQueue, workers: lab.workers, env: undefined, ...(lab.files ? { files: lab.files } : {}) };
       const samples: RunSample[] = [];
       let verdict: Verdict = { ok: true, detail: '' };
@@ -178,6 +185,7 @@ export async function runScenario(scenario: AnyScenario, params: ParsedParams, s
   }
   await peers?.close();
   const env = await envP;
+  const serializer = options.serializer ?? 'json';
   const record: RunRecord = {
     schema: RUN_RECORD_SCHEMA,
     id: newRunId(scenario.name, startedAt),
@@ -188,8 +196,8 @@ export async function runScenario(scenario: AnyScenario, params: ParsedParams, s
     candidate,
     repeat: options.repeat,
     warmup: options.warmup,
-    lab: (await session).info,
-    env: peers ? { ...env, peers: peers.versions() } : env,
+    lab: { ...(await session).info, serializer },
+    env: { ...(peers ? { ...env, peers: peers.versions() } : env), serializer },
     startedAt: startedAt.toISOString(),
     finishedAt: new Date().toISOString(),
     points,
@@ -199,7 +207,7 @@ export async function runScenario(scenario: AnyScenario, params: ParsedParams, s
   if (error) record.error = error;
   // A run of the bundled runtime alone keeps the record it always had.
   if (plan.length > 1 || plan[0]!.name !== LAB_IMPLEMENTATION) {
-    record.implementations = plan.map((i) => (isPeer(i.name) && peers ? peers.describe(i) : { name: i.name, modes: i.modes.map((m) => m.key), serializer: 'json' }));
+    record.implementations = plan.map((i) => (isPeer(i.name) && peers ? peers.describe(i) : { name: i.name, modes: i.modes.map((m) => m.key), serializer }));
   }
   return record;
 }

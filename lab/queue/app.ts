@@ -232,6 +232,7 @@ export class App implements Sender {
       priority: options.priority,
       ignoreResult: !this.wantsResult(name, options),
       extraHeaders: options.headers,
+      serializer: options.serializer ?? task?.options.serializer ?? this.config.taskSerializer,
       embed: {
         callbacks: options.link?.length ? options.link.map((s) => s.toDict()) : null,
         errbacks: options.linkError?.length ? options.linkError.map((s) => s.toDict()) : null,

@@ -1,7 +1,9 @@
 import type { Connection } from './connection.js';
 import type { ExceptionInfo } from './errors.js';
 import { pythonIsoformat } from './protocol.js';
-import { EncodedResult } from './json-codec.js';
+import { EncodedResult, decodeJson } from './json-codec.js';
+import { codecFor, storedCodec } from './codec.js';
+import type { SerializerName } from './codec.js';
 
 export type TaskState = 'PENDING' | 'RECEIVED' | 'STARTED' | 'RETRY' | 'SUCCESS' | 'FAILURE' | 'REVOKED';
 
@@ -38,6 +40,8 @@ export interface StoreOptions {
    * instead of failing after the backend's command wait. The caller bounds how many such writes it keeps.
    */
   untilStored?: boolean;
+  /** How the value is stored (Celery's result_serializer); default json. Reading always tells by the bytes. */
+  serializer?: SerializerName;
 }
 
 /** One finished header task of a chord, as the backend keeps it until the chord completes. */
@@ -89,12 +93,31 @@ export function failureMeta(taskId: string, exc: ExceptionInfo, traceback: strin
   return { status: state, result: exc, traceback, children: [], date_done: state === 'RETRY' ? null : dateDone(), task_id: taskId };
 }
 
-/** Encode a meta to its stored JSON text, splicing an EncodedResult in place. */
-export function encodeMeta(meta: TaskMeta): string {
-  if (meta.result instanceof EncodedResult) {
-    const { result, ...rest } = meta;
-    const tail = JSON.stringify(rest);
-    return `{"result":${result.json},${tail.slice(1)}`;
+/**
+ * Encode a meta as it is stored: JSON text (an EncodedResult spliced in place), or msgpack bytes — as Celery's
+ * backend encodes it with result_serializer. An EncodedResult is JSON from a pool child, read back for msgpack.
+ */
+export function encodeMeta(meta: TaskMeta, serializer: SerializerName = 'json'): string | Buffer {
+  if (serializer === 'json') {
+    if (meta.result instanceof EncodedResult && !meta.result.msgpack) {
+      const { result, ...rest } = meta;
+      const tail = JSON.stringify(rest);
+      return `{"result":${result.json},${tail.slice(1)}`;
+    }
+    return JSON.stringify(meta);
   }
-  return JSON.stringify(meta);
+  const codec = codecFor(serializer);
+  if (meta.result instanceof EncodedResult && meta.result.msgpack) {
+    // Splice the child's bytes in: a fixmap head for the rest's entries + 1, "result", the bytes, the rest's entries.
+    const { result, ...rest } = meta;
+    const tail = codec.encode(rest);
+    if (tail[0] >= 0x80 && tail[0] < 0x8f) return Buffer.concat([Buffer.of(tail[0] + 1), codec.encode('result'), result.msgpack!, tail.subarray(1)]);
+  }
+  const plain = meta.result instanceof EncodedResult ? { ...meta, result: meta.result.value() } : meta;
+  return codec.encode(plain);
+}
+
+/** A stored value (meta, group, chord part) back: JSON text, or bytes in whichever serializer wrote them. */
+export function decodeStored(value: string | Uint8Array): unknown {
+  return typeof value === 'string' ? decodeJson(value) : storedCodec(value).decode(value);
 }

@@ -2,6 +2,7 @@
  * Signatures and the canvas primitives (group, chain, chord), serialized exactly as Celery does so a Python
  * worker can continue a chain a lab client started and the other way round.
  */
+import { isSerializerName } from './codec.js';
 import { isoWithOffset, newTaskId, parseIsoTime } from './protocol.js';
 import type { SignatureDict } from './protocol.js';
 import type { AsyncResult, GroupResult } from './result.js';
@@ -65,6 +66,7 @@ function optionsToDict(o: SendOptions): Record<string, unknown> {
   if (o.timeLimit !== undefined) d.time_limit = o.timeLimit;
   if (o.softTimeLimit !== undefined) d.soft_time_limit = o.softTimeLimit;
   if (o.ignoreResult !== undefined) d.ignore_result = o.ignoreResult;
+  if (o.serializer !== undefined) d.serializer = o.serializer;
   if (o.link?.length) d.link = o.link.map((s) => s.toDict());
   if (o.linkError?.length) d.link_error = o.linkError.map((s) => s.toDict());
   return d;
@@ -88,6 +90,7 @@ function optionsFromDict(sender: Sender, d: Record<string, unknown> | undefined)
   if (typeof d.time_limit === 'number') o.timeLimit = d.time_limit;
   if (typeof d.soft_time_limit === 'number') o.softTimeLimit = d.soft_time_limit;
   if (typeof d.ignore_result === 'boolean') o.ignoreResult = d.ignore_result;
+  if (isSerializerName(d.serializer)) o.serializer = d.serializer;
   if (Array.isArray(d.link)) o.link = d.link.map((s) => signatureFromDict(sender, s as SignatureDict));
   if (Array.isArray(d.link_error)) o.linkError = d.link_error.map((s) => signatureFromDict(sender, s as SignatureDict));
   return o;

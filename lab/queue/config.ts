@@ -5,6 +5,8 @@
 import { ConfigError } from '../errors.js';
 import { RATE_LIMIT_FORMS, rateLimitPerSecond } from './rate-limit.js';
 import type { RateLimit } from './rate-limit.js';
+import { isSerializerName } from './codec.js';
+import type { SerializerName } from './codec.js';
 
 export interface RouteSpec {
   queue: string;
@@ -18,7 +20,11 @@ export interface AppConfig {
   resultBackend: string | null;
   taskRoutes: Record<string, RouteSpec>;
   taskDefaultQueue: string;
-  taskSerializer: 'json';
+  /** Task message bodies: json (default) or msgpack. pickle and yaml are refused. */
+  taskSerializer: SerializerName;
+  /** How workers store results (the meta in the backend); readers tell by the stored bytes. */
+  resultSerializer: SerializerName;
+  /** What workers decode besides JSON (serializer names or content types); pickle and yaml never are. */
   acceptContent: string[];
   taskAcksLate: boolean;
   taskRejectOnWorkerLost: boolean;
@@ -53,7 +59,9 @@ export function defaultConfig(): AppConfig {
     taskRoutes: {},
     taskDefaultQueue: 'celery',
     taskSerializer: 'json',
-    acceptContent: ['json', 'application/json'],
+    resultSerializer: 'json',
+    // Celery accepts only json by default (pickle's danger); msgpack is data only, so lab's workers read it too.
+    acceptContent: ['json', 'msgpack'],
     taskAcksLate: false,
     taskRejectOnWorkerLost: false,
     workerPrefetchMultiplier: 4,
@@ -86,6 +94,7 @@ alias('resultBackend', 'nullable-string', 'result_backend', 'CELERY_RESULT_BACKE
 alias('taskRoutes', 'routes', 'task_routes', 'CELERY_ROUTES');
 alias('taskDefaultQueue', 'string', 'task_default_queue', 'CELERY_DEFAULT_QUEUE');
 alias('taskSerializer', 'string', 'task_serializer', 'CELERY_TASK_SERIALIZER');
+alias('resultSerializer', 'string', 'result_serializer', 'CELERY_RESULT_SERIALIZER');
 alias('acceptContent', 'string-list', 'accept_content', 'CELERY_ACCEPT_CONTENT');
 alias('taskAcksLate', 'boolean', 'task_acks_late', 'CELERY_ACKS_LATE');
 alias('taskRejectOnWorkerLost', 'boolean', 'task_reject_on_worker_lost', 'CELERY_REJECT_ON_WORKER_LOST');
@@ -169,6 +178,12 @@ export function applyConfig(base: AppConfig, obj: Record<string, unknown>, sourc
     const [field, kind] = spec;
     (out as Record<string, unknown>)[field] = coerce(key, kind, value, source);
   }
-  if (out.taskSerializer !== 'json') throw new ConfigError(`only "json" is supported (pickle and yaml are never accepted)`, { file: source, field: 'task_serializer' });
+  for (const [field, name] of [
+    ['taskSerializer', 'task_serializer'],
+    ['resultSerializer', 'result_serializer'],
+  ] as const) {
+    const v: unknown = out[field];
+    if (!isSerializerName(v)) throw new ConfigError(`only "json" and "msgpack" are supported, got ${JSON.stringify(v)} (pickle and yaml are never accepted)`, { file: source, field: name });
+  }
   return out;
 }

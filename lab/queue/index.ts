@@ -21,6 +21,13 @@ export { Worker } from './worker.js';
 export type { WorkerOptions, WorkerStats } from './worker.js';
 export { POOL_KINDS } from './pool/job.js';
 export type { PoolKind } from './pool/job.js';
+export type { SerializerName } from './codec.js';
+export { SERIALIZERS, JSON_CONTENT_TYPE, MSGPACK_CONTENT_TYPE, codecFor, codecForContentType } from './codec.js';
+// The wire encoding itself, for tools and benchmarks (bench/serializers): task bodies, results, stored metas.
+export { buildTaskMessage, decodeBody } from './protocol.js';
+export { encodeMeta, decodeStored, dateDone } from './backend.js';
+export { EncodedResult, encodeJson } from './json-codec.js';
+export { encodeMsgpack, decodeMsgpack } from './msgpack-codec.js';
 export { celeryLogger, parseLogLevel } from './worker-log.js';
 export type { LogLevel, WorkerLogger } from './worker-log.js';
 

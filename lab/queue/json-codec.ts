@@ -6,6 +6,8 @@
  * - Encoding stays strict JSON (NaN and ±Infinity become null, as JSON.stringify does), so every peer can read it.
  * - pythonJson spells a value as Python's json.dumps does, where the bytes must equal a Python peer's (chord parts).
  */
+import { decodeMsgpack } from './msgpack-codec.js';
+
 const NON_FINITE_MARK = '\u0000lab-nf:';
 
 export function decodeJson(text: string): unknown {
@@ -57,16 +59,24 @@ export function encodeJson(value: unknown): string {
 }
 
 /**
- * A value encoded to JSON already (a result, by a pool child): encoders splice the text in place instead of parsing
- * and re-encoding a large value on the worker's main thread.
+ * A value encoded already (a result, by a pool child): encoders splice it in place instead of parsing and re-encoding
+ * a large value on the worker's main thread. JSON text, or — with result_serializer msgpack — msgpack bytes (then
+ * `json` is empty and `value()` reads the bytes).
  */
 export class EncodedResult {
-  constructor(readonly json: string) {}
+  constructor(
+    readonly json: string,
+    readonly msgpack?: Uint8Array,
+  ) {}
+
+  value(): unknown {
+    return this.msgpack ? decodeMsgpack(this.msgpack) : decodeJson(this.json);
+  }
 }
 
 /** Python's json.dumps text (", " and ": " separators, ASCII-only strings), so chord members match Python's bytes. */
 export function pythonJson(value: unknown): string {
-  if (value instanceof EncodedResult) return value.json;
+  if (value instanceof EncodedResult) return value.msgpack ? pythonJson(value.value()) : value.json;
   if (value === null || value === undefined) return 'null';
   switch (typeof value) {
     case 'boolean':

@@ -8,9 +8,11 @@ import { utf8Text } from './utf8-text.js';
 import { hostname } from 'node:os';
 import { LabError } from '../errors.js';
 import { decodeJson, encodeJson } from './json-codec.js';
+import { codecFor, codecForContentType, JSON_CONTENT_TYPE } from './codec.js';
+import type { SerializerName } from './codec.js';
 import { pyRepr, pyTupleRepr } from './worker-log.js';
 
-export const JSON_CONTENT_TYPE = 'application/json';
+export { JSON_CONTENT_TYPE } from './codec.js';
 
 /** A task signature as Celery serializes it (canvas.Signature as a dict). */
 export interface SignatureDict {
@@ -90,6 +92,8 @@ export interface TaskMessageOptions {
   replyTo?: string;
   /** The already-encoded args JSON (avoids re-encoding large payloads on retry). */
   encodedArgs?: string;
+  /** The body's serializer (Celery's task_serializer / apply_async(serializer=…)); default json. */
+  serializer?: SerializerName;
 }
 
 const ORIGIN = `gen${process.pid}@${hostname()}`;
@@ -127,15 +131,20 @@ function emptyEmbed(): Embed {
   return { callbacks: null, errbacks: null, chain: null, chord: null };
 }
 
-/** Build a protocol-v2 task message with a JSON body. */
+/** Build a protocol-v2 task message with a JSON (default) or msgpack body. */
 export function buildTaskMessage(task: string, o: TaskMessageOptions = {}): Message {
   const id = o.id ?? newTaskId();
   const args = o.args ?? [];
   const kwargs = o.kwargs ?? {};
   const embed: Embed = { ...emptyEmbed(), ...o.embed };
-  const argsJson = o.encodedArgs ?? encodeJson(args);
-  const kwargsJson = encodeJson(kwargs);
-  const body = `[${argsJson},${kwargsJson},${encodeJson(embed)}]`;
+  const codec = codecFor(o.serializer ?? 'json');
+  let body: Buffer;
+  if (codec.contentType === JSON_CONTENT_TYPE) {
+    const argsJson = o.encodedArgs ?? encodeJson(args);
+    body = Buffer.from(`[${argsJson},${encodeJson(kwargs)},${encodeJson(embed)}]`, 'utf8');
+  } else {
+    body = codec.encode([o.args === undefined && o.encodedArgs !== undefined ? decodeJson(o.encodedArgs) : args, kwargs, embed]);
+  }
   let eta = o.eta ?? null;
   if (!eta && o.countdownSeconds !== undefined && o.countdownSeconds > 0) eta = new Date(Date.now() + o.countdownSeconds * 1000);
   const expires = o.expires ?? null;
@@ -160,8 +169,8 @@ export function buildTaskMessage(task: string, o: TaskMessageOptions = {}): Mess
     ...o.extraHeaders,
   };
   const properties: MessageProperties = {
-    contentType: JSON_CONTENT_TYPE,
-    contentEncoding: 'utf-8',
+    contentType: codec.contentType,
+    contentEncoding: codec.contentEncoding,
     correlationId: id,
     replyTo: o.replyTo ?? REPLY_TO,
     deliveryMode: 2,
@@ -169,7 +178,7 @@ export function buildTaskMessage(task: string, o: TaskMessageOptions = {}): Mess
     headers,
   };
   if (expires) properties.expiration = String(Math.max(0, expires.getTime() - Date.now()));
-  return { body: Buffer.from(body, 'utf8'), properties };
+  return { body, properties };
 }
 
 /** A message that is not Celery protocol v2 (missing headers, a malformed body); `taskId` when the id was readable. */
@@ -273,20 +282,33 @@ function signatureList(v: unknown, field: string, taskId: string): SignatureDict
   return v as SignatureDict[];
 }
 
-/** Decode and shape-check a JSON body. Throws ProtocolError naming what is wrong. */
-export function decodeBody(body: Uint8Array, taskId: string): DecodedBody {
-  let text: string;
-  try {
-    text = UTF8.decode(body);
-  } catch {
-    // Replacing bad bytes would hand the task a different argument than was sent.
-    throw new ProtocolError('body is not valid UTF-8', taskId);
-  }
+/**
+ * Decode a body by its content type (JSON when absent) and shape-check it. Throws ProtocolError naming what is
+ * wrong; a content type without a codec here (pickle, yaml) is never decoded.
+ */
+export function decodeBody(body: Uint8Array, taskId: string, contentType: string = JSON_CONTENT_TYPE): DecodedBody {
+  const codec = codecForContentType(contentType);
+  if (!codec) throw new ProtocolError(`body of content type ${contentType} is never deserialized (only json and msgpack are)`, taskId);
   let parsed: unknown;
-  try {
-    parsed = decodeJson(text);
-  } catch (err) {
-    throw new ProtocolError(`body is not valid JSON (${(err as Error).message})`, taskId);
+  if (codec.contentType === JSON_CONTENT_TYPE) {
+    let text: string;
+    try {
+      text = UTF8.decode(body);
+    } catch {
+      // Replacing bad bytes would hand the task a different argument than was sent.
+      throw new ProtocolError('body is not valid UTF-8', taskId);
+    }
+    try {
+      parsed = decodeJson(text);
+    } catch (err) {
+      throw new ProtocolError(`body is not valid JSON (${(err as Error).message})`, taskId);
+    }
+  } else {
+    try {
+      parsed = codec.decode(body);
+    } catch (err) {
+      throw new ProtocolError(`body is not valid ${codec.name} (${(err as Error).message})`, taskId);
+    }
   }
   if (!Array.isArray(parsed) || parsed.length < 2) throw new ProtocolError('body is not a [args, kwargs, embed] array', taskId);
   const [args, kwargs, embed] = parsed as [unknown, unknown, unknown];

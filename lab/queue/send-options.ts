@@ -1,4 +1,5 @@
 import type { Signature } from './canvas.js';
+import type { SerializerName } from './codec.js';
 import type { AsyncResult, GroupResult } from './result.js';
 
 /** applyAsync options, Celery's names in camelCase. Times are in seconds, as in Celery. */
@@ -17,6 +18,8 @@ export interface SendOptions {
   /** [hard, soft] seconds */
   timeLimit?: number;
   softTimeLimit?: number;
+  /** The body's serializer (Celery's apply_async serializer=): default the task's, else task_serializer. */
+  serializer?: SerializerName;
   link?: Signature[];
   linkError?: Signature[];
   // Set by the canvas and the worker, rarely by users:

@@ -3,6 +3,7 @@ import type { AsyncResult } from './result.js';
 import type { SendOptions, Sender } from './send-options.js';
 import { parseRateLimit } from './rate-limit.js';
 import type { RateLimit } from './rate-limit.js';
+import type { SerializerName } from './codec.js';
 
 export interface TaskOptions {
   /** Parameter names in order, so keyword arguments from Python (`get_rate(pair, url_tmplt=…)`) land in place. */
@@ -23,6 +24,8 @@ export interface TaskOptions {
    * Unset or null: the app's task_default_rate_limit. `rate_limit` (remote control) changes it while workers run.
    */
   rateLimit?: RateLimit;
+  /** Its messages' serializer (Celery's Task.serializer); default the app's task_serializer. */
+  serializer?: SerializerName;
 }
 
 // any[], not unknown[]: a task's own typed parameters ((x: number) => …) must fit, and parameters are contravariant.

@@ -14,11 +14,13 @@ import type { Broker, Consumer, Delivery } from './broker.js';
 import { signatureFromDict } from './canvas.js';
 import { celeryException, excRepr, formatExcMessage, toExceptionInfo } from './errors.js';
 import type { ExceptionInfo } from './errors.js';
-import { JSON_CONTENT_TYPE, ProtocolError, isoWithOffset, readHeaders } from './protocol.js';
+import { ProtocolError, isoWithOffset, readHeaders } from './protocol.js';
+import { JSON_CONTENT_TYPE, acceptedContentTypes, codecForContentType } from './codec.js';
 import { realClock, setLongTimeout } from './long-timer.js';
 import { Permits } from './permits.js';
 import type { Clock, LongTimer } from './long-timer.js';
 import { EncodedResult, decodeJson } from './json-codec.js';
+import { encodeMsgpack } from './msgpack-codec.js';
 import type { Embed, ReceivedHeaders, SignatureDict } from './protocol.js';
 import { pyRepr, silentLogger } from './worker-log.js';
 import type { WorkerLogger } from './worker-log.js';
@@ -57,6 +59,8 @@ export interface WorkerOptions {
   sendTaskEvents?: boolean;
   /** Join the `celery` remote-control mailbox (default: worker_enable_remote_control, true). */
   remoteControl?: boolean;
+  /** Serializer names or content types this worker decodes (default: the app's accept_content); JSON always. */
+  acceptContent?: string[];
 }
 
 export interface WorkerStats {
@@ -100,6 +104,8 @@ export class Worker extends EventEmitter {
   /** Remote control and events (control/worker-monitoring.ts); null until started. */
   private monitoring: WorkerMonitoring | null = null;
   private readonly monitoringOptions: { taskEvents: boolean; remoteControl: boolean };
+  /** accept_content as content types. */
+  private readonly accepted: Set<string>;
 
   constructor(
     readonly app: App,
@@ -123,6 +129,7 @@ export class Worker extends EventEmitter {
     });
     this.inHand = new Permits(Math.max(1, options.maxPendingResults ?? 1000));
     this.storeDelayWarningMs = options.storeDelayWarningMs ?? 10_000;
+    this.accepted = acceptedContentTypes(options.acceptContent ?? app.config.acceptContent);
     this.monitoringOptions = { taskEvents: options.sendTaskEvents ?? app.config.workerSendTaskEvents, remoteControl: options.remoteControl ?? app.config.workerEnableRemoteControl };
   }
 
@@ -238,7 +245,9 @@ export class Worker extends EventEmitter {
       return;
     }
     const contentType = (d.properties.contentType || '').toLowerCase();
-    if (contentType !== JSON_CONTENT_TYPE && !this.app.config.acceptContent.includes(contentType)) {
+    // JSON is always read (lab's own default); msgpack when accept_content names it; pickle and yaml never, whatever
+    // accept_content says — there is no codec for them here.
+    if (!codecForContentType(contentType) || (contentType !== JSON_CONTENT_TYPE && !this.accepted.has(contentType))) {
       // Never deserialize what we do not accept (pickle, yaml): log, store the failure, drop.
       this.log.log('error', `Refusing to deserialize untrusted content of type ${contentType || '(none)'} for task ${h.task}[${h.id}]`);
       this.track(this.storeFailure(h.id, celeryException('ContentDisallowed', `Refusing to deserialize untrusted content of type ${contentType || '(none)'}`), null));
@@ -311,6 +320,8 @@ export class Worker extends EventEmitter {
       seq: 0,
       task: h.task,
       body: d.body,
+      contentType: d.properties.contentType,
+      resultSerializer: this.app.config.resultSerializer,
       request: {
         id: h.id,
         task: h.task,
@@ -349,11 +360,12 @@ export class Worker extends EventEmitter {
       case 'success': {
         this.stats.succeeded++;
         if (this.log.enabled('info')) {
-          const shown = outcome.repr ?? (outcome.resultJson.length < 4096 ? pyRepr(JSON.parse(outcome.resultJson)) : `${outcome.resultJson.slice(0, 1021)}...`);
+          const shown = outcome.repr ?? (outcome.resultJson.length < 4096 ? pyRepr(new EncodedResult(outcome.resultJson, outcome.resultMsgpack).value()) : `${outcome.resultJson.slice(0, 1021)}...`);
           this.log.log('info', `Task ${h.task}[${h.id}] succeeded in ${(outcome.runtimeMs / 1000).toPrecision(6)}s: ${shown}`);
         }
-        if (!ignore) await this.store(h, 'SUCCESS', new EncodedResult(outcome.resultJson), null, timing);
-        await this.continueCanvas(h, outcome.embed, outcome.resultJson);
+        const encoded = new EncodedResult(outcome.resultJson, outcome.resultMsgpack);
+        if (!ignore) await this.store(h, 'SUCCESS', encoded, null, timing);
+        await this.continueCanvas(h, outcome.embed, encoded);
         break;
       }
       case 'failure': {
@@ -405,7 +417,7 @@ export class Worker extends EventEmitter {
     if (h.group) meta.group_id = h.group;
     if (h.parentId) meta.parent_id = h.parentId;
     try {
-      await this.waitingForBackend(this.backend.store(meta, { expiresSeconds: this.appOf(h.task).config.resultExpires, untilStored: true }));
+      await this.waitingForBackend(this.backend.store(meta, { expiresSeconds: this.appOf(h.task).config.resultExpires, untilStored: true, serializer: this.app.config.resultSerializer }));
     } catch (err) {
       this.report(new Error(`could not store the ${status} result of ${h.task}[${h.id}]: ${(err as Error).message}`));
     }
@@ -441,7 +453,7 @@ export class Worker extends EventEmitter {
   private async storeFailure(id: string, err: Error, traceback: string | null, taskName: string | null = null): Promise<void> {
     if (!this.backend) return;
     try {
-      await this.waitingForBackend(this.backend.store(failureMeta(id, toExceptionInfo(err), traceback), { expiresSeconds: this.appOf(taskName).config.resultExpires, untilStored: true }));
+      await this.waitingForBackend(this.backend.store(failureMeta(id, toExceptionInfo(err), traceback), { expiresSeconds: this.appOf(taskName).config.resultExpires, untilStored: true, serializer: this.app.config.resultSerializer }));
     } catch (e) {
       this.report(new Error(`could not store the failure of task ${id}: ${(e as Error).message}`));
     }
@@ -457,9 +469,10 @@ export class Worker extends EventEmitter {
     await this.app.publish({ body: d.body, properties }, { queue: d.queue, exchange: '', routingKey: d.queue });
   }
 
-  private async send(sig: SignatureDict, prependJson: string | null, h: ReceivedHeaders, extra: { chain?: SignatureDict[] | null } = {}): Promise<void> {
+  /** Send a continuation; `prepend` is the parent's result, given to a mutable signature as its first argument. */
+  private async send(sig: SignatureDict, prepend: EncodedResult | null, h: ReceivedHeaders, extra: { chain?: SignatureDict[] | null } = {}): Promise<void> {
     const s = signatureFromDict(this.app, sig);
-    const args = s.immutable || prependJson === null ? s.args : [JSON.parse(prependJson) as unknown, ...s.args];
+    const args = s.immutable || prepend === null ? s.args : [prepend.value(), ...s.args];
     const options = { ...s.options, parentId: h.id, rootId: h.rootId };
     const route = this.routerFor(s.task, h.task).route(s.task, options);
     const { message } = this.app.buildMessage(s.task, args, s.kwargs, { ...options, priority: route.priority }, { chain: extra.chain ?? null });
@@ -487,15 +500,15 @@ export class Worker extends EventEmitter {
     return owner instanceof App ? owner : this.app;
   }
 
-  private async continueCanvas(h: ReceivedHeaders, embed: Embed | null, resultJson: string): Promise<void> {
+  private async continueCanvas(h: ReceivedHeaders, embed: Embed | null, result: EncodedResult): Promise<void> {
     try {
-      if (embed?.callbacks) for (const cb of embed.callbacks) await this.send(cb, resultJson, h);
+      if (embed?.callbacks) for (const cb of embed.callbacks) await this.send(cb, result, h);
       if (embed?.chain?.length) {
         const chain = [...embed.chain];
         const next = chain.pop()!;
-        await this.send(next, resultJson, h, { chain: chain.length ? chain : null });
+        await this.send(next, result, h, { chain: chain.length ? chain : null });
       }
-      if (embed?.chord && h.group) await this.joinChord(h, embed.chord, 'SUCCESS', JSON.parse(resultJson));
+      if (embed?.chord && h.group) await this.joinChord(h, embed.chord, 'SUCCESS', result.value());
     } catch (err) {
       this.report(new Error(`could not continue the canvas after ${h.task}[${h.id}]: ${(err as Error).message}`));
     }
@@ -519,7 +532,7 @@ export class Worker extends EventEmitter {
 
   private async joinChord(h: ReceivedHeaders, body: SignatureDict, state: TaskState, result: unknown): Promise<void> {
     if (!this.backend) return;
-    const parts = await this.backend.chordJoin(h.group!, { index: h.groupIndex ?? 0, taskId: h.id, state, result }, { expiresSeconds: this.appOf(h.task).config.resultExpires });
+    const parts = await this.backend.chordJoin(h.group!, { index: h.groupIndex ?? 0, taskId: h.id, state, result }, { expiresSeconds: this.appOf(h.task).config.resultExpires, serializer: this.app.config.resultSerializer });
     if (!parts) return;
     const bodyId = typeof body.options?.task_id === 'string' ? body.options.task_id : null;
     const failed = parts.find((p) => p.state !== 'SUCCESS');
@@ -529,7 +542,8 @@ export class Worker extends EventEmitter {
       if (bodyId) await this.storeFailure(bodyId, celeryException('ChordError', `Dependency ${failed.taskId} raised ${why}`), null, body.task);
       return;
     }
-    await this.send(body, JSON.stringify(parts.map((p) => p.result)), h);
+    // msgpack carries every value a part may hold (bytes, NaN) unchanged to the body's first argument.
+    await this.send(body, new EncodedResult('', encodeMsgpack(parts.map((p) => p.result))), h);
   }
 
   /**

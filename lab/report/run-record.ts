@@ -137,6 +137,8 @@ export interface Fingerprint {
   gitCommit: string | null;
   /** Peer implementations that ran: implementation → interpreter and package versions (python, celery, rq, pyro4…). */
   peers?: Record<string, Record<string, string>>;
+  /** lab's task serializer for the run (`lab run --serializer`): json or msgpack. Absent in older records: json. */
+  serializer?: string;
 }
 
 export interface RunRecord {

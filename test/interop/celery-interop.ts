@@ -115,8 +115,14 @@ export function celeryInterop({ label, brokerUrl: BROKER, gate, redeliveredFlag 
     startPythonWorker({ queue, env: peerEnv(queue) }),
   ]);
 
+  // msgpack both ways: Python with task_serializer = result_serializer = 'msgpack'; a lab worker storing msgpack.
+  const msgpackEnv = (queue: string): NodeJS.ProcessEnv => ({ ...peerEnv(queue), LAB_INTEROP_SERIALIZER: 'msgpack' });
+  const msgpackLabLane = new Lane('py2lab-msgpack', (queue) => [startLabWorker({ module: LAB_TASKS, queue, broker: BROKER, backend: REDIS_URL, env: msgpackEnv(queue), extra: ['--result-serializer', 'msgpack'] })]);
+  const msgpackPyLane = new Lane('lab2py-msgpack', (queue) => [startPythonWorker({ queue, env: msgpackEnv(queue) })]);
+  msgpackPyLane.app.configFromObject({ task_serializer: 'msgpack' });
+
   test.after(async () => {
-    await Promise.all([labLane.close(), pyLane.close(), mixedLane.close()]);
+    await Promise.all([labLane.close(), pyLane.close(), mixedLane.close(), msgpackLabLane.close(), msgpackPyLane.close()]);
     await redisClient?.quit().catch(() => undefined);
   });
 
@@ -434,6 +440,46 @@ export function celeryInterop({ label, brokerUrl: BROKER, gate, redeliveredFlag 
       await new Promise((r) => setTimeout(r, 300));
       assert.equal(await rc().exists(`celery-task-meta-${quiet.id}`), 0);
       await marker.forget();
+    });
+  });
+
+  test.describe(`${label}: msgpack (application/x-msgpack) both ways`, () => {
+    interface Typed {
+      id: string;
+      types: Record<string, string>;
+      bytes: number[];
+      nan: boolean;
+      same: Record<string, boolean>;
+      content_type: string;
+    }
+    const PY_TYPES = { big: 'int', bytes: 'bytes', float: 'float', list: 'list', map: 'dict', nan: 'float', text: 'str' };
+
+    test('a Python client with task_serializer msgpack → lab worker → msgpack result Python reads: str, bytes, floats, int64, maps', async (t) => {
+      if (!(await msgpackLabLane.ready(t))) return;
+      const r = await pythonClient<Typed>('typed_echo', [], msgpackEnv(msgpackLabLane.queue));
+      assert.equal(r.content_type, 'application/x-msgpack');
+      assert.deepEqual(r.types, PY_TYPES, 'bin stays bytes, str stays str (use_bin_type / raw=False)');
+      assert.deepEqual(r.bytes, [0, 255, 1]);
+      assert.equal(r.nan, true);
+      assert.deepEqual(Object.values(r.same), [true, true, true, true, true, true]);
+      const stored = await rc().getBuffer(`celery-task-meta-${r.id}`);
+      assert.ok(stored && stored[0] >= 0x80 && stored[0] <= 0x8f, 'the lab worker stored a msgpack map');
+      assert.match(msgpackLabLane.peer().stderr(), /Task test\.echo\[[^\]]+\] succeeded/);
+      await rc().del(`celery-task-meta-${r.id}`);
+    });
+
+    test('a lab client with serializer msgpack → Python worker (accept_content json, msgpack) → its msgpack result read by lab', async (t) => {
+      if (!(await msgpackPyLane.ready(t))) return;
+      const value = { text: 'héllo ✓', bytes: new Uint8Array([0, 255, 1]), float: 1.5, nan: NaN, big: 2 ** 40, list: [1, null, true], map: { k: [1, 2] } };
+      const r = await msgpackPyLane.app.sendTask('test.echo', [value]);
+      const got = (await r.get({ timeout: 20 })) as typeof value;
+      assert.ok(got.bytes instanceof Uint8Array, 'Python bytes come back as bytes');
+      assert.deepEqual({ ...got, bytes: [...got.bytes] }, { ...value, bytes: [0, 255, 1] });
+      const stored = await rc().getBuffer(`celery-task-meta-${r.id}`);
+      assert.ok(stored && stored[0] >= 0x80, 'Python stored its result with msgpack');
+      const chordResult = await chord([0, 1, 2].map((i) => msgpackPyLane.sig('interop.add', i, i)), msgpackPyLane.sig('interop.sum')).applyAsync();
+      assert.equal(await chordResult.get({ timeout: 20 }), 6);
+      await r.forget();
     });
   });
 

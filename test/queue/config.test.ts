@@ -20,9 +20,13 @@ test('unknown settings and wrong types are refused, naming the setting', () => {
   assert.throws(() => app.configFromObject({ task_acks_late: 'yes' }), (e: unknown) => e instanceof ConfigError && e.field === 'task_acks_late' && /true or false/.test(e.message));
 });
 
-test('pickle and yaml serializers are never accepted', () => {
+test('pickle and yaml serializers are never accepted; json and msgpack are', () => {
   const app = new App('cfg3');
-  assert.throws(() => app.configFromObject({ task_serializer: 'pickle' }), /only "json"/);
+  assert.throws(() => app.configFromObject({ task_serializer: 'pickle' }), (e: unknown) => e instanceof ConfigError && e.field === 'task_serializer' && /only "json" and "msgpack"/.test(e.message));
+  assert.throws(() => app.configFromObject({ CELERY_RESULT_SERIALIZER: 'yaml' }), (e: unknown) => e instanceof ConfigError && e.field === 'result_serializer');
+  app.configFromObject({ task_serializer: 'msgpack', result_serializer: 'msgpack', accept_content: ['json', 'msgpack'] });
+  assert.equal(app.config.taskSerializer, 'msgpack');
+  assert.equal(app.config.resultSerializer, 'msgpack');
 });
 
 test('routes: explicit queue beats task_routes, glob patterns match', () => {

@@ -212,6 +212,41 @@ export function runtimeConformance(target: RuntimeTarget): void {
       assert.equal(await (await tasks.echo.delay('still serving')).get({ timeout: 10 }), 'still serving');
     });
 
+    test('msgpack bodies and msgpack results: bytes, strings, non-finite floats and maps round-trip; chords join', async (t) => {
+      if (!(await setup(t))) return;
+      await stopAll();
+      const saved = app.config.resultSerializer;
+      app.config.resultSerializer = 'msgpack';
+      try {
+        const w = new Worker(app, { pool: 'threads', concurrency: 2, include: [TASKS_MODULE], acceptContent: ['msgpack'] });
+        workers.push(w);
+        await w.start();
+        const value = { text: 'héllo ✓', bytes: new Uint8Array([0, 255, 1]), nan: NaN, inf: -Infinity, big: 2 ** 40, list: [1, 2.5, null, true], nested: { k: [] } };
+        const r = await tasks.echo.applyAsync([value], {}, { serializer: 'msgpack' });
+        const got = (await r.get({ timeout: 10 })) as typeof value;
+        assert.deepEqual({ ...got, bytes: [...got.bytes] }, { ...value, bytes: [0, 255, 1] });
+        assert.ok(got.bytes instanceof Uint8Array, 'bin comes back as bytes, not a string');
+        const c = await chord(
+          Array.from({ length: 4 }, (_, i) => tasks.add.s(i, i).set({ serializer: 'msgpack' })),
+          tasks.sum.s(),
+        ).applyAsync();
+        assert.equal(await c.get({ timeout: 10 }), 12);
+      } finally {
+        app.config.resultSerializer = saved;
+      }
+    });
+
+    test('msgpack is refused unless accept_content names it (ContentDisallowed); JSON is still served', async (t) => {
+      if (!(await setup(t))) return;
+      await stopAll();
+      const w = new Worker(app, { pool: 'threads', concurrency: 2, include: [TASKS_MODULE], acceptContent: ['json'] });
+      workers.push(w);
+      await w.start();
+      const r = await tasks.echo.applyAsync(['packed'], {}, { serializer: 'msgpack' });
+      await assert.rejects(r.get({ timeout: 10 }), (err: unknown) => err instanceof TaskFailedError && err.excType === 'ContentDisallowed' && /application\/x-msgpack/.test(err.excMessage));
+      assert.equal(await (await tasks.echo.delay('still serving')).get({ timeout: 10 }), 'still serving');
+    });
+
     test('more positional arguments than the task takes fail with TypeError, as in Python', async (t) => {
       if (!(await setup(t))) return;
       const r = await app.sendTask('test.echo', ['one', 'two', 3]);

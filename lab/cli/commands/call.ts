@@ -5,10 +5,10 @@
 import type { CommandModule } from 'yargs';
 import { RunError, UsageError } from '../../errors.js';
 import type { SendOptions } from '../../queue/index.js';
-import { CONNECTION_HELP, connectionOptions } from '../shared-options.js';
-import type { ConnectionFlags, GlobalFlags } from '../shared-options.js';
+import { CONNECTION_HELP, connectionOptions, serializerOption } from '../shared-options.js';
+import type { ConnectionFlags, GlobalFlags, SerializerFlag } from '../shared-options.js';
 
-interface CallFlags extends GlobalFlags, ConnectionFlags {
+interface CallFlags extends GlobalFlags, ConnectionFlags, SerializerFlag {
   task: string;
   args?: string;
   kwargs?: string;
@@ -36,7 +36,7 @@ export const callCommandModule: CommandModule<GlobalFlags, CallFlags> = {
   command: 'call <task> [args]',
   describe: 'send a task by name (and wait for its result with --wait)',
   builder: (y) =>
-    connectionOptions(y)
+    serializerOption(connectionOptions(y))
       .usage(`$0 call <task> [args] [options]\n\nSends one task (Celery protocol v2) and prints its id — or, with --wait, its result. A task that failed on the worker: exit 1 and one line (lab: Exception: Booo!); -v prints the worker's traceback as Python does; --json prints {id, state, exc_type, exc_message, traceback} on stdout.\n\n${CONNECTION_HELP}`)
       .positional('task', { type: 'string', describe: 'task name, e.g. test.echo' })
       .positional('args', { type: 'string', describe: 'positional arguments as a JSON array, e.g. \'["hello"]\'' })
@@ -51,6 +51,7 @@ export const callCommandModule: CommandModule<GlobalFlags, CallFlags> = {
       .example('$0 call currency.get_rate \'["EURUSD"]\' --wait', "the book's get_rate.delay('EURUSD'): lab's workers know the lab's quote server")
       .example('$0 call currency.get_rate \'["EURUSD"]\' --kwargs \'{"url_tmplt": "http://HOST4:8000/d/quotes.csv?s={}=X&f=p"}\' --wait', 'keyword arguments')
       .example('$0 call project.task1 --config ./config.js --wait -v', "URLs and CELERY_ROUTES from the book's config module; a failure prints the worker's traceback")
+      .example('$0 call test.echo \'["hi"]\' --serializer msgpack --wait', 'a msgpack body (application/x-msgpack), as Celery\'s serializer=\'msgpack\'')
       .example('$0 call test.echo \'["hi"]\' --broker amqp://guest:guest@127.0.0.1// --backend redis://127.0.0.1:6379/0', 'a broker and backend of your own') as never,
   handler: async (argv) => {
     const args = argv.args === undefined ? [] : (parseJson('args', argv.args, 'array') as unknown[]);
@@ -66,7 +67,7 @@ export const callCommandModule: CommandModule<GlobalFlags, CallFlags> = {
     ]);
     const { app } = await cliApp('lab-call', { flags: argv, verbose: argv.verbose, needBroker: true, needBackend: argv.wait ? '--wait' : null });
     try {
-      const options: SendOptions = { queue: argv.queue, countdown: argv.countdown, expires: argv.expires, priority: argv.priority };
+      const options: SendOptions = { queue: argv.queue, countdown: argv.countdown, expires: argv.expires, priority: argv.priority, serializer: argv.serializer };
       const r = await app.sendTask(argv.task, args, kwargs, options);
       if (!argv.wait) {
         process.stdout.write(argv.json ? `${JSON.stringify({ id: r.id })}\n` : `${r.id}\n`);

@@ -11,7 +11,7 @@ import { LESSONS, SCENARIOS } from '../../../scenarios/index.js';
 import type { AnyScenario } from '../../../scenarios/scenario.js';
 import { implementationsOf } from '../../harness/implementations.js';
 import { SMOKE_SCENARIOS, runSettings } from '../smoke.js';
-import { hostsOption, reportsOption, verdictOptions } from '../shared-options.js';
+import { hostsOption, reportsOption, serializerOption, verdictOptions } from '../shared-options.js';
 import { userScenarioCommand } from '../user-scenario.js';
 import type { GlobalFlags, HostsFlag, ReportsFlag, VerdictOptionFlags } from '../shared-options.js';
 
@@ -28,11 +28,12 @@ interface RunFlags extends GlobalFlags, ReportsFlag, HostsFlag, VerdictOptionFla
   faults?: string;
   pool?: string;
   concurrency?: number;
+  serializer?: 'json' | 'msgpack';
   [param: string]: unknown;
 }
 
 function runOptions<T>(y: Argv<T>, s: AnyScenario): Argv<T> {
-  return verdictOptions(hostsOption(reportsOption(y)))
+  return serializerOption(verdictOptions(hostsOption(reportsOption(y))), "the scenario's task bodies and (embedded lab) results: json (default) or msgpack (application/x-msgpack); recorded in the run record")
     .option('embedded', { type: 'boolean', default: false, describe: 'use the embedded lab even when a lab is up', group: 'Lab:' })
     .option('in-lab', { type: 'string', hidden: true, describe: 'internal: run inside a provisioned lab (set by lab run on the master host)' })
     .option('repeat', { type: 'number', describe: `measured repeats per mode (default ${s.defaults.repeat})`, group: 'Run:' })
@@ -85,6 +86,7 @@ function scenarioCommand(s: AnyScenario, word = s.name): CommandModule<GlobalFla
         impl: argv.impl,
         pool: argv.pool as PoolKind | undefined,
         concurrency: argv.concurrency,
+        serializer: argv.serializer,
         reports: argv.reports,
         json: argv.json,
         faults: argv.faults,

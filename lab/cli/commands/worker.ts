@@ -18,6 +18,7 @@ interface WorkerFlags extends GlobalFlags, ConnectionFlags {
   'acks-late'?: boolean;
   'task-events'?: boolean;
   'without-remote-control'?: boolean;
+  'result-serializer'?: string;
 }
 
 export const workerCommandModule: CommandModule<GlobalFlags, WorkerFlags> = {
@@ -35,6 +36,7 @@ export const workerCommandModule: CommandModule<GlobalFlags, WorkerFlags> = {
       .option('prefetch-multiplier', { type: 'number', describe: 'prefetch = concurrency × this (default 4)' })
       .option('acks-late', { type: 'boolean', describe: 'ack after the task ran, not when it is received' })
       .option('task-events', { alias: 'E', type: 'boolean', describe: 'send task events (celery events, lab dashboard); worker_send_task_events' })
+      .option('result-serializer', { type: 'string', choices: ['json', 'msgpack'], describe: "how results are stored: json (default) or msgpack; Celery's result_serializer (readers must use the same)" })
       .option('without-remote-control', { type: 'boolean', describe: 'do not join the celery remote-control mailbox (celery inspect/control, lab inspect/control/status)' })
       .example('$0 worker -A scenarios -c 2', "serve the book's tasks (test.echo, currency.get_rate, mergesort.sort)")
       .example('$0 worker -A ./tasks.js -Q queue1 --loglevel debug', 'your tasks, from queue1')
@@ -70,6 +72,7 @@ export const workerCommandModule: CommandModule<GlobalFlags, WorkerFlags> = {
       acksLate: argv['acks-late'],
       taskEvents: argv['task-events'],
       remoteControl: argv['without-remote-control'] ? false : undefined,
+      resultSerializer: argv['result-serializer'] as 'json' | 'msgpack' | undefined,
     });
   },
 };

@@ -1,16 +1,16 @@
 /**
  * The embedded lab's result backend: Celery's meta records in a Map, waiters woken on store (no polling).
- * Values are kept as their encoded JSON text, as Redis keeps them, so both backends behave the same
- * (a caller never gets an object another caller can mutate).
+ * Values are kept encoded, as Redis keeps them (JSON text, or msgpack bytes with result_serializer msgpack), so both
+ * backends behave the same (a caller never gets an object another caller can mutate).
  */
 import { ConnectionBase } from '../connection.js';
 import { BackendError, TaskTimeoutError } from '../errors.js';
-import { encodeMeta, isReady } from '../backend.js';
+import { decodeStored, encodeMeta, isReady } from '../backend.js';
 import { EncodedResult, decodeJson, encodeJson } from '../json-codec.js';
 import type { ChordPart, ResultBackend, StoreOptions, TaskMeta } from '../backend.js';
 
 interface Entry {
-  text: string;
+  text: string | Buffer;
   status: TaskMeta['status'];
   expiresAt: number;
 }
@@ -58,26 +58,26 @@ export class MemoryBackend extends ConnectionBase implements ResultBackend {
   async store(meta: TaskMeta, options: StoreOptions = {}): Promise<void> {
     const existing = this.live(meta.task_id);
     if (existing?.status === 'SUCCESS') return; // Celery never overwrites a stored success
-    const text = encodeMeta(meta);
+    const text = encodeMeta(meta, options.serializer);
     this.results.set(meta.task_id, { text, status: meta.status, expiresAt: Date.now() + (options.expiresSeconds ?? DEFAULT_EXPIRES_S) * 1000 });
     if (isReady(meta.status)) {
       const set = this.waiters.get(meta.task_id);
       if (set) {
         this.waiters.delete(meta.task_id);
-        for (const w of set) w.wake(decodeJson(text) as TaskMeta);
+        for (const w of set) w.wake(decodeStored(text) as TaskMeta);
       }
     }
   }
 
   async get(taskId: string): Promise<TaskMeta | null> {
     const e = this.live(taskId);
-    return e ? (decodeJson(e.text) as TaskMeta) : null;
+    return e ? (decodeStored(e.text) as TaskMeta) : null;
   }
 
   wait(taskId: string, timeoutMs: number | null, signal?: AbortSignal): Promise<TaskMeta> {
     const e = this.live(taskId);
     if (this.status === 'closed') return Promise.reject(new BackendError(`${this.displayUrl}: backend is closed`, { code: 'E_BACKEND_CLOSED' }));
-    if (e && isReady(e.status)) return Promise.resolve(decodeJson(e.text) as TaskMeta);
+    if (e && isReady(e.status)) return Promise.resolve(decodeStored(e.text) as TaskMeta);
     return new Promise<TaskMeta>((resolve, reject) => {
       let set = this.waiters.get(taskId);
       if (!set) this.waiters.set(taskId, (set = new Set()));

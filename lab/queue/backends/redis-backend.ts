@@ -18,10 +18,10 @@ import { BackendError } from '../errors.js';
 import { ConnectionBase } from '../connection.js';
 import { backoffDelay, backoffPolicy } from '../../backoff.js';
 import type { BackoffPolicy } from '../../backoff.js';
-import { encodeMeta } from '../backend.js';
+import { decodeStored, encodeMeta } from '../backend.js';
 import type { ChordPart, ResultBackend, StoreOptions, TaskMeta, TaskState, WaitOptions } from '../backend.js';
-import { decodeJson, encodeJson, pythonJson } from '../json-codec.js';
-import { utf8Text } from '../utf8-text.js';
+import { encodeJson, pythonJson } from '../json-codec.js';
+import { codecFor } from '../codec.js';
 import { parseRedisUrl } from './redis-url.js';
 import type { RedisTarget } from './redis-url.js';
 import { GROUP_KEY_PREFIX, TASK_KEY_PREFIX } from './redis-keys.js';
@@ -96,7 +96,7 @@ export class RedisBackend extends ConnectionBase implements ResultBackend {
     ready: () => this.ready(),
     command: () => this.#command(),
     isClosing: () => this.#closing,
-    decodeMeta: (taskId, text) => this.#decodeMeta(taskId, text),
+    decodeMeta: (taskId, value) => this.#decodeMeta(taskId, value),
     opError: (what, err) => this.#opError(what, err),
     closedError: () => this.#closedError(),
     reportError: (err) => this.reportError(err),
@@ -260,7 +260,7 @@ export class RedisBackend extends ConnectionBase implements ResultBackend {
     const cmd = await this.#command();
     const ttl = options.expiresSeconds ?? DEFAULT_EXPIRES_S;
     try {
-      const stored = cmd.labStore(TASK_KEY_PREFIX + meta.task_id, encodeMeta(meta), String(ttl));
+      const stored = cmd.labStore(TASK_KEY_PREFIX + meta.task_id, encodeMeta(meta, options.serializer), String(ttl));
       await (options.untilStored ? stored : this.#bounded(stored));
     } catch (err) {
       throw this.#opError(`store result of task ${meta.task_id}`, err);
@@ -269,13 +269,14 @@ export class RedisBackend extends ConnectionBase implements ResultBackend {
 
   async get(taskId: string): Promise<TaskMeta | null> {
     const cmd = await this.#command();
-    let bytes: Buffer | null;
+    let value: Buffer | null;
     try {
-      bytes = await this.#bounded(cmd.getBuffer(TASK_KEY_PREFIX + taskId));
+      // Bytes: a msgpack meta is not text.
+      value = await this.#bounded(cmd.getBuffer(TASK_KEY_PREFIX + taskId));
     } catch (err) {
       throw this.#opError(`read result of task ${taskId}`, err);
     }
-    return bytes === null ? null : this.#decodeMeta(taskId, utf8Text(bytes));
+    return value === null ? null : this.#decodeMeta(taskId, value);
   }
 
   async forget(taskId: string): Promise<void> {
@@ -305,24 +306,24 @@ export class RedisBackend extends ConnectionBase implements ResultBackend {
 
   async saveGroup(groupId: string, taskIds: readonly string[], options: StoreOptions = {}): Promise<void> {
     // Celery's _save_group: {"result": GroupResult.as_tuple()} = ((gid, parent), [((id, parent), None), ...]).
-    const value = encodeJson({ result: [[groupId, null], taskIds.map((id) => [[id, null], null])] });
+    const value = codecFor(options.serializer ?? 'json').encode({ result: [[groupId, null], taskIds.map((id) => [[id, null], null])] });
     await this.#setAndPublish(GROUP_KEY_PREFIX + groupId, value, options.expiresSeconds ?? DEFAULT_EXPIRES_S, `save group ${groupId}`);
   }
 
   async restoreGroup(groupId: string): Promise<string[] | null> {
     const cmd = await this.#command();
-    let text: string | null;
+    let value: Buffer | null;
     try {
-      text = await cmd.get(GROUP_KEY_PREFIX + groupId);
+      value = await cmd.getBuffer(GROUP_KEY_PREFIX + groupId);
     } catch (err) {
       throw this.#opError(`restore group ${groupId}`, err);
     }
-    if (text === null) return null;
+    if (value === null) return null;
     let meta: unknown;
     try {
-      meta = decodeJson(text);
+      meta = decodeStored(value);
     } catch (err) {
-      throw new BackendError(`${this.displayUrl}: group ${groupId}: stored value is not JSON (${errorText(err)})`, { cause: err });
+      throw new BackendError(`${this.displayUrl}: group ${groupId}: stored value is neither JSON nor msgpack (${errorText(err)})`, { cause: err });
     }
     const ids = groupIdsFromTuple((meta as { result?: unknown } | null)?.result);
     if (!ids) throw new BackendError(`${this.displayUrl}: group ${groupId}: stored value is not a Celery GroupResult tuple`);
@@ -337,32 +338,40 @@ export class RedisBackend extends ConnectionBase implements ResultBackend {
   async chordJoin(groupId: string, part: ChordPart, options: StoreOptions = {}): Promise<ChordPart[] | null> {
     const cmd = await this.#command();
     const key = GROUP_KEY_PREFIX + groupId;
-    // Exactly Python's member: json([1, task_id, state, encoded result]); a redelivered part adds nothing.
-    const member = pythonJson([1, part.taskId, part.state, part.result]);
+    // Exactly Python's member: json([1, task_id, state, encoded result]) (or msgpack's bytes, with result_serializer
+    // msgpack); a redelivered part adds nothing.
+    const serializer = options.serializer ?? 'json';
+    const member = serializer === 'json' ? pythonJson([1, part.taskId, part.state, part.result]) : codecFor(serializer).encode([1, part.taskId, part.state, part.result]);
     const score = Number.isFinite(part.index) ? String(part.index) : '+inf';
     const ttl = String(options.expiresSeconds ?? DEFAULT_EXPIRES_S);
-    let reply: [number, number, string[]?];
+    let reply: [number, number, Buffer[]?];
     try {
-      reply = await this.#bounded(cmd.labChordJoin(`${key}.j`, `${key}.t`, `${key}.s`, member, score, ttl));
+      // Bytes back: msgpack members are not text.
+      reply = await this.#bounded(cmd.labChordJoinBuffer(`${key}.j`, `${key}.t`, `${key}.s`, member, score, ttl));
     } catch (err) {
       throw this.#opError(`join chord ${groupId}`, err);
     }
     if (!reply[2]) return null;
     // The script runs RESP2 (flat member, score, …); accept [member, score] pairs too.
-    const flat = (reply[2] as unknown[]).flat().map(String);
+    const flat = (reply[2] as unknown[]).flat() as Buffer[];
     const parts: ChordPart[] = [];
     for (let i = 0; i + 1 < flat.length; i += 2) {
-      const decoded = decodeJson(flat[i]);
+      let decoded: unknown;
+      try {
+        decoded = decodeStored(flat[i]);
+      } catch {
+        decoded = null;
+      }
       if (!Array.isArray(decoded) || decoded.length < 4) {
-        throw new BackendError(`${this.displayUrl}: chord ${groupId}: malformed part ${flat[i].slice(0, 200)}`);
+        throw new BackendError(`${this.displayUrl}: chord ${groupId}: malformed part ${flat[i].toString('utf8').slice(0, 200)}`);
       }
       const [, taskId, state, result] = decoded as [unknown, string, TaskState, unknown];
-      parts.push({ index: scoreOf(flat[i + 1]), taskId, state, result });
+      parts.push({ index: scoreOf(String(flat[i + 1])), taskId, state, result });
     }
     return parts;
   }
 
-  async #setAndPublish(key: string, value: string, ttl: number, what: string): Promise<void> {
+  async #setAndPublish(key: string, value: string | Buffer, ttl: number, what: string): Promise<void> {
     const cmd = await this.#command();
     const tx = cmd.multi();
     if (ttl > 0) tx.setex(key, ttl, value);
@@ -407,11 +416,11 @@ export class RedisBackend extends ConnectionBase implements ResultBackend {
     return this.#cmd;
   }
 
-  #decodeMeta(taskId: string, text: string): TaskMeta {
+  #decodeMeta(taskId: string, value: string | Uint8Array): TaskMeta {
     try {
-      return decodeJson(text) as TaskMeta;
+      return decodeStored(value) as TaskMeta;
     } catch (err) {
-      throw new BackendError(`${this.displayUrl}: result of task ${taskId} is not JSON (${errorText(err)})`, { cause: err });
+      throw new BackendError(`${this.displayUrl}: result of task ${taskId} is neither JSON nor msgpack (${errorText(err)})`, { cause: err });
     }
   }
 

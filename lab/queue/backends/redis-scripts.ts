@@ -8,7 +8,7 @@ import type { Redis } from 'ioredis';
  * Store a task's meta unless a SUCCESS is stored already (Celery reads the current state before every write),
  * and publish it on the key's channel.
  *   KEYS[1]  celery-task-meta-<task id>
- *   ARGV[1]  the meta JSON
+ *   ARGV[1]  the meta (JSON, or msgpack bytes)
  *   ARGV[2]  time to live in seconds; 0 or less = no expiry (SET instead of SETEX)
  * Returns 1 when stored and published, 0 when a stored SUCCESS was kept.
  */
@@ -16,7 +16,14 @@ const STORE_LUA = `
 local cur = redis.call('GET', KEYS[1])
 -- A cheap scan first (a stored result may be large); decode only when a "status": "SUCCESS" pair appears somewhere,
 -- to be sure it is the top-level one. Undecodable but matching: keep it (never overwrite what may be a success).
-if cur and string.find(cur, '"status"%s*:%s*"SUCCESS"') then
+-- A msgpack meta (result_serializer msgpack; its first byte is a map head, >= 0x80) has the pair as the fixstr
+-- "status" followed by the fixstr "SUCCESS".
+if cur and string.byte(cur, 1) and string.byte(cur, 1) >= 128 then
+  if string.find(cur, '\\166status\\167SUCCESS', 1, true) then
+    local ok, m = pcall(cmsgpack.unpack, cur)
+    if not ok or (type(m) == 'table' and m['status'] == 'SUCCESS') then return 0 end
+  end
+elseif cur and string.find(cur, '"status"%s*:%s*"SUCCESS"') then
   local ok, m = pcall(cjson.decode, cur)
   if not ok or (type(m) == 'table' and m['status'] == 'SUCCESS') then return 0 end
 end
@@ -64,8 +71,9 @@ return {count, total, parts}
 
 /** The scripts as commands of a client (arguments in KEYS, then ARGV order). */
 export interface LabCommands {
-  labStore(key: string, value: string, ttl: string): Promise<number>;
-  labChordJoin(jkey: string, tkey: string, skey: string, member: string, score: string, ttl: string): Promise<[number, number, string[]?]>;
+  labStore(key: string, value: string | Buffer, ttl: string): Promise<number>;
+  /** ioredis's Buffer variant of the script command: replies as bytes (msgpack parts are not text). */
+  labChordJoinBuffer(jkey: string, tkey: string, skey: string, member: string | Buffer, score: string, ttl: string): Promise<[number, number, Buffer[]?]>;
 }
 
 export function defineLabCommands(client: Redis): Redis & LabCommands {

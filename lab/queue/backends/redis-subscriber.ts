@@ -13,9 +13,7 @@ import { TaskTimeoutError } from '../errors.js';
 import type { BackendError } from '../errors.js';
 import { isReady } from '../backend.js';
 import type { TaskMeta, WaitOptions } from '../backend.js';
-import { decodeJson } from '../json-codec.js';
 import { TASK_KEY_PREFIX } from './redis-keys.js';
-import { utf8Text } from '../utf8-text.js';
 
 /** What the subscriber needs from its backend. */
 export interface SubscriberHost {
@@ -24,8 +22,8 @@ export interface SubscriberHost {
   /** The command connection (for the GET after subscribing). */
   command(): Promise<Redis>;
   isClosing(): boolean;
-  /** A stored meta's JSON, decoded (BackendError naming the task when it is not JSON). */
-  decodeMeta(taskId: string, text: string): TaskMeta;
+  /** A stored meta (JSON or msgpack bytes), decoded (BackendError naming the task when it is neither). */
+  decodeMeta(taskId: string, value: Buffer): TaskMeta;
   opError(what: string, err: unknown): BackendError;
   closedError(): BackendError;
   reportError(err: Error): void;
@@ -56,16 +54,16 @@ export class ResultSubscriber {
   #unsubTimer: NodeJS.Timeout | null = null;
   /** Channels whose SUBSCRIBE the server confirmed (cleared when the subscriber connection drops). */
   readonly #active = new Set<string>();
-  /** READY results published for watched tasks before anyone waited on them (raw text, decoded on wait). */
-  readonly #early = new Map<string, string>();
+  /** READY results published for watched tasks before anyone waited on them (raw bytes, decoded on wait). */
+  readonly #early = new Map<string, Buffer>();
 
   constructor(private readonly host: SubscriberHost) {}
 
   /** The subscriber connection is up (after the first connect): its messages reach the waiters from now on. */
   attach(sub: Redis): void {
     this.#sub = sub;
-    // As bytes: ioredis would decode a large result as UTF-8 byte by byte; utf8Text copies an ASCII one (nearly all).
-    sub.on('messageBuffer', (channel: Buffer, message: Buffer) => this.#onMessage(utf8Text(channel), message ? utf8Text(message) : ''));
+    // Bytes, not text: a result stored with result_serializer msgpack is binary.
+    sub.on('messageBuffer', (channel: Buffer, message: Buffer) => this.#onMessage(channel.toString(), message));
   }
 
   /** The subscriber connection dropped: whatever is published now reaches nobody, no channel counts as listened to. */
@@ -85,8 +83,8 @@ export class ResultSubscriber {
         if (ids.length === 0) return;
         const values = await cmd.mgetBuffer(...ids.map((id) => TASK_KEY_PREFIX + id));
         ids.forEach((id, i) => {
-          const bytes = values[i];
-          if (bytes?.length) this.#deliver(id, utf8Text(bytes));
+          const text = values[i];
+          if (text) this.#deliver(id, text);
         });
       })
       .catch((err: unknown) => this.host.reportError(this.host.opError('resubscribe after reconnect', err)));
@@ -161,13 +159,13 @@ export class ResultSubscriber {
         await this.#subscribe([taskId]);
         if (done) return;
         const cmd = await this.host.command();
-        const bytes = await cmd.getBuffer(TASK_KEY_PREFIX + taskId);
-        if (bytes !== null && !done) this.#deliver(taskId, utf8Text(bytes));
+        const value = await cmd.getBuffer(TASK_KEY_PREFIX + taskId);
+        if (value !== null && !done) this.#deliver(taskId, value);
       })().catch((err: unknown) => waiter.reject(this.host.opError(`wait for task ${taskId}`, err)));
     });
   }
 
-  #onMessage(channel: string, message: string): void {
+  #onMessage(channel: string, message: Buffer): void {
     if (!channel.startsWith(TASK_KEY_PREFIX)) return;
     const taskId = channel.slice(TASK_KEY_PREFIX.length);
     if (!this.#waiters.has(taskId)) {
@@ -179,7 +177,7 @@ export class ResultSubscriber {
   }
 
   /** Hand a stored/published meta to the waiters of a task, if it is READY. Each waiter gets its own object. */
-  #deliver(taskId: string, text: string): void {
+  #deliver(taskId: string, text: Buffer): void {
     const set = this.#waiters.get(taskId);
     if (!set || set.size === 0) return;
     let meta: TaskMeta;
@@ -192,7 +190,7 @@ export class ResultSubscriber {
     if (!isReady(meta.status)) return; // STARTED, RETRY, custom states: keep waiting
     let first = true;
     for (const w of [...set]) {
-      w.resolve(first ? meta : (decodeJson(text) as TaskMeta));
+      w.resolve(first ? meta : this.host.decodeMeta(taskId, text));
       first = false;
     }
   }

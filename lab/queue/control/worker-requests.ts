@@ -91,7 +91,7 @@ export class WorkerRequests {
       kwargs = typeof raw.kwargsrepr === 'string' ? (raw.kwargsrepr as unknown as Record<string, unknown>) : {};
     } else {
       try {
-        const body = decodeBody(r.d.body, r.h.id);
+        const body = decodeBody(r.d.body, r.h.id, r.d.properties.contentType);
         args = body.args;
         kwargs = body.kwargs;
       } catch {

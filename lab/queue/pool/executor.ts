@@ -10,6 +10,7 @@ import { ConfigError } from '../../errors.js';
 import { runInTaskContext } from '../context.js';
 import { Retry, celeryException, toExceptionInfo } from '../errors.js';
 import { encodeJson } from '../json-codec.js';
+import { encodeMsgpack } from '../msgpack-codec.js';
 import { pyRepr } from '../worker-log.js';
 import { ProtocolError, decodeBody, hasEmbed } from '../protocol.js';
 import type { Embed } from '../protocol.js';
@@ -46,7 +47,7 @@ export async function execute(job: Job, abort?: AbortSignal): Promise<JobOutcome
   let embed: Embed | null = null;
   let decoded;
   try {
-    decoded = decodeBody(job.body, job.request.id);
+    decoded = decodeBody(job.body, job.request.id, job.contentType);
   } catch (err) {
     const message = err instanceof ProtocolError ? err.message : String(err);
     return { kind: 'failure', exc: toExceptionInfo(celeryException('DecodeError', message)), traceback: null, runtimeMs: elapsed(), embed: null, malformed: true };
@@ -71,13 +72,15 @@ export async function execute(job: Job, abort?: AbortSignal): Promise<JobOutcome
       defaultRetryDelay: task.options.defaultRetryDelay ?? config?.taskDefaultRetryDelay ?? 180,
     };
     const value = await runInTaskContext(request, defaults, controller.signal, () => task.fn(...args));
-    let resultJson: string;
+    let resultJson = '';
+    let resultMsgpack: Uint8Array | undefined;
     try {
-      resultJson = encodeJson(value);
+      if (job.resultSerializer === 'msgpack') resultMsgpack = encodeMsgpack(value);
+      else resultJson = encodeJson(value);
     } catch (err) {
-      return { kind: 'failure', exc: toExceptionInfo(celeryException('EncodeError', `cannot encode the result of ${job.task} as JSON: ${(err as Error).message}`)), traceback: null, runtimeMs: elapsed(), embed };
+      return { kind: 'failure', exc: toExceptionInfo(celeryException('EncodeError', `cannot encode the result of ${job.task} as ${job.resultSerializer ?? 'json'}: ${(err as Error).message}`)), traceback: null, runtimeMs: elapsed(), embed };
     }
-    return { kind: 'success', resultJson, runtimeMs: elapsed(), embed, repr: pyRepr(value) };
+    return { kind: 'success', resultJson, resultMsgpack, runtimeMs: elapsed(), embed, repr: pyRepr(value) };
   } catch (err) {
     if (err instanceof Retry) {
       return { kind: 'retry', exc: err.exc, countdown: err.countdownSeconds, eta: err.eta ? err.eta.toISOString() : null, runtimeMs: elapsed() };

@@ -1,4 +1,5 @@
 import type { Embed } from '../protocol.js';
+import type { SerializerName } from '../codec.js';
 import type { ExceptionInfo } from '../errors.js';
 import type { TaskRequest } from '../context.js';
 
@@ -7,6 +8,10 @@ export interface Job {
   seq: number;
   task: string;
   body: Uint8Array;
+  /** The body's content type (application/json or application/x-msgpack); JSON when absent. */
+  contentType?: string;
+  /** msgpack: the child encodes the result as msgpack (resultMsgpack) instead of JSON, for result_serializer msgpack. */
+  resultSerializer?: SerializerName;
   request: Omit<TaskRequest, 'args' | 'kwargs'>;
   /** Seconds. Soft: the task's signal aborts. Hard: the pool kills the child (TimeLimitExceeded). */
   softTimeLimit: number | null;
@@ -15,7 +20,7 @@ export interface Job {
 
 export type JobOutcome =
   /** repr: Python-style and bounded (1 KiB), made where the value lives, for the worker's "succeeded" log line. */
-  | { kind: 'success'; resultJson: string; runtimeMs: number; embed: Embed | null; repr?: string }
+  | { kind: 'success'; resultJson: string; resultMsgpack?: Uint8Array; runtimeMs: number; embed: Embed | null; repr?: string }
   | { kind: 'failure'; exc: ExceptionInfo; traceback: string | null; runtimeMs: number; embed: Embed | null; malformed?: boolean }
   | { kind: 'retry'; exc: ExceptionInfo | null; countdown: number; eta: string | null; runtimeMs: number }
   /** The child died or was killed while running the job. */
