@@ -15,9 +15,17 @@ export function entryHost(entry: LedgerEntry, ref: ProcessRef | null): string {
   return (entry.data as { host?: string }).host ?? ref?.host ?? '';
 }
 
-export function hostCheckRequests(topology: Topology, ledger: Ledger, keys: readonly string[], timeoutMs?: number, resolve?: readonly string[]): Map<string, HostCheckRequest> {
+export interface RequestOptions {
+  /** Read the supervisors' status files too (`lab status`; `lab up` needs only whether the processes run). */
+  statusFiles?: boolean;
+  /** Names every host must resolve (`lab up`). */
+  resolve?: readonly string[];
+  timeoutMs?: number;
+}
+
+export function hostCheckRequests(topology: Topology, ledger: Ledger, keys: readonly string[], o: RequestOptions = {}): Map<string, HostCheckRequest> {
   const out = new Map<string, { processes: ProcessRef[]; files: string[]; resolve?: readonly string[]; timeoutMs?: number }>();
-  for (const h of topology.hosts) out.set(h.name, { processes: [], files: [], ...(resolve ? { resolve } : {}), ...(timeoutMs !== undefined ? { timeoutMs } : {}) });
+  for (const h of topology.hosts) out.set(h.name, { processes: [], files: [], ...(o.resolve ? { resolve: o.resolve } : {}), ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}) });
   for (const key of keys) {
     const entry = ledger.get(key);
     if (!entry) continue;
@@ -26,7 +34,7 @@ export function hostCheckRequests(topology: Topology, ledger: Ledger, keys: read
     if (!req) continue;
     if (ref) req.processes.push(ref);
     const status = statusPathOf(entry);
-    if (status) req.files.push(status);
+    if (status && o.statusFiles) req.files.push(status);
   }
   return out;
 }

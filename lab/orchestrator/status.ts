@@ -65,7 +65,7 @@ export async function labStatus(lab: OpenLab): Promise<LabStatus> {
   const { topology, state, provider, ledger, urls } = lab;
   const ownKeys = userPlacements(topology).map((u) => ({ u, keys: userRuns({ provider, topology, urls }, u).map((r) => r.key) }));
   // One round trip per host, all hosts at once: reachable, every recorded process, every supervisor's status file.
-  const checks = await checkHosts(provider, hostCheckRequests(topology, ledger, [...placements(topology).map((p) => p.service.key(p.host.name)), ...ownKeys.flatMap((o) => o.keys)], 5000));
+  const checks = await checkHosts(provider, hostCheckRequests(topology, ledger, [...placements(topology).map((p) => p.service.key(p.host.name)), ...ownKeys.flatMap((o) => o.keys)], { statusFiles: true, timeoutMs: 5000 }));
   const hosts = topology.hosts.map((h) => {
     const c = checks.get(h.name)!;
     return { name: h.name, address: h.address, roles: [...h.roles], reachable: c.reachable, detail: c.detail };

@@ -178,7 +178,7 @@ export const HOST_CHECK_SCRIPT = [
   'for a in "$@"; do',
   '  case $a in',
   '    p:*) r=${a#p:}; pid=${r%%:*}; want=${r#*:}',
-  '      if s=$(cat "/proc/$pid/stat" 2>/dev/null); then',
+  '      if { read -r s < "/proc/$pid/stat"; } 2>/dev/null; then',
   '        set -f; set -- ${s##*\\)}; set +f',
   '        if [ "$1" = Z ]; then v=gone; elif [ "${20}" = "$want" ]; then v=same; else v=reused; fi',
   '      else v=gone; fi',
