@@ -111,6 +111,20 @@ async function hostsEverywhere(provider: Provider, topology: Topology, ledger: L
   return new Map(checks.map((c) => [c.host, c]));
 }
 
+/**
+ * Workers hosts started at once on a cold up: each boots a Node worker pool, and ten booting together on a small
+ * machine would push their canaries past the deadline; a few at a time still overlap most of the wait.
+ */
+const WORKER_STARTS_AT_ONCE = 3;
+
+/** fn over items, at most `limit` at a time. */
+async function eachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) await fn(items[next++]!);
+  }));
+}
+
 export async function labUp(o: UpOptions): Promise<UpResult> {
   const t0 = performance.now();
   const topology = await loadInventory(o.hostsFile);
@@ -155,7 +169,7 @@ export async function labUp(o: UpOptions): Promise<UpResult> {
         if (allRunning.every(Boolean)) await Promise.all([...first, ...workers].map(ensure));
         else {
           await Promise.all(first.map(ensure));
-          await Promise.all(workers.map(ensure));
+          await eachLimited(workers, WORKER_STARTS_AT_ONCE, ensure);
         }
       });
       // the user's own services (inventory services:) after lab's, all at once
