@@ -45,11 +45,14 @@ export async function clearLeftovers(ctx: Pick<ServiceContext, 'provider'>, ledg
 }
 
 /** Start the service unless its recorded process still runs; then check it is ready. */
-export async function ensureService(ctx: ServiceContext, ledger: Ledger, p: Placement): Promise<{ ref: ProcessRef; started: boolean }> {
+/** "Does the recorded process still run?" — the provider's own call, or a batched host check's answer (host-check.ts). */
+export type AliveCheck = (ref: ProcessRef) => Promise<boolean>;
+
+export async function ensureService(ctx: ServiceContext, ledger: Ledger, p: Placement, alive: AliveCheck = (r) => ctx.provider.alive(r)): Promise<{ ref: ProcessRef; started: boolean }> {
   const step = `${p.service.name}`;
   let ref = recordedProcess(ledger, p);
   let started = false;
-  if (ref && (await ctx.provider.alive(ref))) {
+  if (ref && (await alive(ref))) {
     ctx.progress({ host: p.host.name, step, status: 'skip', detail: `running (pid ${ref.pid})` });
   } else {
     await clearLeftovers(ctx, ledger, p.service.key(p.host.name));
@@ -72,7 +75,7 @@ export function recordedRef(ledger: Ledger, key: string): ProcessRef | null {
  * A host's own service (inventory `services:`): started unless what the ledger recorded for it still runs, then
  * checked ready (its supervisor's word, or a check from here where lab's supervisor does not run).
  */
-export async function ensureUserService(ctx: ServiceContext, ledger: Ledger, p: UserPlacement): Promise<{ started: boolean }> {
+export async function ensureUserService(ctx: ServiceContext, ledger: Ledger, p: UserPlacement, alive: AliveCheck = (r) => ctx.provider.alive(r)): Promise<{ started: boolean }> {
   const mode = ctx.provider.host(p.host.name).supervisor;
   const step = p.spec.name;
   const refs: { key: string; index?: number; ref: ProcessRef }[] = [];
@@ -80,7 +83,7 @@ export async function ensureUserService(ctx: ServiceContext, ledger: Ledger, p: 
   for (const r of userRuns(ctx, p)) {
     const ref = recordedRef(ledger, r.key);
     const index = r.index !== undefined ? { index: r.index } : {};
-    if (ref && (await ctx.provider.alive(ref))) {
+    if (ref && (await alive(ref))) {
       ctx.progress({ host: p.host.name, step, status: 'skip', detail: `running (pid ${ref.pid})` });
       refs.push({ key: r.key, ...index, ref });
       continue;

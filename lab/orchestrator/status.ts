@@ -11,11 +11,14 @@ import { supervisionOf } from '../services/supervision.js';
 import type { Supervision } from '../services/supervision.js';
 import { userPlacements, userRuns } from '../services/user-services.js';
 import { refOf } from '../providers/provider.js';
+import { checkHosts } from '../providers/host-check.js';
+import { entryHost, hostCheckRequests } from './host-checks.js';
 import { brokerKind, redisPersistence } from '../topology/state.js';
 import { linksOf } from '../topology/topology.js';
 import type { LinkMode } from '../topology/topology.js';
 import type { OpenLab } from './lab-ref.js';
 import { placements } from './services.js';
+import { workersNodeName } from '../services/workers.js';
 
 export interface ServiceStatus {
   service: string;
@@ -65,22 +68,20 @@ async function check(fn: () => Promise<void>, ok: string): Promise<[boolean, str
 
 export async function labStatus(lab: OpenLab): Promise<LabStatus> {
   const { topology, state, provider, ledger, urls } = lab;
-  const hosts = await Promise.all(
-    topology.hosts.map(async (h) => {
-      const r = await provider.exec(h.name, ['true'], { timeoutMs: 5000 }).then(
-        (x) => [x.exitCode === 0, x.exitCode === 0 ? 'reachable' : `exit ${x.exitCode}`] as const,
-        (e: Error) => [false, e.message] as const,
-      );
-      return { name: h.name, address: h.address, roles: [...h.roles], reachable: r[0], detail: r[1] };
-    }),
-  );
+  const ownKeys = userPlacements(topology).map((u) => ({ u, keys: userRuns({ provider, topology, urls }, u).map((r) => r.key) }));
+  // One round trip per host, all hosts at once: reachable, every recorded process, every supervisor's status file.
+  const checks = await checkHosts(provider, hostCheckRequests(topology, ledger, [...placements(topology).map((p) => p.service.key(p.host.name)), ...ownKeys.flatMap((o) => o.keys)], { statusFiles: true, timeoutMs: 5000 }));
+  const hosts = topology.hosts.map((h) => {
+    const c = checks.get(h.name)!;
+    return { name: h.name, address: h.address, roles: [...h.roles], reachable: c.reachable, detail: c.detail };
+  });
   const supervised = async (keys: string[]): Promise<{ supervision: Supervision | null; running: boolean; pid: number | null }> => {
     const found = await Promise.all(
       keys.map(async (key) => {
         const entry = ledger.get(key);
         if (!entry) return null;
         const ref = entry.state === 'done' ? refOf(entry) : null;
-        return { supervision: await supervisionOf(provider, entry, ref), ref };
+        return { supervision: await supervisionOf(provider, entry, ref, checks.get(entryHost(entry, ref))), ref };
       }),
     );
     const got = found.filter((x): x is NonNullable<typeof x> => x !== null);
@@ -92,15 +93,18 @@ export async function labStatus(lab: OpenLab): Promise<LabStatus> {
     return { supervision, running, pid: supervision.pids[0] ?? (supervision.mode === 'lab' ? null : (got[0]!.ref?.pid ?? null)) };
   };
   const kind = brokerKind(state);
+  // One broker connection for the broker's login check, the queues' depths and the workers' survey.
+  let brokerConn: ReturnType<typeof createBroker> | null = null;
+  const broker = (): ReturnType<typeof createBroker> => (brokerConn ??= createBroker(urls.brokerHere));
+  const brokerLogin = async (): Promise<void> => void (await (await broker()).ready());
   const ours = await Promise.all(
     placements(topology).map(async (p): Promise<ServiceStatus> => {
       const { supervision, running, pid } = await supervised([p.service.key(p.host.name)]);
       let health: [boolean, string] = [false, running ? 'running' : supervision ? `not running (${supervision.state})` : 'never started'];
       if (running) {
-        if (p.service.name === 'rabbitmq') health = await check(() => login(createBroker(urls.brokerHere)), 'AMQP login ok');
+        if (p.service.name === 'rabbitmq') health = await check(brokerLogin, 'AMQP login ok');
         else if (p.service.name === 'redis') health = await check(async () => {
-          await login(createBackend(urls.backendHere));
-          if (kind === 'redis') await login(createBroker(urls.brokerHere));
+          await Promise.all([login(createBackend(urls.backendHere)), kind === 'redis' ? brokerLogin() : undefined]);
         }, kind === 'redis' ? 'AUTH + PING ok (backend and broker)' : 'AUTH + PING ok');
         else if (p.service.name === 'quotes') {
           health = await check(() => waitPort(state.services.quotes.address, state.services.quotes.port, 2000), `listening on ${state.services.quotes.port}`);
@@ -115,8 +119,8 @@ export async function labStatus(lab: OpenLab): Promise<LabStatus> {
     }),
   );
   const own = await Promise.all(
-    userPlacements(topology).map(async (u): Promise<ServiceStatus> => {
-      const { supervision, running, pid } = await supervised(userRuns({ provider, topology, urls }, u).map((r) => r.key));
+    ownKeys.map(async ({ u, keys }): Promise<ServiceStatus> => {
+      const { supervision, running, pid } = await supervised(keys);
       const ready = supervision?.mode === 'lab' ? supervision.state === 'ready' : running;
       const health = !supervision ? 'never started' : running ? (ready ? (supervision.mode === 'lab' ? 'ready' : 'running') : supervision.state) : `not running (${supervision.state})`;
       return { service: u.spec.name, host: u.host.name, kind: 'user', pid, running, health, healthy: running && ready, supervision };
@@ -140,36 +144,47 @@ export async function labStatus(lab: OpenLab): Promise<LabStatus> {
   let queues: LabStatus['queues'] = [];
   let workers: WorkerNode[] | null = null;
   const brokerOk = services.find((s) => (s.kind === 'lab' && s.service === (kind === 'redis' ? 'redis' : 'rabbitmq')) || (s.kind === 'external' && s.service === 'broker'))?.healthy;
-  if (brokerOk) {
-    const b = await createBroker(urls.brokerHere);
-    try {
-      try {
-        await b.ready();
-        queues = await Promise.all(queueNames.map((q) => b.stats(q).then((s) => ({ name: q, messages: s.messages, consumers: s.consumers }))));
-      } catch {
-        queues = [];
-      }
+  try {
+    if (brokerOk) {
+      const b = await broker();
+      // the lab's running workers are known: the survey need not wait out its whole second once they answered
+      const expect = services.filter((x) => x.kind === 'lab' && x.service === 'workers' && x.running).map((x) => workersNodeName(x.host));
+      const stats = (async (): Promise<LabStatus['queues']> => {
+        try {
+          await b.ready();
+          return await Promise.all(queueNames.map((q) => b.stats(q).then((s) => ({ name: q, messages: s.messages, consumers: s.consumers }))));
+        } catch {
+          return [];
+        }
+      })();
       // Remote control needs fanout exchanges (RabbitMQ; Redis by PUBLISH).
-      if (typeof b.declareExchange === 'function') {
+      const survey = (async (): Promise<WorkerNode[] | null> => {
+        if (typeof b.declareExchange !== 'function') return null;
         const client = new MailboxClient(b);
-        workers = await surveyWorkers(client).catch(() => null);
-        await client.close();
+        try {
+          return await surveyWorkers(client, 1000, { nodes: expect }).catch(() => null);
+        } finally {
+          await client.close();
+        }
+      })();
+      [queues, workers] = await Promise.all([stats, survey]);
+      // Workers online = consumers on their queues.
+      for (const s of services.filter((x) => x.kind === 'lab' && x.service === 'workers' && x.running)) {
+        const host = topology.host(s.host);
+        const mine = queues.filter((q) => host?.queues.includes(q.name));
+        if (mine.some((q) => q.consumers === null)) {
+          s.health = 'running (this broker cannot count consumers)';
+          continue;
+        }
+        const online = mine.reduce((n, q) => n + (q.consumers ?? 0), 0);
+        s.health = online > 0 ? `consuming (${online} consumer${online === 1 ? '' : 's'} on ${host?.queues.join(', ')})` : 'running but not consuming';
+        s.healthy = online > 0;
       }
-    } finally {
-      await b.close().catch(() => undefined);
     }
-    // Workers online = consumers on their queues.
-    for (const s of services.filter((x) => x.kind === 'lab' && x.service === 'workers' && x.running)) {
-      const host = topology.host(s.host);
-      const mine = queues.filter((q) => host?.queues.includes(q.name));
-      if (mine.some((q) => q.consumers === null)) {
-        s.health = 'running (this broker cannot count consumers)';
-        continue;
-      }
-      const online = mine.reduce((n, q) => n + (q.consumers ?? 0), 0);
-      s.health = online > 0 ? `consuming (${online} consumer${online === 1 ? '' : 's'} on ${host?.queues.join(', ')})` : 'running but not consuming';
-      s.healthy = online > 0;
-    }
+  } finally {
+    // (set inside the checks above; TS cannot see that through the closure)
+    const b = await (brokerConn as ReturnType<typeof createBroker> | null)?.catch(() => null);
+    await b?.close().catch(() => undefined);
   }
   return {
     lab: state.lab,

@@ -13,11 +13,15 @@ import { checkExternal, externalUrls } from './external-services.js';
 import type { LabState } from '../topology/state.js';
 import { brokerKindOf, redisPersistenceOf } from '../topology/topology.js';
 import type { HostSpec, Topology, UserServiceSpec } from '../topology/topology.js';
-import type { PlanStep, Progress, Provider } from '../providers/provider.js';
-import type { ServiceContext } from '../services/service.js';
+import type { PlanStep, ProcessRef, Progress, Provider } from '../providers/provider.js';
+import { checkHost, checkHosts } from '../providers/host-check.js';
+import type { HostCheck } from '../providers/host-check.js';
+import { withCanaries } from '../services/workers.js';
+import { hostCheckRequests } from './host-checks.js';
+import type { LabUrls, ServiceContext } from '../services/service.js';
 import { differentLab, labUrls, sameShape } from './lab-ref.js';
 import { createProvider, planProvider } from './providers.js';
-import { userPlacements } from '../services/user-services.js';
+import { userPlacements, userRuns } from '../services/user-services.js';
 import { SERVICES, ensureService, ensureUserService, placements, recordedProcess } from './services.js';
 
 export interface UpOptions {
@@ -72,30 +76,53 @@ function workerPlan(h: HostSpec): string {
   return `lab worker ${mods}${h.config ? ` --config ${h.config}` : ''} -c ${h.concurrency} -P ${h.pool} -Q ${h.queues.join(',')}`;
 }
 
-/** /etc/hosts on every host names every host; then each host must resolve every other to its address. */
-async function hostsEverywhere(provider: Provider, topology: Topology, progress: Progress): Promise<void> {
-  if (topology.provider === 'local') return;
+/**
+ * /etc/hosts on every host names every host; then each host must resolve every other to its address. The lookup
+ * rides in the host's one batched check (providers/host-check.ts) with its recorded processes: one round trip per
+ * host, all hosts at once; the checks are returned for the services' "still running?".
+ */
+async function hostsEverywhere(provider: Provider, topology: Topology, ledger: Ledger, progress: Progress, urls: LabUrls): Promise<Map<string, HostCheck>> {
+  const keys = [...placements(topology).map((p) => p.service.key(p.host.name)), ...userPlacements(topology).flatMap((u) => userRuns({ provider, topology, urls }, u).map((r) => r.key))];
+  const names = topology.hosts.map((o) => o.name);
+  const requests = hostCheckRequests(topology, ledger, keys, topology.provider === 'local' ? {} : { resolve: names });
+  if (topology.provider === 'local') return checkHosts(provider, requests);
   const entries = topology.hosts.map((h) => ({ address: h.address, names: [h.name] }));
-  await Promise.all(
+  const checks = await Promise.all(
     topology.hosts.map(async (h) => {
       await provider.writeHosts(h.name, entries);
-      const names = topology.hosts.map((o) => o.name);
-      // One lookup per host for every name (getent takes several keys).
-      const res = await provider.exec(h.name, ['getent', 'hosts', ...names]);
+      const c = await checkHost(provider, h.name, requests.get(h.name)!);
+      if (!c.reachable) throw new ProviderError(`cannot run commands on ${h.name}: ${c.detail}`, { host: h.name, code: 'E_HOST_DOWN' });
+      const res = c.getent ?? { exitCode: -1, output: '' };
       const seen = new Map<string, string>();
-      for (const line of res.stdout.split('\n')) {
+      for (const line of res.output.split('\n')) {
         const [addr, ...aliases] = line.trim().split(/\s+/);
         for (const a of aliases) seen.set(a.toLowerCase(), addr);
       }
       for (const other of topology.hosts) {
         const got = seen.get(other.name.toLowerCase());
         if (got !== other.address) {
-          throw new ProviderError(`${other.name} does not resolve to ${other.address} on ${h.name} (getent: ${got ?? (res.stderr.trim() || 'no answer')})`, { host: h.name, code: 'E_RESOLVE' });
+          throw new ProviderError(`${other.name} does not resolve to ${other.address} on ${h.name} (getent: ${got ?? (res.output.trim() || 'no answer')})`, { host: h.name, code: 'E_RESOLVE' });
         }
       }
       progress({ host: h.name, step: '/etc/hosts', status: 'info', detail: `resolves ${names.join(', ')}` });
+      return c;
     }),
   );
+  return new Map(checks.map((c) => [c.host, c]));
+}
+
+/**
+ * Workers hosts started at once on a cold up: each boots a Node worker pool, and ten booting together on a small
+ * machine would push their canaries past the deadline; a few at a time still overlap most of the wait.
+ */
+const WORKER_STARTS_AT_ONCE = 3;
+
+/** fn over items, at most `limit` at a time. */
+async function eachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) await fn(items[next++]!);
+  }));
 }
 
 export async function labUp(o: UpOptions): Promise<UpResult> {
@@ -124,31 +151,40 @@ export async function labUp(o: UpOptions): Promise<UpResult> {
       const { healLeftoverFaults } = await import('../faults/leftovers.js');
       for (const line of (await healLeftoverFaults({ name: topology.name, provider, ledger, topology })).lines) progress({ step: 'faults', status: 'info', detail: line, warning: true });
       let { changed } = await provider.up({ state, progress, signal: o.signal });
-      await hostsEverywhere(provider, topology, progress);
+      const checks = await hostsEverywhere(provider, topology, ledger, progress, labUrls(state, topology));
+      const alive = (ref: ProcessRef): Promise<boolean> => checks.get(ref.host)?.alive(ref) ?? provider.alive(ref);
       const ctx: ServiceContext = { provider, topology, state, urls: labUrls(state, topology), progress };
       // RabbitMQ, Redis and the quote server start together; the workers need the first two.
       const first = placements(topology, SERVICES.filter((s) => s.name !== 'workers'));
       const workers = placements(topology, SERVICES.filter((s) => s.name === 'workers'));
       const refs = new Map<string, Awaited<ReturnType<typeof ensureService>>>();
-      const ensure = async (p: (typeof first)[number]): Promise<void> => void refs.set(p.service.key(p.host.name), await ensureService(ctx, ledger, p));
+      const ensure = async (p: (typeof first)[number]): Promise<void> => void refs.set(p.service.key(p.host.name), await ensureService(ctx, ledger, p, alive));
       // When the broker and backend already run, the workers' check need not wait for theirs: all at once.
       const allRunning = await Promise.all([...first, ...workers].map(async (p) => {
         const ref = recordedProcess(ledger, p);
-        return ref !== null && (await provider.alive(ref));
+        return ref !== null && (await alive(ref));
       }));
-      if (allRunning.every(Boolean)) await Promise.all([...first, ...workers].map(ensure));
-      else {
-        await Promise.all(first.map(ensure));
-        for (const p of workers) await ensure(p);
-      }
+      // the workers' canaries share one client (workers.ts): a canary another host's worker took counts for that host
+      await withCanaries(ctx, async () => {
+        if (allRunning.every(Boolean)) await Promise.all([...first, ...workers].map(ensure));
+        else {
+          await Promise.all(first.map(ensure));
+          await eachLimited(workers, WORKER_STARTS_AT_ONCE, ensure);
+        }
+      });
       // the user's own services (inventory services:) after lab's, all at once
-      const own = await Promise.all(userPlacements(topology).map((u) => ensureUserService(ctx, ledger, u)));
+      const own = await Promise.all(userPlacements(topology).map((u) => ensureUserService(ctx, ledger, u, alive)));
       changed ||= [...refs.values()].some((r) => r.started) || own.some((r) => r.started);
       const versions: Record<string, string> = {};
-      for (const p of placements(topology)) {
-        const v = await p.service.version?.(ctx, p.host, refs.get(p.service.key(p.host.name))?.ref ?? null).catch(() => undefined);
-        if (v) versions[p.service.name] = v;
-      }
+      // a service's version once (the first host that tells), all services at once
+      const byService = new Map<string, (typeof first)[number][]>();
+      for (const p of placements(topology)) if (p.service.version) byService.set(p.service.name, [...(byService.get(p.service.name) ?? []), p]);
+      await Promise.all([...byService].map(async ([name, ps]) => {
+        for (const p of ps) {
+          const v = await p.service.version?.(ctx, p.host, refs.get(p.service.key(p.host.name))?.ref ?? null).catch(() => undefined);
+          if (v) return void (versions[name] = v);
+        }
+      }));
       state = await writeState(dir, { ...state, status: 'up', versions });
       return { lab: topology.name, provider: topology.provider, changed, durationMs: performance.now() - t0, state, versions };
     } finally {

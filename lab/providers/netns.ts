@@ -239,7 +239,8 @@ export class NetnsProvider implements Provider {
       bridge: this.bridge,
       hosts: Object.fromEntries(this.topology.hosts.map((h) => [h.name, { namespace: this.names(h.name).namespace, veth: this.names(h.name).veth }])),
     };
-    const results = await Promise.allSettled(this.topology.hosts.map((h) => this.upHost(ctx, h, now, aborted)));
+    const seen = await this.addressesOf(this.topology.hosts.map((h) => this.names(h.name).namespace).filter((ns) => now.namespaces.has(ns)));
+    const results = await Promise.allSettled(this.topology.hosts.map((h) => this.upHost(ctx, h, now, aborted, seen)));
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
     return { changed: bridge || root || results.some((r) => r.status === 'fulfilled' && r.value) };
@@ -312,8 +313,26 @@ export class NetnsProvider implements Provider {
     return true;
   }
 
+  /**
+   * The addresses, default route and lo of every namespace that exists, in ONE spawn (a shell running `ip -n` for
+   * each): a spawn from this process costs far more than a fork from a small shell, and a lab up again on a healthy
+   * lab only reads these. Namespace → what `ip -o -4` printed (absent: not asked, or the loop did not reach it).
+   */
+  private async addressesOf(namespaces: string[]): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    if (namespaces.length === 0) return out;
+    const script = 'for ns; do echo "@@ $ns"; printf "addr show dev eth0\\nroute show default\\nlink show dev lo\\n" | ip -n "$ns" -o -4 -batch - 2>&1; done';
+    const r = await execLocal('', ['sh', '-c', script, 'sh', ...namespaces]);
+    let ns: string | null = null;
+    for (const line of r.stdout.split('\n')) {
+      if (line.startsWith('@@ ')) out.set((ns = line.slice(3)), '');
+      else if (ns !== null) out.set(ns, `${out.get(ns)}${line}\n`);
+    }
+    return out;
+  }
+
   /** One host's namespace, veth, addresses and work directory; true when something had to be made or repaired. */
-  private async upHost(ctx: UpContext, h: Readonly<HostSpec>, now: Present, aborted: () => void): Promise<boolean> {
+  private async upHost(ctx: UpContext, h: Readonly<HostSpec>, now: Present, aborted: () => void, seen: Map<string, string>): Promise<boolean> {
     const n = this.names(h.name);
     aborted();
     const ns = await this.upNamespace(ctx.progress, h.name, n, now);
@@ -321,7 +340,7 @@ export class NetnsProvider implements Provider {
     const veth = await this.upVeth(ctx.progress, h.name, n, now, ns.created);
     aborted();
     // a new namespace or a new veth has no addresses yet; otherwise they are checked
-    const address = await this.upAddress(ctx.progress, h, n, ns.created || veth.configure);
+    const address = await this.upAddress(ctx.progress, h, n, ns.created || veth.configure, seen.get(n.namespace));
     aborted();
     const dir = await this.upHostDir(ctx.progress, h);
     return ns.changed || veth.changed || address || dir;
@@ -380,13 +399,14 @@ export class NetnsProvider implements Provider {
   }
 
   /** Address, lo, default route (no ledger entry: they live and die with the namespace's eth0); true when set. */
-  private async upAddress(progress: Progress, h: Readonly<HostSpec>, n: NetnsNames, configure: boolean): Promise<boolean> {
+  private async upAddress(progress: Progress, h: Readonly<HostSpec>, n: NetnsNames, configure: boolean, seen?: string): Promise<boolean> {
     const host = h.name;
     const step = 'address';
     const cidr = `${h.address}/${this.prefix}`;
     const detail = `${cidr} via ${this.gateway}`;
     if (!configure) {
-      const out = await this.ip(host, step, ['-n', n.namespace, '-o', '-4', '-batch', '-'], 'addr show dev eth0\nroute show default\nlink show dev lo\n');
+      // read with every other namespace's (addressesOf), else now; anything not as it should be is set again below
+      const out = seen ?? (await this.ip(host, step, ['-n', n.namespace, '-o', '-4', '-batch', '-'], 'addr show dev eth0\nroute show default\nlink show dev lo\n'));
       const ok = out.includes(` inet ${cidr} `) && out.includes(`default via ${this.gateway} dev eth0`) && /\blo: <[^>]*\bUP\b/.test(out);
       if (ok) {
         progress({ host, step, status: 'skip', detail });

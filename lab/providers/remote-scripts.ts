@@ -162,3 +162,79 @@ export function signalName(signal: string): string | null {
   const name = signal.replace(/^SIG/, '');
   return /^[A-Z][A-Z0-9]*$/.test(name) ? name : null;
 }
+
+/**
+ * `<marker> <tail bytes> item…`: everything `lab up` again and `lab status` check on one host, in one command (one
+ * round trip: an `ip netns exec`, an ssh channel, a Docker exec) instead of one per process, file and lookup. Items:
+ * `p:<pid>:<starttime>` prints `proc <pid> <starttime> same|gone|reused` (as PROC_SCRIPT check); `f:<path>` prints `file <path>`,
+ * the file's last <tail bytes>, then the marker line (or `nofile <path>`); `h:<name>` names are looked up together
+ * with one `getent hosts` after the rest, printed between `getent <exit code>` and the marker. The marker is the
+ * caller's own random word, so a file cannot end a section early.
+ */
+export const HOST_CHECK_SCRIPT = [
+  'm=$1; n=$2; shift 2',
+  'names=',
+  'echo reachable',
+  'for a in "$@"; do',
+  '  case $a in',
+  '    p:*) r=${a#p:}; pid=${r%%:*}; want=${r#*:}',
+  '      if { read -r s < "/proc/$pid/stat"; } 2>/dev/null; then',
+  '        set -f; set -- ${s##*\\)}; set +f',
+  '        if [ "$1" = Z ]; then v=gone; elif [ "${20}" = "$want" ]; then v=same; else v=reused; fi',
+  '      else v=gone; fi',
+  '      echo "proc $pid $want $v" ;;',
+  '    f:*) f=${a#f:}',
+  '      if [ -r "$f" ]; then echo "file $f"; tail -c "$n" -- "$f" 2>/dev/null; echo; echo "$m"; else echo "nofile $f"; fi ;;',
+  '    h:*) names="$names ${a#h:}" ;;',
+  '  esac',
+  'done',
+  'if [ -n "$names" ]; then',
+  '  set -f; out=$(getent hosts $names 2>&1); c=$?; set +f',
+  '  echo "getent $c"; [ -z "$out" ] || echo "$out"; echo "$m"',
+  'fi',
+].join('\n');
+
+/** HOST_CHECK_SCRIPT's output: each process's verdict, each file's text ('' when not there), the lookup. */
+export interface HostCheckOutput {
+  /** The script ran to its first line: the host runs commands. */
+  reachable: boolean;
+  procs: Map<string, Exclude<ProcessCheck, 'unknown'>>;
+  /** Path → its last bytes as text without trailing whitespace; absent paths map to ''. */
+  files: Map<string, string>;
+  /** `getent hosts` exit code and output (stdout and stderr), when names were asked. */
+  getent: { exitCode: number; output: string } | null;
+}
+
+/** The key of a process in HostCheckOutput.procs. */
+export const procKey = (pid: number, startTime: number): string => `${pid}:${startTime}`;
+
+/** Read HOST_CHECK_SCRIPT's output (`marker`: the word it was given). */
+export function parseHostCheck(stdout: string, marker: string): HostCheckOutput {
+  const lines = stdout.split('\n');
+  const out: HostCheckOutput = { reachable: lines[0] === 'reachable', procs: new Map(), files: new Map(), getent: null };
+  const section = (from: number): [string, number] => {
+    let end = lines.indexOf(marker, from);
+    if (end < 0) end = lines.length;
+    return [lines.slice(from, end).join('\n').trimEnd(), end + 1];
+  };
+  for (let i = out.reachable ? 1 : 0; i < lines.length; ) {
+    const line = lines[i]!;
+    const proc = /^proc (\d+) (\d+) (same|gone|reused)$/.exec(line);
+    if (proc) {
+      out.procs.set(procKey(Number(proc[1]), Number(proc[2])), proc[3] as 'same' | 'gone' | 'reused');
+      i++;
+    } else if (line.startsWith('file ')) {
+      const [text, next] = section(i + 1);
+      out.files.set(line.slice(5), text);
+      i = next;
+    } else if (line.startsWith('nofile ')) {
+      out.files.set(line.slice(7), '');
+      i++;
+    } else if (/^getent \d+$/.test(line)) {
+      const [text, next] = section(i + 1);
+      out.getent = { exitCode: Number(line.slice(7)), output: text };
+      i = next;
+    } else i++;
+  }
+  return out;
+}

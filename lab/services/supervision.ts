@@ -12,6 +12,7 @@
 import { posix } from 'node:path';
 import { ServiceError } from '../errors.js';
 import type { ProcessRef, Provider, SupervisionMode } from '../providers/provider.js';
+import type { HostCheck } from '../providers/host-check.js';
 import type { LedgerEntry } from '../topology/ledger.js';
 import type { RestartPolicy } from '../topology/topology.js';
 import { SUPERVISOR_SPEC_VERSION, instanceLogFile } from './supervisor.js';
@@ -143,7 +144,11 @@ export function entryMode(entry: LedgerEntry): SupervisionMode {
 
 /** The supervisor's status file on the host, or null when there is none (yet). */
 export async function readSupervisorStatus(provider: Provider, host: string, path: string): Promise<SupervisorStatus | null> {
-  const text = (await provider.readFile(host, path, { tailBytes: 1 << 20 }).catch(() => Buffer.alloc(0))).toString('utf8');
+  return parseSupervisorStatus((await provider.readFile(host, path, { tailBytes: 1 << 20 }).catch(() => Buffer.alloc(0))).toString('utf8'));
+}
+
+/** A status file's text as the supervisor wrote it, or null when empty or not (yet) whole. */
+export function parseSupervisorStatus(text: string): SupervisorStatus | null {
   if (text.trim() === '') return null;
   try {
     return JSON.parse(text) as SupervisorStatus;
@@ -152,14 +157,20 @@ export async function readSupervisorStatus(provider: Provider, host: string, pat
   }
 }
 
+/** Where a lab-supervised entry's supervisor writes its status ('' when the entry says nothing). */
+export function statusPathOf(entry: LedgerEntry): string {
+  return entryMode(entry) === 'lab' ? String((entry.data as { status?: unknown }).status ?? '') : '';
+}
+
 /** The supervision of a recorded service (its ledger entry and the process the entry names, if any). */
-export async function supervisionOf(provider: Provider, entry: LedgerEntry, ref: ProcessRef | null): Promise<Supervision> {
+export async function supervisionOf(provider: Provider, entry: LedgerEntry, ref: ProcessRef | null, check?: Pick<HostCheck, 'alive' | 'file'>): Promise<Supervision> {
   const mode = entryMode(entry);
   const host = (entry.data as { host?: string }).host ?? ref?.host ?? '';
-  const running = ref ? await provider.alive(ref).catch(() => false) : false;
+  // one host's batched check answers what it was asked (host-check.ts); else the provider, one call each
+  const running = ref ? await (check ? check.alive(ref) : provider.alive(ref)).catch(() => false) : false;
   if (mode === 'lab') {
-    const path = String((entry.data as { status?: unknown }).status ?? '');
-    const st = path ? await readSupervisorStatus(provider, host, path) : null;
+    const path = statusPathOf(entry);
+    const st = path ? (check ? parseSupervisorStatus(await check.file(path)) : await readSupervisorStatus(provider, host, path)) : null;
     if (!st) return { mode, supervisorRunning: running, state: running ? 'starting' : 'not running', restarts: 0, pids: [], lastExit: null, error: 'no status file yet' };
     const exits = st.instances.map((i) => i.lastExit).filter((x): x is NonNullable<typeof x> => x !== null);
     const last = exits.sort((a, b) => Date.parse(b.at) - Date.parse(a.at))[0] ?? null;

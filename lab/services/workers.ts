@@ -95,34 +95,102 @@ function mismatches(info: WorkerInfo, expected: readonly ExpectedModule[]): { m:
 }
 
 /**
+ * One canary client for every workers host `lab up` checks at once (withCanaries): one connection to the broker
+ * and the backend instead of one per host, and a canary another host's worker took (they share the queue) is the
+ * answer that host waits for — not thrown away and sent again.
+ */
+class Canaries {
+  private app: App | null = null;
+  private readonly waiting = new Map<string, (info: WorkerInfo) => void>();
+
+  constructor(private readonly urls: LabUrls) {}
+
+  client(): App {
+    return (this.app ??= new App('lab-canary', { broker: this.urls.brokerHere, backend: this.urls.backendHere }));
+  }
+
+  /** The next answer from `node` (given to offer), until `signal` aborts. */
+  next(node: string, signal: AbortSignal): Promise<WorkerInfo> {
+    return new Promise((resolve) => {
+      this.waiting.set(node, resolve);
+      signal.addEventListener('abort', () => this.waiting.get(node) === resolve && this.waiting.delete(node), { once: true });
+    });
+  }
+
+  /** An answer that came back to another host's canary: the one its node waits for, if it does. */
+  offer(info: WorkerInfo): void {
+    const deliver = this.waiting.get(info.node);
+    this.waiting.delete(info.node);
+    deliver?.(info);
+  }
+
+  async close(): Promise<void> {
+    await this.app?.close();
+  }
+}
+
+const shared = new WeakMap<ServiceContext, Canaries>();
+
+/** Run `fn` with one canary client for the workers hosts it checks (see Canaries); closed after. */
+export async function withCanaries<T>(ctx: ServiceContext, fn: () => Promise<T>): Promise<T> {
+  const c = new Canaries(ctx.urls);
+  shared.set(ctx, c);
+  try {
+    return await fn();
+  } finally {
+    shared.delete(ctx);
+    await c.close();
+  }
+}
+
+function isInfo(v: unknown): v is WorkerInfo {
+  return !!v && typeof v === 'object' && Array.isArray((v as WorkerInfo).modules);
+}
+
+/**
  * Send lab.worker_info until this host's worker answers (another workers host serving the same queue may take
- * one first), and return its answer. A worker that exits meanwhile is an error — naming the module that did not load,
- * when that is why.
+ * one first: its answer goes to that host's check when one waits), and return its answer. A worker that exits
+ * meanwhile is an error — naming the module that did not load, when that is why.
  */
 async function askWorker(ctx: ServiceContext, host: Readonly<HostSpec>, ref: ProcessRef | null, expected: readonly ExpectedModule[]): Promise<WorkerInfo> {
-  const app = new App('lab-canary', { broker: ctx.urls.brokerHere, backend: ctx.urls.backendHere });
+  const hub = shared.get(ctx);
+  const own = hub ? null : new Canaries(ctx.urls);
+  const canaries = hub ?? own!;
+  const app = canaries.client();
   const node = workersNodeName(host.name);
+  const stop = new AbortController();
   try {
     const deadline = Date.now() + 20_000;
     const queue = host.queues[0];
+    const mine = canaries.next(node, stop.signal);
     let r = await app.sendTask(WORKER_INFO_TASK, [], {}, { queue });
     for (;;) {
       if (ref && !(await ctx.provider.alive(ref))) {
         const log = ref.logFile ? (await ctx.provider.readFile(host.name, ref.logFile, { tailBytes: 8192 }).catch(() => Buffer.alloc(0))).toString('utf8') : '';
         throw moduleFailure(log, expected, host.name) ?? new ServiceError('the worker process exited', { code: 'E_PROCESS_EXITED' });
       }
+      const poll = new AbortController();
+      const stopPoll = (): void => poll.abort();
+      stop.signal.addEventListener('abort', stopPoll, { once: true });
       try {
-        const info = (await r.get({ timeout: 1 })) as WorkerInfo;
-        if (!info || typeof info !== 'object' || !Array.isArray(info.modules)) throw new ServiceError(`canary came back as ${JSON.stringify(info)}`);
+        const got = await Promise.race([r.get({ timeout: 1, signal: poll.signal }).then((answer): { answer: unknown; offered?: WorkerInfo } => ({ answer })), mine.then((offered) => ({ answer: offered, offered }))]);
+        if (got.offered) return got.offered;
+        const info = got.answer;
+        if (!isInfo(info)) throw new ServiceError(`canary came back as ${JSON.stringify(info)}`);
         if (info.node === node) return info;
-        // another host's worker took it: ask again
+        // another host's worker took it: that host's answer, if it waits; ask again
+        canaries.offer(info);
         r = await app.sendTask(WORKER_INFO_TASK, [], {}, { queue });
       } catch (err) {
         if (!hasCode(err, 'E_TASK_TIMEOUT') || Date.now() > deadline) throw err;
+      } finally {
+        poll.abort();
+        stop.signal.removeEventListener('abort', stopPoll);
       }
     }
   } finally {
-    await app.close();
+    stop.abort();
+    await own?.close();
   }
 }
 

@@ -23,8 +23,12 @@ function record(v: unknown): Record<string, unknown> {
   return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
 }
 
-export async function surveyWorkers(client: MailboxClient, timeoutMs = 1000): Promise<WorkerNode[]> {
-  const pings = merged(await client.broadcast('ping', {}, { timeoutMs }));
+/**
+ * `expect`: nodes known to run (the lab's workers): once all answered the ping, others get `settleMs` (default
+ * 150 ms) more instead of the rest of the timeout.
+ */
+export async function surveyWorkers(client: MailboxClient, timeoutMs = 1000, expect?: { nodes: readonly string[]; settleMs?: number }): Promise<WorkerNode[]> {
+  const pings = merged(await client.broadcast('ping', {}, { timeoutMs, ...(expect && expect.nodes.length > 0 ? { expect: { nodes: expect.nodes, settleMs: expect.settleMs ?? 150 } } : {}) }));
   const names = Object.keys(pings).sort();
   if (names.length === 0) return [];
   const [stats, active] = await Promise.all([

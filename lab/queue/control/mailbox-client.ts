@@ -19,6 +19,11 @@ export interface BroadcastOptions {
   reply?: boolean;
   /** Stop after this many replies (default: the number of destinations, else none). */
   limit?: number;
+  /**
+   * Nodes known to be there: once each has replied, stop `settleMs` later instead of at the timeout (others that
+   * answer meanwhile are still collected) — a survey of a known cluster need not wait out the whole second.
+   */
+  expect?: { nodes: readonly string[]; settleMs: number };
 }
 
 /** One node's reply: {hostname: value}. */
@@ -80,10 +85,14 @@ export class MailboxClient {
     const replies: NodeReply[] = [];
     let done: () => void = () => undefined;
     const finished = new Promise<void>((resolve) => (done = resolve));
+    const expected = new Set(options.expect?.nodes ?? []);
+    let settle: NodeJS.Timeout | undefined;
     if (ticket) {
       this.waiting.set(ticket, (reply) => {
         replies.push(reply);
+        for (const node of Object.keys(reply)) expected.delete(node);
         if (replies.length >= limit) done();
+        else if (options.expect && expected.size === 0) settle ??= setTimeout(done, options.expect.settleMs);
       });
     }
     const body: Record<string, unknown> = { method, arguments: args, destination, pattern: null, matcher: null };
@@ -100,6 +109,7 @@ export class MailboxClient {
       const timer = setTimeout(done, timeoutMs);
       await finished;
       clearTimeout(timer);
+      clearTimeout(settle);
       return [...replies];
     } finally {
       if (ticket) this.waiting.delete(ticket);
