@@ -49,6 +49,8 @@ export const faultCommandModule: CommandModule<GlobalFlags, FaultFlags> = {
     try {
       const { unsupervisedRestarter } = await import('../../orchestrator/services.js');
       const ctx = { lab: lab.ref.name, provider: lab.provider, ledger: lab.ledger, topology: lab.topology, restartUnsupervised: unsupervisedRestarter(lab) };
+      // what a crashed lab process left is healed first (heal below heals every fault anyway)
+      if (argv.kind !== 'heal') for (const line of (await healOpenLab(lab)).lines) say(line);
       if (argv.kind === 'list') {
         const list = recordedFaults(lab.ledger);
         if (argv.json) process.stdout.write(`${JSON.stringify(list, null, 2)}\n`);
@@ -63,7 +65,6 @@ export const faultCommandModule: CommandModule<GlobalFlags, FaultFlags> = {
         if (r.failures.length > 0) throw new RunError(r.failures.map((f) => f.error).join('\n'));
         return;
       }
-      for (const line of (await healOpenLab(lab)).lines) say(line);
       const fault = faults[0]!;
       const held = fault.forMs === undefined;
       const stop = interruptible(() => say('healing (Ctrl-C again to quit at once)…'));
