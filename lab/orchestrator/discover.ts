@@ -33,7 +33,7 @@ export interface DiscoverResult {
   failures: string[];
 }
 
-const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
+const plural = (n: number, word: string, many = `${word}s`): string => `${n} ${n === 1 ? word : many}`;
 
 /** `topology`: the lab's inventory (--hosts), which says the provider, the engine or the hosts to look on. */
 export async function discoverDown(ref: LabRef, options: { progress: Progress; topology?: Topology }): Promise<DiscoverResult> {
@@ -62,7 +62,7 @@ export async function discoverDown(ref: LabRef, options: { progress: Progress; t
     const d = await discoverSsh(options.topology!, ref.dir);
     for (const w of [...d.found, ...d.kept]) say(w);
     const count = d.processes + d.units + d.folders;
-    return { lab: ref.name, provider, down, ssh: d, summary: `found by its token and removed ${plural(count, 'thing')} (${plural(d.processes, 'process')}, ${plural(d.units, 'unit')}, ${plural(d.folders, 'work directory')}) on ${plural(options.topology!.hosts.length, 'host')}${d.kept.length > 0 ? `; left alone ${d.kept.length} not provably this lab's` : ''}`, failures: d.failures };
+    return { lab: ref.name, provider, down, ssh: d, summary: `found by its token and removed ${plural(count, 'thing')} (${plural(d.processes, 'process', 'processes')}, ${plural(d.units, 'unit')}, ${plural(d.folders, 'work directory', 'work directories')}) on ${plural(options.topology!.hosts.length, 'host')}${d.kept.length > 0 ? `; left alone ${d.kept.length} not provably this lab's` : ''}`, failures: d.failures };
   }
   const { discoverNetns, removeDiscovered } = await import('../providers/netns-discover.js');
   const found = await discoverNetns(ref.name);
