@@ -47,6 +47,7 @@ test('lab down --discover removes an ssh lab whose state is gone, by its token, 
     await run(['down', '--lab', LAB, '--discover', '--hosts', inventory]);
     await sshd.cleanup();
     await rm(decoyDir, { recursive: true, force: true });
+    await rm(`/var/lib/lab/${LAB}`, { recursive: true, force: true }); // the decoy's parent (the lab's own went with it)
     await rm(home, { recursive: true, force: true });
     await rm(keep, { recursive: true, force: true });
   });
