@@ -98,7 +98,7 @@ test('faults on a docker lab: kill, pause, restart rabbitmq, partition in the co
   // a partition in HOST3's own network namespace, held until `lab fault heal`
   const part = await run(['fault', 'partition', 'HOST3', 'from', 'HOST1']);
   assert.equal(part.code, 0, part.stderr);
-  assert.deepEqual((await rules()).map((l) => l.replace(/lab-fault:e2edfault:\w+/, 'ID')), ['-A INPUT -s 198.19.236.11/32 -m comment --comment ID -j DROP', '-A OUTPUT -d 198.19.236.11/32 -m comment --comment ID -j DROP']);
+  assert.deepEqual((await rules()).map((l) => l.replace(/lab-fault:e2edfault:\w+/, 'ID')), ['-A INPUT -s 198.19.236.11/32 -m comment --comment "ID" -j DROP', '-A OUTPUT -d 198.19.236.11/32 -m comment --comment "ID" -j DROP']);
   const cut = await run(['exec', 'HOST3', '--', 'python3', '-c', 'import socket; socket.create_connection(("HOST1", 5672), timeout=1)']);
   assert.notEqual(cut.code, 0, 'HOST3 cannot reach HOST1 while partitioned');
   const healed = await run(['fault', 'heal']);
