@@ -111,6 +111,13 @@ export class EngineClient {
     return mounts.filter((m) => m.Type === 'bind').map((m) => `${m.Source}:${m.Destination}`);
   }
 
+  /** Create (not start) a container: for tests that need one lab did not make. Returns its id. */
+  async createContainer(o: { name: string; image: string; cmd: string[]; labels: Record<string, string> }): Promise<string> {
+    const body = Buffer.from(JSON.stringify({ Image: o.image, Cmd: o.cmd, Labels: o.labels }));
+    const r = await this.ok('POST', '/containers/create', `create container ${o.name}`, { query: { name: o.name }, body, headers: { 'content-type': 'application/json' } });
+    return (JSON.parse(r.body.toString('utf8')) as { Id: string }).Id;
+  }
+
   async removeContainer(id: string): Promise<'removed' | 'gone'> {
     const r = await this.call('DELETE', `/containers/${id}`, { query: { force: 'true', v: 'true' } });
     if (r.status === 404) return 'gone';

@@ -19,6 +19,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { hasCode } from '../errors.js';
+import { refOf } from '../providers/provider.js';
 import type { Provider } from '../providers/provider.js';
 import type { Ledger, LedgerEntry } from '../topology/ledger.js';
 import { checkProcess, processIdentity } from '../topology/proc.js';
@@ -43,6 +44,12 @@ export interface FaultContext {
   provider: Provider;
   ledger: Ledger;
   topology: Topology;
+  /**
+   * Start again a service nothing supervises on its host (a docker lab's RabbitMQ and Redis: their images have no
+   * Node and no systemd) once a kill or restart has stopped it — what `lab up` would do for it — and resolve when it
+   * is ready. Without it, such a service stays down and its recovery is null.
+   */
+  restartUnsupervised?: (entry: LedgerEntry, signal?: AbortSignal) => Promise<void>;
 }
 
 /** A fault's ledger entry data. */
@@ -143,7 +150,11 @@ export async function applyFault(ctx: FaultContext, fault: Fault, options: { id?
       // nothing to heal: the supervisor brings it back; the entry goes now
       await ctx.ledger.remove(`fault:${id}`);
       const timeout = options.recoveryTimeoutMs ?? 120_000;
-      const recovery = Promise.all(procs.map((p) => waitRecovered(ctx.provider, p, since, timeout, options.signal))).then((ms) => (ms.some((x) => x === null) ? null : Math.max(...ms.map((x) => x!))));
+      const restart = ctx.restartUnsupervised;
+      const back = (p: ServiceProcs): Promise<number | null> =>
+        p.mode === 'none' && restart ? restartedByLab(ctx.provider, p, restart, since, timeout, options.signal) : waitRecovered(ctx.provider, p, since, timeout, options.signal);
+      for (const p of procs) if (p.mode === 'none') applied.push(restart ? `${p.service}@${p.host} is unsupervised there: lab starts it again once it has stopped` : `${p.service}@${p.host} is unsupervised there: it stays down (lab up starts it again)`);
+      const recovery = Promise.all(procs.map(back)).then((ms) => (ms.some((x) => x === null) ? null : Math.max(...ms.map((x) => x!))));
       return { record: rec, applied, recovery };
     }
     case 'pause': {
@@ -163,8 +174,13 @@ export async function applyFault(ctx: FaultContext, fault: Fault, options: { id?
       try {
         return { record: rec, applied: await applyOrHeal(ctx, rec, steps.apply) };
       } catch (err) {
-        if (ctx.provider.kind === 'docker' && err instanceof StepError) {
-          throw new FaultError('E_FAULT_REFUSED', `partition ${host} from ${from}: iptables does not work in ${host}'s container (${err.stderr.trim().split('\n')[0]}); a docker lab's containers would need NET_ADMIN and iptables`);
+        const missing = hasCode(err, 'E_COMMAND_NOT_FOUND');
+        if (ctx.provider.kind === 'docker' && (err instanceof StepError || missing)) {
+          const why = err instanceof StepError ? (err.stderr.trim().split('\n')[0] ?? '') : 'command not found: iptables';
+          const hint = missing || /not found|No such file/i.test(why)
+            ? `${host}'s image has no iptables (the node image of \`lab images build\` has it; the broker's and backend's do not): partition a host whose image has it, e.g. \`partition HOST3 from ${from}\``
+            : `${host}'s container may lack NET_ADMIN (lab gives it to the containers it makes; one made by an older lab: lab down, lab up)`;
+          throw new FaultError('E_FAULT_REFUSED', `partition ${host} from ${from}: iptables does not work in ${host}'s container (${why}); ${hint}`);
         }
         throw err;
       }
@@ -199,6 +215,29 @@ export async function applyFault(ctx: FaultContext, fault: Fault, options: { id?
       }
     }
   }
+}
+
+/**
+ * The supervisor's part for an unsupervised service after a kill or restart: wait until its process has stopped (a
+ * SIGTERM'd RabbitMQ takes seconds), start it again through `restart`, and return the time from `since` until it
+ * was ready (ms) — null when it did not stop within `timeoutMs`; throws when starting it again failed.
+ */
+async function restartedByLab(provider: Provider, procs: ServiceProcs, restart: NonNullable<FaultContext['restartUnsupervised']>, since: number, timeoutMs: number, signal?: AbortSignal): Promise<number | null> {
+  const deadline = since + timeoutMs;
+  const ref = refOf(procs.entry);
+  while (ref && (await provider.alive(ref).catch(() => false))) {
+    if (Date.now() > deadline || signal?.aborted) return null;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  if (signal?.aborted) return null;
+  const timer = AbortSignal.timeout(Math.max(1000, deadline - Date.now()));
+  try {
+    await restart(procs.entry, signal ? AbortSignal.any([signal, timer]) : timer);
+  } catch (err) {
+    if (signal?.aborted) return null;
+    throw new FaultError('E_FAULT', `${procs.service}@${procs.host}: lab could not start it again: ${err instanceof Error ? err.message : String(err)} (lab up tries again)`);
+  }
+  return Date.now() - since;
 }
 
 /** Heal one recorded fault: run its heal steps, then forget it. Throws (keeping the entry) when a step fails. */

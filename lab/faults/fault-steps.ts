@@ -4,6 +4,7 @@
  * provider alone — signals to recorded processes (pid + start time, never a reused pid) and commands on a host.
  */
 import type { Provider } from '../providers/provider.js';
+import { hasCode } from '../errors.js';
 import { FaultError } from './fault.js';
 
 export type FaultStep =
@@ -49,7 +50,14 @@ export async function runStep(provider: Provider, step: FaultStep): Promise<stri
     await provider.writeFile(step.host, step.path, step.content, { mode: 0o600 });
     return `${step.what} on ${step.host}`;
   }
-  const r = await provider.exec(step.host, step.argv, step.sudo ? { sudo: true } : {});
+  let r;
+  try {
+    r = await provider.exec(step.host, step.argv, step.sudo ? { sudo: true } : {});
+  } catch (err) {
+    // a heal step whose command the host lacks: its apply step could not have run there either
+    if (step.tolerate && hasCode(err, 'E_COMMAND_NOT_FOUND')) return `${step.what} on ${step.host}: nothing to undo (no ${step.argv[0]} there)`;
+    throw err;
+  }
   if (r.exitCode !== 0) {
     if (step.tolerate && new RegExp(step.tolerate).test(r.stderr)) return `${step.what} on ${step.host}: already so`;
     throw new StepError(`${step.argv.join(' ')} on ${step.host} failed: ${r.stderr.trim().split('\n')[0] ?? `exit code ${r.exitCode}`}`, r.stderr);

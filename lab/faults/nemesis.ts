@@ -75,7 +75,10 @@ export class Nemesis extends EventEmitter<NemesisEvents> {
     if (applied.recovery) {
       // an instant: it ends when applied; the time to recover is measured beside the run
       event.endMs = event.startMs;
-      event.recoveryMs = await applied.recovery.catch(() => null);
+      event.recoveryMs = await applied.recovery.catch((err: unknown) => {
+        this.emit('line', `fault ${f.text}: ${err instanceof Error ? err.message : String(err)}`);
+        return null;
+      });
       if (event.recoveryMs !== null) event.healedAt = new Date(Date.parse(event.startedAt) + event.recoveryMs).toISOString();
       this.emit('line', event.recoveryMs === null ? `fault ${f.text}: no recovery seen (unsupervised, or not back within the wait)` : `fault ${f.text}: recovered in ${(event.recoveryMs / 1000).toFixed(2)} s`);
       return;

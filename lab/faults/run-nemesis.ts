@@ -6,6 +6,7 @@
  */
 import { readFile, stat } from 'node:fs/promises';
 import { openLab } from '../orchestrator/lab-ref.js';
+import { unsupervisedRestarter } from '../orchestrator/services.js';
 import type { LabRef } from '../orchestrator/lab-ref.js';
 import type { RunRecord } from '../report/run-record.js';
 import { Nemesis } from './nemesis.js';
@@ -30,7 +31,7 @@ export interface RunNemesis {
 export async function startRunNemesis(ref: LabRef, schedule: { text: string; faults: Fault[] }, onLine: (line: string) => void): Promise<RunNemesis> {
   const lab = await openLab(ref);
   for (const line of (await healOpenLab(lab)).lines) onLine(line);
-  const nemesis = new Nemesis({ lab: ref.name, provider: lab.provider, ledger: lab.ledger, topology: lab.topology }, schedule.faults);
+  const nemesis = new Nemesis({ lab: ref.name, provider: lab.provider, ledger: lab.ledger, topology: lab.topology, restartUnsupervised: unsupervisedRestarter(lab) }, schedule.faults);
   nemesis.on('line', onLine);
   const t0 = nemesis.start();
   let done: Promise<RunFaults> | null = null;

@@ -40,8 +40,8 @@ export const ROLE_IMAGES: Readonly<Record<ImageKind, RoleImage>> = {
   },
   node: {
     kind: 'node',
-    // the chapter's peers (lab run --impl celery,rq,pyro) and what their drivers import
-    packages: ['python3', 'python3-celery', 'python3-redis', 'python3-rq', 'python3-pyro4', 'python3-msgpack'],
+    // the chapter's peers (lab run --impl celery,rq,pyro) and what their drivers import; iptables for partition faults
+    packages: ['python3', 'python3-celery', 'python3-redis', 'python3-rq', 'python3-pyro4', 'python3-msgpack', 'iptables'],
     command: 'node',
     official: 'node:20',
     differences: [
@@ -49,6 +49,7 @@ export const ROLE_IMAGES: Readonly<Record<ImageKind, RoleImage>> = {
       'lab: the bundle built into /opt/lab (node:20 has none: lab mounts or copies itself there)',
       'python3 and the Celery 5.2 / RQ / Pyro4 peers from Debian (node:20 has python3 but none of the peers)',
       'user: root (node:20 has a node user lab does not use)',
+      'iptables (node:20 has none): a partition fault adds its rules in the container, which lab makes with NET_ADMIN',
     ],
   },
 };

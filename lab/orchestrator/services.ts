@@ -1,4 +1,5 @@
 /** The lab's services, where each runs, and how to (re)start what is not running. */
+import { ServiceError } from '../errors.js';
 import { refOf } from '../providers/provider.js';
 import type { ProcessRef } from '../providers/provider.js';
 import { linkProxyService } from '../services/link-proxy-service.js';
@@ -10,7 +11,8 @@ import { startService } from '../services/supervision.js';
 import { userRuns, userServiceReady } from '../services/user-services.js';
 import type { UserPlacement } from '../services/user-services.js';
 import { workersService } from '../services/workers.js';
-import type { Ledger } from '../topology/ledger.js';
+import type { OpenLab } from './lab-ref.js';
+import type { Ledger, LedgerEntry } from '../topology/ledger.js';
 import type { HostSpec, Topology } from '../topology/topology.js';
 
 /** The link proxy first: the services behind it are checked through it. */
@@ -97,4 +99,19 @@ export async function ensureUserService(ctx: ServiceContext, ledger: Ledger, p: 
   }
   await userServiceReady(ctx, p, refs, mode);
   return { started };
+}
+
+/**
+ * For the faults (FaultContext.restartUnsupervised): start one of lab's own services again, as `lab up` would —
+ * what its stopped run left is cleared by its token, then it is started and checked ready — on a host where nothing
+ * supervises it.
+ */
+export function unsupervisedRestarter(lab: OpenLab): (entry: LedgerEntry, signal?: AbortSignal) => Promise<void> {
+  return async (entry, signal) => {
+    const p = placements(lab.topology).find((x) => x.service.key(x.host.name) === entry.key);
+    if (!p) throw new ServiceError(`${entry.key} is not one of lab's own services: lab cannot start it again (lab up does)`, { code: 'E_SERVICE' });
+    if (signal?.aborted) return;
+    const ctx: ServiceContext = { provider: lab.provider, topology: lab.topology, state: lab.state, urls: lab.urls, progress: () => undefined };
+    await ensureService(ctx, lab.ledger, p);
+  };
 }

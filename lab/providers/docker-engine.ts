@@ -126,6 +126,8 @@ export interface ContainerSpec {
   network: string;
   address: string;
   aliases: string[];
+  /** Linux capabilities beyond the engine's default set (NET_ADMIN: iptables in the container's own namespace). */
+  capAdd?: string[];
 }
 
 export interface ExecRequest {
@@ -378,6 +380,18 @@ export class DockerEngine {
     };
   }
 
+  /** Every container (running or not) carrying the label `key=value`. */
+  async containersLabelled(label: string): Promise<{ id: string; name: string; labels: Record<string, string> }[]> {
+    const list = await this.call(`list containers labelled ${label}`, () => this.docker.listContainers({ all: true, filters: { label: [label] } }));
+    return list.map((c) => ({ id: c.Id, name: (c.Names?.[0] ?? c.Id).replace(/^\//, ''), labels: c.Labels ?? {} }));
+  }
+
+  /** Every network carrying the label `key=value`. */
+  async networksLabelled(label: string): Promise<{ id: string; name: string; labels: Record<string, string> }[]> {
+    const list = await this.call(`list networks labelled ${label}`, () => this.docker.listNetworks({ filters: { label: [label] } }));
+    return list.map((n) => ({ id: n.Id, name: n.Name, labels: n.Labels ?? {} }));
+  }
+
   async createContainer(s: ContainerSpec, host?: string): Promise<string> {
     const c = await this.call(
       `create container ${s.name} (image ${s.image})`,
@@ -396,6 +410,7 @@ export class DockerEngine {
             Mounts: s.mounts.map((m) => ({ Type: 'bind' as const, Source: m.source, Target: m.target, ReadOnly: m.readOnly })),
             ExtraHosts: s.extraHosts.map((e) => `${e.name}:${e.address}`),
             RestartPolicy: { Name: '' },
+            ...(s.capAdd && s.capAdd.length > 0 ? { CapAdd: s.capAdd } : {}),
           },
           NetworkingConfig: { EndpointsConfig: { [s.network]: { IPAMConfig: { IPv4Address: s.address }, Aliases: s.aliases } } },
         }),

@@ -265,6 +265,8 @@ async function upContainer(u: DockerUp, engine: DockerEngine, h: Readonly<HostSp
         network: layout.network,
         address: h.address,
         aliases: [host],
+        // a partition fault puts iptables rules in the container's own network namespace (nothing else of the engine's host)
+        capAdd: ['NET_ADMIN'],
       },
       host,
     );

@@ -8,6 +8,8 @@
  * up). Every argv element is passed as one argument — never joined into a shell string unquoted. Anything a
  * provider creates is recorded in that ledger BEFORE it is created, and `undo` removes exactly one recorded thing.
  */
+import { createHash } from 'node:crypto';
+import { resolve } from 'node:path';
 import type { LedgerEntry } from '../topology/ledger.js';
 import type { ProcessCheck } from '../topology/proc.js';
 import type { LabState } from '../topology/state.js';
@@ -217,6 +219,18 @@ export interface SpawnedData {
 export const DEFAULT_GRACE_MS = 8000;
 
 export const PROCESS_TOKEN_ENV = 'LAB_PROCESS_TOKEN';
+
+/**
+ * The lab-wide mark, beside each process's own token: every process lab spawns on an ssh host carries
+ * LAB_LAB_TOKEN=<labToken>, and its work directory a `.lab-token` file with it, so `lab down --discover` finds what
+ * the lab made when its ledger is gone — by this exact value, never by a name. Derived from the lab's name and its
+ * state directory (which the state's loss does not change), so a lab of the same name from another home differs.
+ */
+export const LAB_TOKEN_ENV = 'LAB_LAB_TOKEN';
+
+export function labToken(lab: string, stateDir: string): string {
+  return `${lab.replace(/[^A-Za-z0-9_-]/g, '_')}-${createHash('sha256').update(`${lab}\0${resolve(stateDir)}`).digest('hex').slice(0, 24)}`;
+}
 
 /** The process a 'process' / 'remote-process' / 'systemd-unit' ledger entry records, once its pid and start time are known. */
 export function refOf(entry: LedgerEntry): ProcessRef | null {

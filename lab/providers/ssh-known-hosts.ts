@@ -11,7 +11,7 @@
  */
 import { createHash } from 'node:crypto';
 import { chmod, mkdir, open, readFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { dirname, posix } from 'node:path';
 
 export interface HostKeyInfo {
   /** Key type from the blob, e.g. ssh-ed25519, ecdsa-sha2-nistp256, ssh-rsa. */
@@ -71,6 +71,11 @@ function parse(text: string): Line[] {
 }
 
 const writeQueues = new Map<string, Promise<unknown>>();
+
+/** The lab's own known_hosts file (it outlives lab down). */
+export function knownHostsFile(stateDir: string): string {
+  return posix.join(stateDir, 'known_hosts');
+}
 
 export class KnownHosts {
   constructor(readonly file: string) {}

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { ProviderError } from '../errors.js';
 import type { Ledger, LedgerEntry } from '../topology/ledger.js';
 import type { ProcessCheck, ProcessIdentity } from '../topology/proc.js';
-import { DEFAULT_GRACE_MS, PROCESS_TOKEN_ENV } from './provider.js';
+import { DEFAULT_GRACE_MS, LAB_TOKEN_ENV, PROCESS_TOKEN_ENV } from './provider.js';
 import type { ExecOptions, ProcessRef, SpawnedData, SpawnOptions } from './provider.js';
 import { NOT_FOUND_PREFIX, PROC_SCRIPT, SPAWN_SCRIPT, TOKEN_SCRIPT, parseCheck, parseSpawn, parseTokenLeft, parseTokenList, signalName, tenths } from './remote-scripts.js';
 import { envArgv, quoteArgv } from './shell-quote.js';
@@ -51,6 +51,8 @@ export class SshProcesses {
     private readonly ledger: Ledger,
     /** The last bytes of a file on a host ('' when there is none), for "exited at once" messages. */
     private readonly tail: (host: string, path: string, sudo: boolean) => Promise<string>,
+    /** LAB_LAB_TOKEN of every spawned process (provider.ts labToken): what `lab down --discover` finds them by. */
+    private readonly labToken: string,
   ) {}
 
   /**
@@ -167,7 +169,7 @@ export class SshProcesses {
     // The token is in the environment of the script's shell already, so every process from the first fork on
     // carries it (a process whose pid never reached the ledger is still found by it). The user switch is the
     // prefix's (sudo -u / runuser): the script gets no user of its own.
-    const command = quoteArgv([...prefix, 'env', `${PROCESS_TOKEN_ENV}=${token}`, 'sh', '-c', SPAWN_SCRIPT, 'sh', options.logFile, '', options.cwd ?? '', ...argv]);
+    const command = quoteArgv([...prefix, 'env', `${PROCESS_TOKEN_ENV}=${token}`, `${LAB_TOKEN_ENV}=${this.labToken}`, 'sh', '-c', SPAWN_SCRIPT, 'sh', options.logFile, '', options.cwd ?? '', ...argv]);
     const r = await this.hosts.run(h.name, command, { timeoutMs: 60_000, input: `${envLines.join('\n')}\n\n` });
     this.hosts.checkSudo(h.name, prefix, r);
     const err = r.stderr.toString('utf8');

@@ -13,7 +13,7 @@ import { ProviderError } from '../errors.js';
 import type { Ledger, LedgerEntry } from '../topology/ledger.js';
 import type { ProcessCheck } from '../topology/proc.js';
 import { parseProcStat } from '../topology/proc.js';
-import { DEFAULT_GRACE_MS, PROCESS_TOKEN_ENV } from './provider.js';
+import { DEFAULT_GRACE_MS, LAB_TOKEN_ENV, PROCESS_TOKEN_ENV } from './provider.js';
 import type { ProcessRef, UnitOptions, UnitStatus } from './provider.js';
 import { TOKEN_SCRIPT, parseTokenLeft, signalName, tenths } from './remote-scripts.js';
 import { quoteArgv } from './shell-quote.js';
@@ -41,7 +41,7 @@ export function environmentFile(env: Record<string, string>): string {
 }
 
 /** `systemd-run …` for a service (run as root). */
-export function systemdRunArgv(argv: readonly string[], o: UnitOptions & { token: string; envFile: string | null }): string[] {
+export function systemdRunArgv(argv: readonly string[], o: UnitOptions & { token: string; envFile: string | null; labToken?: string }): string[] {
   const restart = o.restart === 'never' ? 'no' : o.restart;
   const grace = Math.max(1, Math.ceil((o.stopGraceMs ?? DEFAULT_GRACE_MS) / 1000));
   const out = [
@@ -57,6 +57,7 @@ export function systemdRunArgv(argv: readonly string[], o: UnitOptions & { token
     `--property=TimeoutStopSec=${grace}`,
     `--setenv=${PROCESS_TOKEN_ENV}=${o.token}`,
   ];
+  if (o.labToken) out.push(`--setenv=${LAB_TOKEN_ENV}=${o.labToken}`);
   if (o.umask !== undefined) out.push(`--property=UMask=${o.umask.toString(8).padStart(4, '0')}`);
   if (o.envFile) out.push(`--property=EnvironmentFile=${o.envFile}`);
   if (o.user !== undefined) out.push(`--uid=${o.user}`, `--gid=${o.user}`);
@@ -119,6 +120,8 @@ export class SshUnits {
     /** Write a file as root (the environment file), 0600. */
     private readonly writeRootFile: (host: string, path: string, content: string) => Promise<void>,
     private readonly tail: (host: string, path: string) => Promise<string>,
+    /** LAB_LAB_TOKEN of every unit's processes (provider.ts labToken). */
+    private readonly labToken?: string,
   ) {}
 
   private async systemctl(host: string, args: string[], timeoutMs = 30_000): Promise<{ exitCode: number; stdout: string; stderr: string }> {
@@ -150,7 +153,7 @@ export class SshUnits {
     const pre = await this.hosts.privileged(host, prefix, PREPARE_SCRIPT, [o.logFile, posix.join(workDir, 'supervise'), o.user ?? '']);
     if (pre.exitCode !== 0) throw new ProviderError(`cannot prepare ${o.logFile} for unit ${o.unit}: ${firstLine(pre.stderr)}`, { host, code: 'E_SPAWN' });
     if (envFile) await this.writeRootFile(host, envFile, environmentFile(o.env ?? {}));
-    const r = await this.hosts.run(host, quoteArgv([...prefix, ...systemdRunArgv(argv, { ...o, token, envFile })]), { timeoutMs: 60_000 });
+    const r = await this.hosts.run(host, quoteArgv([...prefix, ...systemdRunArgv(argv, { ...o, token, envFile, labToken: this.labToken })]), { timeoutMs: 60_000 });
     this.hosts.checkSudo(host, prefix, r);
     if (r.exitCode !== 0) throw new ProviderError(`systemd-run ${argv[0]} failed: ${firstLine(r.stderr)}`, { host, code: 'E_SPAWN' });
     const st = await this.show(host, o.unit);

@@ -33,15 +33,19 @@ export function sshSupervision(h: Readonly<HostSpec>, facts: HostFacts): Supervi
   return facts.hasSystemd && (facts.uid === 0 || (h.sudo && facts.hasSudo)) ? 'systemd' : 'none';
 }
 
-/** Args: lab folder, host work directory, 1 when other users must traverse it (broker hosts). */
+/** The file in a work directory that says which lab made it (its labToken): `lab down --discover` checks it. */
+export const LAB_TOKEN_FILE = '.lab-token';
+
+/** Args: lab folder, host work directory, 1 when other users must traverse it (broker hosts), the lab's token. */
 const MKDIR_SCRIPT = [
   'set -e',
   'mkdir -p -- "$2"',
   'chmod 711 -- "$1"',
   'if [ "$3" = 1 ]; then chmod 711 -- "$2"; else chmod 700 -- "$2"; fi',
+  `printf '%s\\n' "$4" > "$2/${LAB_TOKEN_FILE}"`,
 ].join('\n');
 
-/** As root. Args: lab folder under /var/lib/lab, host work directory, its owner (the login user). */
+/** As root. Args: lab folder under /var/lib/lab, host work directory, its owner (the login user), the lab's token. */
 const MKDIR_SYSTEM_SCRIPT = [
   'set -e',
   'p=$(dirname -- "$1")',
@@ -49,6 +53,7 @@ const MKDIR_SYSTEM_SCRIPT = [
   'mkdir -p -- "$2"',
   'chmod 711 -- "$1" "$2"',
   'chown -- "$3" "$2"',
+  `printf '%s\\n' "$4" > "$2/${LAB_TOKEN_FILE}"`,
 ].join('\n');
 
 /** Print `blocked=<dir>` for the first existing folder from $1 up that other users cannot traverse (no o+x). */
@@ -80,7 +85,7 @@ export function workDirPlan(h: Readonly<HostSpec>, lab: string, user: string): s
 }
 
 /** Make (or check) the host's work directory; resolves with its ledger data and whether it had to be made. */
-export async function upWorkDir(hosts: SshHosts, ledger: Ledger, h: Readonly<HostSpec>, facts: HostFacts, up: HostUp, nodeIn?: (workDir: string) => string): Promise<{ dir: DirData; changed: boolean }> {
+export async function upWorkDir(hosts: SshHosts, ledger: Ledger, h: Readonly<HostSpec>, facts: HostFacts, up: HostUp, mark: string, nodeIn?: (workDir: string) => string): Promise<{ dir: DirData; changed: boolean }> {
   const host = h.name;
   const lab = hosts.topology.name;
   up.checkAbort();
@@ -100,7 +105,7 @@ export async function upWorkDir(hosts: SshHosts, ledger: Ledger, h: Readonly<Hos
   const dir: DirData = { host, path: workDir, root, labRoot: posix.join(workDir, 'lab'), node: nodeIn ? nodeIn(workDir) : (facts.node ?? 'node'), supervisor: sshSupervision(h, facts) };
   const key = `dir:${host}`;
   const recorded = ledger.get(key);
-  const make = (): Promise<void> => (system ? mkdirSystem(hosts, host, root, workDir) : mkdirHome(hosts, host, root, workDir, broker));
+  const make = (): Promise<void> => (system ? mkdirSystem(hosts, host, root, workDir, mark) : mkdirHome(hosts, host, root, workDir, broker, mark));
   let changed = false;
   if (recorded?.state === 'done' && (recorded.data as Partial<DirData>).path === workDir) {
     await make();
@@ -129,15 +134,15 @@ export async function upWorkDir(hosts: SshHosts, ledger: Ledger, h: Readonly<Hos
  * Create the lab folder (0711: traverse, no listing) and the host's work directory in it: 0711 on a broker host
  * (RabbitMQ runs as its own user and must reach its data directory below), else 0700.
  */
-async function mkdirHome(hosts: SshHosts, host: string, root: string, dir: string, traversable: boolean): Promise<void> {
-  const r = await hosts.script(host, MKDIR_SCRIPT, [root, dir, traversable ? '1' : '0']);
+async function mkdirHome(hosts: SshHosts, host: string, root: string, dir: string, traversable: boolean, mark: string): Promise<void> {
+  const r = await hosts.script(host, MKDIR_SCRIPT, [root, dir, traversable ? '1' : '0', mark]);
   if (r.exitCode !== 0) throw new ProviderError(`cannot create ${dir}: ${firstLine(r.stderr)}`, { host, code: 'E_MKDIR' });
 }
 
 /** /var/lib/lab/<lab>/<HOST>, made as root (0711 all the way) and owned by the login user. */
-async function mkdirSystem(hosts: SshHosts, host: string, root: string, dir: string): Promise<void> {
+async function mkdirSystem(hosts: SshHosts, host: string, root: string, dir: string, mark: string): Promise<void> {
   const prefix = await hosts.asRoot(host, `creating ${dir}`);
-  const r = await hosts.privileged(host, prefix, MKDIR_SYSTEM_SCRIPT, [root, dir, hosts.target(host).user]);
+  const r = await hosts.privileged(host, prefix, MKDIR_SYSTEM_SCRIPT, [root, dir, hosts.target(host).user, mark]);
   if (r.exitCode !== 0) throw new ProviderError(`cannot create ${dir}: ${firstLine(r.stderr)}`, { host, code: 'E_MKDIR' });
 }
 

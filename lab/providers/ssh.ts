@@ -23,11 +23,12 @@ import type { ProcessCheck, ProcessIdentity } from '../topology/proc.js';
 import type { HostSpec, Topology } from '../topology/topology.js';
 import { hostsBlock, removeHostsBlock, replaceHostsBlock } from './hosts-file.js';
 import type { ExecOptions, ExecResult, HostInfo, HostsEntry, PlanStep, ProcessRef, Provider, SpawnOptions, StreamOptions, UnitOptions, UnitStatus, UpContext, UpOutcome } from './provider.js';
+import { labToken } from './provider.js';
 import { REWRITE_CHANGED, REWRITE_SCRIPT } from './remote-scripts.js';
 import { quoteArgv } from './shell-quote.js';
 import { OWNER_RE, SshHosts, firstLine, sshTarget } from './ssh-hosts.js';
 import type { HostUp, SshAccessOptions } from './ssh-hosts.js';
-import { KnownHosts } from './ssh-known-hosts.js';
+import { KnownHosts, knownHostsFile } from './ssh-known-hosts.js';
 import { preflight, preflightChecks, runsLab } from './ssh-preflight.js';
 import { SshProcesses } from './ssh-process.js';
 import { shipNode, shipNodePlan, shippedNodePath } from './ssh-node.js';
@@ -45,10 +46,6 @@ export interface SshProviderOptions extends SshAccessOptions {
 }
 
 const HOSTS_FILE = '/etc/hosts';
-
-function knownHostsFile(stateDir: string): string {
-  return posix.join(stateDir, 'known_hosts');
-}
 
 /** What `up` does on each ssh host, in order (--dry-run). Connects to nothing; never shows a password. */
 export function sshPlan(topology: Topology, stateDir: string, options: SshProviderOptions = {}): PlanStep[] {
@@ -83,8 +80,9 @@ export class SshProvider implements Provider {
   ) {
     this.hosts = new SshHosts(topology, new KnownHosts(knownHostsFile(stateDir)), options);
     const tail = async (host: string, path: string, sudo: boolean): Promise<string> => (await this.readFile(host, path, { tailBytes: 2000, sudo })).toString('utf8').trimEnd();
-    this.processes = new SshProcesses(this.hosts, ledger, tail);
-    this.units = new SshUnits(this.hosts, ledger, (host, path, content) => this.writeFile(host, path, content, { mode: 0o600, sudo: true }), (host, path) => tail(host, path, true));
+    const mark = labToken(topology.name, stateDir);
+    this.processes = new SshProcesses(this.hosts, ledger, tail, mark);
+    this.units = new SshUnits(this.hosts, ledger, (host, path, content) => this.writeFile(host, path, content, { mode: 0o600, sudo: true }), (host, path) => tail(host, path, true), mark);
   }
 
   plan(): PlanStep[] {
@@ -114,7 +112,7 @@ export class SshProvider implements Provider {
     const before = this.ledger.get(`dir:${host}`)?.data as Partial<DirData> | undefined;
     const shippedBefore = typeof before?.path === 'string' && before.node === shippedNodePath(before.path);
     const checked = await preflight(this.hosts, this.ledger, h, this.options.install ?? false, up, shippedBefore);
-    const work = await upWorkDir(this.hosts, this.ledger, h, checked.facts, up, checked.shipNode ? shippedNodePath : undefined);
+    const work = await upWorkDir(this.hosts, this.ledger, h, checked.facts, up, labToken(this.topology.name, this.stateDir), checked.shipNode ? shippedNodePath : undefined);
     const node = checked.shipNode ? await shipNode(this.hosts, work.dir.path, checked.shipNode, up) : false;
     const shipped = runsLab(h) ? await shipLab(this.hosts, work.dir, this.options.packageRoot ?? PACKAGE_ROOT, up) : false;
     const mods = userModules(h);

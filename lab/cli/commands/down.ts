@@ -18,20 +18,21 @@ export const downCommandModule: CommandModule<GlobalFlags, DownFlags> = {
   builder: (y) =>
     hostsOption(y)
       .option('lab', { type: 'string', describe: 'the lab by name (when its inventory is gone or broken)' })
-      .option('discover', { type: 'boolean', default: false, describe: "with --lab: also find and remove what a netns lab of that name made on this machine by its names (bridge, namespaces, links, the processes in its namespaces, /etc/netns files, work folder) — even when its state is gone" })
+      .option('discover', { type: 'boolean', default: false, describe: "with --lab: also find and remove what a lab of that name made, even when its state is gone — netns (this machine: bridge, namespaces, links, the processes in them, files); with --hosts naming a docker or ssh inventory, its containers and networks (by label) or the processes, units and work directories on its hosts (by the lab's token)" })
       .usage('$0 down [--hosts FILE | --lab NAME]\n\nStops the services and removes namespaces, veths, bridges, files, /etc/hosts blocks, containers — exactly what the ledger recorded, even after `lab up` was killed midway. Reports anything it could not remove.') as never,
   handler: async (argv) => {
     if (argv.discover) {
       if (!argv.lab) throw new UsageError('--discover needs --lab NAME: the name is all it goes by');
+      // an inventory says where to look: a docker lab's engine, an ssh lab's hosts (netns without one)
+      const topology = argv.hosts ? await (await import('../../topology/inventory.js')).loadInventory(argv.hosts) : undefined;
+      if (topology && topology.name !== argv.lab) throw new UsageError(`--lab ${argv.lab} but ${argv.hosts} is the inventory of lab ${topology.name}`);
       const { discoverDown } = await import('../../orchestrator/discover.js');
-      const r = await discoverDown({ name: argv.lab, dir: stateDir(argv.lab) }, { progress: stepPrinter(!argv.json, argv.verbose) });
-      const f = r.found;
-      const count = f.processes.length + f.links.length + f.namespaces.length + (f.bridge ? 1 : 0) + f.files.length;
+      const r = await discoverDown({ name: argv.lab, dir: stateDir(argv.lab) }, { progress: stepPrinter(!argv.json, argv.verbose), ...(topology ? { topology } : {}) });
       if (argv.json) process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
       else {
         for (const n of r.down?.notes ?? []) process.stdout.write(`note: ${n}\n`);
         if (r.down && !r.down.nothing) process.stdout.write(`lab ${r.lab}: the ledger removed ${r.down.removed} thing${r.down.removed === 1 ? '' : 's'}\n`);
-        process.stdout.write(`lab ${r.lab}: found by name and removed ${count} thing${count === 1 ? '' : 's'} (${f.processes.length} processes, ${f.namespaces.length} namespaces, ${f.links.length} links, ${f.bridge ? 'the bridge' : 'no bridge'}, ${f.files.length} files)\n`);
+        process.stdout.write(`lab ${r.lab}: ${r.summary}\n`);
       }
       if (r.failures.length > 0) throw new RunError(`could not remove ${r.failures.length} thing(s) of lab ${r.lab}:\n${r.failures.map((x) => `  ${x}`).join('\n')}`);
       return;

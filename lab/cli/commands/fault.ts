@@ -47,7 +47,10 @@ export const faultCommandModule: CommandModule<GlobalFlags, FaultFlags> = {
     const lab = await requireLab(argv.hosts);
     const say = (line: string): void => void process.stderr.write(`lab: ${line}\n`);
     try {
-      const ctx = { lab: lab.ref.name, provider: lab.provider, ledger: lab.ledger, topology: lab.topology };
+      const { unsupervisedRestarter } = await import('../../orchestrator/services.js');
+      const ctx = { lab: lab.ref.name, provider: lab.provider, ledger: lab.ledger, topology: lab.topology, restartUnsupervised: unsupervisedRestarter(lab) };
+      // what a crashed lab process left is healed first (heal below heals every fault anyway)
+      if (argv.kind !== 'heal') for (const line of (await healOpenLab(lab)).lines) say(line);
       if (argv.kind === 'list') {
         const list = recordedFaults(lab.ledger);
         if (argv.json) process.stdout.write(`${JSON.stringify(list, null, 2)}\n`);
@@ -62,7 +65,6 @@ export const faultCommandModule: CommandModule<GlobalFlags, FaultFlags> = {
         if (r.failures.length > 0) throw new RunError(r.failures.map((f) => f.error).join('\n'));
         return;
       }
-      for (const line of (await healOpenLab(lab)).lines) say(line);
       const fault = faults[0]!;
       const held = fault.forMs === undefined;
       const stop = interruptible(() => say('healing (Ctrl-C again to quit at once)…'));
@@ -74,7 +76,7 @@ export const faultCommandModule: CommandModule<GlobalFlags, FaultFlags> = {
           say(`waiting for the service to be back…`);
           const ms = await applied.recovery;
           out.recoveryMs = ms;
-          if (!argv.json) process.stdout.write(ms === null ? `${fault.text}: no recovery seen (unsupervised, or not back within 2 minutes)\n` : `${fault.text}: back in ${(ms / 1000).toFixed(2)} s\n`);
+          if (!argv.json) process.stdout.write(ms === null ? `${fault.text}: no recovery seen (not back within 2 minutes)\n` : `${fault.text}: back in ${(ms / 1000).toFixed(2)} s\n`);
         } else if (held) {
           out.held = true;
           if (!argv.json) process.stdout.write(`${fault.text}: applied (fault ${applied.record.id}), held until \`lab fault heal\` or \`lab down\`\n`);
