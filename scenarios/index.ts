@@ -15,8 +15,4 @@ export function findScenario(name: string): AnyScenario | undefined {
 }
 
 /** Every scenario's task module, once each: what a lab worker imports to serve all of them (`-A scenarios`). */
-export function allTaskModules(): URL[] {
-  const seen = new Map<string, URL>();
-  for (const s of SCENARIOS) seen.set(s.tasksModule.href, s.tasksModule);
-  return [...seen.values()];
-}
+export { builtinTaskModules as allTaskModules } from './task-modules.js';

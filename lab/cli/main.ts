@@ -9,29 +9,7 @@ import { UsageError } from '../errors.js';
 import { PACKAGE_ROOT } from '../paths.js';
 import { reportError } from './error-boundary.js';
 import { globalOptions } from './shared-options.js';
-import type { GlobalFlags } from './shared-options.js';
-import type { CommandModule } from 'yargs';
-import { runCommandModule } from './commands/run.js';
-import { reportCommandModule } from './commands/report.js';
-import { workerCommandModule } from './commands/worker.js';
-import { callCommandModule } from './commands/call.js';
-import { purgeCommandModule } from './commands/purge.js';
-import { resultCommandModule } from './commands/result.js';
-import { initCommandModule } from './commands/init.js';
-import { upCommandModule } from './commands/up.js';
-import { downCommandModule } from './commands/down.js';
-import { statusCommandModule } from './commands/status.js';
-import { logsCommandModule } from './commands/logs.js';
-import { execCommandModule } from './commands/exec.js';
-import { envCommandModule } from './commands/env.js';
-import { linkProxyCommandModule } from './commands/link-proxy.js';
-import { serveQuotesCommandModule } from './commands/serve-quotes.js';
-import { superviseCommandModule } from './commands/supervise.js';
-import { faultCommandModule } from './commands/fault.js';
-import { imagesCommandModule } from './commands/images.js';
-import { inspectCommandModule } from './commands/inspect.js';
-import { controlCommandModule } from './commands/control.js';
-import { dashboardCommandModule } from './commands/dashboard.js';
+import { COMMAND_NAMES, commandsFor } from './command-table.js';
 
 /** `lab run mergesort --help` for `lab run mergesort --bogus`: the command words before the first flag. */
 function helpCommand(argv: string[], commands: string[]): string {
@@ -51,11 +29,16 @@ function labVersion(): string {
   }
 }
 
-const COMMANDS = [initCommandModule, upCommandModule, statusCommandModule, runCommandModule, reportCommandModule, logsCommandModule, execCommandModule, envCommandModule, downCommandModule, workerCommandModule, callCommandModule, resultCommandModule, purgeCommandModule, inspectCommandModule, controlCommandModule, dashboardCommandModule, serveQuotesCommandModule, linkProxyCommandModule, superviseCommandModule, faultCommandModule, imagesCommandModule] as CommandModule<GlobalFlags, GlobalFlags>[];
 
 export async function main(argv: string[] = hideBin(process.argv)): Promise<number> {
   const verbose = argv.includes('--verbose') || argv.includes('-v');
   let usageFailure: Error | null = null;
+  let commands;
+  try {
+    commands = await commandsFor(argv);
+  } catch (err) {
+    return reportError(err, verbose);
+  }
   const cli = globalOptions(yargs(argv))
     .scriptName('lab')
     .usage(
@@ -64,7 +47,7 @@ export async function main(argv: string[] = hideBin(process.argv)): Promise<numb
         'built on namespaces, SSH hosts or containers — and the textbook experiments run on it with honest statistics. ' +
         'Without a lab, `lab run` uses an embedded one on this machine.',
     )
-    .command(COMMANDS)
+    .command(commands)
     .demandCommand(1, 'name a command (lab --help lists them)')
     .strict()
     .help()
@@ -75,7 +58,7 @@ export async function main(argv: string[] = hideBin(process.argv)): Promise<numb
     .epilogue('Docs: README.md. Exit codes: 0 ok, 1 a run failed, 2 a usage or configuration error, 130 interrupted.')
     .fail((message, err) => {
       // yargs validation (unknown flag, missing argument) or an error thrown by a handler.
-      usageFailure = err ?? new UsageError(/--help/.test(message) ? message : `${message} (see ${helpCommand(argv, COMMANDS.map((c) => String(c.command).split(' ')[0]))})`);
+      usageFailure = err ?? new UsageError(/--help/.test(message) ? message : `${message} (see ${helpCommand(argv, [...COMMAND_NAMES])})`);
       throw usageFailure;
     });
   try {

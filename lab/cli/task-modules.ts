@@ -8,7 +8,7 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { UsageError } from '../errors.js';
 import { compileHint, isTypeScriptPath } from '../topology/js-module.js';
-import { SCENARIOS, allTaskModules } from '../../scenarios/index.js';
+import { BUILTIN_TASK_MODULES, builtinTaskModules } from '../../scenarios/task-modules.js';
 
 async function exists(path: string): Promise<boolean> {
   return access(path).then(
@@ -28,12 +28,12 @@ export async function resolveTaskModules(names: string[]): Promise<string[]> {
   const out: string[] = [];
   for (const name of names) {
     if (name === 'scenarios' || name === 'lab') {
-      out.push(...allTaskModules().map((u) => u.href));
+      out.push(...builtinTaskModules().map((u) => u.href));
       continue;
     }
-    const scenario = SCENARIOS.find((s) => s.name === name);
-    if (scenario) {
-      out.push(scenario.tasksModule.href);
+    const builtin = BUILTIN_TASK_MODULES.get(name);
+    if (builtin) {
+      out.push(builtin.href);
       continue;
     }
     if (isTypeScriptPath(name)) throw new UsageError(`-A ${name}: ${compileHint(name)}`);
@@ -53,7 +53,7 @@ export async function resolveTaskModules(names: string[]): Promise<string[]> {
       if (!/\.(m|c)?js$/.test(name)) {
         for (const ts of [`${name}.ts`, `${name}.mts`]) if (await exists(resolve(ts))) throw new UsageError(`-A ${name}: only ${ts} is there; ${compileHint(ts)}`);
       }
-      throw new UsageError(`-A ${name}: no such module (tried ${candidates.join(', ')} in ${process.cwd()}; built-in: scenarios, ${SCENARIOS.map((s) => s.name).join(', ')})`);
+      throw new UsageError(`-A ${name}: no such module (tried ${candidates.join(', ')} in ${process.cwd()}; built-in: scenarios, ${[...BUILTIN_TASK_MODULES.keys()].join(', ')})`);
     }
     out.push(pathToFileURL(found).href);
   }

@@ -8,8 +8,7 @@
  * a broker given alone has no backend (results are off, and `--wait` says why), never another lab's Redis.
  */
 import { UsageError, maskUrl } from '../errors.js';
-import { findLab } from '../orchestrator/lab-ref.js';
-import { backendUrl, brokerUrl, readState } from '../topology/state.js';
+import { activeLab, backendUrl, brokerUrl, readState, stateDir } from '../topology/state.js';
 
 /** Where one URL came from: what `-v` prints after it. */
 export interface UrlOrigin {
@@ -91,11 +90,13 @@ export function envUrls(env: NodeJS.ProcessEnv = process.env): { broker?: string
 /** Resolve both URLs: the user's sources first; the active lab's state is read only when they gave none. */
 export async function resolveUrls(flags: { broker?: string; backend?: string }, options: { config?: ConfigUrls | null; env?: NodeJS.ProcessEnv } = {}): Promise<Urls> {
   const base = { flags: { broker: flags.broker, backend: flags.backend }, env: envUrls(options.env), config: options.config ?? null };
-  const ref = await findLab(undefined);
-  let lab: UrlInputs['lab'] = ref ? { name: ref.name, urls: null } : null;
-  if (ref && !userGaveUrls(base)) {
-    const state = await readState(ref.dir);
-    if (state) lab = { name: ref.name, urls: { broker: brokerUrl(state, { byAddress: true }), backend: backendUrl(state, { byAddress: true }) } };
+  // The active lab as lab-ref's findLab(undefined) finds it, without loading lab-ref (providers, services): a
+  // worker process reads its URLs here and needs nothing else of the orchestrator.
+  const name = await activeLab();
+  let lab: UrlInputs['lab'] = name ? { name, urls: null } : null;
+  if (name && !userGaveUrls(base)) {
+    const state = await readState(stateDir(name));
+    if (state) lab = { name, urls: { broker: brokerUrl(state, { byAddress: true }), backend: backendUrl(state, { byAddress: true }) } };
   }
   return chooseUrls({ ...base, lab });
 }

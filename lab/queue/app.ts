@@ -42,6 +42,14 @@ export interface SendTimings {
 }
 /** Above this body size a group member is handed to the broker before the next member is encoded. */
 const LARGE_MESSAGE_BYTES = 64 * 1024;
+/**
+ * Group members sent but not yet confirmed, at most: the next one is encoded once the oldest is confirmed, so a
+ * group of 100,000 never holds 100,000 encoded messages at once (the client's memory grew with the group's size).
+ * Twice the AMQP adapter's confirm window, so the broker connection always has the next ones ready.
+ */
+const GROUP_SEND_WINDOW = 2_000;
+
+const noop = (): void => undefined;
 
 function isMemoryUrl(url: string): boolean {
   return /^memory:/i.test(url);
@@ -296,9 +304,12 @@ export class App implements Sender {
     // After a large one the event loop gets a turn before the next is encoded, so the transport moves it (and a
     // worker starts on it) while the master encodes the rest — without waiting for its publisher confirm.
     const sent: Promise<unknown>[] = [];
+    let oldest = 0;
     const timings: SendTimings = { encodeMs: 0, sendMs: 0, handedAt: [] };
     const t0 = performance.now();
     for (const [i, t] of frozen.entries()) {
+      // Settled is enough here (a failure is reported by Promise.all below, as for any member).
+      if (i - oldest >= GROUP_SEND_WINDOW) await sent[oldest++].then(noop, noop);
       const o: SendOptions = { ...t.options, ...options, taskId: ids[i], groupId, groupIndex: i };
       const route = this.route(t.task, o);
       const e0 = performance.now();
