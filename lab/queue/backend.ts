@@ -69,6 +69,8 @@ export interface ResultBackend extends Connection {
   /** Resolve with the meta once the task is in a READY state; reject with TaskTimeoutError after timeoutMs. */
   wait(taskId: string, timeoutMs: number | null, signal?: AbortSignal, options?: WaitOptions): Promise<TaskMeta>;
   forget(taskId: string): Promise<void>;
+  /** Forget many at once (a group's results): a few round trips, not one per task (100k DELs each bounded by a timeout did not finish). */
+  forgetMany(taskIds: readonly string[]): Promise<void>;
   saveGroup(groupId: string, taskIds: readonly string[], options?: StoreOptions): Promise<void>;
   restoreGroup(groupId: string): Promise<string[] | null>;
   /** Record the header size of a chord before its last header task is published. */

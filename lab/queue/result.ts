@@ -118,6 +118,11 @@ export class AsyncResult<R = unknown> {
     this.#meta = null;
   }
 
+  /** Its result was deleted with others' (GroupResult.forget): drop the cached meta too. */
+  forgotten(): void {
+    this.#meta = null;
+  }
+
   toString(): string {
     return this.id;
   }
@@ -186,6 +191,9 @@ export class GroupResult<R = unknown> {
   }
 
   async forget(): Promise<void> {
-    await Promise.all(this.results.map((r) => r.forget()));
+    if (this.results.length === 0) return;
+    const backend = await this.host.getBackend();
+    await backend.forgetMany(this.results.map((r) => r.id));
+    for (const r of this.results) r.forgotten();
   }
 }

@@ -122,6 +122,10 @@ export class MemoryBackend extends ConnectionBase implements ResultBackend {
     this.results.delete(taskId);
   }
 
+  async forgetMany(taskIds: readonly string[]): Promise<void> {
+    for (const id of taskIds) this.results.delete(id);
+  }
+
   async saveGroup(groupId: string, taskIds: readonly string[]): Promise<void> {
     this.groups.set(groupId, [...taskIds]);
   }

@@ -46,6 +46,7 @@ export interface RedisBackendOptions {
 const DEFAULT_EXPIRES_S = 86_400;
 const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
 const DEFAULT_COMMAND_WAIT_MS = 10_000;
+const FORGET_CHUNK = 1_000;
 
 function scoreOf(text: string): number {
   const t = text.toLowerCase();
@@ -285,6 +286,19 @@ export class RedisBackend extends ConnectionBase implements ResultBackend {
       await this.#bounded(cmd.del(TASK_KEY_PREFIX + taskId));
     } catch (err) {
       throw this.#opError(`forget task ${taskId}`, err);
+    }
+  }
+
+  async forgetMany(taskIds: readonly string[]): Promise<void> {
+    const cmd = await this.#command();
+    // DEL of 1,000 keys per command: one bounded wait per chunk, and no single huge command.
+    for (let i = 0; i < taskIds.length; i += FORGET_CHUNK) {
+      const keys = taskIds.slice(i, i + FORGET_CHUNK).map((id) => TASK_KEY_PREFIX + id);
+      try {
+        await this.#bounded(cmd.del(...keys));
+      } catch (err) {
+        throw this.#opError(`forget ${taskIds.length} task results`, err);
+      }
     }
   }
 

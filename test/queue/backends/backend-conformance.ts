@@ -240,6 +240,17 @@ export function backendConformance(name: string, makeBackend: () => Promise<Resu
     await backend.forget(a); // forgetting twice is fine
   });
 
+  it('forgetMany removes every result, across more than one chunk, and leaves others', async ({ backend, id }) => {
+    const ids = Array.from({ length: 2_345 }, () => id());
+    const keep = id();
+    await Promise.all([...ids, keep].map((x) => backend.store(meta(x, 'SUCCESS', x))));
+    await backend.forgetMany(ids);
+    const left = await Promise.all(ids.map((x) => backend.get(x)));
+    assert.equal(left.filter((m) => m !== null).length, 0);
+    assert.equal((await backend.get(keep))?.result, keep);
+    await backend.forgetMany([]);
+  });
+
   it('saveGroup / restoreGroup', async ({ backend, peer, id, gid }) => {
     const g = gid();
     const ids = [id(), id(), id()];
