@@ -23,21 +23,18 @@ export async function discoverDocker(topology: Topology, stateDir: string): Prom
   const out: DockerDiscovered = { engine: engine.target.describe, containers: [], networks: [], kept: [], failures: [] };
   const label = `${LABEL_LAB}=${topology.name}`;
   const mine = (labels: Record<string, string>): boolean => labels[LABEL_LAB] === topology.name && labels[LABEL_STATE] === stateDir;
-  for (const c of await engine.containersLabelled(label)) {
-    if (!mine(c.labels)) {
-      out.kept.push(`container ${c.name} (lab ${topology.name} of ${c.labels[LABEL_STATE] ?? 'no state label'}: left alone)`);
-      continue;
+  // Each labelled thing: removed when this lab made it, else reported and left alone.
+  const sweep = async (what: string, items: { id: string; name: string; labels: Record<string, string> }[], remove: (id: string) => Promise<unknown>, into: string[]): Promise<void> => {
+    for (const x of items) {
+      if (!mine(x.labels)) {
+        out.kept.push(`${what} ${x.name} (lab ${topology.name} of ${x.labels[LABEL_STATE] ?? 'no state label'}: left alone)`);
+        continue;
+      }
+      into.push(x.name);
+      await remove(x.id).catch((err: unknown) => out.failures.push(`${what} ${x.name}: ${err instanceof Error ? err.message : String(err)}`));
     }
-    out.containers.push(c.name);
-    await engine.removeContainer(c.id).catch((err: unknown) => out.failures.push(`container ${c.name}: ${err instanceof Error ? err.message : String(err)}`));
-  }
-  for (const n of await engine.networksLabelled(label)) {
-    if (!mine(n.labels)) {
-      out.kept.push(`network ${n.name} (lab ${topology.name} of ${n.labels[LABEL_STATE] ?? 'no state label'}: left alone)`);
-      continue;
-    }
-    out.networks.push(n.name);
-    await engine.removeNetwork(n.id).catch((err: unknown) => out.failures.push(`network ${n.name}: ${err instanceof Error ? err.message : String(err)}`));
-  }
+  };
+  await sweep('container', await engine.containersLabelled(label), (id) => engine.removeContainer(id), out.containers);
+  await sweep('network', await engine.networksLabelled(label), (id) => engine.removeNetwork(id), out.networks);
   return out;
 }

@@ -14,39 +14,17 @@ import { join } from 'node:path';
 import test from 'node:test';
 import type { LabStatus } from '../../lab/orchestrator/status.js';
 import { parseProcStat } from '../../lab/topology/proc.js';
-import { dockerInventory, podmanMissing, startPodman } from '../../support/podman.js';
-import type { PodmanService } from '../../support/podman.js';
-import { roleImages } from '../../support/role-images.js';
-import type { RoleImageRefs } from '../../support/role-images.js';
+import { dockerInventory } from '../../support/podman.js';
 import { lab, startLab, waitOutput } from '../support/cli.js';
 import { needs } from '../support/prereq.js';
+import { useRoleEngine } from '../support/role-engine.js';
 
 const LAB = 'e2edfault';
 
-let podman: PodmanService | null = null;
-let images: RoleImageRefs | null = null;
-let missing: string | null = null;
-
-test.before(async () => {
-  missing = await podmanMissing();
-  if (missing) return;
-  try {
-    podman = await startPodman();
-    images = await roleImages(podman.socket);
-  } catch (err) {
-    missing = `Podman and the role images: ${(err as Error).message}`;
-  }
-});
-
-test.after(async () => {
-  if (!podman) return;
-  const left = await podman.removeLabs([LAB]).catch((err: Error) => [`(cleanup failed: ${err.message})`]);
-  if (left.length > 0) process.stderr.write(`faults-docker e2e: removed leftovers ${left.join(', ')}\n`);
-  await podman.stop();
-});
+const engine = useRoleEngine([LAB], 'faults-docker e2e');
 
 test('faults on a docker lab: kill, pause, restart rabbitmq, partition in the container; every fault healed, after a crash of lab too', { timeout: 600_000 }, async (t) => {
-  if (!(await needs(t, 'Podman (Docker Engine API) and the role images', async () => missing))) return;
+  if (!(await needs(t, 'Podman (Docker Engine API) and the role images', async () => engine.missing))) return;
   const home = await mkdtemp(join(tmpdir(), 'lab-docker-faults-'));
   const run = (args: string[]): ReturnType<typeof lab> => lab(args, { env: { LAB_HOME: home }, cwd: home, timeoutMs: 240_000 });
   t.after(async () => {
@@ -54,7 +32,7 @@ test('faults on a docker lab: kill, pause, restart rabbitmq, partition in the co
     await rm(home, { recursive: true, force: true });
   });
   const inventory = join(home, 'hosts.yaml');
-  await writeFile(inventory, dockerInventory({ lab: LAB, subnet: '198.19.236.0/24', socket: podman!.socket, roleImages: images! }));
+  await writeFile(inventory, dockerInventory({ lab: LAB, subnet: '198.19.236.0/24', socket: engine.podman!.socket, roleImages: engine.images! }));
   const up = await run(['up', '--hosts', inventory]);
   assert.equal(up.code, 0, `${up.stdout}\n${up.stderr}`);
 
@@ -134,6 +112,6 @@ test('faults on a docker lab: kill, pause, restart rabbitmq, partition in the co
 
   const down = await run(['down']);
   assert.equal(down.code, 0, down.stderr);
-  assert.deepEqual((await podman!.engine.containersLabelled(`lab.name=${LAB}`)).map((c) => c.name), []);
-  assert.deepEqual((await podman!.engine.networksLabelled(`lab.name=${LAB}`)).map((n) => n.name), []);
+  assert.deepEqual((await engine.podman!.engine.containersLabelled(`lab.name=${LAB}`)).map((c) => c.name), []);
+  assert.deepEqual((await engine.podman!.engine.networksLabelled(`lab.name=${LAB}`)).map((n) => n.name), []);
 });

@@ -9,39 +9,17 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'node:test';
-import { dockerInventory, EMPTY_IMAGE, podmanMissing, startPodman } from '../../support/podman.js';
-import type { PodmanService } from '../../support/podman.js';
-import { roleImages } from '../../support/role-images.js';
-import type { RoleImageRefs } from '../../support/role-images.js';
+import { dockerInventory, EMPTY_IMAGE } from '../../support/podman.js';
 import { lab } from '../support/cli.js';
 import { needs } from '../support/prereq.js';
+import { useRoleEngine } from '../support/role-engine.js';
 
 const LAB = 'e2eddisc';
 
-let podman: PodmanService | null = null;
-let images: RoleImageRefs | null = null;
-let missing: string | null = null;
-
-test.before(async () => {
-  missing = await podmanMissing();
-  if (missing) return;
-  try {
-    podman = await startPodman();
-    images = await roleImages(podman.socket);
-  } catch (err) {
-    missing = `Podman and the role images: ${(err as Error).message}`;
-  }
-});
-
-test.after(async () => {
-  if (!podman) return;
-  const left = await podman.removeLabs([LAB]).catch((err: Error) => [`(cleanup failed: ${err.message})`]);
-  if (left.length > 0) process.stderr.write(`discover-docker e2e: removed leftovers ${left.join(', ')}\n`);
-  await podman.stop();
-});
+const engine = useRoleEngine([LAB], 'discover-docker e2e');
 
 test('lab down --discover removes a docker lab whose state is gone, by its labels, and only that lab', { timeout: 600_000 }, async (t) => {
-  if (!(await needs(t, 'Podman (Docker Engine API) and the role images', async () => missing))) return;
+  if (!(await needs(t, 'Podman (Docker Engine API) and the role images', async () => engine.missing))) return;
   const home = await mkdtemp(join(tmpdir(), 'lab-docker-disc-'));
   const keep = await mkdtemp(join(tmpdir(), 'lab-docker-disc-inv-'));
   const run = (args: string[]): ReturnType<typeof lab> => lab(args, { env: { LAB_HOME: home }, cwd: tmpdir(), timeoutMs: 240_000 });
@@ -51,16 +29,16 @@ test('lab down --discover removes a docker lab whose state is gone, by its label
     await rm(home, { recursive: true, force: true });
     await rm(keep, { recursive: true, force: true });
   });
-  await writeFile(inventory, dockerInventory({ lab: LAB, subnet: '198.19.237.0/24', socket: podman!.socket, roleImages: images! }));
+  await writeFile(inventory, dockerInventory({ lab: LAB, subnet: '198.19.237.0/24', socket: engine.podman!.socket, roleImages: engine.images! }));
   const up = await run(['up', '--hosts', inventory]);
   assert.equal(up.code, 0, `${up.stdout}\n${up.stderr}`);
   const labelled = async (): Promise<string[]> => [
-    ...(await podman!.engine.containersLabelled(`lab.name=${LAB}`)).map((c) => c.name),
-    ...(await podman!.engine.networksLabelled(`lab.name=${LAB}`)).map((n) => n.name),
+    ...(await engine.podman!.engine.containersLabelled(`lab.name=${LAB}`)).map((c) => c.name),
+    ...(await engine.podman!.engine.networksLabelled(`lab.name=${LAB}`)).map((n) => n.name),
   ];
   assert.deepEqual((await labelled()).sort(), [`${LAB}-HOST1`, `${LAB}-HOST2`, `${LAB}-HOST3`, `${LAB}-HOST4`, `lab-${LAB}`]);
   // another home's lab of the same name: same lab.name, another lab.state (a container of the empty image, never started)
-  const other = await podman!.engine.createContainer({ name: `${LAB}-other-home`, image: EMPTY_IMAGE, cmd: ['true'], labels: { 'lab.name': LAB, 'lab.state': join(keep, 'elsewhere', LAB) } });
+  const other = await engine.podman!.engine.createContainer({ name: `${LAB}-other-home`, image: EMPTY_IMAGE, cmd: ['true'], labels: { 'lab.name': LAB, 'lab.state': join(keep, 'elsewhere', LAB) } });
 
   await rm(join(home, LAB), { recursive: true, force: true }); // the state is lost
   const plain = await run(['down', '--lab', LAB]);
@@ -69,6 +47,6 @@ test('lab down --discover removes a docker lab whose state is gone, by its label
   assert.equal(d.code, 0, `${d.stdout}\n${d.stderr}`);
   assert.match(d.stdout, new RegExp(`lab ${LAB}: found by name and removed 5 things \\(4 containers, 1 network\\) on unix://.*; left alone 1 of another lab of this name`));
   assert.deepEqual(await labelled(), [`${LAB}-other-home`], 'only the other home’s container is left');
-  await podman!.engine.removeContainer(other);
+  await engine.podman!.engine.removeContainer(other);
   assert.deepEqual(await labelled(), []);
 });
