@@ -123,7 +123,7 @@ async function fanoutAt(kind: Kind, n: number): Promise<SizeFigures> {
   const admin = new App('bench-growth-admin', { broker: AMQP, backend: REDIS });
   const worker =
     kind === 'lab'
-      ? start([join(REPO, 'bin', 'lab.js'), 'worker', '-A', 'echo', '-Q', queue, '-c', '2', '-P', 'prefork', '--loglevel', 'warning', '--broker', AMQP, '--backend', REDIS])
+      ? start([join(REPO, 'bin', 'lab.js'), 'worker', '-A', 'echo', '-Q', queue, '-c', '2', '-P', 'prefork', '--loglevel', 'warning', '-n', `bench-${RUN}-${queue}@%h`, '--broker', AMQP, '--backend', REDIS])
       : start([HERE, '--floor-worker', queue]);
   try {
     await consumerOn(admin, queue, worker);
@@ -144,7 +144,7 @@ async function fanoutAt(kind: Kind, n: number): Promise<SizeFigures> {
 async function concurrentClients(): Promise<{ tasksPerS: number; latency: Summary; clientRssMb: number }> {
   const queue = `bench-growth-clients-${RUN}`;
   const admin = new App('bench-growth-admin', { broker: AMQP, backend: REDIS });
-  const worker = start([join(REPO, 'bin', 'lab.js'), 'worker', '-A', 'echo', '-Q', queue, '-c', '2', '-P', 'prefork', '--loglevel', 'warning', '--broker', AMQP, '--backend', REDIS]);
+  const worker = start([join(REPO, 'bin', 'lab.js'), 'worker', '-A', 'echo', '-Q', queue, '-c', '2', '-P', 'prefork', '--loglevel', 'warning', '-n', `bench-${RUN}-${queue}@%h`, '--broker', AMQP, '--backend', REDIS]);
   const apps = Array.from({ length: CLIENTS }, (_, i) => new App(`bench-growth-client-${i}`, { broker: AMQP, backend: REDIS, config: { task_default_queue: queue, result_expires: 600 } }));
   try {
     await consumerOn(admin, queue, worker);

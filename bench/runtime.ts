@@ -279,7 +279,7 @@ function median(xs: number[]): number {
 async function labPool(pool: 'threads' | 'async'): Promise<Figures> {
   const queue = `bench-lab-${pool}-${RUN}`;
   const app = clientApp(`bench-lab-${pool}`, queue);
-  const worker = start(process.execPath, [LAB_BIN, 'worker', '-A', 'echo', '-Q', queue, '-c', String(CONCURRENCY), '-P', pool, '--loglevel', 'warning', '--broker', AMQP, '--backend', REDIS]);
+  const worker = start(process.execPath, [LAB_BIN, 'worker', '-A', 'echo', '-Q', queue, '-c', String(CONCURRENCY), '-P', pool, '--loglevel', 'warning', '-n', `bench-${RUN}-${queue}@%h`, '--broker', AMQP, '--backend', REDIS]);
   try {
     await consumerAttached(app, queue, worker);
     await sleep(2000);
@@ -298,7 +298,7 @@ async function labRuntime(): Promise<{ figures: Figures & { rounds: number[]; cp
   const floorQueue = `bench-celery-floor-${RUN}`;
   const app = clientApp('bench-lab', queue);
   const fast = clientApp('bench-lab-no-confirm', queue, false);
-  const worker = start(process.execPath, [LAB_BIN, 'worker', '-A', 'echo', '-A', 'mergesort', '-Q', queue, '-c', String(CONCURRENCY), '-P', 'prefork', '--loglevel', 'warning', '--broker', AMQP, '--backend', REDIS, '--result-serializer', SERIALIZER]);
+  const worker = start(process.execPath, [LAB_BIN, 'worker', '-A', 'echo', '-A', 'mergesort', '-Q', queue, '-c', String(CONCURRENCY), '-P', 'prefork', '--loglevel', 'warning', '-n', `bench-${RUN}-${queue}@%h`, '--broker', AMQP, '--backend', REDIS, '--result-serializer', SERIALIZER]);
   const floorWorker = start(process.execPath, [fileURLToPath(import.meta.url), '--celery-floor-consumer', floorQueue]);
   let floorClient: CeleryFloorClient | null = null;
   let floorFast: CeleryFloorClient | null = null;

@@ -2,7 +2,7 @@
  * `lab worker`: a worker node like `celery -A … worker`: logs in Celery's format, serves until told to stop.
  * SIGTERM or SIGINT = warm shutdown (stop consuming, finish what runs, exit); a second one = cold shutdown.
  */
-import { availableParallelism, hostname } from 'node:os';
+import { availableParallelism } from 'node:os';
 import { maskUrl } from '../errors.js';
 import { Worker, celeryLogger } from '../queue/index.js';
 import type { LogLevel, PoolKind } from '../queue/index.js';
@@ -53,7 +53,7 @@ export async function runWorker(o: WorkerCommandOptions): Promise<number> {
     queues: o.queues ?? [],
     concurrency: o.concurrency ?? availableParallelism(),
     pool: o.pool,
-    hostname: o.hostname ?? `celery@${hostname()}`,
+    hostname: o.hostname,
     logger: log,
   });
   worker.on('error', () => undefined); // already logged by the worker; background errors never end the process

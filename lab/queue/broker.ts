@@ -113,8 +113,12 @@ export interface Broker extends Connection {
   /** Drop all ready messages of a queue; resolves with how many were dropped. */
   purge(queue: string): Promise<number>;
   stats(queue: string): Promise<QueueStats>;
-  /** Remove a queue declared with `declare`, and the exchange of its name if declare made one. */
-  deleteQueue(queue: string): Promise<void>;
+  /**
+   * Remove a queue declared with `declare`, and the exchange of its name if declare made one. `ifUnused`: only when
+   * no one else consumes it (AMQP's if-unused: a refused delete rejects) — a worker's mailbox shared by another worker
+   * of the same name must outlive the first.
+   */
+  deleteQueue(queue: string, options?: { ifUnused?: boolean }): Promise<void>;
   /**
    * Declare an exchange (fanout, topic) for Celery's monitoring protocols — remote control and events: AMQP natively,
    * Redis as kombu emulates fanout (PUBLISH/PSUBSCRIBE). Absent where the adapter cannot route that way (memory):

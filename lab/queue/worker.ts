@@ -5,7 +5,8 @@
  * Canvas continuations (chains, callbacks, chords) and retries are sent from here, as Celery's worker does.
  */
 import { EventEmitter } from 'node:events';
-import { availableParallelism, hostname as osHostname } from 'node:os';
+import { availableParallelism } from 'node:os';
+import { nodeName } from './node-name.js';
 import { App, moduleUrl } from './app.js';
 import { findTask } from './shared-registry.js';
 import { dateDone, failureMeta } from './backend.js';
@@ -115,7 +116,7 @@ export class Worker extends EventEmitter {
     this.queues = options.queues?.length ? options.queues : [app.config.taskDefaultQueue];
     this.concurrency = Math.max(1, options.concurrency ?? availableParallelism());
     this.poolKind = options.pool ?? 'prefork';
-    this.hostname = options.hostname ?? `celery@${osHostname()}`;
+    this.hostname = nodeName(options.hostname);
     this.prefetch = this.concurrency * (options.prefetchMultiplier ?? app.config.workerPrefetchMultiplier);
     this.include = (options.include ?? app.config.include).map(moduleUrl);
     this.log = options.logger ?? silentLogger;

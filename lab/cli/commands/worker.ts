@@ -32,7 +32,7 @@ export const workerCommandModule: CommandModule<GlobalFlags, WorkerFlags> = {
       .option('concurrency', { alias: 'c', type: 'number', describe: 'pool size (default: CPU count)' })
       .option('pool', { alias: 'P', type: 'string', choices: POOL_KINDS as string[], default: 'prefork', describe: 'prefork (processes), threads (worker threads), async (event loop, for I/O-bound tasks)' })
       .option('loglevel', { alias: 'l', type: 'string', default: 'info', describe: 'debug, info, warning, error' })
-      .option('hostname', { alias: 'n', type: 'string', describe: 'node name (default: celery@<hostname>)' })
+      .option('hostname', { alias: 'n', type: 'string', describe: 'node name NAME@HOST as Celery forms it: %h this hostname, %n its first label, %d its domain; a bare HOST means celery@HOST (default: celery@%h)' })
       .option('prefetch-multiplier', { type: 'number', describe: 'prefetch = concurrency × this (default 4)' })
       .option('acks-late', { type: 'boolean', describe: 'ack after the task ran, not when it is received' })
       .option('task-events', { alias: 'E', type: 'boolean', describe: 'send task events (celery events, lab dashboard); worker_send_task_events' })

@@ -571,7 +571,7 @@ export class AmqpBroker extends ConnectionBase implements Broker, ConsumerHost {
     );
   }
 
-  async deleteQueue(queue: string): Promise<void> {
+  async deleteQueue(queue: string, options: { ifUnused?: boolean } = {}): Promise<void> {
     const exchanges = new Set<string>();
     for (const [k, d] of this.#topology) {
       if (d.name !== queue) continue;
@@ -579,7 +579,7 @@ export class AmqpBroker extends ConnectionBase implements Broker, ConsumerHost {
       // A monitoring queue (typed exchange) is bound to a shared exchange (celery.pidbox, celeryev): never delete that.
       if (d.exchange && !d.exchangeType) exchanges.add(d.exchange);
     }
-    await this.#operate(`delete queue ${queue}`, (conn) => this.#withChannel(conn, async (ch) => void (await ch.deleteQueue(queue))));
+    await this.#operate(`delete queue ${queue}`, (conn) => this.#withChannel(conn, async (ch) => void (await ch.deleteQueue(queue, options.ifUnused ? { ifUnused: true } : {}))));
     for (const x of exchanges) await this.#deleteExchange(x);
   }
 

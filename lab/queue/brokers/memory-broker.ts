@@ -163,8 +163,9 @@ export class MemoryBroker extends ConnectionBase implements Broker {
     return n;
   }
 
-  async deleteQueue(queue: string): Promise<void> {
+  async deleteQueue(queue: string, options: { ifUnused?: boolean } = {}): Promise<void> {
     const q = this.queues.get(queue);
+    if (options.ifUnused && q && q.consumers.length > 0) throw new BrokerError(`delete queue ${queue}: in use by ${q.consumers.length} consumer(s)`, { code: 'E_BROKER_PRECONDITION' });
     if (q) for (const c of [...q.consumers]) await c.cancel();
     this.queues.delete(queue);
     for (const byKey of this.bindings.values()) for (const set of byKey.values()) set.delete(queue);

@@ -51,7 +51,8 @@ export class MailboxNode extends EventEmitter<MailboxNodeEvents> {
     this.consumer = null;
     await c?.cancel();
     // Gone for good: not re-declared after a reconnect, and on Redis its binding entry leaves with it.
-    if (c) await this.broker.deleteQueue(this.queueName).catch(() => undefined);
+    // If unused: another worker of the same name (Celery warns of those) keeps its mailbox.
+    if (c) await this.broker.deleteQueue(this.queueName, { ifUnused: true }).catch(() => undefined);
   }
 
   private async onMessage(d: Delivery): Promise<void> {

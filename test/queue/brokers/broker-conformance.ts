@@ -10,6 +10,7 @@ import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { BrokerError } from '../../../lab/queue/errors.js';
+import { hasCode } from '../../../lab/errors.js';
 import { buildTaskMessage } from '../../../lab/queue/protocol.js';
 import type { Broker, Consumer, Delivery, QueueDeclaration } from '../../../lab/queue/broker.js';
 import type { Message } from '../../../lab/queue/protocol.js';
@@ -352,6 +353,17 @@ export function brokerConformance(name: string, makeBroker: () => Promise<Broker
     await eventually(() => broker.stats(q), (s) => s.messages === 2 && s.consumers === none);
     d.ack(); // after cancel: no-op
     assert.equal(await broker.purge(q), 2);
+  });
+
+  it('deleteQueue if unused: refused while another consumer consumes it (where consumers are counted), done once it is not', async ({ broker, queue, consume }) => {
+    if (!broker.features.consumerCount) return; // kombu's Redis transport cannot tell: its mailbox entries go on stop
+    const q = await queue('if-unused');
+    const { consumer } = await consume([q], 1);
+    await assert.rejects(broker.deleteQueue(q, { ifUnused: true }), (err: unknown) => hasCode(err, 'E_BROKER_PRECONDITION'));
+    await broker.publish(textMessage('still here'), { queue: q });
+    await eventually(() => broker.stats(q), (s) => s.consumers === 1);
+    await consumer.cancel();
+    await broker.deleteQueue(q, { ifUnused: true });
   });
 
   it('declare is idempotent; a conflicting re-declare fails with E_BROKER_PRECONDITION (where declarations are checked) and the broker keeps working', async ({ broker, queue, consume }) => {
