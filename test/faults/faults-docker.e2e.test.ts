@@ -69,7 +69,9 @@ test('faults on a docker lab: kill, pause, restart rabbitmq, partition in the co
   assert.ok(r.applied.some((a) => /SIGTERM rabbitmq/.test(a)), restart.stdout);
   assert.ok(r.applied.some((a) => /unsupervised there: lab starts it again/.test(a)), restart.stdout);
   assert.ok(typeof r.recoveryMs === 'number' && r.recoveryMs > 0, `RabbitMQ came back: ${restart.stdout}`);
-  const st = await run(['status', '--json']);
+  // RabbitMQ is ready; the workers reconnect on their own backoff (capped, with jitter): healthy again within a minute
+  let st = await run(['status', '--json']);
+  for (const until = Date.now() + 60_000; st.code !== 0 && Date.now() < until; st = await run(['status', '--json'])) await new Promise((r) => setTimeout(r, 2000));
   assert.equal(st.code, 0, st.stdout + st.stderr);
   assert.equal((JSON.parse(st.stdout) as LabStatus).healthy, true, 'RabbitMQ and the workers are healthy again');
 
