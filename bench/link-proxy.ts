@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { LinkProxySpec } from '../lab/services/link-proxy.js';
+import { summarize } from '../lab/report/statistics.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -76,8 +77,7 @@ async function bulk(host: string, port: number): Promise<number> {
   return BULK / 1e6 / ((performance.now() - t) / 1000);
 }
 
-const q = (xs: number[], p: number): number => xs[Math.min(xs.length - 1, Math.floor(xs.length * p))]!;
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const median = (xs: number[]): number => summarize(xs).median;
 
 const echo = createServer({ noDelay: true }, (s) => s.pipe(s));
 await new Promise<void>((r) => echo.listen(0, '127.0.0.1', r));
@@ -100,16 +100,16 @@ const r = { direct: { p50: [] as number[], p99: [] as number[], mbps: [] as numb
 try {
   for (let round = 0; round < ROUNDS; round++) {
     for (const [which, host] of [['direct', '127.0.0.1'], ['proxy', '127.0.0.2']] as const) {
-      const t = await trips(host, port, TRIPS);
-      r[which].p50.push(q(t, 0.5));
-      r[which].p99.push(q(t, 0.99));
+      const t = summarize(await trips(host, port, TRIPS));
+      r[which].p50.push(t.median);
+      r[which].p99.push(t.p99);
       r[which].mbps.push(await bulk(host, port));
     }
   }
   // a rule for the peer (this process connects from 127.0.0.1): what it sends is delayed 20 ms
   await writeFile(join(dir, 'rules', 'bench.json'), JSON.stringify({ id: 'bench', address: '127.0.0.1', delayMs: 20 }));
   await waitLog(/rules: bench/);
-  const slowed = q(await trips('127.0.0.2', port, 50), 0.5);
+  const slowed = median(await trips('127.0.0.2', port, 50));
   const out = {
     trips: TRIPS,
     rounds: ROUNDS,
