@@ -69,6 +69,75 @@ async function check(fn: () => Promise<void>, ok: string): Promise<[boolean, str
 export async function labStatus(lab: OpenLab): Promise<LabStatus> {
   const { topology, state, provider, ledger, urls } = lab;
   const ownKeys = userPlacements(topology).map((u) => ({ u, keys: userRuns({ provider, topology, urls }, u).map((r) => r.key) }));
+  const kind = brokerKind(state);
+  // One broker connection for the broker's login check, the queues' depths and the workers' survey.
+  let brokerConn: ReturnType<typeof createBroker> | null = null;
+  const broker = (): ReturnType<typeof createBroker> => (brokerConn ??= createBroker(urls.brokerHere));
+  // The logins, the queues' depths and the workers' survey start now, beside the host checks (each is used only if
+  // its service turns out to run): on 12 namespaces, loading amqplib and ioredis and connecting took as long as all
+  // the checks, after them. The survey expects every workers host's node.
+  const brokerReady = settled(broker().then((b) => b.ready()));
+  const backendReady = settled(login(createBackend(urls.backendHere)));
+  const queueNames = [...new Set(topology.roleHosts('workers').flatMap((h) => h.queues))];
+  const early = brokerSurvey(broker, queueNames, topology.roleHosts('workers').map((h) => workersNodeName(h.name)));
+  try {
+    return await statusWith(lab, ownKeys, kind, { broker: () => rethrow(brokerReady), backend: () => rethrow(backendReady) }, early);
+  } finally {
+    await Promise.all([early.stats, early.survey, brokerReady, backendReady]);
+    // (set inside the checks above; TS cannot see that through the closure)
+    const b = await (brokerConn as ReturnType<typeof createBroker> | null)?.catch(() => null);
+    await b?.close().catch(() => undefined);
+  }
+}
+
+/** A promise that never rejects: its error as its value (awaited later, maybe never). */
+function settled(p: Promise<unknown>): Promise<Error | null> {
+  return p.then(() => null, (err: unknown) => (err instanceof Error ? err : new Error(String(err))));
+}
+
+async function rethrow(p: Promise<Error | null>): Promise<void> {
+  const err = await p;
+  if (err) throw err;
+}
+
+/** Queue depths and the workers that answer, asked at once on the one connection; never rejects. */
+function brokerSurvey(broker: () => ReturnType<typeof createBroker>, queueNames: string[], expect: string[]): { stats: Promise<LabStatus['queues']>; survey: Promise<WorkerNode[] | null> } {
+  const stats = (async (): Promise<LabStatus['queues']> => {
+    try {
+      const b = await broker();
+      await b.ready();
+      return await Promise.all(queueNames.map((q) => b.stats(q).then((s) => ({ name: q, messages: s.messages, consumers: s.consumers }))));
+    } catch {
+      return [];
+    }
+  })();
+  // Remote control needs fanout exchanges (RabbitMQ; Redis by PUBLISH).
+  const survey = (async (): Promise<WorkerNode[] | null> => {
+    try {
+      const b = await broker();
+      if (typeof b.declareExchange !== 'function') return null;
+      const client = new MailboxClient(b);
+      try {
+        // the lab's workers are known: the survey need not wait out its whole second once they answered
+        return await surveyWorkers(client, 1000, { nodes: expect });
+      } finally {
+        await client.close();
+      }
+    } catch {
+      return null;
+    }
+  })();
+  return { stats, survey };
+}
+
+async function statusWith(
+  lab: OpenLab,
+  ownKeys: { u: ReturnType<typeof userPlacements>[number]; keys: string[] }[],
+  kind: 'rabbitmq' | 'redis',
+  logins: { broker: () => Promise<void>; backend: () => Promise<void> },
+  early: ReturnType<typeof brokerSurvey>,
+): Promise<LabStatus> {
+  const { topology, state, provider, ledger, urls } = lab;
   // One round trip per host, all hosts at once: reachable, every recorded process, every supervisor's status file.
   const checks = await checkHosts(provider, hostCheckRequests(topology, ledger, [...placements(topology).map((p) => p.service.key(p.host.name)), ...ownKeys.flatMap((o) => o.keys)], { statusFiles: true, timeoutMs: 5000 }));
   const hosts = topology.hosts.map((h) => {
@@ -92,19 +161,14 @@ export async function labStatus(lab: OpenLab): Promise<LabStatus> {
     const running = supervision.mode === 'lab' ? supervision.supervisorRunning && supervision.pids.length > 0 : got.every((g) => g.supervision.supervisorRunning);
     return { supervision, running, pid: supervision.pids[0] ?? (supervision.mode === 'lab' ? null : (got[0]!.ref?.pid ?? null)) };
   };
-  const kind = brokerKind(state);
-  // One broker connection for the broker's login check, the queues' depths and the workers' survey.
-  let brokerConn: ReturnType<typeof createBroker> | null = null;
-  const broker = (): ReturnType<typeof createBroker> => (brokerConn ??= createBroker(urls.brokerHere));
-  const brokerLogin = async (): Promise<void> => void (await (await broker()).ready());
   const ours = await Promise.all(
     placements(topology).map(async (p): Promise<ServiceStatus> => {
       const { supervision, running, pid } = await supervised([p.service.key(p.host.name)]);
       let health: [boolean, string] = [false, running ? 'running' : supervision ? `not running (${supervision.state})` : 'never started'];
       if (running) {
-        if (p.service.name === 'rabbitmq') health = await check(brokerLogin, 'AMQP login ok');
+        if (p.service.name === 'rabbitmq') health = await check(logins.broker, 'AMQP login ok');
         else if (p.service.name === 'redis') health = await check(async () => {
-          await Promise.all([login(createBackend(urls.backendHere)), kind === 'redis' ? brokerLogin() : undefined]);
+          await Promise.all([logins.backend(), kind === 'redis' ? logins.broker() : undefined]);
         }, kind === 'redis' ? 'AUTH + PING ok (backend and broker)' : 'AUTH + PING ok');
         else if (p.service.name === 'quotes') {
           health = await check(() => waitPort(state.services.quotes.address, state.services.quotes.port, 2000), `listening on ${state.services.quotes.port}`);
@@ -140,51 +204,23 @@ export async function labStatus(lab: OpenLab): Promise<LabStatus> {
     }),
   );
   const services = [...external, ...ours, ...own];
-  const queueNames = [...new Set(topology.roleHosts('workers').flatMap((h) => h.queues))];
   let queues: LabStatus['queues'] = [];
   let workers: WorkerNode[] | null = null;
   const brokerOk = services.find((s) => (s.kind === 'lab' && s.service === (kind === 'redis' ? 'redis' : 'rabbitmq')) || (s.kind === 'external' && s.service === 'broker'))?.healthy;
-  try {
-    if (brokerOk) {
-      const b = await broker();
-      // the lab's running workers are known: the survey need not wait out its whole second once they answered
-      const expect = services.filter((x) => x.kind === 'lab' && x.service === 'workers' && x.running).map((x) => workersNodeName(x.host));
-      const stats = (async (): Promise<LabStatus['queues']> => {
-        try {
-          await b.ready();
-          return await Promise.all(queueNames.map((q) => b.stats(q).then((s) => ({ name: q, messages: s.messages, consumers: s.consumers }))));
-        } catch {
-          return [];
-        }
-      })();
-      // Remote control needs fanout exchanges (RabbitMQ; Redis by PUBLISH).
-      const survey = (async (): Promise<WorkerNode[] | null> => {
-        if (typeof b.declareExchange !== 'function') return null;
-        const client = new MailboxClient(b);
-        try {
-          return await surveyWorkers(client, 1000, { nodes: expect }).catch(() => null);
-        } finally {
-          await client.close();
-        }
-      })();
-      [queues, workers] = await Promise.all([stats, survey]);
-      // Workers online = consumers on their queues.
-      for (const s of services.filter((x) => x.kind === 'lab' && x.service === 'workers' && x.running)) {
-        const host = topology.host(s.host);
-        const mine = queues.filter((q) => host?.queues.includes(q.name));
-        if (mine.some((q) => q.consumers === null)) {
-          s.health = 'running (this broker cannot count consumers)';
-          continue;
-        }
-        const online = mine.reduce((n, q) => n + (q.consumers ?? 0), 0);
-        s.health = online > 0 ? `consuming (${online} consumer${online === 1 ? '' : 's'} on ${host?.queues.join(', ')})` : 'running but not consuming';
-        s.healthy = online > 0;
+  if (brokerOk) {
+    [queues, workers] = await Promise.all([early.stats, early.survey]);
+    // Workers online = consumers on their queues.
+    for (const s of services.filter((x) => x.kind === 'lab' && x.service === 'workers' && x.running)) {
+      const host = topology.host(s.host);
+      const mine = queues.filter((q) => host?.queues.includes(q.name));
+      if (mine.some((q) => q.consumers === null)) {
+        s.health = 'running (this broker cannot count consumers)';
+        continue;
       }
+      const online = mine.reduce((n, q) => n + (q.consumers ?? 0), 0);
+      s.health = online > 0 ? `consuming (${online} consumer${online === 1 ? '' : 's'} on ${host?.queues.join(', ')})` : 'running but not consuming';
+      s.healthy = online > 0;
     }
-  } finally {
-    // (set inside the checks above; TS cannot see that through the closure)
-    const b = await (brokerConn as ReturnType<typeof createBroker> | null)?.catch(() => null);
-    await b?.close().catch(() => undefined);
   }
   return {
     lab: state.lab,

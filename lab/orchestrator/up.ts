@@ -14,7 +14,7 @@ import type { LabState } from '../topology/state.js';
 import { brokerKindOf, redisPersistenceOf } from '../topology/topology.js';
 import type { HostSpec, Topology, UserServiceSpec } from '../topology/topology.js';
 import type { PlanStep, ProcessRef, Progress, Provider } from '../providers/provider.js';
-import { checkHost, checkHosts } from '../providers/host-check.js';
+import { checkHosts } from '../providers/host-check.js';
 import type { HostCheck } from '../providers/host-check.js';
 import { withCanaries } from '../services/workers.js';
 import { hostCheckRequests } from './host-checks.js';
@@ -87,27 +87,26 @@ async function hostsEverywhere(provider: Provider, topology: Topology, ledger: L
   const requests = hostCheckRequests(topology, ledger, keys, topology.provider === 'local' ? {} : { resolve: names });
   if (topology.provider === 'local') return checkHosts(provider, requests);
   const entries = topology.hosts.map((h) => ({ address: h.address, names: [h.name] }));
-  const checks = await Promise.all(
-    topology.hosts.map(async (h) => {
-      await provider.writeHosts(h.name, entries);
-      const c = await checkHost(provider, h.name, requests.get(h.name)!);
-      if (!c.reachable) throw new ProviderError(`cannot run commands on ${h.name}: ${c.detail}`, { host: h.name, code: 'E_HOST_DOWN' });
-      const res = c.getent ?? { exitCode: -1, output: '' };
-      const seen = new Map<string, string>();
-      for (const line of res.output.split('\n')) {
-        const [addr, ...aliases] = line.trim().split(/\s+/);
-        for (const a of aliases) seen.set(a.toLowerCase(), addr);
+  await Promise.all(topology.hosts.map((h) => provider.writeHosts(h.name, entries)));
+  const found = await checkHosts(provider, requests);
+  const checks = topology.hosts.map((h) => {
+    const c = found.get(h.name)!;
+    if (!c.reachable) throw new ProviderError(`cannot run commands on ${h.name}: ${c.detail}`, { host: h.name, code: 'E_HOST_DOWN' });
+    const res = c.getent ?? { exitCode: -1, output: '' };
+    const seen = new Map<string, string>();
+    for (const line of res.output.split('\n')) {
+      const [addr, ...aliases] = line.trim().split(/\s+/);
+      for (const a of aliases) seen.set(a.toLowerCase(), addr);
+    }
+    for (const other of topology.hosts) {
+      const got = seen.get(other.name.toLowerCase());
+      if (got !== other.address) {
+        throw new ProviderError(`${other.name} does not resolve to ${other.address} on ${h.name} (getent: ${got ?? (res.output.trim() || 'no answer')})`, { host: h.name, code: 'E_RESOLVE' });
       }
-      for (const other of topology.hosts) {
-        const got = seen.get(other.name.toLowerCase());
-        if (got !== other.address) {
-          throw new ProviderError(`${other.name} does not resolve to ${other.address} on ${h.name} (getent: ${got ?? (res.output.trim() || 'no answer')})`, { host: h.name, code: 'E_RESOLVE' });
-        }
-      }
-      progress({ host: h.name, step: '/etc/hosts', status: 'info', detail: `resolves ${names.join(', ')}` });
-      return c;
-    }),
-  );
+    }
+    progress({ host: h.name, step: '/etc/hosts', status: 'info', detail: `resolves ${names.join(', ')}` });
+    return c;
+  });
   return new Map(checks.map((c) => [c.host, c]));
 }
 

@@ -8,7 +8,9 @@
 import { randomBytes } from 'node:crypto';
 import { HOST_CHECK_SCRIPT, parseHostCheck, procKey } from './remote-scripts.js';
 import type { HostCheckOutput } from './remote-scripts.js';
-import type { ProcessRef, Provider } from './provider.js';
+import type { ExecResult, ProcessRef, Provider } from './provider.js';
+
+const DEFAULT_TAIL = 1 << 20;
 
 export interface HostCheckRequest {
   /** Processes to check (a unit's ref is asked of the provider: its main pid changes with every restart). */
@@ -36,29 +38,37 @@ export interface HostCheck {
   getent: { exitCode: number; output: string } | null;
 }
 
-/** Check one host in one round trip. Never throws for an unreachable host: `reachable` says so. */
-export async function checkHost(provider: Provider, host: string, req: HostCheckRequest): Promise<HostCheck> {
-  const tailBytes = req.tailBytes ?? 1 << 20;
-  const plain = (req.processes ?? []).filter((r) => !r.unit);
+/** The one command a host's check runs, and how its answer is read. */
+function checkCommand(provider: Provider, req: HostCheckRequest): { argv: string[]; read: (r: ExecResult) => HostCheckOutput | null } {
+  const tailBytes = req.tailBytes ?? DEFAULT_TAIL;
+  // where the provider reads processes and files itself (this machine's), the command only proves the host runs
+  // commands (and resolves names): each file asked there was a `tail` forked inside the host
+  const plain = provider.localFiles ? [] : (req.processes ?? []).filter((r) => !r.unit);
+  const files = provider.localFiles ? [] : (req.files ?? []);
   const marker = `--lab-end-${randomBytes(8).toString('hex')}--`;
-  const items = [...plain.map((r) => `p:${r.pid}:${r.startTime}`), ...(req.files ?? []).map((f) => `f:${f}`), ...(req.resolve ?? []).map((n) => `h:${n}`)];
-  let out: HostCheckOutput | null = null;
-  let detail = 'reachable';
-  try {
-    const r = await provider.exec(host, ['sh', '-c', HOST_CHECK_SCRIPT, 'lab-check', marker, String(tailBytes), ...items], req.timeoutMs !== undefined ? { timeoutMs: req.timeoutMs } : {});
-    const parsed = parseHostCheck(r.stdout, marker);
-    if (r.exitCode === 0 && parsed.reachable) out = parsed;
-    else detail = `exit ${r.exitCode}${r.stderr.trim() ? `: ${r.stderr.trim().split('\n')[0]}` : ''}`;
-  } catch (err) {
-    detail = err instanceof Error ? err.message : String(err);
-  }
-  const got = out;
+  const items = [...plain.map((r) => `p:${r.pid}:${r.startTime}`), ...files.map((f) => `f:${f}`), ...(req.resolve ?? []).map((n) => `h:${n}`)];
+  return {
+    argv: ['sh', '-c', HOST_CHECK_SCRIPT, 'lab-check', marker, String(tailBytes), ...items],
+    read: (r) => {
+      const parsed = parseHostCheck(r.stdout, marker);
+      return r.exitCode === 0 && parsed.reachable ? parsed : null;
+    },
+  };
+}
+
+function failure(r: ExecResult | Error): string {
+  if (r instanceof Error) return r.message;
+  return `exit ${r.exitCode}${r.stderr.trim() ? `: ${r.stderr.trim().split('\n')[0]}` : ''}`;
+}
+
+/** A host's answers; what the script did not give (a unit, an unreachable host, a ref not asked) is the provider's to say. */
+function hostCheck(provider: Provider, host: string, req: HostCheckRequest, got: HostCheckOutput | null, detail: string): HostCheck {
+  const tailBytes = req.tailBytes ?? DEFAULT_TAIL;
   return {
     host,
     reachable: got !== null,
     detail,
     getent: got?.getent ?? null,
-    // what the script did not answer (a unit, an unreachable host, a ref not asked) is the provider's to say
     alive: async (ref) => {
       const v = !ref.unit ? got?.procs.get(procKey(ref.pid, ref.startTime)) : undefined;
       return v !== undefined ? v === 'same' : provider.alive(ref).catch(() => false);
@@ -71,8 +81,41 @@ export async function checkHost(provider: Provider, host: string, req: HostCheck
   };
 }
 
-/** checkHost on every host at once; the result by host name. */
+/** Check one host in one round trip. Never throws for an unreachable host: `reachable` says so. */
+export async function checkHost(provider: Provider, host: string, req: HostCheckRequest): Promise<HostCheck> {
+  const cmd = checkCommand(provider, req);
+  let r: ExecResult | Error;
+  try {
+    r = await provider.exec(host, cmd.argv, req.timeoutMs !== undefined ? { timeoutMs: req.timeoutMs } : {});
+  } catch (err) {
+    r = err instanceof Error ? err : new Error(String(err));
+  }
+  const got = r instanceof Error ? null : cmd.read(r);
+  return hostCheck(provider, host, req, got, got ? 'reachable' : failure(r));
+}
+
+/**
+ * checkHost on every host at once; the result by host name. A provider that can run them all in one go
+ * (`execEach`: netns, one spawn) does; the timeout is then the largest asked.
+ */
 export async function checkHosts(provider: Provider, requests: ReadonlyMap<string, HostCheckRequest>): Promise<Map<string, HostCheck>> {
-  const done = await Promise.all([...requests].map(([host, req]) => checkHost(provider, host, req)));
-  return new Map(done.map((c) => [c.host, c]));
+  if (!provider.execEach || requests.size < 2) {
+    const done = await Promise.all([...requests].map(([host, req]) => checkHost(provider, host, req)));
+    return new Map(done.map((c) => [c.host, c]));
+  }
+  const entries = [...requests].map(([host, req]) => ({ host, req, cmd: checkCommand(provider, req) }));
+  const timeouts = entries.map((e) => e.req.timeoutMs).filter((t): t is number => t !== undefined);
+  let results: (ExecResult | Error)[];
+  try {
+    results = await provider.execEach(entries.map((e) => ({ host: e.host, argv: e.cmd.argv })), timeouts.length ? { timeoutMs: Math.max(...timeouts) } : {});
+  } catch (err) {
+    results = entries.map(() => (err instanceof Error ? err : new Error(String(err))));
+  }
+  return new Map(
+    entries.map((e, i) => {
+      const r = results[i] ?? new Error('no answer');
+      const got = r instanceof Error ? null : e.cmd.read(r);
+      return [e.host, hostCheck(provider, e.host, e.req, got, got ? 'reachable' : failure(r))];
+    }),
+  );
 }

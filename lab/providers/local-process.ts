@@ -6,8 +6,9 @@
 import { spawn } from 'node:child_process';
 import type { SpawnOptions as NodeSpawnOptions } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, readFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { mkdir, mkdtemp, open, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { ProviderError } from '../errors.js';
 import type { Ledger, LedgerEntry } from '../topology/ledger.js';
@@ -15,6 +16,7 @@ import { processStartTime, stopRecorded, checkProcess } from '../topology/proc.j
 import type { ProcessCheck } from '../topology/proc.js';
 import { DEFAULT_GRACE_MS, PROCESS_TOKEN_ENV, refOf } from './provider.js';
 import type { ExecOptions, ExecResult, ProcessRef, SpawnedData, StreamOptions } from './provider.js';
+import { quoteArgv } from './shell-quote.js';
 
 /** Debian packages that provide the commands lab runs, for "command not found" messages. */
 const PACKAGES: Record<string, string> = {
@@ -66,6 +68,37 @@ export function execLocal(host: string, argv: string[], options: ExecOptions & {
     child.stdin!.on('error', () => undefined); // a command that does not read its input is not an error
     child.stdin!.end(options.input ?? '');
   });
+}
+
+/**
+ * Run several commands at once from ONE spawn: a small shell starts each in the background and waits for them all.
+ * A spawn from this process (a large heap, its environment copied) costs far more than a fork from that shell —
+ * about 20 ms each on a loaded 2-core machine, against ~1 ms — and `lab status` on 12 namespaces ran 12.
+ * Each command's output and exit code go to files in a private temporary directory, read back here; every argv is
+ * quoted (quoteArgv), never interpolated. A command over `timeoutMs` is killed (coreutils `timeout`, exit 137).
+ */
+export async function execLocalEach(jobs: readonly { host: string; argv: readonly string[] }[], options: Pick<ExecOptions, 'timeoutMs' | 'env'> = {}): Promise<ExecResult[]> {
+  if (jobs.length === 0) return [];
+  const t0 = performance.now();
+  const dir = await mkdtemp(join(tmpdir(), 'lab-exec-'));
+  try {
+    const limit = options.timeoutMs ? `timeout -s KILL ${Math.max(0.001, options.timeoutMs / 1000).toFixed(3)} ` : '';
+    const lines = jobs.map((j, i) => `( ${limit}${quoteArgv(j.argv)} </dev/null >${i}.out 2>${i}.err; echo $? >${i}.rc ) &`);
+    const script = [`cd ${quoteArgv([dir])} || exit 1`, ...lines, 'wait'].join('\n');
+    // the script on stdin: one argv word holds at most 128 KiB, and a check script per host soon passes that
+    const r = await execLocal(jobs[0]!.host, ['sh', '-s'], { env: options.env, input: script });
+    if (r.exitCode !== 0) throw new ProviderError(`cannot run ${jobs.length} commands at once: exit ${r.exitCode} ${r.stderr.trim()}`, { host: jobs[0]!.host });
+    const durationMs = performance.now() - t0;
+    return await Promise.all(
+      jobs.map(async (_, i) => {
+        const [stdout, stderr, rc] = await Promise.all(['out', 'err', 'rc'].map((ext) => readFile(join(dir, `${i}.${ext}`), 'utf8').catch(() => '')));
+        const exitCode = /^\d+\s*$/.test(rc!) ? Number(rc) : 1;
+        return { exitCode, stdout: stdout!, stderr: exitCode === 137 && limit ? `${stderr}\n(killed after ${options.timeoutMs} ms)` : stderr!, durationMs };
+      }),
+    );
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }
 
 /** Run a command with its output streamed; Ctrl-C (the signal) is passed on as SIGINT. Resolves with the exit code. */

@@ -25,6 +25,7 @@ export function localPlan(topology: Topology, stateDir: string): PlanStep[] {
 
 export class LocalProvider implements Provider {
   readonly kind = 'local' as const;
+  readonly localFiles = true;
 
   constructor(
     readonly topology: Topology,

@@ -22,7 +22,7 @@ import type { Ledger, LedgerEntry } from '../topology/ledger.js';
 import { parseCidr, inCidr, isIPv4 } from '../topology/net.js';
 import type { ProcessCheck } from '../topology/proc.js';
 import type { HostSpec, Topology } from '../topology/topology.js';
-import { aliveLocal, signalLocal, stopLocal, execLocal, localUser, notFound, spawnRecorded, streamLocal, tailFile, undoProcess } from './local-process.js';
+import { aliveLocal, signalLocal, stopLocal, execLocal, execLocalEach, localUser, notFound, spawnRecorded, streamLocal, tailFile, undoProcess } from './local-process.js';
 import { hostsFile } from './hosts-file.js';
 import { modulesInfo } from './user-modules.js';
 import type { ExecOptions, ExecResult, HostInfo, HostsEntry, PlanStep, ProcessRef, Progress, Provider, SpawnOptions, StreamOptions, UpContext, UpOutcome } from './provider.js';
@@ -146,6 +146,7 @@ export function netnsPlan(topology: Topology): PlanStep[] {
 
 export class NetnsProvider implements Provider {
   readonly kind = 'netns' as const;
+  readonly localFiles = true;
   private readonly prefix: number;
   private readonly gateway: string;
   private readonly bridge: string;
@@ -449,7 +450,23 @@ export class NetnsProvider implements Provider {
   }
 
   async exec(host: string, argv: string[], options: ExecOptions = {}): Promise<ExecResult> {
-    const r = await execLocal(host, this.wrap(host, argv), options);
+    return this.checked(host, argv, await execLocal(host, this.wrap(host, argv), options));
+  }
+
+  /** Every host's command from one spawn (execLocalEach); a job that failed as `exec` would throw is rejected alone. */
+  async execEach(jobs: readonly { host: string; argv: string[] }[], options: Pick<ExecOptions, 'timeoutMs'> = {}): Promise<(ExecResult | Error)[]> {
+    const results = await execLocalEach(jobs.map((j) => ({ host: j.host, argv: this.wrap(j.host, j.argv) })), options);
+    return results.map((r, i) => {
+      try {
+        return this.checked(jobs[i]!.host, jobs[i]!.argv, r);
+      } catch (err) {
+        return err as Error;
+      }
+    });
+  }
+
+  /** What `ip netns exec` says when it could not run the command at all, as the error it is. */
+  private checked(host: string, argv: string[], r: ExecResult): ExecResult {
     // `ip netns exec` reports a command it cannot exec with a non-zero exit code and this message
     if (r.exitCode !== 0 && r.stderr.startsWith(`exec of "${argv[0]}" failed: No such file or directory`)) throw notFound(argv[0]!, host);
     const ns = this.names(host).namespace;

@@ -164,6 +164,11 @@ export interface PlanStep {
 
 export interface Provider {
   readonly kind: ProviderKind;
+  /**
+   * The hosts' processes and files are this machine's (local, netns): `alive` and `readFile` read /proc and the files
+   * directly, with no command run — cheaper than asking the host, which a batched check then does not.
+   */
+  readonly localFiles?: boolean;
   readonly topology: Topology;
   /** What `up` would create or check, in order (for --dry-run). Reads nothing, changes nothing. */
   plan(): PlanStep[];
@@ -175,6 +180,12 @@ export interface Provider {
   up(ctx: UpContext): Promise<UpOutcome>;
   host(name: string): HostInfo;
   exec(host: string, argv: string[], options?: ExecOptions): Promise<ExecResult>;
+  /**
+   * One command on each of several hosts, all at once, results in the jobs' order — where the provider can do it in
+   * fewer round trips than `exec` each (netns: one spawn for all). Absent: callers run `exec` for each. A job that
+   * `exec` would have thrown for is its error in the list.
+   */
+  execEach?(jobs: readonly { host: string; argv: string[] }[], options?: Pick<ExecOptions, 'timeoutMs'>): Promise<(ExecResult | Error)[]>;
   /** Run a command with its output streamed; resolves with its exit code. */
   stream(host: string, argv: string[], options: StreamOptions): Promise<number>;
   writeFile(host: string, path: string, content: string | Buffer, options?: { mode?: number; sudo?: boolean; owner?: string }): Promise<void>;

@@ -135,7 +135,7 @@ export function labNameFromFile(file: string): string {
 }
 
 async function validateAndBuild(data: unknown, format: 'lab' | 'ansible', file: string, issues: Issues, options: LoadOptions): Promise<Topology> {
-  const validate = inventoryValidator();
+  const validate = await inventoryValidator();
   if (!validate(data)) for (const i of schemaIssues(validate.errors ?? [], data)) issues.error(i.path, i.at, i.message);
   const topo = build(isObj(data) ? data : {}, format, file, issues, options);
   await Promise.all([resolveSshNames(topo, issues, options.resolve ?? defaultResolver), checkModuleFiles(topo.files, issues)]);

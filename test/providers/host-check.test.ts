@@ -118,6 +118,48 @@ test('checkHosts: one round trip per host, all hosts; units and unreachable host
   assert.equal((await checkHost(provider, 'H2', { resolve: ['localhost'] })).getent?.exitCode, 0);
 });
 
+test('checkHosts: a provider with execEach runs every host\'s check in one call; one whose files are local asks the script only whether the host runs', async () => {
+  const start = await myStart();
+  const me = ref(process.pid, start);
+  const dead = ref(4194304, 1);
+  const { provider, execs, alives, reads } = fakeProvider();
+  const batches: string[][] = [];
+  const asked: string[][] = [];
+  const each = Object.assign(Object.create(provider) as Provider, {
+    localFiles: true,
+    async execEach(jobs: { host: string; argv: string[] }[]): Promise<(ExecResult | Error)[]> {
+      batches.push(jobs.map((j) => j.host));
+      return Promise.all(
+        jobs.map(async (j) => {
+          asked.push(j.argv.slice(6)); // the script's items, after sh -c SCRIPT name marker tailBytes
+          if (j.host === 'H3') return new Error(`namespace of ${j.host} does not exist`);
+          const r = await run(j.argv[0]!, j.argv.slice(1), { encoding: 'utf8' });
+          return { exitCode: 0, stdout: r.stdout, stderr: r.stderr, durationMs: 0 };
+        }),
+      );
+    },
+  });
+  const requests = new Map<string, HostCheckRequest>([
+    ['H1', { processes: [me, dead], files: ['/s.json'], resolve: ['localhost'] }],
+    ['H2', {}],
+    ['H3', { processes: [me] }],
+  ]);
+  const checks = await checkHosts(each, requests);
+  assert.deepEqual(batches, [['H1', 'H2', 'H3']], 'one execEach for all hosts');
+  assert.deepEqual([...execs], [], 'no exec per host');
+  assert.deepEqual(asked[0], ['h:localhost'], 'processes and files are not asked of a host whose files are local');
+  const h1 = checks.get('H1')!;
+  assert.equal(h1.reachable, true);
+  assert.equal(h1.getent?.exitCode, 0);
+  assert.equal(await h1.alive(me), false, 'answered by the provider (the fake says only up.service runs)');
+  assert.deepEqual(alives, [String(process.pid)]);
+  assert.equal(await h1.file('/s.json'), '{"from":"provider"}');
+  assert.deepEqual(reads, ['/s.json']);
+  assert.equal(checks.get('H2')!.reachable, true);
+  assert.equal(checks.get('H3')!.reachable, false);
+  assert.match(checks.get('H3')!.detail, /does not exist/);
+});
+
 test('hostCheckRequests: each recorded process (and, for status, its supervisor status file) goes to its host; every host asked', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'lab-host-check-'));
   try {
