@@ -23,6 +23,7 @@ import { differentLab, labUrls, sameShape } from './lab-ref.js';
 import { createProvider, planProvider } from './providers.js';
 import { userPlacements, userRuns } from '../services/user-services.js';
 import { SERVICES, ensureService, ensureUserService, placements, recordedProcess } from './services.js';
+import { preloadTransports } from '../queue/index.js';
 
 export interface UpOptions {
   hostsFile: string;
@@ -149,10 +150,13 @@ export async function labUp(o: UpOptions): Promise<UpResult> {
       // faults a crashed lab process left applied are healed before anything else (lab/faults/leftovers.ts)
       const { healLeftoverFaults } = await import('../faults/leftovers.js');
       for (const line of (await healLeftoverFaults({ name: topology.name, provider, ledger, topology })).lines) progress({ step: 'faults', status: 'info', detail: line, warning: true });
+      // the logins and canaries below need amqplib and ioredis: loaded while the provider waits on its commands
+      const here = labUrls(state, topology);
+      preloadTransports([here.brokerHere, here.backendHere]);
       let { changed } = await provider.up({ state, progress, signal: o.signal });
-      const checks = await hostsEverywhere(provider, topology, ledger, progress, labUrls(state, topology));
+      const checks = await hostsEverywhere(provider, topology, ledger, progress, here);
       const alive = (ref: ProcessRef): Promise<boolean> => checks.get(ref.host)?.alive(ref) ?? provider.alive(ref);
-      const ctx: ServiceContext = { provider, topology, state, urls: labUrls(state, topology), progress };
+      const ctx: ServiceContext = { provider, topology, state, urls: here, progress };
       // RabbitMQ, Redis and the quote server start together; the workers need the first two.
       const first = placements(topology, SERVICES.filter((s) => s.name !== 'workers'));
       const workers = placements(topology, SERVICES.filter((s) => s.name === 'workers'));

@@ -315,20 +315,15 @@ export class NetnsProvider implements Provider {
   }
 
   /**
-   * The addresses, default route and lo of every namespace that exists, in ONE spawn (a shell running `ip -n` for
-   * each): a spawn from this process costs far more than a fork from a small shell, and a lab up again on a healthy
-   * lab only reads these. Namespace → what `ip -o -4` printed (absent: not asked, or the loop did not reach it).
+   * The addresses, default route and lo of every namespace that exists, from ONE spawn (execLocalEach: a shell that
+   * runs `ip -n` for each at once): a spawn from this process costs far more than a fork from a small shell, and a
+   * lab up again on a healthy lab only reads these. Namespace → what `ip -o -4` printed (absent: not read).
    */
   private async addressesOf(namespaces: string[]): Promise<Map<string, string>> {
     const out = new Map<string, string>();
-    if (namespaces.length === 0) return out;
-    const script = 'for ns; do echo "@@ $ns"; printf "addr show dev eth0\\nroute show default\\nlink show dev lo\\n" | ip -n "$ns" -o -4 -batch - 2>&1; done';
-    const r = await execLocal('', ['sh', '-c', script, 'sh', ...namespaces]);
-    let ns: string | null = null;
-    for (const line of r.stdout.split('\n')) {
-      if (line.startsWith('@@ ')) out.set((ns = line.slice(3)), '');
-      else if (ns !== null) out.set(ns, `${out.get(ns)}${line}\n`);
-    }
+    const script = 'printf "addr show dev eth0\\nroute show default\\nlink show dev lo\\n" | ip -n "$1" -o -4 -batch - 2>&1';
+    const results = await execLocalEach(namespaces.map((ns) => ({ host: '', argv: ['sh', '-c', script, 'sh', ns] })));
+    results.forEach((r, i) => out.set(namespaces[i]!, r.stdout));
     return out;
   }
 

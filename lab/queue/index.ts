@@ -36,7 +36,7 @@ export type { ExceptionInfo } from './errors.js';
 
 // Transports: the embedded lab's memory hub, and adapters by URL (readiness checks and `lab status` log in with them).
 export { MemoryTransports } from './memory-transports.js';
-export { createBroker, createBackend } from './transports.js';
+export { createBroker, createBackend, preloadTransports } from './transports.js';
 export type { Connection } from './connection.js';
 export type { Broker, Delivery, QueueDeclaration } from './broker.js';
 export type { ResultBackend, TaskMeta, TaskState } from './backend.js';
