@@ -11,7 +11,10 @@
  * - Dates travel as msgpack's timestamp extension (Python reads a msgpack.Timestamp); undefined is nil (None).
  * One Encoder per process, reused: it keeps its buffer between calls.
  */
-import { Decoder, Encoder } from '@msgpack/msgpack';
+// The package's ESM build, named by path: its package.json has no "exports", so the bare name loads the CommonJS
+// build — and importing CommonJS from ESM starts Node's CJS loader and its WebAssembly export lexer, ~5 MB of
+// every pool child's memory for this one module (issue 13).
+import { Decoder, Encoder } from '@msgpack/msgpack/dist.esm/index.mjs';
 
 const encoder = new Encoder();
 const decoder = new Decoder();
