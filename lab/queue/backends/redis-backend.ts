@@ -308,6 +308,11 @@ export class RedisBackend extends ConnectionBase implements ResultBackend {
     return this.#results.watch(taskIds);
   }
 
+  /** What the result subscriber still holds per task (ResultSubscriber.pendingState). */
+  pendingState(): ReturnType<ResultSubscriber['pendingState']> {
+    return this.#results.pendingState();
+  }
+
   unwatch(taskIds: readonly string[]): void {
     this.#results.unwatch(taskIds);
   }

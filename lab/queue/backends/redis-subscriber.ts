@@ -59,6 +59,14 @@ export class ResultSubscriber {
 
   constructor(private readonly host: SubscriberHost) {}
 
+  /**
+   * How many tasks' entries each map holds: zero for all once every result was read and unwatched, and after waits
+   * that timed out or were aborted (issue 13: no per-task state outlives its result). For tests and benchmarks.
+   */
+  pendingState(): { waiters: number; watched: number; subscribed: number; active: number; early: number; unsubscribing: number } {
+    return { waiters: this.#waiters.size, watched: this.#watched.size, subscribed: this.#subs.size, active: this.#active.size, early: this.#early.size, unsubscribing: this.#unsubBatch.size };
+  }
+
   /** The subscriber connection is up (after the first connect): its messages reach the waiters from now on. */
   attach(sub: Redis): void {
     this.#sub = sub;
@@ -157,7 +165,8 @@ export class ResultSubscriber {
       // one stored after it arrives as a message.
       (async () => {
         await this.#subscribe([taskId]);
-        if (done) return;
+        // ended (timed out, aborted) while the SUBSCRIBE was on its way: finish() found nothing to unsubscribe then
+        if (done) return this.#maybeUnsubscribe(taskId);
         const cmd = await this.host.command();
         const value = await cmd.getBuffer(TASK_KEY_PREFIX + taskId);
         if (value !== null && !done) this.#deliver(taskId, value);

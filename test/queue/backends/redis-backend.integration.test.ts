@@ -332,6 +332,36 @@ test('redis: concurrent watch() calls go out as one SUBSCRIBE, unwatch as one UN
   assert.equal(calls[0].client, calls[1].client);
 });
 
+test('redis: no per-task state outlives its result — read, timed out, aborted, or published before anyone waited', async (t) => {
+  if (!(await redis(t))) return;
+  const backend = new RedisBackend(REDIS_URL);
+  const ids = Array.from({ length: 1000 }, () => randomUUID());
+  const late = randomUUID();
+  t.after(async () => {
+    await redisCleanup({ taskIds: [...ids, late], groupIds: [] });
+    await backend.close();
+  });
+  await backend.ready();
+  // as an app sends a group: every id watched first, results published while nobody waits yet (kept as early)
+  await backend.watch(ids);
+  await Promise.all(ids.map((id) => backend.store(meta(id, 'SUCCESS', id))));
+  await eventually(async () => backend.pendingState().early, (n) => n === ids.length);
+  assert.equal(backend.pendingState().early, ids.length, 'published before anyone waited: kept for wait()');
+  for (const id of ids) {
+    assert.equal((await backend.wait(id, 5000, undefined, { subscribedFirst: true })).result, id);
+    backend.unwatch([id]);
+  }
+  // a wait that times out and one that is aborted
+  await assert.rejects(backend.wait(late, 30), (e: unknown) => (e as { code?: string }).code === 'E_TASK_TIMEOUT');
+  const stop = new AbortController();
+  const aborted = backend.wait(late, null, stop.signal);
+  stop.abort(new Error('stop'));
+  await assert.rejects(aborted, /stop/);
+  const empty = { waiters: 0, watched: 0, subscribed: 0, active: 0, early: 0, unsubscribing: 0 };
+  await eventually(async () => backend.pendingState(), (s) => JSON.stringify(s) === JSON.stringify(empty));
+  assert.deepEqual(backend.pendingState(), empty);
+});
+
 test('redis: close() rejects pending waits with E_BACKEND_CLOSED and is idempotent', async (t) => {
   if (!(await redis(t))) return;
   const backend = new RedisBackend(REDIS_URL);
