@@ -80,14 +80,27 @@ export async function labStatus(lab: OpenLab): Promise<LabStatus> {
   const backendReady = settled(login(createBackend(urls.backendHere)));
   const queueNames = [...new Set(topology.roleHosts('workers').flatMap((h) => h.queues))];
   const early = brokerSurvey(broker, queueNames, topology.roleHosts('workers').map((h) => workersNodeName(h.name)));
-  try {
-    return await statusWith(lab, ownKeys, kind, { broker: () => rethrow(brokerReady), backend: () => rethrow(backendReady) }, early);
-  } finally {
+  const cleanup = async (): Promise<void> => {
     await Promise.all([early.stats, early.survey, brokerReady, backendReady]);
     // (set inside the checks above; TS cannot see that through the closure)
     const b = await (brokerConn as ReturnType<typeof createBroker> | null)?.catch(() => null);
     await b?.close().catch(() => undefined);
+  };
+  let status: LabStatus | null = null;
+  try {
+    status = await statusWith(lab, ownKeys, kind, { broker: () => rethrow(brokerReady), backend: () => rethrow(backendReady) }, early);
+    return status;
+  } finally {
+    // A broker found healthy answered: closed before returning. One found down (its host gone) may still be in its
+    // connect timeout: that attempt closes itself when it ends, without holding up the status.
+    if (status && reachedBroker(status.services, kind)) await cleanup();
+    else void cleanup().catch(() => undefined);
   }
+}
+
+/** The status found the lab's broker (or an external one) healthy: the early connection is in use. */
+function reachedBroker(services: readonly ServiceStatus[], kind: 'rabbitmq' | 'redis'): boolean {
+  return services.some((x) => x.healthy && ((x.kind === 'lab' && x.service === (kind === 'redis' ? 'redis' : 'rabbitmq')) || (x.kind === 'external' && x.service === 'broker')));
 }
 
 /** A promise that never rejects: its error as its value (awaited later, maybe never). */
@@ -206,8 +219,7 @@ async function statusWith(
   const services = [...external, ...ours, ...own];
   let queues: LabStatus['queues'] = [];
   let workers: WorkerNode[] | null = null;
-  const brokerOk = services.find((s) => (s.kind === 'lab' && s.service === (kind === 'redis' ? 'redis' : 'rabbitmq')) || (s.kind === 'external' && s.service === 'broker'))?.healthy;
-  if (brokerOk) {
+  if (reachedBroker(services, kind)) {
     [queues, workers] = await Promise.all([early.stats, early.survey]);
     // Workers online = consumers on their queues.
     for (const s of services.filter((x) => x.kind === 'lab' && x.service === 'workers' && x.running)) {
