@@ -28,19 +28,16 @@ function record(v: unknown): Record<string, unknown> {
  * 150 ms) more instead of the rest of the timeout.
  */
 export async function surveyWorkers(client: MailboxClient, timeoutMs = 1000, expect?: { nodes: readonly string[]; settleMs?: number }): Promise<WorkerNode[]> {
-  const pings = merged(await client.broadcast('ping', {}, { timeoutMs, ...(expect && expect.nodes.length > 0 ? { expect: { nodes: expect.nodes, settleMs: expect.settleMs ?? 150 } } : {}) }));
-  const names = Object.keys(pings).sort();
-  if (names.length === 0) return [];
-  const [stats, active] = await Promise.all([
-    client.broadcast('stats', {}, { destination: names, timeoutMs }).then(merged),
-    client.broadcast('active', {}, { destination: names, timeoutMs }).then(merged),
-  ]);
+  const options = { timeoutMs, ...(expect && expect.nodes.length > 0 ? { expect: { nodes: expect.nodes, settleMs: expect.settleMs ?? 150 } } : {}) };
+  // ping, stats and active go out at once (one wait, not two in a row); the workers are those that answered the ping
+  const [pings, stats, active] = (await Promise.all([client.broadcast('ping', {}, options), client.broadcast('stats', {}, options), client.broadcast('active', {}, options)])).map(merged);
+  const names = Object.keys(pings!).sort();
   return names.map((hostname) => {
-    const s = record(stats[hostname]);
+    const s = record(stats![hostname]);
     const pool = record(s.pool);
     const impl = typeof pool.implementation === 'string' ? pool.implementation.replace(/^lab:/, '') : null;
     const total = record(s.total);
-    const tasks = Array.isArray(active[hostname]) ? (active[hostname] as Record<string, unknown>[]) : [];
+    const tasks = Array.isArray(active![hostname]) ? (active![hostname] as Record<string, unknown>[]) : [];
     return {
       hostname,
       pool: impl,
