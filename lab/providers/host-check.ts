@@ -2,7 +2,9 @@
  * Everything `lab up` again and `lab status` check on one host — its processes (pid + start time), its supervisors'
  * status files, its name lookups — in ONE command through the provider (HOST_CHECK_SCRIPT), the hosts all at once:
  * a round trip per host instead of one per process, file and lookup (on ssh each is a channel; on netns a spawn).
- * Answers the script cannot give (a systemd unit, or a host where the script did not run) come from the provider's
+ * On netns all hosts' commands leave in one spawn (`execEach`), and where the hosts' processes and files are this
+ * machine's (`localFiles`: local, netns) the provider reads them directly — the command then only proves the host
+ * runs commands and resolves names. Answers the script cannot give (a systemd unit, or a host where the script did not run) come from the provider's
  * own calls, so nothing is checked less than before.
  */
 import { randomBytes } from 'node:crypto';
