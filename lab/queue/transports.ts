@@ -42,6 +42,10 @@ function checkParses(url: string, example: string): void {
   }
 }
 
+/** The URL schemes each network adapter serves (createBroker, createBackend and preloadTransports read them). */
+const AMQP_SCHEMES: readonly string[] = ['amqp', 'amqps', 'pyamqp', 'pyamqps'];
+const REDIS_SCHEMES: readonly string[] = ['redis', 'rediss'];
+
 /**
  * Load the adapter modules these URLs will need, without connecting: a command that connects later (lab up's logins
  * and canaries) overlaps their loading — amqplib and ioredis, ~0.2 s of a loaded machine's CPU — with its waits on
@@ -55,8 +59,8 @@ export function preloadTransports(urls: readonly string[]): void {
     } catch {
       continue;
     }
-    if (/^(py)?amqps?$/.test(scheme)) void import('./brokers/amqp-broker.js').catch(() => undefined);
-    if (/^rediss?$/.test(scheme)) void Promise.all([import('./brokers/redis-broker.js'), import('./backends/redis-backend.js')]).catch(() => undefined);
+    if (AMQP_SCHEMES.includes(scheme)) void import('./brokers/amqp-broker.js').catch(() => undefined);
+    if (REDIS_SCHEMES.includes(scheme)) void Promise.all([import('./brokers/redis-broker.js'), import('./backends/redis-backend.js')]).catch(() => undefined);
   }
 }
 
@@ -66,13 +70,13 @@ export async function createBroker(url: string, options: TransportOptions & { tr
     const { hub, name } = memoryHub(url, options.memory);
     return hub.broker(name);
   }
-  if (scheme === 'amqp' || scheme === 'amqps' || scheme === 'pyamqp' || scheme === 'pyamqps') {
+  if (AMQP_SCHEMES.includes(scheme)) {
     checkParses(url, 'amqp://user:pass@HOST1:5672//');
     const { AmqpBroker } = await import('./brokers/amqp-broker.js');
     const confirm = options.transportOptions?.confirm_publish;
     return new AmqpBroker(url, typeof confirm === 'boolean' ? { confirmPublish: confirm } : {});
   }
-  if (scheme === 'redis' || scheme === 'rediss') {
+  if (REDIS_SCHEMES.includes(scheme)) {
     const { RedisBroker } = await import('./brokers/redis-broker.js');
     const vt = options.transportOptions?.visibility_timeout;
     if (vt !== undefined && !(typeof vt === 'number' && vt > 0)) throw new UrlError(`broker_transport_options.visibility_timeout: expected seconds > 0, got ${JSON.stringify(vt)}`);
@@ -87,7 +91,7 @@ export async function createBackend(url: string, options: TransportOptions = {})
     const { hub, name } = memoryHub(url, options.memory);
     return hub.backend(name);
   }
-  if (scheme === 'redis' || scheme === 'rediss') {
+  if (REDIS_SCHEMES.includes(scheme)) {
     const { RedisBackend } = await import('./backends/redis-backend.js');
     return new RedisBackend(url);
   }

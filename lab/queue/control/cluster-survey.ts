@@ -30,14 +30,15 @@ function record(v: unknown): Record<string, unknown> {
 export async function surveyWorkers(client: MailboxClient, timeoutMs = 1000, expect?: { nodes: readonly string[]; settleMs?: number }): Promise<WorkerNode[]> {
   const options = { timeoutMs, ...(expect && expect.nodes.length > 0 ? { expect: { nodes: expect.nodes, settleMs: expect.settleMs ?? 150 } } : {}) };
   // ping, stats and active go out at once (one wait, not two in a row); the workers are those that answered the ping
-  const [pings, stats, active] = (await Promise.all([client.broadcast('ping', {}, options), client.broadcast('stats', {}, options), client.broadcast('active', {}, options)])).map(merged);
-  const names = Object.keys(pings!).sort();
+  const ask = (method: string): Promise<Record<string, unknown>> => client.broadcast(method, {}, options).then(merged);
+  const [pings, stats, active] = await Promise.all([ask('ping'), ask('stats'), ask('active')]);
+  const names = Object.keys(pings).sort();
   return names.map((hostname) => {
-    const s = record(stats![hostname]);
+    const s = record(stats[hostname]);
     const pool = record(s.pool);
     const impl = typeof pool.implementation === 'string' ? pool.implementation.replace(/^lab:/, '') : null;
     const total = record(s.total);
-    const tasks = Array.isArray(active![hostname]) ? (active![hostname] as Record<string, unknown>[]) : [];
+    const tasks = Array.isArray(active[hostname]) ? (active[hostname] as Record<string, unknown>[]) : [];
     return {
       hostname,
       pool: impl,
