@@ -8,6 +8,7 @@ import { hideBin } from 'yargs/helpers';
 import { UsageError } from '../errors.js';
 import { PACKAGE_ROOT } from '../paths.js';
 import { reportError } from './error-boundary.js';
+import { skipHelpRenderAfterHandler } from './help-render.js';
 import { globalOptions } from './shared-options.js';
 import { COMMAND_NAMES, commandsFor } from './command-table.js';
 
@@ -61,6 +62,7 @@ export async function main(argv: string[] = hideBin(process.argv)): Promise<numb
       usageFailure = err ?? new UsageError(/--help/.test(message) ? message : `${message} (see ${helpCommand(argv, [...COMMAND_NAMES])})`);
       throw usageFailure;
     });
+  skipHelpRenderAfterHandler(cli);
   try {
     await cli.parseAsync();
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
