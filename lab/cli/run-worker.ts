@@ -28,6 +28,8 @@ export interface WorkerCommandOptions {
   remoteControl?: boolean;
   /** --result-serializer (result_serializer). */
   resultSerializer?: 'json' | 'msgpack';
+  /** --worker-direct (worker_direct). */
+  workerDirect?: boolean;
 }
 
 export async function runWorker(o: WorkerCommandOptions): Promise<number> {
@@ -45,6 +47,7 @@ export async function runWorker(o: WorkerCommandOptions): Promise<number> {
   if (o.taskEvents !== undefined) overrides.worker_send_task_events = o.taskEvents;
   if (o.remoteControl !== undefined) overrides.worker_enable_remote_control = o.remoteControl;
   if (o.resultSerializer !== undefined) overrides.result_serializer = o.resultSerializer;
+  if (o.workerDirect !== undefined) overrides.worker_direct = o.workerDirect;
   app.configFromObject(overrides);
   const broker = urls.broker as string;
   const backend = urls.backend;

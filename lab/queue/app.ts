@@ -21,6 +21,7 @@ import { createBackend, createBroker } from './transports.js';
 import type { MemoryTransports } from './memory-transports.js';
 import { findTask, registerApp } from './shared-registry.js';
 import { sendSentEvent } from './events/sent-event.js';
+import { workerDirectOf } from './worker-direct.js';
 
 export interface AppOptions {
   broker?: string;
@@ -195,12 +196,17 @@ export class App implements Sender {
     return undefined;
   }
 
-  /** Declare a queue the way Celery does (durable, bound to a direct exchange of its name), once per connection. */
-  ensureQueue(broker: Broker, queue: string): Promise<void> {
+  /**
+   * Declare a queue the way Celery does (durable, bound to a direct exchange of its name; a worker-direct queue to
+   * C.dq2), once per connection.
+   */
+  ensureQueue(broker: Broker, queue: string, route?: Route): Promise<void> {
     let p = this.#declared.get(queue);
     if (!p) {
       const maxPriority = this.config.taskQueueMaxPriority ?? undefined;
-      p = broker.declare({ name: queue, exchange: queue, routingKey: queue, maxPriority });
+      // a task sent to one worker (worker_direct): its queue is bound to C.dq2, as that worker declares it
+      const direct = route ? workerDirectOf(route, maxPriority) : null;
+      p = broker.declare(direct ?? { name: queue, exchange: queue, routingKey: queue, maxPriority });
       this.#declared.set(queue, p);
       p.catch(() => this.#declared.delete(queue));
     }
@@ -257,7 +263,7 @@ export class App implements Sender {
    */
   async dispatch(message: Message, route: Route): Promise<{ confirmed: Promise<void> }> {
     const broker = await this.getBroker();
-    await this.ensureQueue(broker, route.queue);
+    await this.ensureQueue(broker, route.queue, route);
     const confirmed = broker.publish(message, route);
     confirmed.catch(() => undefined); // observed by whoever holds it (AsyncResult.sent, publish())
     if (this.config.taskSendSentEvent) void sendSentEvent(broker, message, route);

@@ -50,6 +50,8 @@ export interface AppConfig {
   taskDefaultRateLimit: RateLimit;
   /** Workers ignore every rate limit. */
   workerDisableRateLimits: boolean;
+  /** Workers also consume their own queue `<node>.dq2` on exchange C.dq2 (Celery's worker_direct). */
+  workerDirect: boolean;
 }
 
 export function defaultConfig(): AppConfig {
@@ -79,6 +81,7 @@ export function defaultConfig(): AppConfig {
     workerEnableRemoteControl: true,
     taskDefaultRateLimit: null,
     workerDisableRateLimits: false,
+    workerDirect: false,
   };
 }
 
@@ -113,6 +116,7 @@ alias('taskSendSentEvent', 'boolean', 'task_send_sent_event', 'CELERY_SEND_TASK_
 alias('workerEnableRemoteControl', 'boolean', 'worker_enable_remote_control', 'CELERY_ENABLE_REMOTE_CONTROL');
 alias('taskDefaultRateLimit', 'rate', 'task_default_rate_limit', 'CELERY_DEFAULT_RATE_LIMIT');
 alias('workerDisableRateLimits', 'boolean', 'worker_disable_rate_limits', 'CELERY_DISABLE_RATE_LIMITS');
+alias('workerDirect', 'boolean', 'worker_direct', 'CELERY_WORKER_DIRECT');
 
 function bad(key: string, expected: string, value: unknown, source: string | undefined): ConfigError {
   return new ConfigError(`expected ${expected}, got ${JSON.stringify(value) ?? String(value)}`, { file: source, field: key });

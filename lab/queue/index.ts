@@ -18,6 +18,7 @@ export type { TaskContext, TaskRequest, RetryOptions } from './context.js';
 export { defaultConfig } from './config.js';
 
 export { Worker } from './worker.js';
+export { WORKER_DIRECT_EXCHANGE, workerDirect, workerDirectQueue } from './worker-direct.js';
 export type { WorkerOptions, WorkerStats } from './worker.js';
 export { POOL_KINDS } from './pool/job.js';
 export type { PoolKind } from './pool/job.js';

@@ -11,7 +11,7 @@ import { App, moduleUrl } from './app.js';
 import { findTask } from './shared-registry.js';
 import { dateDone, failureMeta } from './backend.js';
 import type { ResultBackend, TaskMeta, TaskState } from './backend.js';
-import type { Broker, Consumer, Delivery } from './broker.js';
+import type { Broker, Consumer, Delivery, QueueDeclaration } from './broker.js';
 import { signatureFromDict } from './canvas.js';
 import { celeryException, excRepr, formatExcMessage, toExceptionInfo } from './errors.js';
 import type { ExceptionInfo } from './errors.js';
@@ -32,6 +32,7 @@ import type { Job, JobOutcome, Pool, PoolKind } from './pool/job.js';
 import { WorkerMonitoring } from './control/worker-monitoring.js';
 import { TaskRateLimits } from './worker-rate-limits.js';
 import { rateLimitPerSecond } from './rate-limit.js';
+import { workerDirectDeclaration } from './worker-direct.js';
 import type { RateLimit } from './rate-limit.js';
 
 export interface WorkerOptions {
@@ -62,6 +63,8 @@ export interface WorkerOptions {
   remoteControl?: boolean;
   /** Serializer names or content types this worker decodes (default: the app's accept_content); JSON always. */
   acceptContent?: string[];
+  /** Also consume this node's own queue `<node>.dq2` on C.dq2 (default: the app's worker_direct). */
+  workerDirect?: boolean;
 }
 
 export interface WorkerStats {
@@ -107,6 +110,8 @@ export class Worker extends EventEmitter {
   private readonly monitoringOptions: { taskEvents: boolean; remoteControl: boolean };
   /** accept_content as content types. */
   private readonly accepted: Set<string>;
+  /** This node's worker-direct queue, when it has one (worker_direct). */
+  readonly directQueue: QueueDeclaration | null;
 
   constructor(
     readonly app: App,
@@ -132,6 +137,7 @@ export class Worker extends EventEmitter {
     this.storeDelayWarningMs = options.storeDelayWarningMs ?? 10_000;
     this.accepted = acceptedContentTypes(options.acceptContent ?? app.config.acceptContent);
     this.monitoringOptions = { taskEvents: options.sendTaskEvents ?? app.config.workerSendTaskEvents, remoteControl: options.remoteControl ?? app.config.workerEnableRemoteControl };
+    this.directQueue = (options.workerDirect ?? app.config.workerDirect) ? workerDirectDeclaration(this.hostname, app.config.taskQueueMaxPriority ?? undefined) : null;
   }
 
   /** Pids of prefork pool children (empty for other pools). */
@@ -166,14 +172,16 @@ export class Worker extends EventEmitter {
     backend?.on('error', this.onConnectionError);
     try {
       for (const q of this.queues) await this.app.ensureQueue(broker, q);
-      this.consumer = await broker.consume(this.queues, { prefetch: this.prefetch, tag: this.hostname }, (d) => this.onDelivery(d));
+      if (this.directQueue) await broker.declare(this.directQueue);
+      const consumed = this.directQueue ? [...this.queues, this.directQueue.name] : this.queues;
+      this.consumer = await broker.consume(consumed, { prefetch: this.prefetch, tag: this.hostname }, (d) => this.onDelivery(d));
       this.monitoring = await this.startMonitoring(broker, this.pool);
     } catch (err) {
       await this.pool.close(true).catch(() => undefined);
       this.pool = null;
       throw err;
     }
-    this.log.log('info', `${this.hostname} ready. (${this.poolKind} pool, concurrency ${this.concurrency}, queues ${this.queues.join(', ')})`);
+    this.log.log('info', `${this.hostname} ready. (${this.poolKind} pool, concurrency ${this.concurrency}, queues ${this.queues.join(', ')}${this.directQueue ? `, direct ${this.directQueue.name}` : ''})`);
   }
 
   /** Remote control and events, if the broker can carry them; hooks into this worker through WorkerInternals. */
@@ -188,6 +196,7 @@ export class Worker extends EventEmitter {
         broker,
         pool,
         queues: this.queues,
+        directQueue: this.directQueue,
         prefetch: () => this.prefetch,
         resizePrefetch: async (delta) => {
           this.prefetch = Math.max(multiplier, this.prefetch + delta * multiplier);

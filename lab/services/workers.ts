@@ -4,8 +4,8 @@
  * pool and queues, connected to the lab's broker and backend by host name (URLs with passwords go through the
  * environment, never the command line).
  *
- * Ready when a canary task makes the round trip through the lab: `lab.worker_info` (worker-info.ts), answered by
- * this host's worker, saying which modules it loaded (with their digests as it read them) and which tasks it has.
+ * Ready when a canary task makes the round trip through the lab: `lab.worker_info` (worker-info.ts), sent to this
+ * host's worker alone (its worker-direct queue: the workers run with --worker-direct) and answered by it, saying which modules it loaded (with their digests as it read them) and which tasks it has.
  * Those must be the inventory's, as they are on this machine now: a worker that runs an older copy of them (a
  * `lab up` again after an edit) is restarted once; a module that does not load names the host, the module and the
  * error (the worker has exited: nothing of it keeps running).
@@ -13,7 +13,8 @@
 import { posix } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ServiceError, hasCode } from '../errors.js';
-import { App } from '../queue/index.js';
+import { App, workerDirect } from '../queue/index.js';
+import type { SendOptions } from '../queue/index.js';
 import type { ProcessRef } from '../providers/provider.js';
 import { fileDigest } from '../providers/user-modules.js';
 import { SERVICE_DEFAULTS } from '../topology/topology.js';
@@ -148,6 +149,17 @@ function isInfo(v: unknown): v is WorkerInfo {
 }
 
 /**
+ * Where a canary for `node` goes: its worker-direct queue when the worker consumes one (lab's workers do, see
+ * start), so no other host's worker can take it — one round trip per host. Else the host's first queue, which other
+ * workers hosts may serve too: a worker started by an older lab, or a broker that cannot count consumers (Redis).
+ */
+async function canaryRoute(app: App, node: string, queue: string): Promise<SendOptions> {
+  const direct = workerDirect(node);
+  const stats = await (await app.getBroker()).stats(direct.queue).catch(() => null);
+  return stats?.consumers ? direct : { queue };
+}
+
+/**
  * Send lab.worker_info until this host's worker answers (another workers host serving the same queue may take
  * one first: its answer goes to that host's check when one waits), and return its answer. A worker that exits
  * meanwhile is an error — naming the module that did not load, when that is why.
@@ -161,9 +173,9 @@ async function askWorker(ctx: ServiceContext, host: Readonly<HostSpec>, ref: Pro
   const stop = new AbortController();
   try {
     const deadline = Date.now() + 20_000;
-    const queue = host.queues[0];
+    const route = await canaryRoute(app, node, host.queues[0]!);
     const mine = canaries.next(node, stop.signal);
-    let r = await app.sendTask(WORKER_INFO_TASK, [], {}, { queue });
+    let r = await app.sendTask(WORKER_INFO_TASK, [], {}, route);
     for (;;) {
       if (ref && !(await ctx.provider.alive(ref))) {
         const log = ref.logFile ? (await ctx.provider.readFile(host.name, ref.logFile, { tailBytes: 8192 }).catch(() => Buffer.alloc(0))).toString('utf8') : '';
@@ -180,7 +192,7 @@ async function askWorker(ctx: ServiceContext, host: Readonly<HostSpec>, ref: Pro
         if (info.node === node) return info;
         // another host's worker took it: that host's answer, if it waits; ask again
         canaries.offer(info);
-        r = await app.sendTask(WORKER_INFO_TASK, [], {}, { queue });
+        r = await app.sendTask(WORKER_INFO_TASK, [], {}, route);
       } catch (err) {
         if (!hasCode(err, 'E_TASK_TIMEOUT') || Date.now() > deadline) throw err;
       } finally {
@@ -202,7 +214,7 @@ export const workersService: Service = {
   async start(ctx: ServiceContext, host: HostSpec): Promise<ProcessRef> {
     const info = ctx.provider.host(host.name);
     const modules = ['scenarios', posix.join(info.labRoot, WORKER_INFO_MODULE), ...(info.modules?.tasks ?? [])];
-    const argv = workerArgv(info.node, info.labRoot, { modules, config: info.modules?.config, concurrency: host.concurrency, pool: host.pool, queues: host.queues, nodeName: workersNodeName(host.name) });
+    const argv = workerArgv(info.node, info.labRoot, { modules, config: info.modules?.config, concurrency: host.concurrency, pool: host.pool, queues: host.queues, nodeName: workersNodeName(host.name), workerDirect: true });
     return startService(ctx.provider, ctx.topology.name, {
       key: this.key(host.name),
       name: 'workers',

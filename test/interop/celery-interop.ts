@@ -11,7 +11,9 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
-import { App, TaskFailedError, TaskRevokedError, chain, chord, group } from '../../lab/queue/index.js';
+import { App, TaskFailedError, TaskRevokedError, chain, chord, group, workerDirect } from '../../lab/queue/index.js';
+import type { QueueDeclaration } from '../../lab/queue/index.js';
+import { workerDirectDeclaration } from '../../lab/queue/worker-direct.js';
 import { Signature } from '../../lab/queue/canvas.js';
 import { REDIS_URL, redis } from '../support/prereq.js';
 import { pythonCelery, pythonClient, startLabWorker, startPythonWorker } from '../support/peers.js';
@@ -63,6 +65,8 @@ export function celeryInterop({ label, brokerUrl: BROKER, gate, redeliveredFlag 
     constructor(
       readonly name: string,
       private readonly start: (queue: string) => Promise<Peer>[],
+      /** Queues the lane's workers declare besides its own (worker-direct ones): deleted with it. */
+      private readonly alsoDeclared: QueueDeclaration[] = [],
     ) {
       this.queue = `lab-interop-${name}-${RUN}`;
       this.app = new App(`interop-${name}`, {
@@ -100,6 +104,9 @@ export function celeryInterop({ label, brokerUrl: BROKER, gate, redeliveredFlag 
         const broker = await this.app.getBroker().catch(() => null);
         await broker?.purge(this.queue).catch(() => undefined);
         await broker?.deleteQueue(this.queue).catch(() => undefined);
+        // declared here too, so this connection knows the binding and removes it with the queue (on Redis a
+        // binding is a member of kombu's set for the exchange, which no worker empties)
+        for (const d of this.alsoDeclared) await broker?.declare(d).then(() => broker.deleteQueue(d.name)).catch(() => undefined);
       }
       await this.app.close();
       for (const [i, s] of stopped.entries()) {
@@ -121,8 +128,13 @@ export function celeryInterop({ label, brokerUrl: BROKER, gate, redeliveredFlag 
   const msgpackPyLane = new Lane('lab2py-msgpack', (queue) => [startPythonWorker({ queue, env: msgpackEnv(queue) })]);
   msgpackPyLane.app.configFromObject({ task_serializer: 'msgpack' });
 
+  // worker_direct both ways: a lab worker and a Python worker, each with a node name of this run's own.
+  const directNode = (who: string): string => `${who}-${RUN}@interop`;
+  const labDirectLane = new Lane('py2lab-direct', (queue) => [startLabWorker({ module: LAB_TASKS, queue, broker: BROKER, backend: REDIS_URL, env: peerEnv(queue), extra: ['--worker-direct', '--hostname', directNode('lab')] })], [workerDirectDeclaration(directNode('lab'))]);
+  const pyDirectLane = new Lane('lab2py-direct', (queue) => [startPythonWorker({ queue, name: directNode('py'), env: { ...peerEnv(queue), LAB_INTEROP_WORKER_DIRECT: '1' } })], [workerDirectDeclaration(directNode('py'))]);
+
   test.after(async () => {
-    await Promise.all([labLane.close(), pyLane.close(), mixedLane.close(), msgpackLabLane.close(), msgpackPyLane.close()]);
+    await Promise.all([labLane.close(), pyLane.close(), mixedLane.close(), msgpackLabLane.close(), msgpackPyLane.close(), labDirectLane.close(), pyDirectLane.close()]);
     await redisClient?.quit().catch(() => undefined);
   });
 
@@ -502,6 +514,22 @@ export function celeryInterop({ label, brokerUrl: BROKER, gate, redeliveredFlag 
       const bodies = (mixedLane.peer(0).stderr().match(/Task interop\.sum\[/g) ?? []).length + (mixedLane.peer(1).output().match(/Task interop\.sum\[[^\]]+\] succeeded/g) ?? []).length;
       assert.equal(bodies, 2, 'each chord body ran once');
       await lab.forget();
+    });
+  });
+
+  test.describe(`${label}: worker_direct (a task for one named worker)`, () => {
+    test('a Python client sends to one lab worker by name (worker_direct): it runs there, taken from <node>.dq2', async (t) => {
+      if (!(await labDirectLane.ready(t))) return;
+      const node = directNode('lab');
+      const out = await pythonClient<{ result: unknown }>('direct', [node], peerEnv(labDirectLane.queue));
+      assert.deepEqual(out.result, { hostname: node, queue: `${node}.dq2` });
+    });
+
+    test('lab sends to one Python worker by name (workerDirect): it runs there, routed by exchange C.dq2 and its name', async (t) => {
+      if (!(await pyDirectLane.ready(t))) return;
+      const node = directNode('py');
+      const r = await pyDirectLane.app.sendTask('interop.where', [], {}, workerDirect(node));
+      assert.deepEqual(await r.get({ timeout: 20 }), { hostname: node, exchange: 'C.dq2', routing_key: node });
     });
   });
 }

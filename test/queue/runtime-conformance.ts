@@ -6,7 +6,7 @@ import test from 'node:test';
 import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { Worker, chain, chord, group, TaskFailedError, TaskRevokedError, TaskTimeoutError } from '../../lab/queue/index.js';
+import { Worker, chain, chord, group, workerDirect, TaskFailedError, TaskRevokedError, TaskTimeoutError } from '../../lab/queue/index.js';
 import type { MemoryTransports, PoolKind } from '../../lab/queue/index.js';
 import { buildTaskMessage } from '../../lab/queue/protocol.js';
 import * as tasks from '../fixtures/queue/tasks.js';
@@ -29,14 +29,14 @@ export function runtimeConformance(target: RuntimeTarget): void {
   let configured = false;
   const workers: Worker[] = [];
 
-  async function setup(t: TestContext, options: { pool?: PoolKind; concurrency?: number } = {}): Promise<Worker | null> {
+  async function setup(t: TestContext, options: { pool?: PoolKind; concurrency?: number; hostname?: string; workerDirect?: boolean } = {}): Promise<Worker | null> {
     if (!(await target.available(t))) return null;
     if (!configured) {
       app.configFromObject({ broker_url: target.brokerUrl, result_backend: target.backendUrl, task_default_queue: queue, result_expires: 300 });
       if (target.memory) app.useMemoryTransports(target.memory);
       configured = true;
     }
-    const w = new Worker(app, { pool: options.pool ?? 'threads', concurrency: options.concurrency ?? 2, include: [TASKS_MODULE] });
+    const w = new Worker(app, { pool: options.pool ?? 'threads', concurrency: options.concurrency ?? 2, include: [TASKS_MODULE], hostname: options.hostname, workerDirect: options.workerDirect });
     workers.push(w);
     await w.start();
     return w;
@@ -70,6 +70,25 @@ export function runtimeConformance(target: RuntimeTarget): void {
       assert.equal(r.state, 'SUCCESS');
       assert.equal(await r.ready(), true);
       assert.equal(await r.successful(), true);
+    });
+
+    test('worker_direct: a task sent to one node is run by that node alone, whoever else serves the queue', async (t) => {
+      const tag = randomBytes(3).toString('hex');
+      const [a, b] = [`a-${tag}@conformance`, `b-${tag}@conformance`];
+      const wa = await setup(t, { hostname: a, workerDirect: true });
+      if (!wa) return;
+      // sent before b exists: the client declares b's direct queue bound to C.dq2, as Celery's does; a does not take it
+      const early = await tasks.whoRan.applyAsync([], {}, workerDirect(b));
+      const wb = await setup(t, { hostname: b, workerDirect: true });
+      assert.equal(wb?.directQueue?.name, `${b}.dq2`);
+      assert.deepEqual(await early.get({ timeout: 10 }), [b, `${b}.dq2`]);
+      const toA = await Promise.all(Array.from({ length: 8 }, () => tasks.whoRan.applyAsync([], {}, workerDirect(a))));
+      for (const r of toA) assert.deepEqual(await r.get({ timeout: 10 }), [a, `${a}.dq2`]);
+      // the shared queue is still served by both
+      const shared = await Promise.all(Array.from({ length: 8 }, () => tasks.whoRan.delay()));
+      for (const r of shared) assert.equal(((await r.get({ timeout: 10 })) as string[])[1], queue);
+      const broker = await app.getBroker();
+      for (const node of [a, b]) await broker.deleteQueue(`${node}.dq2`).catch(() => undefined);
     });
 
     test('keyword arguments bind to named parameters', async (t) => {

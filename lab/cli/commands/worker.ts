@@ -19,6 +19,7 @@ interface WorkerFlags extends GlobalFlags, ConnectionFlags {
   'task-events'?: boolean;
   'without-remote-control'?: boolean;
   'result-serializer'?: string;
+  'worker-direct'?: boolean;
 }
 
 export const workerCommandModule: CommandModule<GlobalFlags, WorkerFlags> = {
@@ -37,6 +38,7 @@ export const workerCommandModule: CommandModule<GlobalFlags, WorkerFlags> = {
       .option('acks-late', { type: 'boolean', describe: 'ack after the task ran, not when it is received' })
       .option('task-events', { alias: 'E', type: 'boolean', describe: 'send task events (celery events, lab dashboard); worker_send_task_events' })
       .option('result-serializer', { type: 'string', choices: ['json', 'msgpack'], describe: "how results are stored: json (default) or msgpack; Celery's result_serializer (readers must use the same)" })
+      .option('worker-direct', { type: 'boolean', describe: "also consume this node's own queue NODE.dq2 on exchange C.dq2, so a task can be sent to this worker alone (Celery's worker_direct)" })
       .option('without-remote-control', { type: 'boolean', describe: 'do not join the celery remote-control mailbox (celery inspect/control, lab inspect/control/status)' })
       .example('$0 worker -A scenarios -c 2', "serve the book's tasks (test.echo, currency.get_rate, mergesort.sort)")
       .example('$0 worker -A ./tasks.js -Q queue1 --loglevel debug', 'your tasks, from queue1')
@@ -73,6 +75,7 @@ export const workerCommandModule: CommandModule<GlobalFlags, WorkerFlags> = {
       taskEvents: argv['task-events'],
       remoteControl: argv['without-remote-control'] ? false : undefined,
       resultSerializer: argv['result-serializer'] as 'json' | 'msgpack' | undefined,
+      workerDirect: argv['worker-direct'],
     });
   },
 };

@@ -576,8 +576,9 @@ export class AmqpBroker extends ConnectionBase implements Broker, ConsumerHost {
     for (const [k, d] of this.#topology) {
       if (d.name !== queue) continue;
       this.#topology.delete(k);
-      // A monitoring queue (typed exchange) is bound to a shared exchange (celery.pidbox, celeryev): never delete that.
-      if (d.exchange && !d.exchangeType) exchanges.add(d.exchange);
+      // Only the queue's own exchange (Celery's, of the queue's name): a shared one (celery.pidbox, celeryev, the
+      // worker-direct C.dq2) has other queues bound to it.
+      if (d.exchange === d.name && !d.exchangeType) exchanges.add(d.exchange);
     }
     await this.#operate(`delete queue ${queue}`, (conn) => this.#withChannel(conn, async (ch) => void (await ch.deleteQueue(queue, options.ifUnused ? { ifUnused: true } : {}))));
     for (const x of exchanges) await this.#deleteExchange(x);

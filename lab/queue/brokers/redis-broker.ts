@@ -96,7 +96,7 @@ export class RedisBroker extends ConnectionBase implements Broker {
   readonly #fanout = new Set<string>();
   /** Queues bound to such an exchange: what they subscribe to. */
   readonly #fanoutQueues = new Map<string, { exchange: string; routingKey: string }>();
-  /** Monitoring queues bound to a shared direct exchange (reply.celery.pidbox): their binding goes with them. */
+  /** Queues bound to a shared direct exchange (reply.celery.pidbox, C.dq2): their binding goes with them. */
   readonly #directBindings = new Map<string, { exchange: string; routingKey: string }>();
   #restoreTimer: NodeJS.Timeout | null = null;
 
@@ -220,7 +220,8 @@ export class RedisBroker extends ConnectionBase implements Broker {
     if (queue.exchangeType === 'fanout' || queue.exchangeType === 'topic') {
       this.#fanout.add(exchange);
       this.#fanoutQueues.set(queue.name, { exchange, routingKey: queue.routingKey ?? '' });
-    } else if (queue.exchangeType === 'direct') {
+    } else if (queue.exchangeType === 'direct' || exchange !== queue.name) {
+      // bound to a shared direct exchange (reply.celery.pidbox, the worker-direct C.dq2): deleteQueue unbinds it there
       this.#directBindings.set(queue.name, { exchange, routingKey: queue.routingKey ?? queue.name });
     }
     const cmd = await this.#command();

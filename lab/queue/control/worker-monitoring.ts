@@ -6,7 +6,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { loadavg, type as osType } from 'node:os';
-import type { Broker, Delivery } from '../broker.js';
+import type { Broker, Delivery, QueueDeclaration } from '../broker.js';
 import type { ReceivedHeaders } from '../protocol.js';
 import type { App } from '../app.js';
 import { allApps, findTask } from '../shared-registry.js';
@@ -29,6 +29,8 @@ export interface WorkerInternals {
   readonly broker: Broker;
   readonly pool: Pool;
   readonly queues: readonly string[];
+  /** The node's worker-direct queue (worker_direct), consumed beside `queues`. */
+  readonly directQueue: QueueDeclaration | null;
   prefetch(): number;
   /** Change the task consumer's window by this many slots × the prefetch multiplier (pool_grow / pool_shrink). */
   resizePrefetch(deltaConcurrency: number): Promise<void>;
@@ -298,11 +300,13 @@ export class WorkerMonitoring extends EventEmitter<MonitoringEvents> implements 
   }
 
   queues(): { name: string; exchange: string; routingKey: string }[] {
-    return [...this.w.queues, ...this.added.keys()].map((q) => ({ name: q, exchange: q, routingKey: q }));
+    const own = [...this.w.queues, ...this.added.keys()].map((q) => ({ name: q, exchange: q, routingKey: q }));
+    const d = this.w.directQueue;
+    return d ? [...own, { name: d.name, exchange: d.exchange ?? d.name, routingKey: d.routingKey ?? d.name }] : own;
   }
 
   async addConsumer(queue: string): Promise<void> {
-    if (this.w.queues.includes(queue) || this.added.has(queue)) return;
+    if (this.w.queues.includes(queue) || this.w.directQueue?.name === queue || this.added.has(queue)) return;
     this.added.set(queue, await this.w.consume(queue));
     this.emit('info', `Started consuming from ${queue}`);
   }
