@@ -153,7 +153,7 @@ function isInfo(v: unknown): v is WorkerInfo {
  * start), so no other host's worker can take it — one round trip per host. Else the host's first queue, which other
  * workers hosts may serve too: a worker started by an older lab, or a broker that cannot count consumers (Redis).
  */
-async function canaryRoute(app: App, node: string, queue: string): Promise<SendOptions> {
+export async function canaryRoute(app: App, node: string, queue: string): Promise<SendOptions> {
   const direct = workerDirect(node);
   const stats = await (await app.getBroker()).stats(direct.queue).catch(() => null);
   return stats?.consumers ? direct : { queue };
