@@ -66,7 +66,11 @@ test('amqplib, ioredis, ssh2 and dockerode are imported by their adapters only',
   const bad: string[] = [];
   let seen = 0;
   for (const s of await product()) {
-    for (const i of s.imports) {
+    for (const spec of s.imports) {
+      // lab/vendor/<package>.ts re-exports the package (bundled at build time): importing it imports the package
+      const vendored = /^lab\/vendor\/([a-z0-9-]+)\.js$/.exec(target(s.path, spec))?.[1];
+      const i = vendored ?? spec;
+      if (s.path === `lab/vendor/${i}.ts`) continue;
       const rule = adapters[i];
       if (!rule) continue;
       seen++;

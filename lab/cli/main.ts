@@ -3,8 +3,7 @@
  * every error reaches one boundary (error-boundary.ts) that prints one line and picks the exit code.
  */
 import { readFileSync } from 'node:fs';
-import yargs from 'yargs';
-import { hideBin } from 'yargs/helpers';
+import yargs, { hideBin } from '../vendor/yargs.js';
 import { UsageError } from '../errors.js';
 import { PACKAGE_ROOT } from '../paths.js';
 import { reportError } from './error-boundary.js';

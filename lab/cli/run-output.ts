@@ -1,5 +1,5 @@
 /** What `lab run` prints for people: a table per run (modes × statistics, phase medians), the ratio, the verdict. */
-import Table from 'cli-table3';
+import Table from '../vendor/cli-table3.js';
 import { formatMs, formatParams, formatRatio } from '../report/format.js';
 import { speedup } from '../report/derive.js';
 import { hasImplementations, implementationLines, vsLabNote, vsLabText } from '../report/implementations.js';

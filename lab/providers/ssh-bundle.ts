@@ -25,7 +25,7 @@ export interface Bundle {
 }
 
 const TOP = ['package.json', 'package-lock.json', 'bin', 'dist', 'peers', 'node_modules'];
-/** Not needed to run lab on a host: compiled tests, benchmarks and their support, the TypeScript compiler, the test browser, type packages. */
+/** Not needed to run lab on a host: compiled tests, benchmarks and their support, the TypeScript compiler and the bundler (build tools), the test browser, type packages. */
 const EXCLUDE = [
   'dist/test',
   'dist/bench',
@@ -34,6 +34,8 @@ const EXCLUDE = [
   'node_modules/.bin',
   'node_modules/.cache',
   'node_modules/typescript',
+  'node_modules/esbuild',
+  'node_modules/@esbuild',
   'node_modules/playwright-core',
   'node_modules/@types',
 ];

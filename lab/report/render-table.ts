@@ -2,7 +2,7 @@
  * Terminal table (cli-table3, no colours): one row per point of each selected run — scenario, params, lab,
  * baseline median, candidate median, speed-up (baseline/candidate), verified, repeats, when (UTC).
  */
-import Table from 'cli-table3';
+import Table from '../vendor/cli-table3.js';
 import { COMPARE_HEAD, compareCells, runLabel } from './compare.js';
 import type { Comparison } from './compare.js';
 import { modeStats, modesOf, speedup } from './derive.js';

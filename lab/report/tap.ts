@@ -2,7 +2,7 @@
  * TAP version 13 of lab's verdicts (verdicts.ts): one test point per implementation × mode × point of each scenario,
  * `ok`/`not ok`, its time as a directive-free comment, and for a failure a YAML block with the message.
  */
-import { stringify } from 'yaml';
+import { stringify } from '../vendor/yaml.js';
 import type { VerdictCase } from './verdicts.js';
 
 /** A test point's description is one line, and '#' would start a directive: both are escaped as TAP says. */

@@ -22,7 +22,8 @@
  *   lab_subnet → subnet, lab_ports → ports, lab_docker → docker, lab_broker → broker, lab_backend → backend
  * Other ansible_* and non-lab variables belong to playbooks and are ignored; unknown lab_* variables are errors.
  */
-import { isMap, isScalar, type Document, type Node, type Pair, type YAMLMap } from 'yaml';
+import { isMap, isScalar } from '../vendor/yaml.js';
+import type { Document, Node, Pair, YAMLMap } from 'yaml';
 import { closest, type Seg } from './schema.js';
 import { findPair, formatField, keyString, startOf, unalias, type Issues, type Locate } from './source.js';
 import type { Role } from './topology.js';

@@ -11,7 +11,7 @@ import { lookup } from 'node:dns/promises';
 import { readFile, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { basename, dirname, resolve } from 'node:path';
-import { isMap } from 'yaml';
+import { isMap } from '../vendor/yaml.js';
 import { ConfigError } from '../errors.js';
 import { fromAnsible, isAnsibleDocument } from './ansible.js';
 import {

@@ -2,7 +2,8 @@
  * Where things are in an inventory file: YAML parsing with positions, the issue collector that turns paths into
  * file:line:column, and the aggregate InventoryError (a ConfigError, exit code 2).
  */
-import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node, type Pair } from 'yaml';
+import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument } from '../vendor/yaml.js';
+import type { Document, Node, Pair } from 'yaml';
 import { ConfigError } from '../errors.js';
 import type { Seg } from './schema.js';
 

@@ -107,10 +107,12 @@ test('bundle hash: same files, same hash; any content change, a new one; dev-onl
     await mkdir(join(dir, 'dist', 'lab'), { recursive: true });
     await mkdir(join(dir, 'dist', 'test'), { recursive: true });
     await mkdir(join(dir, 'node_modules', 'typescript'), { recursive: true });
+    await mkdir(join(dir, 'node_modules', '@esbuild', 'linux-x64', 'bin'), { recursive: true });
     await mkdir(join(dir, 'node_modules', 'yaml'), { recursive: true });
     await writeFile(join(dir, 'dist', 'lab', 'a.js'), 'a');
     await writeFile(join(dir, 'dist', 'test', 't.js'), 't');
     await writeFile(join(dir, 'node_modules', 'typescript', 'tsc.js'), 'x');
+    await writeFile(join(dir, 'node_modules', '@esbuild', 'linux-x64', 'bin', 'esbuild'), 'the bundler');
     await writeFile(join(dir, 'node_modules', 'yaml', 'index.js'), 'y');
     await writeFile(join(dir, 'node_modules', 'yaml', 'index.d.ts'), 'types');
     await writeFile(join(dir, 'node_modules', 'yaml', 'index.js.map'), '{}');

@@ -9,7 +9,7 @@ export const statusCommandModule: CommandModule<GlobalFlags, GlobalFlags & Hosts
   describe: 'show the lab: hosts, services, health, queue depth, workers online',
   builder: (y) => hostsOption(y) as never,
   handler: async (argv) => {
-    const [{ labStatus }, { default: Table }] = await Promise.all([import('../../orchestrator/status.js'), import('cli-table3')]);
+    const [{ labStatus }, { default: Table }] = await Promise.all([import('../../orchestrator/status.js'), import('../../vendor/cli-table3.js')]);
     const lab = await requireLab(argv.hosts);
     try {
       const { healOpenLab } = await import('../../faults/leftovers.js');

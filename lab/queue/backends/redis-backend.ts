@@ -11,7 +11,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { Redis } from 'ioredis';
+import { Redis } from '../../vendor/ioredis.js';
 import type { RedisOptions } from 'ioredis';
 import { maskUrl } from '../../errors.js';
 import { BackendError } from '../errors.js';

@@ -10,7 +10,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { Redis } from 'ioredis';
+import { Redis } from '../../vendor/ioredis.js';
 import type { RedisOptions } from 'ioredis';
 import { maskUrl } from '../../errors.js';
 import { backoffDelay, backoffPolicy } from '../../backoff.js';
