@@ -39,12 +39,11 @@ export interface GroupProcessSpec {
 }
 
 /** The `lab worker` command line of a worker on a host (lab's worker service and worker groups alike). */
-export function workerArgv(node: string, labRoot: string, o: { modules: string[]; config?: string; queues: string[]; pool: PoolKind; concurrency: number; nodeName: string; acksLate?: boolean; prefetchMultiplier?: number; workerDirect?: boolean }): string[] {
+export function workerArgv(node: string, labRoot: string, o: { modules: string[]; config?: string; queues: string[]; pool: PoolKind; concurrency: number; nodeName: string; acksLate?: boolean; prefetchMultiplier?: number }): string[] {
   const argv = [node, `${labRoot}/bin/lab.js`, 'worker', ...o.modules.flatMap((m) => ['-A', m]), '-c', String(o.concurrency), '-P', o.pool, '-Q', o.queues.join(','), '--hostname', o.nodeName, '--loglevel', 'info'];
   if (o.config !== undefined) argv.push('--config', o.config);
   if (o.acksLate) argv.push('--acks-late');
   if (o.prefetchMultiplier !== undefined) argv.push('--prefetch-multiplier', String(o.prefetchMultiplier));
-  if (o.workerDirect) argv.push('--worker-direct');
   return argv;
 }
 

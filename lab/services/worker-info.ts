@@ -14,6 +14,8 @@ import { PACKAGE_ROOT } from '../paths.js';
 export const WORKER_INFO_TASK = 'lab.worker_info';
 /** Set by `lab worker` before its pool starts (pool children inherit it): the modules it loaded, as JSON. */
 export const WORKER_MODULES_ENV = 'LAB_WORKER_MODULES';
+/** `lab worker`'s --worker-direct by environment ("1"): how lab up asks its workers for one (services/workers.ts). */
+export const WORKER_DIRECT_ENV = 'LAB_WORKER_DIRECT';
 
 export interface LoadedModule {
   /** file: URL of the module as the worker imported it. */

@@ -5,7 +5,7 @@
  * environment, never the command line).
  *
  * Ready when a canary task makes the round trip through the lab: `lab.worker_info` (worker-info.ts), sent to this
- * host's worker alone (its worker-direct queue: the workers run with --worker-direct) and answered by it, saying which modules it loaded (with their digests as it read them) and which tasks it has.
+ * host's worker alone (its worker-direct queue: the workers run with LAB_WORKER_DIRECT=1) and answered by it, saying which modules it loaded (with their digests as it read them) and which tasks it has.
  * Those must be the inventory's, as they are on this machine now: a worker that runs an older copy of them (a
  * `lab up` again after an edit) is restarted once; a module that does not load names the host, the module and the
  * error (the worker has exited: nothing of it keeps running).
@@ -24,6 +24,7 @@ import type { LabUrls, Service, ServiceContext } from './service.js';
 import { WORKER_INFO_MODULE, WORKER_INFO_TASK } from './worker-info.js';
 import type { WorkerInfo } from './worker-info.js';
 import { workerArgv } from './worker-group.js';
+import { WORKER_DIRECT_ENV } from './worker-info.js';
 import { startService } from './supervision.js';
 
 /** What a lab worker on a host finds in its environment: the broker, the backend, the quote server. */
@@ -214,14 +215,16 @@ export const workersService: Service = {
   async start(ctx: ServiceContext, host: HostSpec): Promise<ProcessRef> {
     const info = ctx.provider.host(host.name);
     const modules = ['scenarios', posix.join(info.labRoot, WORKER_INFO_MODULE), ...(info.modules?.tasks ?? [])];
-    const argv = workerArgv(info.node, info.labRoot, { modules, config: info.modules?.config, concurrency: host.concurrency, pool: host.pool, queues: host.queues, nodeName: workersNodeName(host.name), workerDirect: true });
+    const argv = workerArgv(info.node, info.labRoot, { modules, config: info.modules?.config, concurrency: host.concurrency, pool: host.pool, queues: host.queues, nodeName: workersNodeName(host.name) });
     return startService(ctx.provider, ctx.topology.name, {
       key: this.key(host.name),
       name: 'workers',
       host: host.name,
       command: argv,
       logFile: `${info.workDir}/logs/workers.log`,
-      env: workerEnv(ctx.urls),
+      // worker_direct by environment, not flag: a docker image's older lab, which has no such flag, starts all the
+      // same (without the queue; its canary then goes to the shared queue)
+      env: { ...workerEnv(ctx.urls), [WORKER_DIRECT_ENV]: '1' },
       // `lab worker` says so once it consumes
       ready: { log: `${literalRe(`${workersNodeName(host.name)} ready.`)}` },
       restart: 'always',

@@ -56,6 +56,12 @@ test('netns lab: the book on four namespaces, and a clean machine after down', {
   assert.equal(s.healthy, true, status.stdout);
   assert.deepEqual(s.hosts.map((h) => h.address), ['198.18.220.11', '198.18.220.12', '198.18.220.13', '198.18.220.14']);
 
+  // lab's workers also serve their own worker-direct queue: lab up's canary reaches each host's worker alone
+  const queues = await run(['inspect', 'active_queues', '-d', 'celery@HOST3', '--json']);
+  assert.equal(queues.code, 0, queues.stderr);
+  const served = (JSON.parse(queues.stdout) as Record<string, { name: string; exchange: { name: string } }[]>)['celery@HOST3'] ?? [];
+  assert.deepEqual(served.map((q) => `${q.name} on ${q.exchange.name}`), ['celery on celery', 'celery@HOST3.dq2 on C.dq2']);
+
   const resolve = await run(['exec', 'HOST4', '--', 'getent', 'hosts', 'HOST1']);
   assert.match(resolve.stdout, /^198\.18\.220\.11\s+HOST1/m);
 

@@ -38,7 +38,7 @@ export const workerCommandModule: CommandModule<GlobalFlags, WorkerFlags> = {
       .option('acks-late', { type: 'boolean', describe: 'ack after the task ran, not when it is received' })
       .option('task-events', { alias: 'E', type: 'boolean', describe: 'send task events (celery events, lab dashboard); worker_send_task_events' })
       .option('result-serializer', { type: 'string', choices: ['json', 'msgpack'], describe: "how results are stored: json (default) or msgpack; Celery's result_serializer (readers must use the same)" })
-      .option('worker-direct', { type: 'boolean', describe: "also consume this node's own queue NODE.dq2 on exchange C.dq2, so a task can be sent to this worker alone (Celery's worker_direct)" })
+      .option('worker-direct', { type: 'boolean', describe: "also consume this node's own queue NODE.dq2 on exchange C.dq2, so a task can be sent to this worker alone (Celery's worker_direct; env LAB_WORKER_DIRECT=1)" })
       .option('without-remote-control', { type: 'boolean', describe: 'do not join the celery remote-control mailbox (celery inspect/control, lab inspect/control/status)' })
       .example('$0 worker -A scenarios -c 2', "serve the book's tasks (test.echo, currency.get_rate, mergesort.sort)")
       .example('$0 worker -A ./tasks.js -Q queue1 --loglevel debug', 'your tasks, from queue1')
@@ -51,7 +51,7 @@ export const workerCommandModule: CommandModule<GlobalFlags, WorkerFlags> = {
     if (pm !== undefined && (!Number.isInteger(pm) || pm < 0)) throw new UsageError(`--prefetch-multiplier: expected an integer ≥ 0, got ${String(pm)}`);
     const queues = argv.queues ? argv.queues.split(',').map((q) => q.trim()) : undefined;
     if (queues?.some((q) => !q)) throw new UsageError(`--queues: empty queue name in ${JSON.stringify(argv.queues)}`);
-    const [{ runWorker }, { resolveTaskModules }, { findConfigModule }, { describeWorkerModules, WORKER_MODULES_ENV }] = await Promise.all([
+    const [{ runWorker }, { resolveTaskModules }, { findConfigModule }, { describeWorkerModules, WORKER_MODULES_ENV, WORKER_DIRECT_ENV }] = await Promise.all([
       import('../run-worker.js'),
       import('../task-modules.js'),
       import('../config-module.js'),
@@ -75,7 +75,7 @@ export const workerCommandModule: CommandModule<GlobalFlags, WorkerFlags> = {
       taskEvents: argv['task-events'],
       remoteControl: argv['without-remote-control'] ? false : undefined,
       resultSerializer: argv['result-serializer'] as 'json' | 'msgpack' | undefined,
-      workerDirect: argv['worker-direct'],
+      workerDirect: argv['worker-direct'] ?? (process.env[WORKER_DIRECT_ENV] === '1' ? true : undefined),
     });
   },
 };
