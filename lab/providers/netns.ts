@@ -78,6 +78,9 @@ export function parseLinks(text: string): Map<string, LinkInfo> {
   return out;
 }
 
+/** What `lab up` reads of a namespace (an `ip -o -4 -batch` script): eth0's address, the default route, lo. */
+const ADDRESS_READ = 'addr show dev eth0\nroute show default\nlink show dev lo\n';
+
 /** Parse `ip -o -4 addr show`: interface → its IPv4 addresses in CIDR form. */
 export function parseAddrs(text: string): Map<string, string[]> {
   const out = new Map<string, string[]>();
@@ -321,9 +324,8 @@ export class NetnsProvider implements Provider {
    */
   private async addressesOf(namespaces: string[]): Promise<Map<string, string>> {
     const out = new Map<string, string>();
-    const script = 'printf "addr show dev eth0\\nroute show default\\nlink show dev lo\\n" | ip -n "$1" -o -4 -batch - 2>&1';
-    const results = await execLocalEach(namespaces.map((ns) => ({ host: '', argv: ['sh', '-c', script, 'sh', ns] })));
-    results.forEach((r, i) => out.set(namespaces[i]!, r.stdout));
+    const results = await execLocalEach(namespaces.map((ns) => ({ host: '', argv: ['ip', '-n', ns, '-o', '-4', '-batch', '-'], input: ADDRESS_READ })));
+    results.forEach((r, i) => out.set(namespaces[i]!, r.stdout + r.stderr));
     return out;
   }
 
@@ -402,7 +404,7 @@ export class NetnsProvider implements Provider {
     const detail = `${cidr} via ${this.gateway}`;
     if (!configure) {
       // read with every other namespace's (addressesOf), else now; anything not as it should be is set again below
-      const out = seen ?? (await this.ip(host, step, ['-n', n.namespace, '-o', '-4', '-batch', '-'], 'addr show dev eth0\nroute show default\nlink show dev lo\n'));
+      const out = seen ?? (await this.ip(host, step, ['-n', n.namespace, '-o', '-4', '-batch', '-'], ADDRESS_READ));
       const ok = out.includes(` inet ${cidr} `) && out.includes(`default via ${this.gateway} dev eth0`) && /\blo: <[^>]*\bUP\b/.test(out);
       if (ok) {
         progress({ host, step, status: 'skip', detail });

@@ -36,7 +36,11 @@ export async function bundleVendor(source = SOURCE, out = OUT): Promise<string[]
         logLevel: 'error',
       });
     }
-    for (const name of names) await rename(join(tmp, `${name}.js`), join(out, `${name}.js`));
+    for (const name of names) {
+      await rename(join(tmp, `${name}.js`), join(out, `${name}.js`));
+      // tsc's map was of the re-export this file no longer is
+      await rm(join(out, `${name}.js.map`), { force: true });
+    }
   } finally {
     await rm(tmp, { recursive: true, force: true });
   }

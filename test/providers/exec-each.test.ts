@@ -1,6 +1,6 @@
 /** execLocalEach: several commands from one spawn, each with its own output and exit code, in the jobs' order. */
 import assert from 'node:assert/strict';
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { test } from 'node:test';
 import { execLocalEach } from '../../lab/providers/local-process.js';
@@ -20,6 +20,26 @@ test('each command gets its own stdout, stderr and exit code, in order; argument
   assert.deepEqual([r[1]!.exitCode, r[1]!.stdout, r[1]!.stderr], [3, '', 'err\n']);
   assert.deepEqual([r[2]!.exitCode, r[2]!.stdout], [0, 'stdin is empty\n']);
   assert.deepEqual(leftovers(), before, 'its temporary directory is removed');
+});
+
+test("a job's input is its stdin, exactly as given; a job without one reads nothing", async () => {
+  const before = leftovers();
+  const input = "line one\n$(touch /tmp/lab-should-not-exist) 'quoted' `x`\n";
+  const r = await execLocalEach([
+    { host: 'A', argv: ['cat'], input },
+    { host: 'B', argv: ['cat'] },
+    { host: 'C', argv: ['wc', '-l'], input: 'a\nb\nc\n' },
+  ]);
+  assert.deepEqual(
+    r.map((x) => [x.exitCode, x.stdout]),
+    [
+      [0, input],
+      [0, ''],
+      [0, '3\n'],
+    ],
+  );
+  assert.equal(existsSync('/tmp/lab-should-not-exist'), false, 'input is data, never run');
+  assert.deepEqual(leftovers(), before, 'its temporary directory (inputs too) is removed');
 });
 
 test('a command over the timeout is killed (exit 137, said in its stderr); the others finish', async () => {

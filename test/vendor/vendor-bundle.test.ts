@@ -16,6 +16,7 @@ test('the build bundled each vendored package into one file that loads nothing b
     const outside = [...new Set(specs)].filter((s) => !s.startsWith('node:') && !builtinModules.includes(s) && !OPTIONAL.has(s));
     assert.deepEqual(outside, [], `${f} still loads packages from node_modules (was npm run build's vendor step run?)`);
     assert.ok(text.length > 50_000, `${f} is ${text.length} bytes: a re-export, not a bundle`);
+    assert.equal((await readdir(DIR)).includes(`${f}.map`), false, `${f}.map: a source map of the re-export, not of this file`);
   }
 });
 
