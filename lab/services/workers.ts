@@ -5,7 +5,8 @@
  * environment, never the command line).
  *
  * Ready when a canary task makes the round trip through the lab: `lab.worker_info` (worker-info.ts), sent to this
- * host's worker alone (its worker-direct queue: the workers run with LAB_WORKER_DIRECT=1) and answered by it, saying which modules it loaded (with their digests as it read them) and which tasks it has.
+ * host's worker alone (its worker-direct queue: the workers run with LAB_WORKER_DIRECT=1) and answered by it,
+ * saying which modules it loaded (with their digests as it read them) and which tasks it has.
  * Those must be the inventory's, as they are on this machine now: a worker that runs an older copy of them (a
  * `lab up` again after an edit) is restarted once; a module that does not load names the host, the module and the
  * error (the worker has exited: nothing of it keeps running).
@@ -21,10 +22,9 @@ import { SERVICE_DEFAULTS } from '../topology/topology.js';
 import type { HostSpec } from '../topology/topology.js';
 import { layer, literalRe } from './service.js';
 import type { LabUrls, Service, ServiceContext } from './service.js';
-import { WORKER_INFO_MODULE, WORKER_INFO_TASK } from './worker-info.js';
+import { WORKER_DIRECT_ENV, WORKER_INFO_MODULE, WORKER_INFO_TASK } from './worker-info.js';
 import type { WorkerInfo } from './worker-info.js';
 import { workerArgv } from './worker-group.js';
-import { WORKER_DIRECT_ENV } from './worker-info.js';
 import { startService } from './supervision.js';
 
 /** What a lab worker on a host finds in its environment: the broker, the backend, the quote server. */
