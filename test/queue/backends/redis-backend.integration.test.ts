@@ -10,6 +10,7 @@ import { promisify } from 'node:util';
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { RedisBackend } from '../../../lab/queue/backends/redis-backend.js';
+import { Redis as LabRedis } from '../../../lab/vendor/ioredis.js';
 import { pythonJson } from '../../../lab/queue/json-codec.js';
 import { createBackend } from '../../../lab/queue/transports.js';
 import { BackendError } from '../../../lab/queue/errors.js';
@@ -292,8 +293,9 @@ test('redis: concurrent watch() calls go out as one SUBSCRIBE, unwatch as one UN
   const backend = new RedisBackend(REDIS_URL);
   t.after(() => backend.close());
   await backend.ready();
-  // An in-process spy on ioredis: count SUBSCRIBE/UNSUBSCRIBE commands and the connections they use.
-  const proto = Redis.prototype as unknown as Record<string, (...args: unknown[]) => unknown>;
+  // An in-process spy on ioredis — the copy lab's backend runs (lab/vendor's bundle, not the test's own import):
+  // count SUBSCRIBE/UNSUBSCRIBE commands and the connections they use.
+  const proto = LabRedis.prototype as unknown as Record<string, (...args: unknown[]) => unknown>;
   const calls: { cmd: string; channels: number; client: unknown }[] = [];
   const originals = { subscribe: proto.subscribe, unsubscribe: proto.unsubscribe };
   for (const cmd of ['subscribe', 'unsubscribe'] as const) {
