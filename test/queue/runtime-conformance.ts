@@ -84,7 +84,7 @@ export function runtimeConformance(target: RuntimeTarget): void {
       assert.deepEqual(await early.get({ timeout: 10 }), [b, `${b}.dq2`]);
       const toA = await Promise.all(Array.from({ length: 8 }, () => tasks.whoRan.applyAsync([], {}, workerDirect(a))));
       for (const r of toA) assert.deepEqual(await r.get({ timeout: 10 }), [a, `${a}.dq2`]);
-      // the shared queue is still served by both
+      // the shared queue is still served (by either worker)
       const shared = await Promise.all(Array.from({ length: 8 }, () => tasks.whoRan.delay()));
       for (const r of shared) assert.equal(((await r.get({ timeout: 10 })) as string[])[1], queue);
       const broker = await app.getBroker();
