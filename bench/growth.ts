@@ -2,7 +2,11 @@
  * How cost grows with the number of tasks (issue 13), in one run on this machine's RabbitMQ + Redis:
  *  - fan-out of 1k, 10k and 100k echo tasks, each size with a fresh worker and a fresh client process: tasks/s, the
  *    client's and the worker's peak RSS — lab (client + `lab worker -P prefork -c 2`) beside the Celery-peer floor
- *    (bench/celery-floor.ts), whose own spread across sizes is the yardstick for lab's;
+ *    (bench/celery-floor.ts), whose own spread across sizes is the yardstick for lab's. Each size is timed twice:
+ *    cold (the first fan-out of fresh processes: JIT, pool children and connections warming up are in it) and warm
+ *    (a second fan-out of the same size by the same processes). Growth is the warm spread — a per-task cost that
+ *    grew with the number of tasks (state kept per task, a queue scanned) shows there; the cold spread is reported
+ *    beside it (a fixed start-up cost weighs on 1k tasks a hundred times more than on 100k);
  *  - 100 concurrent clients (100 Apps, 100 connections each way) with one task in flight each: tasks/s and latency.
  * Goals: lab's tasks/s within 25 % of each other across the sizes; peak RSS bounded (no per-task state kept after
  * its result is read).
@@ -42,34 +46,47 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 type Kind = 'lab' | 'floor';
 
 interface ClientReport {
+  /** The first fan-out of this process (cold). */
+  coldMs: number;
+  /** The same fan-out again (warm). */
   ms: number;
   peakRssMb: number;
 }
 
 // ---------------------------------------------------------------- the child processes
 
-/** A client process: one fan-out of n, then its time and its own peak RSS on stdout. */
+/** A client process: a fan-out of n twice (cold, then warm), then the times and its own peak RSS on stdout. */
 async function clientMain(kind: Kind, queue: string, n: number): Promise<void> {
-  let ms: number;
+  let fanout: () => Promise<number>;
+  let close: () => Promise<void>;
   if (kind === 'floor') {
     const c = await CeleryFloorClient.open(AMQP, REDIS, queue, true);
-    const t0 = performance.now();
-    const out = await c.fanout(n);
-    ms = performance.now() - t0;
-    if (out.length !== n || out.some((v, i) => v !== i)) throw new Error('floor fan-out: results missing or out of order');
-    await c.close();
+    fanout = async () => {
+      const t0 = performance.now();
+      const out = await c.fanout(n);
+      const ms = performance.now() - t0;
+      if (out.length !== n || out.some((v, i) => v !== i)) throw new Error('floor fan-out: results missing or out of order');
+      return ms;
+    };
+    close = () => c.close();
   } else {
     const app = new App('bench-growth', { broker: AMQP, backend: REDIS, config: { task_default_queue: queue, result_expires: 600 } });
     await Promise.all([app.getBroker(), app.getBackend()]); // connected before the clock starts, as the floor's client
-    const t0 = performance.now();
-    const g = await app.sendGroup(Array.from({ length: n }, (_, i) => new Signature(app, 'test.echo', [i])));
-    const results = await g.get({ timeout: 1800 });
-    ms = performance.now() - t0;
-    if (results.length !== n || results.some((v, i) => v !== i)) throw new Error('lab fan-out: results missing or out of order');
-    await g.forget();
-    await app.close();
+    fanout = async () => {
+      const t0 = performance.now();
+      const g = await app.sendGroup(Array.from({ length: n }, (_, i) => new Signature(app, 'test.echo', [i])));
+      const results = await g.get({ timeout: 1800 });
+      const ms = performance.now() - t0;
+      if (results.length !== n || results.some((v, i) => v !== i)) throw new Error('lab fan-out: results missing or out of order');
+      await g.forget();
+      return ms;
+    };
+    close = () => app.close();
   }
-  const report: ClientReport = { ms, peakRssMb: process.resourceUsage().maxRSS / 1024 };
+  const coldMs = await fanout();
+  const ms = await fanout();
+  await close();
+  const report: ClientReport = { coldMs, ms, peakRssMb: process.resourceUsage().maxRSS / 1024 };
   process.stdout.write(`${JSON.stringify(report)}\n`);
 }
 
@@ -103,7 +120,9 @@ function start(args: string[]): Proc {
 
 interface SizeFigures {
   n: number;
+  /** Warm: the second fan-out of the same processes. */
   tasksPerS: number;
+  coldTasksPerS: number;
   clientPeakRssMb: number;
   workerPeakRssMb: number;
 }
@@ -131,7 +150,7 @@ async function fanoutAt(kind: Kind, n: number): Promise<SizeFigures> {
     const code = await client.done;
     if (code !== 0) throw new Error(`${kind} client (n=${n}) exited ${code}:\n${client.out()}`);
     const report = JSON.parse(client.out().trim().split('\n').pop()!) as ClientReport;
-    return { n, tasksPerS: n / (report.ms / 1000), clientPeakRssMb: report.peakRssMb, workerPeakRssMb: peakRssOf(worker.pid) };
+    return { n, tasksPerS: n / (report.ms / 1000), coldTasksPerS: n / (report.coldMs / 1000), clientPeakRssMb: report.peakRssMb, workerPeakRssMb: peakRssOf(worker.pid) };
   } finally {
     await worker.stop();
     const broker = await admin.getBroker().catch(() => null);
@@ -201,24 +220,27 @@ async function main(): Promise<void> {
   const lines: string[] = [];
   lines.push(`growth benchmark · node ${process.version} · load ${loadavg().map((x) => x.toFixed(1)).join(' ')} · ${new Date().toISOString()}`);
   lines.push('');
-  lines.push('fan-out      Celery-peer floor: tasks/s, client/worker peak RSS     lab prefork -c 2: tasks/s, client/worker peak RSS');
+  lines.push('fan-out      Celery-peer floor: tasks/s cold → warm, client/worker peak RSS     lab prefork -c 2: tasks/s cold → warm, client/worker peak RSS');
   SIZES.forEach((n, i) => {
     const f = figures.floor[i];
     const l = figures.lab[i];
-    lines.push(`${String(n).padEnd(12)} ${f.tasksPerS.toFixed(0).padStart(6)}  ${f.clientPeakRssMb.toFixed(0).padStart(5)} / ${f.workerPeakRssMb.toFixed(0).padStart(4)} MB${' '.repeat(27)}${l.tasksPerS.toFixed(0).padStart(6)} (${formatRatio(l.tasksPerS / f.tasksPerS)})  ${l.clientPeakRssMb.toFixed(0).padStart(5)} / ${l.workerPeakRssMb.toFixed(0).padStart(4)} MB`);
+    lines.push(`${String(n).padEnd(12)} ${f.coldTasksPerS.toFixed(0).padStart(6)} → ${f.tasksPerS.toFixed(0).padStart(6)}  ${f.clientPeakRssMb.toFixed(0).padStart(5)} / ${f.workerPeakRssMb.toFixed(0).padStart(4)} MB${' '.repeat(30)}${l.coldTasksPerS.toFixed(0).padStart(6)} → ${l.tasksPerS.toFixed(0).padStart(6)} (warm ${formatRatio(l.tasksPerS / f.tasksPerS)})  ${l.clientPeakRssMb.toFixed(0).padStart(5)} / ${l.workerPeakRssMb.toFixed(0).padStart(4)} MB`);
   });
   const labSpread = spread(figures.lab.map((x) => x.tasksPerS));
   const floorSpread = spread(figures.floor.map((x) => x.tasksPerS));
+  const labColdSpread = spread(figures.lab.map((x) => x.coldTasksPerS));
+  const floorColdSpread = spread(figures.floor.map((x) => x.coldTasksPerS));
   lines.push('');
   lines.push(`${CLIENTS} concurrent lab clients, one task in flight each (${CLIENTS * PER_CLIENT} tasks): ${clients.tasksPerS.toFixed(0)} tasks/s, latency median ${formatMs(clients.latency.median)}, p99 ${formatMs(clients.latency.p99)}; the clients' process ${clients.clientRssMb.toFixed(0)} MB RSS`);
   lines.push('');
-  lines.push(`${labSpread <= 0.25 ? 'MET ' : 'MISS'}  lab fan-out tasks/s within 25 % across ${SIZES.join(' / ')}: spread ${(labSpread * 100).toFixed(0)} % (the Celery-peer floor's own: ${(floorSpread * 100).toFixed(0)} %)`);
+  lines.push(`${labSpread <= 0.25 ? 'MET ' : 'MISS'}  lab fan-out tasks/s within 25 % across ${SIZES.join(' / ')} (warm): spread ${(labSpread * 100).toFixed(0)} % (the Celery-peer floor's own: ${(floorSpread * 100).toFixed(0)} %)`);
+  lines.push(`INFO  cold (first fan-out of fresh processes): lab spread ${(labColdSpread * 100).toFixed(0)} %, the floor's ${(floorColdSpread * 100).toFixed(0)} %`);
   const big = figures.lab[figures.lab.length - 1];
   lines.push(`INFO  lab peak RSS at ${big.n} tasks: client ${big.clientPeakRssMb.toFixed(0)} MB, worker (3 processes) ${big.workerPeakRssMb.toFixed(0)} MB; floor client ${figures.floor[figures.floor.length - 1].clientPeakRssMb.toFixed(0)} MB`);
   lines.push('');
-  lines.push(`(${((Date.now() - t0) / 1000).toFixed(0)} s; each size with a fresh worker and client process; peak RSS = VmHWM summed over a worker's processes)`);
+  lines.push(`(${((Date.now() - t0) / 1000).toFixed(0)} s; each size with a fresh worker and client process, timed cold and then warm; peak RSS = VmHWM summed over a worker's processes)`);
   process.stdout.write(`${lines.join('\n')}\n`);
-  if (process.argv.includes('--json')) process.stdout.write(`${JSON.stringify({ sizes: SIZES, floor: figures.floor, lab: figures.lab, labSpread, floorSpread, clients })}\n`);
+  if (process.argv.includes('--json')) process.stdout.write(`${JSON.stringify({ sizes: SIZES, floor: figures.floor, lab: figures.lab, labSpread, floorSpread, labColdSpread, floorColdSpread, clients })}\n`);
 }
 
 main().catch((err: unknown) => {
