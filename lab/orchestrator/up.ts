@@ -179,10 +179,13 @@ export async function labUp(o: UpOptions): Promise<UpResult> {
       const own = await Promise.all(userPlacements(topology).map((u) => ensureUserService(ctx, ledger, u, alive)));
       changed ||= [...refs.values()].some((r) => r.started) || own.some((r) => r.started);
       const versions: Record<string, string> = {};
+      const known = state.versions ?? {};
       // a service's version once (the first host that tells), all services at once
       const byService = new Map<string, (typeof first)[number][]>();
       for (const p of placements(topology)) if (p.service.version) byService.set(p.service.name, [...(byService.get(p.service.name) ?? []), p]);
       await Promise.all([...byService].map(async ([name, ps]) => {
+        // the processes that told it last time still run (none was started now): their version has not changed
+        if (known[name] && ps.every((p) => refs.get(p.service.key(p.host.name))?.started === false)) return void (versions[name] = known[name]);
         for (const p of ps) {
           const v = await p.service.version?.(ctx, p.host, refs.get(p.service.key(p.host.name))?.ref ?? null).catch(() => undefined);
           if (v) return void (versions[name] = v);

@@ -13,7 +13,7 @@
  * `setpriv`, which execs too. Processes share this machine's PID namespace, so signal/stop/alive work as for local.
  */
 import { createHash } from 'node:crypto';
-import { chmod, chown, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { ConfigError, InterruptedError, ProviderError, hasCode } from '../errors.js';
 import type { LabErrorCode } from '../errors.js';
@@ -233,7 +233,12 @@ export class NetnsProvider implements Provider {
       if (ctx.signal?.aborted) throw new InterruptedError('lab up interrupted');
     };
     aborted();
-    const now = await this.present();
+    // The namespaces' addresses are read while the root namespace is: of those /run/netns lists now (what `ip netns`
+    // lists); one that `ip netns list` then misses is not used, one it adds is read by its host's step.
+    const namespaces = this.topology.hosts.map((h) => this.names(h.name).namespace);
+    const listed = await readdir('/run/netns').catch(() => [] as string[]);
+    const [now, read] = await Promise.all([this.present(), this.addressesOf(namespaces.filter((ns) => listed.includes(ns)))]);
+    const seen = new Map([...read].filter(([ns]) => now.namespaces.has(ns)));
     this.checkSubnetFree(now);
     aborted();
     const bridge = await this.upBridge(ctx, now);
@@ -243,7 +248,6 @@ export class NetnsProvider implements Provider {
       bridge: this.bridge,
       hosts: Object.fromEntries(this.topology.hosts.map((h) => [h.name, { namespace: this.names(h.name).namespace, veth: this.names(h.name).veth }])),
     };
-    const seen = await this.addressesOf(this.topology.hosts.map((h) => this.names(h.name).namespace).filter((ns) => now.namespaces.has(ns)));
     const results = await Promise.allSettled(this.topology.hosts.map((h) => this.upHost(ctx, h, now, aborted, seen)));
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
