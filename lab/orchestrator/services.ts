@@ -46,10 +46,10 @@ export async function clearLeftovers(ctx: Pick<ServiceContext, 'provider'>, ledg
   await ledger.remove(key);
 }
 
-/** Start the service unless its recorded process still runs; then check it is ready. */
 /** "Does the recorded process still run?" — the provider's own call, or a batched host check's answer (host-check.ts). */
 export type AliveCheck = (ref: ProcessRef) => Promise<boolean>;
 
+/** Start the service unless its recorded process still runs; then check it is ready. */
 export async function ensureService(ctx: ServiceContext, ledger: Ledger, p: Placement, alive: AliveCheck = (r) => ctx.provider.alive(r)): Promise<{ ref: ProcessRef; started: boolean }> {
   const step = `${p.service.name}`;
   let ref = recordedProcess(ledger, p);
