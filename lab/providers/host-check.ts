@@ -4,7 +4,7 @@
  * a round trip per host instead of one per process, file and lookup (on ssh each is a channel; on netns a spawn).
  * On netns all hosts' commands leave in one spawn (`execEach`), and where the hosts' processes and files are this
  * machine's (`localFiles`: local, netns) the provider reads them directly — the command then only proves the host
- * runs commands and resolves names. Answers the script cannot give (a systemd unit, or a host where the script did not run) come from the provider's
+ * runs commands, or is getent itself when names are to be resolved. Answers the script cannot give (a systemd unit, or a host where the script did not run) come from the provider's
  * own calls, so nothing is checked less than before.
  */
 import { randomBytes } from 'node:crypto';
@@ -42,6 +42,15 @@ export interface HostCheck {
 
 /** The one command a host's check runs, and how its answer is read. */
 function checkCommand(provider: Provider, req: HostCheckRequest): { argv: string[]; read: (r: ExecResult) => HostCheckOutput | null } {
+  if (provider.localFiles && req.resolve?.length) {
+    // Only the lookup is the host's to do here, so it runs getent itself — no shell around it, one process start
+    // fewer per host (~4 ms of CPU each on a small VM, 12 of them on every 12-host `lab up`). getent exits 0 when
+    // every name resolved, 2 when one did not: either way the host ran it.
+    return {
+      argv: ['getent', 'hosts', ...req.resolve],
+      read: (r) => (r.exitCode === 0 || r.exitCode === 2 ? { reachable: true, procs: new Map(), files: new Map(), getent: { exitCode: r.exitCode, output: `${r.stdout}${r.stderr}`.trimEnd() } } : null),
+    };
+  }
   const tailBytes = req.tailBytes ?? DEFAULT_TAIL;
   // where the provider reads processes and files itself (this machine's), the command only proves the host runs
   // commands (and resolves names): each file asked there was a `tail` forked inside the host

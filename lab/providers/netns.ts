@@ -32,6 +32,9 @@ export const NETNS_ETC = '/etc/netns';
 /** Where the hosts' work directories go: readable by the users services run as, unlike a 0700 home. */
 export const NETNS_WORK_BASE = '/var/lib/lab';
 
+/** Where `ip netns add` mounts a named namespace (iproute2's NETNS_RUN_DIR). */
+const NETNS_RUN_DIR = '/run/netns';
+
 /** Longest namespace name we use as is (it is a file name in /run/netns; 255 is the hard limit). */
 const NS_NAME_MAX = 64;
 
@@ -207,14 +210,13 @@ export class NetnsProvider implements Provider {
     return r.stdout;
   }
 
-  private async present(): Promise<Present> {
-    const [ns, links, addrs] = await Promise.all([
-      this.ip(undefined, 'list namespaces', ['netns', 'list']),
-      this.ip(undefined, 'list links', ['-o', 'link', 'show']),
-      this.ip(undefined, 'list addresses', ['-o', '-4', 'addr', 'show']),
-    ]);
-    const namespaces = new Set(ns.split('\n').map((l) => l.trim().split(/\s+/)[0]!).filter((n) => n !== ''));
-    return { namespaces, links: parseLinks(links), addrs: parseAddrs(addrs) };
+  /**
+   * The named namespaces (/run/netns, what `ip netns list` lists) and the root namespace's links and addresses, from
+   * one `ip` (a process start costs ~10 ms of CPU here; the two lists' lines are told apart by their parsers).
+   */
+  private async present(namespaces: Set<string>): Promise<Present> {
+    const root = await this.ip(undefined, 'list links and addresses', ['-o', '-4', '-batch', '-'], 'link show\naddr show\n');
+    return { namespaces, links: parseLinks(root), addrs: parseAddrs(root) };
   }
 
   /** A ProviderError naming the host, or the lab for what belongs to no host (the bridge). */
@@ -233,12 +235,10 @@ export class NetnsProvider implements Provider {
       if (ctx.signal?.aborted) throw new InterruptedError('lab up interrupted');
     };
     aborted();
-    // The namespaces' addresses are read while the root namespace is: of those /run/netns lists now (what `ip netns`
-    // lists); one that `ip netns list` then misses is not used, one it adds is read by its host's step.
-    const namespaces = this.topology.hosts.map((h) => this.names(h.name).namespace);
-    const listed = await readdir('/run/netns').catch(() => [] as string[]);
-    const [now, read] = await Promise.all([this.present(), this.addressesOf(namespaces.filter((ns) => listed.includes(ns)))]);
-    const seen = new Map([...read].filter(([ns]) => now.namespaces.has(ns)));
+    // The lab's namespaces that exist have their addresses read while the root namespace's are
+    const listed = new Set(await readdir(NETNS_RUN_DIR).catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? [] : Promise.reject(err))));
+    const ours = this.topology.hosts.map((h) => this.names(h.name).namespace).filter((ns) => listed.has(ns));
+    const [now, seen] = await Promise.all([this.present(listed), this.addressesOf(ours)]);
     this.checkSubnetFree(now);
     aborted();
     const bridge = await this.upBridge(ctx, now);

@@ -118,7 +118,7 @@ test('checkHosts: one round trip per host, all hosts; units and unreachable host
   assert.equal((await checkHost(provider, 'H2', { resolve: ['localhost'] })).getent?.exitCode, 0);
 });
 
-test('checkHosts: a provider with execEach runs every host\'s check in one call; one whose files are local asks the script only whether the host runs', async () => {
+test('checkHosts: a provider with execEach runs every host\'s check in one call; one whose files are local asks the host only whether it runs, or only getent when names are to be resolved', async () => {
   const start = await myStart();
   const me = ref(process.pid, start);
   const dead = ref(4194304, 1);
@@ -131,10 +131,14 @@ test('checkHosts: a provider with execEach runs every host\'s check in one call;
       batches.push(jobs.map((j) => j.host));
       return Promise.all(
         jobs.map(async (j) => {
-          asked.push(j.argv.slice(6)); // the script's items, after sh -c SCRIPT name marker tailBytes
+          asked.push(j.argv);
           if (j.host === 'H3') return new Error(`namespace of ${j.host} does not exist`);
-          const r = await run(j.argv[0]!, j.argv.slice(1), { encoding: 'utf8' });
-          return { exitCode: 0, stdout: r.stdout, stderr: r.stderr, durationMs: 0 };
+          // `ip netns exec` itself failing (no such namespace, nothing to exec) exits 255 or 1
+          if (j.host === 'H5') return { exitCode: 255, stdout: '', stderr: 'Cannot open network namespace', durationMs: 0 };
+          return run(j.argv[0]!, j.argv.slice(1), { encoding: 'utf8' }).then(
+            (r) => ({ exitCode: 0, stdout: r.stdout, stderr: r.stderr, durationMs: 0 }),
+            (e: { code: number; stdout: string; stderr: string }) => ({ exitCode: e.code, stdout: e.stdout, stderr: e.stderr, durationMs: 0 }),
+          );
         }),
       );
     },
@@ -143,11 +147,15 @@ test('checkHosts: a provider with execEach runs every host\'s check in one call;
     ['H1', { processes: [me, dead], files: ['/s.json'], resolve: ['localhost'] }],
     ['H2', {}],
     ['H3', { processes: [me] }],
+    ['H4', { resolve: ['localhost', 'no-such-host.invalid'] }],
+    ['H5', { resolve: ['localhost'] }],
   ]);
   const checks = await checkHosts(each, requests);
-  assert.deepEqual(batches, [['H1', 'H2', 'H3']], 'one execEach for all hosts');
+  assert.deepEqual(batches, [['H1', 'H2', 'H3', 'H4', 'H5']], 'one execEach for all hosts');
   assert.deepEqual([...execs], [], 'no exec per host');
-  assert.deepEqual(asked[0], ['h:localhost'], 'processes and files are not asked of a host whose files are local');
+  assert.deepEqual(asked[0], ['getent', 'hosts', 'localhost'], 'processes and files are not asked of a host whose files are local: getent alone');
+  assert.deepEqual(asked[1]!.slice(0, 2), ['sh', '-c'], 'with no names to resolve, the script proves the host runs commands');
+  assert.deepEqual(asked[1]!.slice(6), [], '… and is asked nothing else');
   const h1 = checks.get('H1')!;
   assert.equal(h1.reachable, true);
   assert.equal(h1.getent?.exitCode, 0);
@@ -158,6 +166,14 @@ test('checkHosts: a provider with execEach runs every host\'s check in one call;
   assert.equal(checks.get('H2')!.reachable, true);
   assert.equal(checks.get('H3')!.reachable, false);
   assert.match(checks.get('H3')!.detail, /does not exist/);
+  // a name that does not resolve: getent exits 2, the host did run it
+  const h4 = checks.get('H4')!;
+  assert.equal(h4.reachable, true);
+  assert.equal(h4.getent?.exitCode, 2);
+  assert.match(h4.getent?.output ?? '', /\blocalhost\b/);
+  assert.doesNotMatch(h4.getent?.output ?? '', /no-such-host/);
+  assert.equal(checks.get('H5')!.reachable, false, 'exit 255 is not getent\'s');
+  assert.match(checks.get('H5')!.detail, /exit 255: Cannot open network namespace/);
 });
 
 test('hostCheckRequests: each recorded process (and, for status, its supervisor status file) goes to its host; every host asked', async () => {
