@@ -4,8 +4,8 @@
  * a round trip per host instead of one per process, file and lookup (on ssh each is a channel; on netns a spawn).
  * On netns all hosts' commands leave in one spawn (`execEach`), and where the hosts' processes and files are this
  * machine's (`localFiles`: local, netns) the provider reads them directly — the command then only proves the host
- * runs commands, or is getent itself when names are to be resolved. Answers the script cannot give (a systemd unit, or a host where the script did not run) come from the provider's
- * own calls, so nothing is checked less than before.
+ * runs commands, or is getent itself when names are to be resolved. Answers the script cannot give (a systemd unit,
+ * or a host where the script did not run) come from the provider's own calls, so nothing is checked less than before.
  */
 import { randomBytes } from 'node:crypto';
 import { HOST_CHECK_SCRIPT, parseHostCheck, procKey } from './remote-scripts.js';

@@ -235,7 +235,7 @@ export class NetnsProvider implements Provider {
       if (ctx.signal?.aborted) throw new InterruptedError('lab up interrupted');
     };
     aborted();
-    // The lab's namespaces that exist have their addresses read while the root namespace's are
+    // the lab's namespaces that exist have their addresses read while the root namespace's are
     const listed = new Set(await readdir(NETNS_RUN_DIR).catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? [] : Promise.reject(err))));
     const ours = this.topology.hosts.map((h) => this.names(h.name).namespace).filter((ns) => listed.has(ns));
     const [now, seen] = await Promise.all([this.present(listed), this.addressesOf(ours)]);
