@@ -19,12 +19,13 @@ import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { loadavg } from 'node:os';
-import { App, Signature } from '../lab/queue/index.js';
+import { App } from '../lab/queue/index.js';
 import { summarize } from '../lab/report/statistics.js';
 import type { Summary } from '../lab/report/statistics.js';
 import { formatMs, formatRatio } from '../lab/report/format.js';
 import { CeleryFloorClient, celeryFloorConsumer } from './celery-floor.js';
 import { peakRssOf } from './proc-stats.js';
+import { labFanout } from './lab-fanout.js';
 
 const HERE = fileURLToPath(import.meta.url);
 const REPO = join(dirname(HERE), '..', '..');
@@ -72,15 +73,7 @@ async function clientMain(kind: Kind, queue: string, n: number): Promise<void> {
   } else {
     const app = new App('bench-growth', { broker: AMQP, backend: REDIS, config: { task_default_queue: queue, result_expires: 600 } });
     await Promise.all([app.getBroker(), app.getBackend()]); // connected before the clock starts, as the floor's client
-    fanout = async () => {
-      const t0 = performance.now();
-      const g = await app.sendGroup(Array.from({ length: n }, (_, i) => new Signature(app, 'test.echo', [i])));
-      const results = await g.get({ timeout: 1800 });
-      const ms = performance.now() - t0;
-      if (results.length !== n || results.some((v, i) => v !== i)) throw new Error('lab fan-out: results missing or out of order');
-      await g.forget();
-      return ms;
-    };
+    fanout = () => labFanout(app, n, 1800);
     close = () => app.close();
   }
   const coldMs = await fanout();

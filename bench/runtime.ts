@@ -28,13 +28,14 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { connect } from 'amqplib';
 import { Redis } from 'ioredis';
-import { App, Signature } from '../lab/queue/index.js';
+import { App } from '../lab/queue/index.js';
 import { summarize } from '../lab/report/statistics.js';
 import type { Summary } from '../lab/report/statistics.js';
 import { formatMs, formatRatio } from '../lab/report/format.js';
 import { noWorkerGroups } from '../lab/harness/worker-groups.js';
 import { CeleryFloorClient, celeryFloorConsumer } from './celery-floor.js';
 import { cpuMsOf, descendants, memoryOf } from './proc-stats.js';
+import { labFanout } from './lab-fanout.js';
 import type { FloorClientMode } from './celery-floor.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url)); // dist/bench
@@ -232,23 +233,13 @@ async function forgetAll(app: App, ids: string[]): Promise<void> {
   await Promise.all(ids.splice(0).map((id) => backend.forget(id)));
 }
 
-/** FANOUT echo tasks as one group through a lab client; the time until every result is in (ms). */
-async function labFanout(app: App, n = FANOUT): Promise<number> {
-  const t0 = performance.now();
-  const g = await app.sendGroup(Array.from({ length: n }, (_, i) => new Signature(app, 'test.echo', [i])));
-  const results = await g.get({ timeout: 600 });
-  const ms = performance.now() - t0;
-  if (results.length !== n || results.some((v, i) => v !== i)) throw new Error('fan-out results missing or out of order');
-  await g.forget();
-  return ms;
-}
 
 /** Echo latency and fan-out through a lab client to whatever worker serves `queue`. */
 async function labClient(app: App): Promise<Pick<Figures, 'latency' | 'fanoutMs' | 'throughput'>> {
   const ids: string[] = [];
   const latency = await measureLatency(() => labEcho(app, ids));
   await forgetAll(app, ids);
-  const fanoutMs = await labFanout(app);
+  const fanoutMs = await labFanout(app, FANOUT);
   return { latency, fanoutMs, throughput: FANOUT / (fanoutMs / 1000) };
 }
 
@@ -362,7 +353,7 @@ async function labRuntime(): Promise<{ figures: Figures & { rounds: number[]; cp
         return performance.now() - t0;
       });
       floorRounds.push(FANOUT / (ms / 1000));
-      labRounds.push(FANOUT / ((await cpuOf(labCpu, worker.pid, () => labFanout(app))) / 1000));
+      labRounds.push(FANOUT / ((await cpuOf(labCpu, worker.pid, () => labFanout(app, FANOUT))) / 1000));
     }
     const floorThr = median(floorRounds);
     const labThr = median(labRounds);
