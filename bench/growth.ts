@@ -4,14 +4,15 @@
  *    client's and the worker's peak RSS — lab (client + `lab worker -P prefork -c 2`) beside the Celery-peer floor
  *    (bench/celery-floor.ts), whose own spread across sizes is the yardstick for lab's. Each size is timed twice:
  *    cold (the first fan-out of fresh processes: JIT, pool children and connections warming up are in it) and warm
- *    (a second fan-out of the same size by the same processes). Growth is the warm spread — a per-task cost that
+ *    (the same size again by the same processes after a warm-up of --warmup tasks, the same for every size: one
+ *    fan-out of 1k is not enough to warm lab's client and worker, measured 947 → 1,134 → 1,571 tasks/s in three). Growth is the warm spread — a per-task cost that
  *    grew with the number of tasks (state kept per task, a queue scanned) shows there; the cold spread is reported
  *    beside it (a fixed start-up cost weighs on 1k tasks a hundred times more than on 100k);
  *  - 100 concurrent clients (100 Apps, 100 connections each way) with one task in flight each: tasks/s and latency.
  * Goals: lab's tasks/s within 25 % of each other across the sizes; peak RSS bounded (no per-task state kept after
  * its result is read).
  *
- *   node dist/bench/growth.js [--sizes 1000,10000,100000] [--clients 100] [--per-client 20] [--json]
+ *   node dist/bench/growth.js [--sizes 1000,10000,100000] [--warmup 10000] [--clients 100] [--per-client 20] [--json]
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -41,6 +42,8 @@ function arg(name: string, fallback: string): string {
 const SIZES = arg('sizes', '1000,10000,100000').split(',').map(Number);
 const CLIENTS = Number(arg('clients', '100'));
 const PER_CLIENT = Number(arg('per-client', '20'));
+/** Tasks every size's client and worker run between the cold and the warm fan-out: the same warm-up for every size. */
+const WARMUP = Number(arg('warmup', '10000'));
 const RUN = randomBytes(3).toString('hex');
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -56,13 +59,16 @@ interface ClientReport {
 
 // ---------------------------------------------------------------- the child processes
 
-/** A client process: a fan-out of n twice (cold, then warm), then the times and its own peak RSS on stdout. */
+/**
+ * A client process: a fan-out of n (cold), the warm-up (WARMUP tasks, not timed), the fan-out of n again (warm); the
+ * two times and its own peak RSS on stdout.
+ */
 async function clientMain(kind: Kind, queue: string, n: number): Promise<void> {
-  let fanout: () => Promise<number>;
+  let fanout: (n: number) => Promise<number>;
   let close: () => Promise<void>;
   if (kind === 'floor') {
     const c = await CeleryFloorClient.open(AMQP, REDIS, queue, true);
-    fanout = async () => {
+    fanout = async (n) => {
       const t0 = performance.now();
       const out = await c.fanout(n);
       const ms = performance.now() - t0;
@@ -73,11 +79,12 @@ async function clientMain(kind: Kind, queue: string, n: number): Promise<void> {
   } else {
     const app = new App('bench-growth', { broker: AMQP, backend: REDIS, config: { task_default_queue: queue, result_expires: 600 } });
     await Promise.all([app.getBroker(), app.getBackend()]); // connected before the clock starts, as the floor's client
-    fanout = () => labFanout(app, n, 1800);
+    fanout = (n) => labFanout(app, n, 1800);
     close = () => app.close();
   }
-  const coldMs = await fanout();
-  const ms = await fanout();
+  const coldMs = await fanout(n);
+  await fanout(WARMUP);
+  const ms = await fanout(n);
   await close();
   const report: ClientReport = { coldMs, ms, peakRssMb: process.resourceUsage().maxRSS / 1024 };
   process.stdout.write(`${JSON.stringify(report)}\n`);
@@ -231,7 +238,7 @@ async function main(): Promise<void> {
   const big = figures.lab[figures.lab.length - 1];
   lines.push(`INFO  lab peak RSS at ${big.n} tasks: client ${big.clientPeakRssMb.toFixed(0)} MB, worker (3 processes) ${big.workerPeakRssMb.toFixed(0)} MB; floor client ${figures.floor[figures.floor.length - 1].clientPeakRssMb.toFixed(0)} MB`);
   lines.push('');
-  lines.push(`(${((Date.now() - t0) / 1000).toFixed(0)} s; each size with a fresh worker and client process, timed cold and then warm; peak RSS = VmHWM summed over a worker's processes)`);
+  lines.push(`(${((Date.now() - t0) / 1000).toFixed(0)} s; each size with a fresh worker and client process, timed cold and then warm (after ${WARMUP} tasks); peak RSS = VmHWM summed over a worker's processes)`);
   process.stdout.write(`${lines.join('\n')}\n`);
   if (process.argv.includes('--json')) process.stdout.write(`${JSON.stringify({ sizes: SIZES, floor: figures.floor, lab: figures.lab, labSpread, floorSpread, labColdSpread, floorColdSpread, clients })}\n`);
 }
