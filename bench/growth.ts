@@ -5,9 +5,10 @@
  *    (bench/celery-floor.ts), whose own spread across sizes is the yardstick for lab's. Each size is timed twice:
  *    cold (the first fan-out of fresh processes: JIT, pool children and connections warming up are in it) and warm
  *    (the same size again by the same processes after a warm-up of --warmup tasks, the same for every size: one
- *    fan-out of 1k is not enough to warm lab's client and worker, measured 947 → 1,134 → 1,571 tasks/s in three). Growth is the warm spread — a per-task cost that
- *    grew with the number of tasks (state kept per task, a queue scanned) shows there; the cold spread is reported
- *    beside it (a fixed start-up cost weighs on 1k tasks a hundred times more than on 100k);
+ *    fan-out of 1k is not enough to warm lab's client and worker, measured 947 → 1,134 → 1,571 tasks/s in three).
+ *    Growth is the warm spread — a per-task cost that grew with the number of tasks (state kept per task, a queue
+ *    scanned) shows there; the cold spread is reported beside it (a fixed start-up cost weighs on 1k tasks a hundred
+ *    times more than on 100k);
  *  - 100 concurrent clients (100 Apps, 100 connections each way) with one task in flight each: tasks/s and latency.
  * Goals: lab's tasks/s within 25 % of each other across the sizes; peak RSS bounded (no per-task state kept after
  * its result is read).
@@ -52,7 +53,7 @@ type Kind = 'lab' | 'floor';
 interface ClientReport {
   /** The first fan-out of this process (cold). */
   coldMs: number;
-  /** The same fan-out again (warm). */
+  /** The same fan-out again after the warm-up (warm). */
   ms: number;
   peakRssMb: number;
 }
@@ -120,7 +121,7 @@ function start(args: string[]): Proc {
 
 interface SizeFigures {
   n: number;
-  /** Warm: the second fan-out of the same processes. */
+  /** Warm: the fan-out after the warm-up, by the same processes. */
   tasksPerS: number;
   coldTasksPerS: number;
   clientPeakRssMb: number;

@@ -233,7 +233,6 @@ async function forgetAll(app: App, ids: string[]): Promise<void> {
   await Promise.all(ids.splice(0).map((id) => backend.forget(id)));
 }
 
-
 /** Echo latency and fan-out through a lab client to whatever worker serves `queue`. */
 async function labClient(app: App): Promise<Pick<Figures, 'latency' | 'fanoutMs' | 'throughput'>> {
   const ids: string[] = [];
