@@ -211,12 +211,12 @@ export class NetnsProvider implements Provider {
   }
 
   /**
-   * The named namespaces (/run/netns, what `ip netns list` lists) and the root namespace's links and addresses, from
-   * one `ip` (a process start costs ~10 ms of CPU here; the two lists' lines are told apart by their parsers).
+   * The root namespace's links and addresses, from one `ip` (a process start costs ~10 ms of CPU here; the two
+   * lists' lines are told apart by their parsers).
    */
-  private async present(namespaces: Set<string>): Promise<Present> {
+  private async rootNetwork(): Promise<Omit<Present, 'namespaces'>> {
     const root = await this.ip(undefined, 'list links and addresses', ['-o', '-4', '-batch', '-'], 'link show\naddr show\n');
-    return { namespaces, links: parseLinks(root), addrs: parseAddrs(root) };
+    return { links: parseLinks(root), addrs: parseAddrs(root) };
   }
 
   /** A ProviderError naming the host, or the lab for what belongs to no host (the bridge). */
@@ -235,10 +235,12 @@ export class NetnsProvider implements Provider {
       if (ctx.signal?.aborted) throw new InterruptedError('lab up interrupted');
     };
     aborted();
-    // the lab's namespaces that exist have their addresses read while the root namespace's are
-    const listed = new Set(await readdir(NETNS_RUN_DIR).catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? [] : Promise.reject(err))));
-    const ours = this.topology.hosts.map((h) => this.names(h.name).namespace).filter((ns) => listed.has(ns));
-    const [now, seen] = await Promise.all([this.present(listed), this.addressesOf(ours)]);
+    // the named namespaces are what /run/netns lists (as `ip netns list`); the lab's that exist have their addresses
+    // read while the root namespace's are
+    const namespaces = new Set(await readdir(NETNS_RUN_DIR).catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? [] : Promise.reject(err))));
+    const ours = this.topology.hosts.map((h) => this.names(h.name).namespace).filter((ns) => namespaces.has(ns));
+    const [network, seen] = await Promise.all([this.rootNetwork(), this.addressesOf(ours)]);
+    const now: Present = { namespaces, ...network };
     this.checkSubnetFree(now);
     aborted();
     const bridge = await this.upBridge(ctx, now);
