@@ -51,10 +51,14 @@ export function currentTask(): TaskContext {
   return ctx;
 }
 
-export function runInTaskContext<T>(request: TaskRequest, defaults: TaskRetryDefaults, signal: AbortSignal, fn: () => T): T {
+/** `signal` undefined: nothing can abort this task, and a signal that never aborts is made only if the task asks. */
+export function runInTaskContext<T>(request: TaskRequest, defaults: TaskRetryDefaults, signal: AbortSignal | undefined, fn: () => T): T {
+  let own = signal;
   const ctx: TaskContext = {
     request,
-    signal,
+    get signal(): AbortSignal {
+      return (own ??= new AbortController().signal);
+    },
     retry(options: RetryOptions = {}): never {
       const max = options.maxRetries !== undefined ? options.maxRetries : defaults.maxRetries;
       if (max !== null && request.retries >= max) {

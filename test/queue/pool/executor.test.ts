@@ -52,3 +52,29 @@ test('executor: an unknown task name is a NotRegistered failure, not a throw', a
   assert.equal(o.kind, 'failure');
   assert.equal((o as Extract<JobOutcome, { kind: 'failure' }>).exc.exc_type, 'NotRegistered');
 });
+
+test("executor: the task's signal aborts by the pool's signal, by its soft time limit, and is there when nothing can abort it", async () => {
+  const app = new App('executor-signal-test');
+  // Resolves with the abort's reason, or 'not aborted' after `ms`.
+  app.task('executor.wait_abort', (ms: number) => {
+    const { signal } = currentTask();
+    assert.ok(signal instanceof AbortSignal);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve('not aborted'), ms);
+      signal.addEventListener('abort', () => (clearTimeout(timer), resolve(String((signal.reason as Error).message))), { once: true });
+    });
+  });
+  // No pool signal, no soft time limit (a prefork child's usual job): a signal that stays quiet.
+  assert.equal(success(await execute(job('executor.wait_abort', [30]))), 'not aborted');
+  // The pool's signal (the async pool's revoke --terminate) reaches the task.
+  const pool = new AbortController();
+  const running = execute(job('executor.wait_abort', [5000]), pool.signal);
+  setTimeout(() => pool.abort(new Error('terminated by the pool')), 20);
+  assert.equal(success(await running), 'terminated by the pool');
+  // A soft time limit aborts it; so does the pool's signal when a soft time limit is set too.
+  assert.equal(success(await execute({ ...job('executor.wait_abort', [5000]), softTimeLimit: 0.05 }, new AbortController().signal)), 'SoftTimeLimitExceeded(0.05)');
+  const both = new AbortController();
+  const withLimit = execute({ ...job('executor.wait_abort', [5000]), softTimeLimit: 60 }, both.signal);
+  setTimeout(() => both.abort(new Error('terminated before the soft limit')), 20);
+  assert.equal(success(await withLimit), 'terminated before the soft limit');
+});
