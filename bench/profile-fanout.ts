@@ -71,9 +71,9 @@ async function main(): Promise<void> {
   const pool = arg('pool', 'prefork');
   const queue = `bench-profile-${randomBytes(3).toString('hex')}`;
   const app = new App('bench-profile', { broker: AMQP, backend: REDIS, config: { task_default_queue: queue, result_expires: 600 } });
-  // Its own node name: the default (celery@host) would share a mailbox with any other worker on this machine.
   // --no-prof: the same run without the profiler (its own cost out of the CPU-per-task figures).
   const prof = process.argv.includes('--no-prof') ? [] : ['--cpu-prof', `--cpu-prof-dir=${dir}`];
+  // Its own node name: the default (celery@host) would share a mailbox with any other worker on this machine.
   const worker = spawn(process.execPath, [...prof, join(REPO, 'bin', 'lab.js'), 'worker', '-A', 'echo', '-Q', queue, '-c', '2', '-P', pool, '--loglevel', 'warning', '-n', `${queue}@%h`, '--broker', AMQP, '--backend', REDIS], { stdio: ['ignore', 'inherit', 'inherit'] });
   try {
     const broker = await app.getBroker();
