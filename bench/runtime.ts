@@ -2,7 +2,8 @@
  * Runtime benchmark, in ONE run on the same RabbitMQ + Redis (issue 3):
  *  (a) a raw floor — amqplib publish → a consumer process → Redis PUBLISH → the client; no protocol, no backend layout;
  *  (a′) the Celery-peer floor (bench/celery-floor.ts, issue 13): what a Celery peer must do and nothing more; its echo
- *       calls are interleaved with lab's (paired), its fan-out rounds alternated with lab's, CPU time per task of both;
+ *       calls are interleaved with lab's (paired), its fan-out rounds alternated with lab's prefork and async pools',
+ *       CPU time per task of each;
  *  (b) this runtime — a lab App client and `lab worker` as a child process (prefork pool, -c 2);
  *  (c) Python Celery 5.2 — a Python client and `celery worker -c 2` (prefork); and a lab client ↔ the Python worker.
  * Figures: echo round trip with one task in flight (median, p99 over ≥ 2,000 calls after a warm-up); fan-out of
@@ -281,8 +282,11 @@ async function settledMemory(pid: number): Promise<Figures['memory']> {
   return memoryOf(pid);
 }
 
-/** The same lab worker with the other pools: one process (threads: worker threads; async: the event loop). */
-async function labPool(pool: 'threads' | 'async'): Promise<Figures> {
+/**
+ * The same lab worker with the other pools: one process (threads: worker threads; async: the event loop). `fanout`
+ * false: echo and memory only (the async pool's fan-out is timed in labRuntime's alternated rounds).
+ */
+async function labPool(pool: 'threads' | 'async', fanout = true): Promise<Figures> {
   const queue = `bench-lab-${pool}-${RUN}`;
   const app = clientApp(`bench-lab-${pool}`, queue);
   const worker = start(process.execPath, [LAB_BIN, 'worker', '-A', 'echo', '-Q', queue, '-c', String(CONCURRENCY), '-P', pool, '--loglevel', 'warning', '-n', `bench-${RUN}-${queue}@%h`, '--broker', AMQP, '--backend', REDIS]);
@@ -291,6 +295,12 @@ async function labPool(pool: 'threads' | 'async'): Promise<Figures> {
     await sleep(2000);
     const memory = memoryOf(worker.pid);
     const memorySettled = await settledMemory(worker.pid);
+    if (!fanout) {
+      const ids: string[] = [];
+      const latency = await measureLatency(() => labEcho(app, ids));
+      await forgetAll(app, ids);
+      return { latency, memory, memorySettled };
+    }
     return { ...(await labClient(app)), memory, memorySettled };
   } finally {
     await worker.stop();
@@ -300,12 +310,21 @@ async function labPool(pool: 'threads' | 'async'): Promise<Figures> {
   }
 }
 
-async function labRuntime(): Promise<{ figures: Figures & { rounds: number[]; cpuPer1k: { client: number; worker: number } }; celeryFloor: CeleryFloorFigures; noConfirm: Figures; sort: { distributed: Summary; local: Summary } }> {
+/** The async pool's fan-out, timed in the same alternated rounds as the floor's and prefork's. */
+interface AsyncRounds {
+  rounds: number[];
+  cpuPer1k: { client: number; worker: number };
+}
+
+async function labRuntime(): Promise<{ figures: Figures & { rounds: number[]; cpuPer1k: { client: number; worker: number } }; celeryFloor: CeleryFloorFigures; asyncRounds: AsyncRounds; noConfirm: Figures; sort: { distributed: Summary; local: Summary } }> {
   const queue = `bench-lab-${RUN}`;
+  const asyncQueue = `bench-lab-async-rounds-${RUN}`;
   const floorQueue = `bench-celery-floor-${RUN}`;
   const app = clientApp('bench-lab', queue);
+  const asyncApp = clientApp('bench-lab-async-rounds', asyncQueue);
   const fast = clientApp('bench-lab-no-confirm', queue, false);
   const worker = start(process.execPath, [LAB_BIN, 'worker', '-A', 'echo', '-A', 'mergesort', '-Q', queue, '-c', String(CONCURRENCY), '-P', 'prefork', '--loglevel', 'warning', '-n', `bench-${RUN}-${queue}@%h`, '--broker', AMQP, '--backend', REDIS, '--result-serializer', SERIALIZER]);
+  const asyncWorker = start(process.execPath, [LAB_BIN, 'worker', '-A', 'echo', '-Q', asyncQueue, '-c', String(CONCURRENCY), '-P', 'async', '--loglevel', 'warning', '-n', `bench-${RUN}-${asyncQueue}@%h`, '--broker', AMQP, '--backend', REDIS]);
   const floorWorker = start(process.execPath, [fileURLToPath(import.meta.url), '--celery-floor-consumer', floorQueue]);
   let floorClient: CeleryFloorClient | null = null;
   let floorFast: CeleryFloorClient | null = null;
@@ -314,6 +333,7 @@ async function labRuntime(): Promise<{ figures: Figures & { rounds: number[]; cp
     floorFast = await CeleryFloorClient.open(AMQP, REDIS, floorQueue, false);
     await consumerAttached(app, queue, worker);
     await consumerAttached(app, floorQueue, floorWorker);
+    await consumerAttached(asyncApp, asyncQueue, asyncWorker);
     await sleep(2000);
     const memory = memoryOf(worker.pid);
     const floorMemory = memoryOf(floorWorker.pid);
@@ -329,12 +349,14 @@ async function labRuntime(): Promise<{ figures: Figures & { rounds: number[]; cp
     await forgetAll(app, ids);
     const sequential = await measureLatency(floorCall('sequential'));
     const floorNoConfirm = await measureLatency(floorCall('overlapped', ff));
-    process.stderr.write(`      fan-out ${FANOUT} × ${ROUNDS} rounds, alternated…\n`);
+    process.stderr.write(`      fan-out ${FANOUT} × ${ROUNDS} rounds, alternated: floor, prefork, async…\n`);
     const floorRounds: number[] = [];
     const labRounds: number[] = [];
+    const asyncRounds: number[] = [];
     // CPU time is what a saturated machine divides among its processes: per task, it does not depend on the load.
     const floorCpu = { client: 0, worker: 0 };
     const labCpu = { client: 0, worker: 0 };
+    const asyncCpu = { client: 0, worker: 0 };
     const cpuOf = async (tally: { client: number; worker: number }, pid: number, run: () => Promise<number>): Promise<number> => {
       const c0 = process.cpuUsage();
       const w0 = cpuMsOf(pid);
@@ -353,6 +375,7 @@ async function labRuntime(): Promise<{ figures: Figures & { rounds: number[]; cp
       });
       floorRounds.push(FANOUT / (ms / 1000));
       labRounds.push(FANOUT / ((await cpuOf(labCpu, worker.pid, () => labFanout(app, FANOUT))) / 1000));
+      asyncRounds.push(FANOUT / ((await cpuOf(asyncCpu, asyncWorker.pid, () => labFanout(asyncApp, FANOUT))) / 1000));
     }
     const floorThr = median(floorRounds);
     const labThr = median(labRounds);
@@ -360,14 +383,15 @@ async function labRuntime(): Promise<{ figures: Figures & { rounds: number[]; cp
     const figures = { latency: paired.lab, fanoutMs: (FANOUT / labThr) * 1000, throughput: labThr, memory, memorySettled, rounds: labRounds, cpuPer1k: labCpu };
     const noConfirm: Figures = await labClient(fast);
     const sort = await mergesort(queue);
-    return { figures, celeryFloor, noConfirm, sort };
+    return { figures, celeryFloor, asyncRounds: { rounds: asyncRounds, cpuPer1k: asyncCpu }, noConfirm, sort };
   } finally {
-    await Promise.all([worker.stop(), floorWorker.stop()]);
+    await Promise.all([worker.stop(), asyncWorker.stop(), floorWorker.stop()]);
     const broker = await app.getBroker().catch(() => null);
     await broker?.deleteQueue(queue).catch(() => undefined);
+    await broker?.deleteQueue(asyncQueue).catch(() => undefined);
     await floorClient?.close(true);
     await floorFast?.close();
-    await Promise.all([app.close(), fast.close()]);
+    await Promise.all([app.close(), asyncApp.close(), fast.close()]);
   }
 }
 
@@ -480,7 +504,10 @@ async function main(): Promise<void> {
   const lab = await labRuntime();
   process.stderr.write('  (b) lab runtime, threads and async pools…\n');
   const threads = await labPool('threads');
-  const asyncPool = await labPool('async');
+  const asyncEcho = await labPool('async', false);
+  // Its fan-out: the median of the rounds alternated with the floor's (paired, as prefork's).
+  const asyncThr = median(lab.asyncRounds.rounds);
+  const asyncPool: Figures = { ...asyncEcho, throughput: asyncThr, fanoutMs: (FANOUT / asyncThr) * 1000 };
   const pyMissing = pythonAvailable();
   let py: Figures = { note: pyMissing ?? undefined };
   let labToPy: Figures = { note: pyMissing ?? undefined };
@@ -523,7 +550,7 @@ async function main(): Promise<void> {
     ['echo median ≤ 1.2× the Celery-peer floor (confirms on, paired)', `${formatRatio(latRatio)} (${formatMs(l.latency!.median)} vs ${formatMs(cf.latency!.median)})`, latRatio <= 1.2],
     ['echo p99 ≤ 1.5× the Celery-peer floor’s p99', `${formatRatio(p99Ratio)} (${formatMs(l.latency!.p99)} vs ${formatMs(cf.latency!.p99)})`, p99Ratio <= 1.5],
     ['fan-out, prefork -c 2 ≥ 0.8× the Celery-peer floor (median of alternated rounds)', `${formatRatio(thrCf)} (${l.throughput!.toFixed(0)} vs ${cf.throughput!.toFixed(0)} tasks/s; rounds lab ${l.rounds.map((x) => x.toFixed(0)).join('/')}, floor ${cf.rounds!.map((x) => x.toFixed(0)).join('/')})`, thrCf >= 0.8],
-    ['fan-out, async pool ≥ 0.9× the Celery-peer floor', `${formatRatio(asyncCf)} (${asyncPool.throughput!.toFixed(0)} vs ${cf.throughput!.toFixed(0)} tasks/s; not paired)`, asyncCf >= 0.9],
+    ['fan-out, async pool ≥ 0.9× the Celery-peer floor (median of alternated rounds)', `${formatRatio(asyncCf)} (${asyncPool.throughput!.toFixed(0)} vs ${cf.throughput!.toFixed(0)} tasks/s; rounds async ${lab.asyncRounds.rounds.map((x) => x.toFixed(0)).join('/')})`, asyncCf >= 0.9],
     [`prefork -c 2 idle (${SETTLE_S} s): RSS ≤ 140 MB in all, PSS ≤ 60 MB`, `${lm.rssMb.toFixed(1)} MB RSS, ${lm.pssMb.toFixed(1)} MB PSS (${lm.processes} processes; ${at2(l.memory)})`, lm.rssMb <= 140 && lm.pssMb <= 60],
     [`async pool idle (${SETTLE_S} s): RSS ≤ 60 MB`, `${am.rssMb.toFixed(1)} MB RSS (${am.pssMb.toFixed(1)} MB PSS; ${at2(asyncPool.memory)})`, am.rssMb <= 60],
     ['mergesort 1M, n=4, distributed/local ≤ 1.0 (lab client + worker on this machine’s RabbitMQ + Redis)', `${formatRatio(sortRatio)}`, sortRatio <= 1.0],
@@ -534,7 +561,7 @@ async function main(): Promise<void> {
   for (const r of rows) lines.push(row(r, widths));
   lines.push('');
   lines.push(`mergesort n=4 of 1,000,000 ints, ${SERIALIZER}, lab client + lab worker: distributed ${formatMs(s.distributed.median)} ± ${formatMs(s.distributed.mad)} (min ${formatMs(s.distributed.min)}), local ${formatMs(s.local.median)}; distributed/local ${formatRatio(sortRatio)} (n=${s.distributed.n})`);
-  lines.push(`CPU time per 1,000 fan-out tasks (client / worker with its pool): Celery-peer floor ${cf.cpuPer1k!.client.toFixed(0)} / ${cf.cpuPer1k!.worker.toFixed(0)} ms, lab prefork ${l.cpuPer1k.client.toFixed(0)} / ${l.cpuPer1k.worker.toFixed(0)} ms (RabbitMQ's and Redis's own not counted)`);
+  lines.push(`CPU time per 1,000 fan-out tasks (client / worker with its pool): Celery-peer floor ${cf.cpuPer1k!.client.toFixed(0)} / ${cf.cpuPer1k!.worker.toFixed(0)} ms, lab prefork ${l.cpuPer1k.client.toFixed(0)} / ${l.cpuPer1k.worker.toFixed(0)} ms, lab async ${lab.asyncRounds.cpuPer1k.client.toFixed(0)} / ${lab.asyncRounds.cpuPer1k.worker.toFixed(0)} ms (RabbitMQ's and Redis's own not counted)`);
   lines.push(`ratios to the raw floor: latency ${formatRatio(l.latency!.median / f.latency!.median)}, throughput ${formatRatio(l.throughput! / f.throughput!)}; Celery-peer floor / raw floor: latency ${formatRatio(cf.latency!.median / f.latency!.median)}, throughput ${formatRatio(cf.throughput! / f.throughput!)}`);
   if (py.latency) {
     lines.push(`ratios to Python Celery: prefork throughput ${formatRatio(thrPy)}, async throughput ${formatRatio(asyncPy)}, latency ${formatRatio(l.latency!.median / py.latency.median)}; lab-client→Python-worker vs Python→Python throughput ${formatRatio(labToPy.throughput! / py.throughput!)}`);
