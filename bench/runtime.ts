@@ -234,11 +234,17 @@ async function forgetAll(app: App, ids: string[]): Promise<void> {
   await Promise.all(ids.splice(0).map((id) => backend.forget(id)));
 }
 
-/** Echo latency and fan-out through a lab client to whatever worker serves `queue`. */
-async function labClient(app: App): Promise<Pick<Figures, 'latency' | 'fanoutMs' | 'throughput'>> {
+/** Echo latency through a lab client to whatever worker serves `queue`. */
+async function labLatency(app: App): Promise<Summary> {
   const ids: string[] = [];
   const latency = await measureLatency(() => labEcho(app, ids));
   await forgetAll(app, ids);
+  return latency;
+}
+
+/** Echo latency and fan-out through a lab client to whatever worker serves `queue`. */
+async function labClient(app: App): Promise<Pick<Figures, 'latency' | 'fanoutMs' | 'throughput'>> {
+  const latency = await labLatency(app);
   const fanoutMs = await labFanout(app, FANOUT);
   return { latency, fanoutMs, throughput: FANOUT / (fanoutMs / 1000) };
 }
@@ -295,13 +301,7 @@ async function labPool(pool: 'threads' | 'async', fanout = true): Promise<Figure
     await sleep(2000);
     const memory = memoryOf(worker.pid);
     const memorySettled = await settledMemory(worker.pid);
-    if (!fanout) {
-      const ids: string[] = [];
-      const latency = await measureLatency(() => labEcho(app, ids));
-      await forgetAll(app, ids);
-      return { latency, memory, memorySettled };
-    }
-    return { ...(await labClient(app)), memory, memorySettled };
+    return { ...(fanout ? await labClient(app) : { latency: await labLatency(app) }), memory, memorySettled };
   } finally {
     await worker.stop();
     const broker = await app.getBroker().catch(() => null);
@@ -310,13 +310,13 @@ async function labPool(pool: 'threads' | 'async', fanout = true): Promise<Figure
   }
 }
 
-/** The async pool's fan-out, timed in the same alternated rounds as the floor's and prefork's. */
-interface AsyncRounds {
+/** A lab pool's fan-out rounds, alternated with the floor's: tasks/s of each round and CPU time per 1,000 tasks. */
+interface LabRounds {
   rounds: number[];
   cpuPer1k: { client: number; worker: number };
 }
 
-async function labRuntime(): Promise<{ figures: Figures & { rounds: number[]; cpuPer1k: { client: number; worker: number } }; celeryFloor: CeleryFloorFigures; asyncRounds: AsyncRounds; noConfirm: Figures; sort: { distributed: Summary; local: Summary } }> {
+async function labRuntime(): Promise<{ figures: Figures & LabRounds; celeryFloor: CeleryFloorFigures; asyncRounds: LabRounds; noConfirm: Figures; sort: { distributed: Summary; local: Summary } }> {
   const queue = `bench-lab-${RUN}`;
   const asyncQueue = `bench-lab-async-rounds-${RUN}`;
   const floorQueue = `bench-celery-floor-${RUN}`;
