@@ -13,6 +13,7 @@ import { cp, mkdir, mkdtemp, readFile, realpath, rm, writeFile } from 'node:fs/p
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { App } from '../../lab/queue/index.js';
 import type { RunRecord } from '../../lab/report/run-record.js';
 import { REPO_ROOT } from '../support/cli.js';
 import { RABBITMQ_URL, REDIS_URL, rabbitmq, redis } from '../support/prereq.js';
@@ -34,9 +35,16 @@ test('npm pack, npm install the tarball in a package of the user’s: lab/queue 
   if (!(await rabbitmq(t)) || !(await redis(t))) return;
   const tmp = await realpath(await mkdtemp(join(tmpdir(), 'lab-as-dependency-')));
   let worker: ReturnType<typeof import('node:child_process').spawn> | null = null;
+  // The worker's queue is durable: it outlives the worker, so the test deletes it (pass or fail).
+  const queue = `as-dependency-${process.pid}`;
   t.after(async () => {
     worker?.kill('SIGKILL');
     await rm(tmp, { recursive: true, force: true });
+    const admin = new App('as-dependency-cleanup', { broker: RABBITMQ_URL, backend: null });
+    await admin
+      .getBroker()
+      .then((broker) => broker.deleteQueue(queue))
+      .finally(() => admin.close());
   });
   assert.ok(!tmp.startsWith(REPO_ROOT), 'outside the repository');
   const { version } = JSON.parse(await readFile(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
@@ -94,7 +102,6 @@ test('npm pack, npm install the tarball in a package of the user’s: lab/queue 
   assert.equal(v.stdout.trim(), version, "lab's own version, not the user package's");
 
   // The user's task module under the installed lab worker, on a queue of its own.
-  const queue = `as-dependency-${process.pid}`;
   const { spawn } = await import('node:child_process');
   worker = spawn(bin, ['worker', '-A', './tasks.js', '-Q', queue, '-c', '1', '-P', 'threads', '--broker', RABBITMQ_URL, '--backend', REDIS_URL], { cwd: app, stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
