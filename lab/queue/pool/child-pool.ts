@@ -5,13 +5,15 @@
  */
 import { EventEmitter } from 'node:events';
 import { fork } from 'node:child_process';
+import type { Duplex } from 'node:stream';
 import { Worker as Thread } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import { celeryException, toExceptionInfo } from '../errors.js';
 import { backoffDelay } from '../../backoff.js';
 import { expiredJob } from './job.js';
 import type { Job, JobOutcome, Pool, PoolKind } from './job.js';
-import type { ChildMessage, ParentMessage } from './pool-child.js';
+import type { ChildMessage, ParentMessage, ThreadChildMessage } from './pool-child.js';
+import { FrameReader, PROCESS_DATA_FD, decodeResult, encodeJobs } from './process-wire.js';
 import { unpackResult } from './result-bytes.js';
 
 const CHILD_URL = new URL('./pool-child.js', import.meta.url);
@@ -37,13 +39,18 @@ function spawnThread(include: string[]): ChildHandle {
     post: (msg) => t.postMessage(msg),
     kill: () => void t.terminate(),
     signal: () => void t.terminate(),
-    onMessage: (h) => t.on('message', h),
+    onMessage: (h) =>
+      t.on('message', (m: ThreadChildMessage) => h(m.type === 'results' ? { type: 'results', results: m.results.map((r) => ({ seq: r.seq, outcome: unpackResult(r) })) } : m)),
     exited,
   };
 }
 
 function spawnProcess(include: string[]): ChildHandle {
-  const c = fork(CHILD_URL, [], { serialization: 'advanced', env: { ...process.env, LAB_POOL_INCLUDE: JSON.stringify(include) }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  // Jobs and results on a pipe of their own, fd 3 = PROCESS_DATA_FD (process-wire.ts); node's IPC channel for the rest.
+  const c = fork(CHILD_URL, [], { env: { ...process.env, LAB_POOL_INCLUDE: JSON.stringify(include) }, stdio: ['ignore', 'inherit', 'inherit', 'pipe', 'ipc'] });
+  const data = c.stdio[PROCESS_DATA_FD] as Duplex;
+  // A child that dies makes writes to it fail; its exit (below) is what the pool acts on.
+  data.on('error', () => undefined);
   const exited = new Promise<string>((resolve) => {
     c.once('exit', (code, signal) => resolve(signal ? `process ${c.pid} killed by ${signal}` : `process ${c.pid} exited with code ${code}`));
     c.once('error', (e) => resolve(`process error: ${e.message}`));
@@ -51,11 +58,20 @@ function spawnProcess(include: string[]): ChildHandle {
   return {
     pid: c.pid ?? null,
     post: (msg) => {
-      if (c.connected) c.send(msg);
+      if (msg.type === 'jobs') {
+        if (!data.destroyed) data.write(encodeJobs(msg.jobs));
+      } else if (c.connected) c.send(msg);
     },
     kill: () => void c.kill('SIGKILL'),
     signal: (sig) => void c.kill(sig),
-    onMessage: (h) => c.on('message', (m) => h(m as ChildMessage)),
+    onMessage: (h) => {
+      c.on('message', (m) => h(m as ChildMessage));
+      const reader = new FrameReader();
+      data.on('data', (chunk: Buffer) => {
+        const frames = reader.push(chunk);
+        if (frames.length) h({ type: 'results', results: frames.map((f) => decodeResult(f.head, f.payload)) });
+      });
+    },
     exited,
   };
 }
@@ -143,7 +159,7 @@ export class ChildPool extends EventEmitter implements Pool {
         } else if (msg.type === 'fatal') {
           reject(new Error(msg.message));
         } else if (msg.type === 'results') {
-          for (const r of msg.results) if (slot.running && r.seq === slot.running.job.seq) this.finish(slot, unpackResult(r));
+          for (const r of msg.results) if (slot.running && r.seq === slot.running.job.seq) this.finish(slot, r.outcome);
         }
       });
       void handle.exited.then((reason) => {

@@ -2,10 +2,13 @@
  * Entry point of a pool child: a worker thread (threads pool) or a forked process (prefork pool).
  * It imports the task modules once, then runs jobs one at a time as the parent sends them.
  */
+import { Socket } from 'node:net';
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { execute, loadTaskModules } from './executor.js';
 import { expiredJob } from './job.js';
 import type { Job, JobOutcome } from './job.js';
+import { FrameReader, PROCESS_DATA_FD, decodeJob, encodeResults } from './process-wire.js';
+import type { JobResult } from './process-wire.js';
 import { packResult } from './result-bytes.js';
 import type { ResultOnWire } from './result-bytes.js';
 
@@ -14,11 +17,12 @@ import type { ResultOnWire } from './result-bytes.js';
  * of a busy worker's CPU with one message per task), so each side gathers what one turn of its event loop produced.
  */
 export type ParentMessage = { type: 'jobs'; jobs: Job[] } | { type: 'shutdown' };
-export type ChildMessage = { type: 'ready' } | { type: 'fatal'; message: string } | { type: 'results'; results: ResultOnWire[] };
+export type ChildMessage = { type: 'ready' } | { type: 'fatal'; message: string } | { type: 'results'; results: JobResult[] };
+/** A worker thread's results on postMessage: large ones as bytes, moved (result-bytes.ts). */
+export type ThreadChildMessage = Exclude<ChildMessage, { type: 'results' }> | { type: 'results'; results: ResultOnWire[] };
 
 interface Channel {
-  /** `transfer`: buffers a worker thread moves to the parent (a forked child's IPC copies them once). */
-  send(msg: ChildMessage, transfer?: ArrayBuffer[]): void;
+  send(msg: ChildMessage): void;
   onMessage(handler: (msg: ParentMessage) => void): void;
   exit(code: number): void;
 }
@@ -27,7 +31,12 @@ function channel(): Channel {
   if (!isMainThread && parentPort) {
     const port = parentPort;
     return {
-      send: (msg, transfer) => port.postMessage(msg, transfer),
+      send: (msg) => {
+        if (msg.type !== 'results') return port.postMessage(msg);
+        const transfer: ArrayBuffer[] = [];
+        const results = msg.results.map((r) => packResult(r.seq, r.outcome, transfer));
+        port.postMessage({ type: 'results', results } satisfies ThreadChildMessage, transfer);
+      },
       onMessage: (h) => port.on('message', h),
       // In a worker thread process.exit() ends only this thread.
       exit: (code) => process.exit(code),
@@ -35,9 +44,22 @@ function channel(): Channel {
   }
   if (process.send) {
     const send = process.send.bind(process);
+    const data = new Socket({ fd: PROCESS_DATA_FD, readable: true, writable: true });
+    // A parent that is gone shows as a disconnect (below); a write to it then fails here, and is of no use.
+    data.on('error', () => undefined);
     return {
-      send: (msg) => send(msg),
-      onMessage: (h) => process.on('message', (m) => h(m as ParentMessage)),
+      send: (msg) => {
+        if (msg.type === 'results') data.write(encodeResults(msg.results));
+        else send(msg);
+      },
+      onMessage: (h) => {
+        process.on('message', (m) => h(m as ParentMessage));
+        const reader = new FrameReader();
+        data.on('data', (chunk: Buffer) => {
+          const frames = reader.push(chunk);
+          if (frames.length) h({ type: 'jobs', jobs: frames.map((f) => decodeJob(f.head, f.payload)) });
+        });
+      },
       exit: (code) => process.exit(code),
     };
   }
@@ -61,12 +83,11 @@ async function main(): Promise<void> {
   // One job at a time; one more may wait here (sent ahead by the pool), started the moment the current one ends.
   const ahead: Job[] = [];
   let busy = false;
-  let outbox: { seq: number; outcome: JobOutcome }[] = [];
+  let outbox: JobResult[] = [];
   const flush = (): void => {
-    const transfer: ArrayBuffer[] = [];
-    const results = outbox.map((r) => packResult(r.seq, r.outcome, transfer));
+    const results = outbox;
     outbox = [];
-    ch.send({ type: 'results', results }, transfer);
+    ch.send({ type: 'results', results });
   };
   const run = (job: Job): void => {
     busy = true;

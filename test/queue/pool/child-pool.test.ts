@@ -7,6 +7,7 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { buildTaskMessage } from '../../../lab/queue/protocol.js';
 import { ChildPool } from '../../../lab/queue/pool/child-pool.js';
+import { decodeMsgpack } from '../../../lab/queue/msgpack-codec.js';
 import type { Job, JobOutcome } from '../../../lab/queue/pool/job.js';
 
 const TASKS = new URL('../../fixtures/queue/tasks.js', import.meta.url).href;
@@ -92,6 +93,28 @@ for (const kind of ['prefork', 'threads'] as const) {
       const numbers = Array.from({ length: 100_000 }, (_, i) => (i * 7919) % 100_003);
       const text = ['naïve €', '日本', '😀', 'x'.repeat(70_000)];
       for (const value of [numbers, text, [1, 2, 3]]) assert.deepEqual(resultOf(await pool.run(job('test.echo', value))), value);
+    } finally {
+      await pool.close();
+    }
+  });
+}
+
+for (const kind of ['prefork', 'threads'] as const) {
+  test(`${kind} pool: bodies that are not ASCII JSON — UTF-8 text, msgpack (with a msgpack result), malformed UTF-8 — reach the task as sent`, async () => {
+    const pool = new ChildPool(kind, 1, [TASKS]);
+    await pool.start();
+    try {
+      assert.deepEqual(resultOf(await pool.run(job('test.echo', 'héllo € 😀'))), 'héllo € 😀');
+      const packed = buildTaskMessage('test.echo', { id: 'mp', args: [{ k: 'é', n: [1, 2.5] }], serializer: 'msgpack' });
+      const mp = await pool.run({ ...job('test.echo', null), body: packed.body, contentType: packed.properties.contentType, resultSerializer: 'msgpack' });
+      assert.equal(mp.kind, 'success', JSON.stringify(mp));
+      const { resultMsgpack } = mp as Extract<JobOutcome, { kind: 'success' }>;
+      assert.ok(resultMsgpack instanceof Uint8Array, 'a msgpack result comes back as bytes');
+      assert.deepEqual(decodeMsgpack(resultMsgpack), { k: 'é', n: [1, 2.5] });
+      const malformed = await pool.run({ ...job('test.echo', null), body: Buffer.concat([Buffer.from('[["'), Buffer.from([0xc3, 0x28]), Buffer.from('"],{},{}]')]) });
+      assert.equal(malformed.kind, 'failure');
+      assert.equal((malformed as Extract<JobOutcome, { kind: 'failure' }>).exc.exc_type, 'DecodeError');
+      assert.match(String((malformed as Extract<JobOutcome, { kind: 'failure' }>).exc.exc_message[0]), /not valid UTF-8/);
     } finally {
       await pool.close();
     }
