@@ -1,0 +1,101 @@
+/**
+ * The prefork pool alone, no broker (issue 13): what handing a job to a forked child and its result back costs. N
+ * small echo jobs through `-c 2` children with 8 in flight (a worker's prefetch) — CPU time per task of the parent and
+ * of its children, from /proc, and tasks/s —, then mergesort-sized jobs (a body of 250,000 ints, 1.7 MB, and the same
+ * back) one at a time through one child: median and fastest round trip. bench/runtime has the whole worker.
+ *
+ *   node dist/bench/pool.js [--n 20000] [--big 15] [--json]
+ */
+import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { buildTaskMessage } from '../lab/queue/index.js';
+import { ChildPool } from '../lab/queue/pool/child-pool.js';
+import type { Job } from '../lab/queue/pool/job.js';
+import { summarize } from '../lab/report/statistics.js';
+import { shuffledRange } from '../scenarios/mergesort/mergesort.js';
+import { cpuMsOf } from './proc-stats.js';
+
+function flag(name: string, fallback: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? Number(process.argv[i + 1]) : fallback;
+}
+
+const N = flag('n', 20_000);
+const BIG = flag('big', 15);
+const WINDOW = 8;
+const ECHO_TASKS = new URL('../scenarios/echo/tasks.js', import.meta.url).href;
+
+let seq = 1;
+function job(args: unknown[]): Job {
+  const id = randomUUID();
+  const { body, properties } = buildTaskMessage('test.echo', { id, args });
+  const request = { id, task: 'test.echo', retries: 0, eta: null, expires: null, group: null, groupIndex: null, rootId: id, parentId: null, hostname: 'bench@pool', deliveryInfo: { queue: 'bench', redelivered: false } };
+  return { seq: seq++, task: 'test.echo', body, contentType: properties.contentType, resultSerializer: 'json', request, softTimeLimit: null, hardTimeLimit: null };
+}
+
+/** n echo jobs, `WINDOW` in flight at a time, as a worker with that prefetch keeps its pool busy. */
+async function fanOut(pool: ChildPool, n: number): Promise<void> {
+  let sent = 0;
+  let done = 0;
+  await new Promise<void>((resolve, reject) => {
+    const next = (): void => {
+      if (sent >= n) return;
+      sent++;
+      void pool.run(job(['Python rocks!'])).then((o) => {
+        if (o.kind !== 'success' || o.resultJson !== '"Python rocks!"') return reject(new Error(`echo: ${JSON.stringify(o)}`));
+        if (++done === n) resolve();
+        else next();
+      });
+    };
+    for (let i = 0; i < WINDOW; i++) next();
+  });
+}
+
+async function small(): Promise<{ tasksPerS: number; parentUsPerTask: number; childrenUsPerTask: number }> {
+  const pool = new ChildPool('prefork', 2, [ECHO_TASKS]);
+  await pool.start();
+  try {
+    await fanOut(pool, Math.min(3000, N)); // warm-up
+    const parent0 = process.cpuUsage();
+    const children0 = pool.pids.reduce((a, p) => a + cpuMsOf(p), 0);
+    const t0 = performance.now();
+    await fanOut(pool, N);
+    const wallMs = performance.now() - t0;
+    const parent = process.cpuUsage(parent0);
+    const childrenMs = pool.pids.reduce((a, p) => a + cpuMsOf(p), 0) - children0;
+    return { tasksPerS: (N / wallMs) * 1000, parentUsPerTask: (parent.user + parent.system) / N, childrenUsPerTask: (childrenMs * 1000) / N };
+  } finally {
+    await pool.close(true);
+  }
+}
+
+async function big(): Promise<{ medianMs: number; minMs: number; bytes: number }> {
+  const pool = new ChildPool('prefork', 1, [ECHO_TASKS]);
+  await pool.start();
+  try {
+    const ints = shuffledRange(250_000, 1);
+    const samples: number[] = [];
+    let bytes = 0;
+    for (let i = -3; i < BIG; i++) {
+      const j = job([ints]);
+      bytes = j.body.byteLength;
+      const t0 = performance.now();
+      const o = await pool.run(j);
+      if (o.kind !== 'success' || o.resultJson.length < bytes / 2) throw new Error(`big echo: ${o.kind}`);
+      if (i >= 0) samples.push(performance.now() - t0);
+    }
+    const s = summarize(samples);
+    return { medianMs: s.median, minMs: s.min, bytes };
+  } finally {
+    await pool.close(true);
+  }
+}
+
+const smallFigures = await small();
+const bigFigures = await big();
+if (process.argv.includes('--json')) {
+  process.stdout.write(`${JSON.stringify({ n: N, small: smallFigures, big: bigFigures })}\n`);
+} else {
+  console.log(`prefork pool -c 2, ${N} echo jobs, ${WINDOW} in flight: ${Math.round(smallFigures.tasksPerS)} tasks/s; CPU per task: parent ${smallFigures.parentUsPerTask.toFixed(1)} µs, children ${smallFigures.childrenUsPerTask.toFixed(1)} µs`);
+  console.log(`prefork pool -c 1, echo of 250,000 ints (${(bigFigures.bytes / 1e6).toFixed(2)} MB each way) × ${BIG}: median ${bigFigures.medianMs.toFixed(1)} ms, fastest ${bigFigures.minMs.toFixed(1)} ms`);
+}
