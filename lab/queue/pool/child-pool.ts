@@ -13,7 +13,7 @@ import { backoffDelay } from '../../backoff.js';
 import { expiredJob } from './job.js';
 import type { Job, JobOutcome, Pool, PoolKind } from './job.js';
 import type { ChildMessage, ParentMessage, ThreadChildMessage } from './pool-child.js';
-import { FrameReader, PROCESS_DATA_FD, decodeResult, encodeJobs } from './process-wire.js';
+import { PROCESS_DATA_FD, decodeResult, encodeJobs, onFrames } from './process-wire.js';
 import { unpackResult } from './result-bytes.js';
 
 const CHILD_URL = new URL('./pool-child.js', import.meta.url);
@@ -66,11 +66,7 @@ function spawnProcess(include: string[]): ChildHandle {
     signal: (sig) => void c.kill(sig),
     onMessage: (h) => {
       c.on('message', (m) => h(m as ChildMessage));
-      const reader = new FrameReader();
-      data.on('data', (chunk: Buffer) => {
-        const frames = reader.push(chunk);
-        if (frames.length) h({ type: 'results', results: frames.map((f) => decodeResult(f.head, f.payload)) });
-      });
+      onFrames(data, decodeResult, (results) => h({ type: 'results', results }));
     },
     exited,
   };

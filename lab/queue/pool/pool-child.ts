@@ -7,7 +7,7 @@ import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { execute, loadTaskModules } from './executor.js';
 import { expiredJob } from './job.js';
 import type { Job, JobOutcome } from './job.js';
-import { FrameReader, PROCESS_DATA_FD, decodeJob, encodeResults } from './process-wire.js';
+import { PROCESS_DATA_FD, decodeJob, encodeResults, onFrames } from './process-wire.js';
 import type { JobResult } from './process-wire.js';
 import { packResult } from './result-bytes.js';
 import type { ResultOnWire } from './result-bytes.js';
@@ -54,11 +54,7 @@ function channel(): Channel {
       },
       onMessage: (h) => {
         process.on('message', (m) => h(m as ParentMessage));
-        const reader = new FrameReader();
-        data.on('data', (chunk: Buffer) => {
-          const frames = reader.push(chunk);
-          if (frames.length) h({ type: 'jobs', jobs: frames.map((f) => decodeJob(f.head, f.payload)) });
-        });
+        onFrames(data, decodeJob, (jobs) => h({ type: 'jobs', jobs }));
       },
       exit: (code) => process.exit(code),
     };

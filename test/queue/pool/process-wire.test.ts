@@ -68,3 +68,25 @@ test('results cross as they were: JSON values (large ones too) and msgpack as by
     else assert.deepEqual(o, outcomes[i]);
   });
 });
+
+test('a result whose embed JSON cannot carry (a msgpack body’s dates, bytes, NaN) crosses with its head in msgpack, values intact', () => {
+  const when = new Date('2026-12-02T10:00:00.000Z');
+  const embed = { callbacks: [{ task: 'next', args: [when, Uint8Array.from([1, 2, 255]), NaN, Infinity], kwargs: {}, options: {}, subtask_type: null, immutable: false }], errbacks: null, chain: null, chord: null };
+  const success: JobOutcome = { kind: 'success', resultJson: '[1]', runtimeMs: 1, embed, repr: '[1]' };
+  const outcomes: JobOutcome[] = [
+    success,
+    { kind: 'failure', exc: { exc_type: 'ValueError', exc_message: ['bad'], exc_module: 'builtins' }, traceback: null, runtimeMs: 2, embed },
+  ];
+  const bytes = encodeResults(outcomes.map((outcome, seq) => ({ seq, outcome })));
+  assert.ok(bytes.readUInt32LE(0) & 0x8000_0000, 'the head is msgpack');
+  const back = readInPieces(bytes, 100).map((f) => decodeResult(f.head, f.payload));
+  back.forEach((r, i) => {
+    const args = (r.outcome as { embed: typeof embed }).embed.callbacks[0].args;
+    assert.ok(args[0] instanceof Date && args[0].getTime() === when.getTime(), 'a date stays a date');
+    assert.deepEqual([...(args[1] as Uint8Array)], [1, 2, 255], 'bytes stay bytes');
+    assert.ok(Number.isNaN(args[2]) && args[3] === Infinity, 'NaN and Infinity stay numbers');
+    assert.deepEqual({ ...r.outcome, embed: null }, { ...outcomes[i], embed: null });
+  });
+  // JSON-safe embeds keep the JSON head
+  assert.equal(encodeResults([{ seq: 0, outcome: { ...success, embed: { callbacks: null, errbacks: null, chain: null, chord: null } } }]).readUInt32LE(0) & 0x8000_0000, 0);
+});
