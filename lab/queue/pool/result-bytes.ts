@@ -2,7 +2,7 @@
  * How a large JSON result crosses from a worker thread to the worker: as UTF-8 bytes, not as a string. postMessage
  * clones with V8's serializer, which copies a typed array as one block but a string character by character at both
  * ends — about 8 ms each way for a 1.7 MB mergesort chunk here, against under 1 ms for the bytes, and the bytes are
- * moved (transferred), not copied. (A forked child's channel is JSON text: process-wire.ts.)
+ * moved (transferred), not copied. (A forked child's results cross as raw bytes in frames: process-wire.ts.)
  */
 import { utf8Text } from '../utf8-text.js';
 import type { JobOutcome } from './job.js';
