@@ -8,9 +8,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { buildTaskMessage } from '../lab/queue/index.js';
-import { ChildPool } from '../lab/queue/pool/child-pool.js';
-import type { Job } from '../lab/queue/pool/job.js';
+import { ChildPool, buildTaskMessage } from '../lab/queue/index.js';
+import type { Job } from '../lab/queue/index.js';
 import { summarize } from '../lab/report/statistics.js';
 import { shuffledRange } from '../scenarios/mergesort/mergesort.js';
 import { cpuMsOf } from './proc-stats.js';

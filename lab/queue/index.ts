@@ -22,6 +22,9 @@ export { WORKER_DIRECT_EXCHANGE, workerDirect, workerDirectQueue } from './worke
 export type { WorkerOptions, WorkerStats } from './worker.js';
 export { POOL_KINDS } from './pool/job.js';
 export type { PoolKind } from './pool/job.js';
+// A worker's pool of children on its own, for tools and benchmarks (bench/pool): jobs in, outcomes out, no broker.
+export { ChildPool } from './pool/child-pool.js';
+export type { Job, JobOutcome } from './pool/job.js';
 export type { SerializerName } from './codec.js';
 export { SERIALIZERS, JSON_CONTENT_TYPE, MSGPACK_CONTENT_TYPE, codecFor, codecForContentType } from './codec.js';
 // The wire encoding itself, for tools and benchmarks (bench/serializers): task bodies, results, stored metas.
