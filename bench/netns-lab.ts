@@ -1,6 +1,7 @@
 /**
  * Benchmark of the netns lab (issue: the lab), in one run on this machine, as root:
- *  - `lab up` cold (goal ≤ 8 s; RabbitMQ's boot dominates), `lab up` again on the healthy lab (≤ 0.5 s), `lab down` (≤ 2 s);
+ *  - `lab up` cold (goal ≤ 8 s; RabbitMQ's boot dominates), `lab up` again on the healthy lab (≤ 0.5 s; median of 3),
+ *    `lab down` (≤ 2 s);
  *  - mergesort n=4 of 1,000,000 ints with 2 worker processes on HOST3: distributed / local (goal ≤ 0.8;
  *    the book's Python Celery took 2.24× longer distributed than local here);
  *  - with --python: the book's own Python main.py on HOST4 against the same lab (Python master, lab workers).
@@ -48,19 +49,23 @@ function must(r: ReturnType<typeof lab>, what: string): ReturnType<typeof lab> {
   return r;
 }
 
+const median3 = (xs: number[]): number => [...xs].sort((a, b) => a - b)[1];
+
 const rows: [string, string, string, boolean | null][] = [];
 try {
   const up = must(lab(['up', '--hosts', inventory]), 'lab up');
-  const reup = must(lab(['up', '--hosts', inventory]), 'lab up (again)');
+  // one sample of a ~1 s command on a shared machine says little: the median of 3, each shown
+  const reups = [0, 1, 2].map(() => must(lab(['up', '--hosts', inventory]), 'lab up (again)').ms);
   const rec = JSON.parse(must(lab(['run', 'mergesort', '--n', '4', '--repeat', String(REPEAT), '--warmup', '1', '--json', '--reports', join(home, 'reports')]), 'lab run').stdout) as RunRecord;
   const st = rec.points[0].stats;
   const ratio = st.distributed.total.median / st.local.total.median;
   rows.push([`lab up, cold (${HOSTS} namespaces, RabbitMQ, Redis, quotes, workers, canary)`, formatMs(up.ms), '≤ 8 s', HOSTS === 4 ? up.ms <= 8000 : null]);
   // Issue 13: on 12 hosts, `lab up` again and `lab status` ≤ 1 s; on the book's 4, `lab up` again ≤ 0.5 s.
   const againGoal = HOSTS > 4 ? 1000 : 500;
-  rows.push([`lab up again, healthy lab (${HOSTS} hosts)`, formatMs(reup.ms), `≤ ${againGoal / 1000} s`, reup.ms <= againGoal]);
-  const statuses = [0, 1, 2].map(() => must(lab(['status', '--hosts', inventory]), 'lab status').ms).sort((a, b) => a - b);
-  rows.push([`lab status (${HOSTS} hosts; median of 3)`, formatMs(statuses[1]), '≤ 1 s', statuses[1] <= 1000]);
+  const again = median3(reups);
+  rows.push([`lab up again, healthy lab (${HOSTS} hosts; median of 3)`, `${formatMs(again)} (${reups.map(formatMs).join(', ')})`, `≤ ${againGoal / 1000} s`, again <= againGoal]);
+  const statuses = [0, 1, 2].map(() => must(lab(['status', '--hosts', inventory]), 'lab status').ms);
+  rows.push([`lab status (${HOSTS} hosts; median of 3)`, `${formatMs(median3(statuses))} (${statuses.map(formatMs).join(', ')})`, '≤ 1 s', median3(statuses) <= 1000]);
   rows.push([
     `mergesort n=4, 1M ints, 2 prefork workers on HOST3: distributed / local (median of ${REPEAT})`,
     `${formatRatio(ratio)} (distributed ${formatMs(st.distributed.total.median)} ± ${formatMs(st.distributed.total.mad)}: ${Object.entries(st.distributed.phases).map(([k, v]) => `${k} ${formatMs(v.median)}`).join(', ')}; local ${formatMs(st.local.total.median)})`,

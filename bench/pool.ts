@@ -1,7 +1,8 @@
 /**
  * The prefork pool alone, no broker (issue 13): what handing a job to a forked child and its result back costs. N
  * small echo jobs through `-c 2` children with 8 in flight (a worker's prefetch) — CPU time per task of the parent and
- * of its children, from /proc, and tasks/s —, then mergesort-sized jobs (a body of 250,000 ints, 1.7 MB, and the same
+ * of its children, from /proc, and tasks/s —, then the same echo one at a time (the hop an echo call's latency pays
+ * twice: parent → child → parent; median and 99th percentile), then mergesort-sized jobs (a body of 250,000 ints, 1.7 MB, and the same
  * back) one at a time through one child: median and fastest round trip. bench/runtime has the whole worker.
  *
  *   node dist/bench/pool.js [--n 20000] [--big 15] [--json]
@@ -68,6 +69,26 @@ async function small(): Promise<{ tasksPerS: number; parentUsPerTask: number; ch
   }
 }
 
+/** One echo job in flight at a time: the round trip through a child that each prefork echo call pays. */
+async function oneAtATime(): Promise<{ medianMs: number; p99Ms: number; calls: number }> {
+  const pool = new ChildPool('prefork', 2, [ECHO_TASKS]);
+  await pool.start();
+  try {
+    const calls = Math.min(2000, N);
+    const samples: number[] = [];
+    for (let i = -200; i < calls; i++) {
+      const t0 = performance.now();
+      const o = await pool.run(job(['Python rocks!']));
+      if (o.kind !== 'success') throw new Error(`echo: ${o.kind}`);
+      if (i >= 0) samples.push(performance.now() - t0);
+    }
+    const s = summarize(samples);
+    return { medianMs: s.median, p99Ms: s.p99, calls };
+  } finally {
+    await pool.close(true);
+  }
+}
+
 async function big(): Promise<{ medianMs: number; minMs: number; bytes: number }> {
   const pool = new ChildPool('prefork', 1, [ECHO_TASKS]);
   await pool.start();
@@ -91,10 +112,12 @@ async function big(): Promise<{ medianMs: number; minMs: number; bytes: number }
 }
 
 const smallFigures = await small();
+const sequential = await oneAtATime();
 const bigFigures = await big();
 if (process.argv.includes('--json')) {
-  process.stdout.write(`${JSON.stringify({ n: N, small: smallFigures, big: bigFigures })}\n`);
+  process.stdout.write(`${JSON.stringify({ n: N, small: smallFigures, sequential, big: bigFigures })}\n`);
 } else {
   console.log(`prefork pool -c 2, ${N} echo jobs, ${WINDOW} in flight: ${Math.round(smallFigures.tasksPerS)} tasks/s; CPU per task: parent ${smallFigures.parentUsPerTask.toFixed(1)} µs, children ${smallFigures.childrenUsPerTask.toFixed(1)} µs`);
+  console.log(`prefork pool -c 2, echo one at a time × ${sequential.calls}: median ${(sequential.medianMs * 1000).toFixed(0)} µs, p99 ${(sequential.p99Ms * 1000).toFixed(0)} µs`);
   console.log(`prefork pool -c 1, echo of 250,000 ints (${(bigFigures.bytes / 1e6).toFixed(2)} MB each way) × ${BIG}: median ${bigFigures.medianMs.toFixed(1)} ms, fastest ${bigFigures.minMs.toFixed(1)} ms`);
 }
