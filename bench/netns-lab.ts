@@ -2,8 +2,8 @@
  * Benchmark of the netns lab (issue: the lab), in one run on this machine, as root:
  *  - `lab up` cold (goal ≤ 8 s; RabbitMQ's boot dominates), `lab up` again on the healthy lab (≤ 0.5 s; median of 3),
  *    `lab down` (≤ 2 s);
- *  - mergesort n=4 of 1,000,000 ints with 2 worker processes on HOST3: distributed / local (goal ≤ 0.8;
- *    the book's Python Celery took 2.24× longer distributed than local here);
+ *  - mergesort n=4 of 1,000,000 ints with 2 worker processes on HOST3: distributed / local (issue 13's goal ≤ 1.2 on
+ *    the netns lab; the book's Python Celery took 2.24× longer distributed than local here);
  *  - with --python: the book's own Python main.py on HOST4 against the same lab (Python master, lab workers).
  *  - `lab status` (median of 3); with --hosts N, N hosts: HOST3 and HOST5…HOSTN run workers (issue 13 asks 12: up again
  *    and status ≤ 1 s).
@@ -69,8 +69,8 @@ try {
   rows.push([
     `mergesort n=4, 1M ints, 2 prefork workers on HOST3: distributed / local (median of ${REPEAT})`,
     `${formatRatio(ratio)} (distributed ${formatMs(st.distributed.total.median)} ± ${formatMs(st.distributed.total.mad)}: ${Object.entries(st.distributed.phases).map(([k, v]) => `${k} ${formatMs(v.median)}`).join(', ')}; local ${formatMs(st.local.total.median)})`,
-    '≤ 0.8',
-    ratio <= 0.8,
+    '≤ 1.2',
+    ratio <= 1.2,
   ]);
   if (process.argv.includes('--python')) {
     const py = must(lab(['exec', 'HOST4', '--', '/usr/bin/python3', 'main.py'], { BOOK_SIZE: '1000000' }, join(ROOT, 'test/fixtures/book')), 'python main.py');

@@ -79,7 +79,8 @@ async function oneAtATime(): Promise<{ medianMs: number; p99Ms: number; calls: n
     for (let i = -200; i < calls; i++) {
       const t0 = performance.now();
       const o = await pool.run(job(['Python rocks!']));
-      if (o.kind !== 'success') throw new Error(`echo: ${o.kind}`);
+      // The echo must come back as sent: a fast wrong answer is not a figure.
+      if (o.kind !== 'success' || o.resultJson !== '"Python rocks!"') throw new Error(`echo: ${o.kind === 'success' ? o.resultJson : o.kind}`);
       if (i >= 0) samples.push(performance.now() - t0);
     }
     const s = summarize(samples);

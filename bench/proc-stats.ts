@@ -23,20 +23,26 @@ function statusKb(pid: number, field: string): number {
   }
 }
 
-/** RSS (as ps shows it) and PSS (shared pages split among the processes sharing them), summed over the tree, in MB. */
-export function memoryOf(pid: number): { rssMb: number; pssMb: number; processes: number } {
-  let rss = 0;
+/**
+ * RSS (as ps shows it) and PSS (shared pages split among the processes sharing them), summed over the tree, in MB;
+ * and each process's RSS with its anonymous part (heap, stacks: what its own code allocated) — the rest of an RSS is
+ * mapped files, mostly the node binary's own code and data, which every node process counts in full.
+ */
+export function memoryOf(pid: number): { rssMb: number; pssMb: number; processes: number; rssEachMb: number[]; anonEachMb: number[] } {
   let pss = 0;
+  const rssEachMb: number[] = [];
+  const anonEachMb: number[] = [];
   const pids = [pid, ...descendants(pid)];
   for (const p of pids) {
-    rss += statusKb(p, 'VmRSS');
+    rssEachMb.push(statusKb(p, 'VmRSS') / 1024);
+    anonEachMb.push(statusKb(p, 'RssAnon') / 1024);
     try {
       pss += Number(/^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${p}/smaps_rollup`, 'utf8'))?.[1] ?? 0);
     } catch {
       // gone
     }
   }
-  return { rssMb: rss / 1024, pssMb: pss / 1024, processes: pids.length };
+  return { rssMb: rssEachMb.reduce((a, b) => a + b, 0), pssMb: pss / 1024, processes: pids.length, rssEachMb, anonEachMb };
 }
 
 /** Peak RSS (VmHWM) of each process of the tree, summed, in MB: what the tree held at most (not at the same moment). */
