@@ -21,6 +21,8 @@ export { Worker } from './worker.js';
 export { WORKER_DIRECT_EXCHANGE, workerDirect, workerDirectQueue } from './worker-direct.js';
 export type { WorkerOptions, WorkerStats } from './worker.js';
 export { POOL_KINDS } from './pool/job.js';
+export { HOPS, HOPS_CHANNEL } from './hops.js';
+export type { Hop, HopEvent } from './hops.js';
 export type { PoolKind } from './pool/job.js';
 // A worker's pool of children on its own, for tools and benchmarks (bench/pool): jobs in, outcomes out, no broker.
 export { ChildPool } from './pool/child-pool.js';

@@ -26,6 +26,7 @@ import type { Embed, ReceivedHeaders, SignatureDict } from './protocol.js';
 import { pyRepr, silentLogger } from './worker-log.js';
 import type { WorkerLogger } from './worker-log.js';
 import { ChildPool } from './pool/child-pool.js';
+import { hop } from './hops.js';
 import { InlinePool } from './pool/inline-pool.js';
 import { loadTaskModules } from './pool/executor.js';
 import type { Job, JobOutcome, Pool, PoolKind } from './pool/job.js';
@@ -291,6 +292,7 @@ export class Worker extends EventEmitter {
       return;
     }
     this.log.log('info', `Received task: ${h.task}[${h.id}]`);
+    hop('received', h.id);
     this.run(d, h);
   }
 
@@ -356,6 +358,7 @@ export class Worker extends EventEmitter {
       // this worker holds, and a task still waiting for a slot goes back to the queue if the worker dies.
       const ack = acksLate ? undefined : () => d.ack();
       outcome = await this.pool!.run(job, this.monitoring ? this.monitoring.starting(h, job, ack) : ack);
+      hop('ran', h.id);
     } finally {
       this.stats.active--;
     }
@@ -374,7 +377,10 @@ export class Worker extends EventEmitter {
           this.log.log('info', `Task ${h.task}[${h.id}] succeeded in ${(outcome.runtimeMs / 1000).toPrecision(6)}s: ${shown}`);
         }
         const encoded = new EncodedResult(outcome.resultJson, outcome.resultMsgpack);
-        if (!ignore) await this.store(h, 'SUCCESS', encoded, null, timing);
+        if (!ignore) {
+          await this.store(h, 'SUCCESS', encoded, null, timing);
+          hop('stored', h.id);
+        }
         await this.continueCanvas(h, outcome.embed, encoded);
         break;
       }

@@ -15,6 +15,7 @@ import type { Job, JobOutcome, Pool, PoolKind } from './job.js';
 import type { ChildMessage, ParentMessage, ThreadChildMessage } from './pool-child.js';
 import { PROCESS_DATA_FD, decodeResult, encodeJobs, onFrames } from './process-wire.js';
 import { unpackResult } from './result-bytes.js';
+import { hop } from '../hops.js';
 
 const CHILD_URL = new URL('./pool-child.js', import.meta.url);
 
@@ -155,7 +156,11 @@ export class ChildPool extends EventEmitter implements Pool {
         } else if (msg.type === 'fatal') {
           reject(new Error(msg.message));
         } else if (msg.type === 'results') {
-          for (const r of msg.results) if (slot.running && r.seq === slot.running.job.seq) this.finish(slot, r.outcome);
+          for (const r of msg.results) {
+            if (!slot.running || r.seq !== slot.running.job.seq) continue;
+            hop('from-child', slot.running.job.request.id);
+            this.finish(slot, r.outcome);
+          }
         }
       });
       void handle.exited.then((reason) => {
@@ -228,7 +233,9 @@ export class ChildPool extends EventEmitter implements Pool {
       setImmediate(() => {
         const jobs = slot.outbox;
         slot.outbox = [];
-        if (jobs.length) slot.handle.post({ type: 'jobs', jobs });
+        if (jobs.length === 0) return;
+        slot.handle.post({ type: 'jobs', jobs });
+        for (const job of jobs) hop('to-child', job.request.id);
       });
     }
     slot.outbox.push(job);

@@ -10,6 +10,7 @@ import type { Job, JobOutcome } from './job.js';
 import { PROCESS_DATA_FD, decodeJob, encodeResults, onFrames } from './process-wire.js';
 import type { JobResult } from './process-wire.js';
 import { packResult } from './result-bytes.js';
+import { hop } from '../hops.js';
 import type { ResultOnWire } from './result-bytes.js';
 
 /**
@@ -90,6 +91,7 @@ async function main(): Promise<void> {
     // A job that waited here behind another may have expired meanwhile: not run, as the pool does at a slot.
     const outcome: Promise<JobOutcome> = expiredJob(job) ? Promise.resolve({ kind: 'expired', runtimeMs: 0 }) : execute(job);
     void outcome.then((o) => {
+      hop('child-ran', job.request.id);
       const next = ahead.shift();
       outbox.push({ seq: job.seq, outcome: o });
       // Out before the next job starts: a task that ends this process must not take the last one's result with it.
@@ -105,6 +107,7 @@ async function main(): Promise<void> {
       return;
     }
     for (const job of msg.jobs) {
+      hop('in-child', job.request.id);
       if (busy) ahead.push(job);
       else run(job);
     }
