@@ -113,13 +113,16 @@ interface PoolFigures {
   calls: number;
 }
 
-function figures(calls: Map<string, ClientTimes>, hops: Map<string, Partial<Record<Hop, number>>>): PoolFigures {
+/** The hops each pool's worker must have recorded for every call (a missing one: the recorder was not loaded). */
+const REQUIRED: Record<PoolName, readonly Hop[]> = { prefork: HOPS, async: ['received', 'ran', 'stored'] };
+
+function figures(pool: PoolName, calls: Map<string, ClientTimes>, hops: Map<string, Partial<Record<Hop, number>>>): PoolFigures {
   const samples = new Map<string, number[]>();
   const totals: number[] = [];
   for (const [id, client] of calls) {
     const points: Partial<Record<Point, number>> = { ...hops.get(id), ...client };
-    for (const hop of ['received', 'ran', 'stored'] as const) {
-      if (points[hop] === undefined) throw new Error(`task ${id}: the worker recorded no '${hop}' hop (was bench/hops-recorder.js loaded?)`);
+    for (const hop of REQUIRED[pool]) {
+      if (points[hop] === undefined) throw new Error(`task ${id}: the ${pool} worker recorded no '${hop}' hop (was bench/hops-recorder.js loaded?)`);
     }
     totals.push(client.got - client.sent);
     for (const [label, from, to] of SEGMENTS) {
@@ -166,7 +169,7 @@ async function main(): Promise<void> {
     // The recorder writes when a process exits: stop the workers (and their children) before reading.
     await stopWorkers();
     const hops = readHops(hopsDir);
-    const result = { prefork: figures(calls.prefork, hops), async: figures(calls.async, hops), load: loadavg()[0] };
+    const result = { prefork: figures('prefork', calls.prefork, hops), async: figures('async', calls.async, hops), load: loadavg()[0] };
     report(result);
   } finally {
     await stopWorkers();
