@@ -161,6 +161,20 @@ async function main(): Promise<void> {
     stopped = true;
     await Promise.all(workers.map((w) => w.stop()));
   };
+  const cleanUp = async (): Promise<void> => {
+    await stopWorkers();
+    for (const p of POOLS) {
+      const backend = await apps[p].getBackend().catch(() => null);
+      await Promise.all(ids[p].map((id) => backend?.forget(id))).catch(() => undefined);
+      const broker = await apps[p].getBroker().catch(() => null);
+      await broker?.deleteQueue(queues[p]).catch(() => undefined);
+      await apps[p].close();
+    }
+    rmSync(hopsDir, { recursive: true, force: true });
+  };
+  // Ctrl-C: the workers, their queues and the hop files go too.
+  const interrupted = (): void => void cleanUp().finally(() => process.exit(130));
+  process.once('SIGINT', interrupted).once('SIGTERM', interrupted);
   try {
     process.stderr.write(`echo-trace: a prefork and an async worker (-c 2), ${CALLS} calls each after ${WARMUP} warm-up, alternating…\n`);
     await Promise.all(POOLS.map((p, i) => consumerOn(apps[p], queues[p], workers[i].out)));
@@ -172,15 +186,8 @@ async function main(): Promise<void> {
     const result = { prefork: figures('prefork', calls.prefork, hops), async: figures('async', calls.async, hops), load: loadavg()[0] };
     report(result);
   } finally {
-    await stopWorkers();
-    for (const p of POOLS) {
-      const backend = await apps[p].getBackend().catch(() => null);
-      await Promise.all(ids[p].map((id) => backend?.forget(id))).catch(() => undefined);
-      const broker = await apps[p].getBroker().catch(() => null);
-      await broker?.deleteQueue(queues[p]).catch(() => undefined);
-      await apps[p].close();
-    }
-    rmSync(hopsDir, { recursive: true, force: true });
+    process.off('SIGINT', interrupted).off('SIGTERM', interrupted);
+    await cleanUp();
   }
 }
 
