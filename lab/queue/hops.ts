@@ -7,8 +7,9 @@
 import { channel } from 'node:diagnostics_channel';
 
 /**
- * In order: the worker parsed the message; the pool wrote it to a child; the child read it; the child has the
- * outcome; the worker read the outcome; the worker has it (every pool); the result store answered.
+ * In order: the worker accepted the message (one with an ETA: on arrival, before its wait); the pool wrote it to a
+ * child; the child read it; the child has the outcome; the worker read the outcome; the worker has it (every pool);
+ * the result store answered (a success whose result is kept).
  */
 export const HOPS = ['received', 'to-child', 'in-child', 'child-ran', 'from-child', 'ran', 'stored'] as const;
 export type Hop = (typeof HOPS)[number];

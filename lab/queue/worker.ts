@@ -278,6 +278,7 @@ export class Worker extends EventEmitter {
       this.discardRevoked(d, h);
       return;
     }
+    hop('received', h.id);
     if (h.eta && h.eta.getTime() > now) {
       this.log.log('info', `Received task: ${h.task}[${h.id}]  ETA:[${isoWithOffset(h.eta)}]`);
       // Held unacked until due; widen the window so held tasks do not starve the others (Celery does the same).
@@ -292,7 +293,6 @@ export class Worker extends EventEmitter {
       return;
     }
     this.log.log('info', `Received task: ${h.task}[${h.id}]`);
-    hop('received', h.id);
     this.run(d, h);
   }
 
