@@ -206,7 +206,8 @@ function report(r: { prefork: PoolFigures; async: PoolFigures; load: number }): 
   process.stdout.write(`${lines.join('\n')}\n`);
 }
 
-main().catch((err: Error) => {
-  process.stderr.write(`echo-trace: ${err.stack ?? err.message}\n`);
+main().catch((err: Error & { code?: unknown }) => {
+  // A lab or system error (a code: broker unreachable, ECONNREFUSED…) says what is wrong in its message; else a bug.
+  process.stderr.write(`echo-trace: ${typeof err.code === 'string' ? err.message : (err.stack ?? err.message)}\n`);
   process.exit(1);
 });
