@@ -9,7 +9,6 @@
  *
  *   node dist/bench/echo-trace.js [--calls 500] [--warmup 50] [--json]
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -19,9 +18,10 @@ import { App, HOPS } from '../lab/queue/index.js';
 import type { Hop } from '../lab/queue/index.js';
 import { summarize } from '../lab/report/statistics.js';
 import type { RecordedHop } from './hops-recorder.js';
+import { REPO, consumerAttached, startProcess } from './bench-process.js';
+import type { Proc } from './bench-process.js';
 
 const HERE = fileURLToPath(import.meta.url);
-const REPO = join(dirname(HERE), '..', '..');
 const LAB_BIN = join(REPO, 'bin', 'lab.js');
 const RECORDER = join(dirname(HERE), 'hops-recorder.js');
 const AMQP = process.env.LAB_BENCH_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672//';
@@ -60,35 +60,11 @@ const SEGMENTS: [string, Point, Point][] = [
   ['(client: publish confirmed, from sent)', 'sent', 'confirmed'],
 ];
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const now = (): number => performance.timeOrigin + performance.now();
 
-function startWorker(pool: PoolName, queue: string, hopsDir: string): { stop: () => Promise<void>; out: () => string } {
+function startWorker(pool: PoolName, queue: string, hopsDir: string): Proc {
   const args = ['--import', RECORDER, LAB_BIN, 'worker', '-A', 'echo', '-Q', queue, '-c', '2', '-P', pool, '--loglevel', 'warning', '-n', `${queue}@%h`, '--broker', AMQP, '--backend', REDIS];
-  const child = spawn(process.execPath, args, { cwd: REPO, env: { ...process.env, LAB_HOPS_DIR: hopsDir }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout.setEncoding('utf8').on('data', (c: string) => (out = (out + c).slice(-20_000)));
-  child.stderr.setEncoding('utf8').on('data', (c: string) => (out = (out + c).slice(-20_000)));
-  const closed = new Promise<void>((r) => child.once('close', () => r()));
-  return {
-    out: () => out,
-    async stop() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
-      await closed;
-      clearTimeout(t);
-    },
-  };
-}
-
-async function consumerOn(app: App, queue: string, out: () => string): Promise<void> {
-  const broker = await app.getBroker();
-  await app.ensureQueue(broker, queue);
-  const deadline = Date.now() + 60_000;
-  while (((await broker.stats(queue)).consumers ?? 0) === 0) {
-    if (Date.now() > deadline) throw new Error(`no consumer on ${queue}:\n${out()}`);
-    await sleep(50);
-  }
+  return startProcess(process.execPath, args, { env: { LAB_HOPS_DIR: hopsDir } });
 }
 
 /** Every recorded hop in `dir`, by task id. */
@@ -129,7 +105,9 @@ function figures(pool: PoolName, calls: Map<string, ClientTimes>, hops: Map<stri
       const a = points[from];
       const b = points[to];
       if (a === undefined || b === undefined) continue;
-      samples.set(label, [...(samples.get(label) ?? []), (b - a) * 1000]);
+      const xs = samples.get(label) ?? [];
+      xs.push((b - a) * 1000);
+      samples.set(label, xs);
     }
   }
   const segmentsUs = Object.fromEntries([...samples].map(([label, xs]) => [label, summarize(xs).median]));
@@ -155,12 +133,7 @@ async function main(): Promise<void> {
     ids[pool].push(r.id);
     if (record) calls[pool].set(r.id, { sent, confirmed, got: now() });
   };
-  let stopped = false;
-  const stopWorkers = async (): Promise<void> => {
-    if (stopped) return;
-    stopped = true;
-    await Promise.all(workers.map((w) => w.stop()));
-  };
+  const stopWorkers = (): Promise<unknown> => Promise.all(workers.map((w) => w.stop()));
   const cleanUp = async (): Promise<void> => {
     await stopWorkers();
     for (const p of POOLS) {
@@ -177,7 +150,7 @@ async function main(): Promise<void> {
   process.once('SIGINT', interrupted).once('SIGTERM', interrupted);
   try {
     process.stderr.write(`echo-trace: a prefork and an async worker (-c 2), ${CALLS} calls each after ${WARMUP} warm-up, alternating…\n`);
-    await Promise.all(POOLS.map((p, i) => consumerOn(apps[p], queues[p], workers[i].out)));
+    await Promise.all(POOLS.map((p, i) => consumerAttached(apps[p], queues[p], workers[i])));
     for (let i = 0; i < WARMUP; i++) for (const p of POOLS) await echo(p, false);
     for (let i = 0; i < CALLS; i++) for (let k = 0; k < POOLS.length; k++) await echo(POOLS[(i + k) % POOLS.length], true);
     // The recorder writes when a process exits: stop the workers (and their children) before reading.

@@ -15,7 +15,6 @@
  *
  *   node dist/bench/growth.js [--sizes 1000,10000,100000] [--warmup 10000] [--clients 100] [--per-client 20] [--json]
  */
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -28,6 +27,7 @@ import { formatMs, formatRatio } from '../lab/report/format.js';
 import { CeleryFloorClient, celeryFloorConsumer } from './celery-floor.js';
 import { peakRssOf } from './proc-stats.js';
 import { labFanout } from './lab-fanout.js';
+import { consumerAttached, startProcess } from './bench-process.js';
 
 const HERE = fileURLToPath(import.meta.url);
 const REPO = join(dirname(HERE), '..', '..');
@@ -46,7 +46,6 @@ const PER_CLIENT = Number(arg('per-client', '20'));
 /** Tasks every size's client and worker run between the cold and the warm fan-out: the same warm-up for every size. */
 const WARMUP = Number(arg('warmup', '10000'));
 const RUN = randomBytes(3).toString('hex');
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 type Kind = 'lab' | 'floor';
 
@@ -91,32 +90,6 @@ async function clientMain(kind: Kind, queue: string, n: number): Promise<void> {
   process.stdout.write(`${JSON.stringify(report)}\n`);
 }
 
-interface Proc {
-  pid: number;
-  out: () => string;
-  done: Promise<number | null>;
-  stop(): Promise<void>;
-}
-
-function start(args: string[]): Proc {
-  const child = spawn(process.execPath, args, { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout.setEncoding('utf8').on('data', (c: string) => (out = (out + c).slice(-20_000)));
-  child.stderr.setEncoding('utf8').on('data', (c: string) => (out = (out + c).slice(-20_000)));
-  const done = new Promise<number | null>((r) => child.once('close', (code) => r(code)));
-  return {
-    pid: child.pid!,
-    out: () => out,
-    done,
-    async stop() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
-      await done;
-      clearTimeout(t);
-    },
-  };
-}
-
 // ---------------------------------------------------------------- measurements
 
 interface SizeFigures {
@@ -128,26 +101,16 @@ interface SizeFigures {
   workerPeakRssMb: number;
 }
 
-async function consumerOn(app: App, queue: string, proc: Proc): Promise<void> {
-  const broker = await app.getBroker();
-  await app.ensureQueue(broker, queue);
-  const deadline = Date.now() + 60_000;
-  while (((await broker.stats(queue)).consumers ?? 0) === 0) {
-    if (Date.now() > deadline) throw new Error(`no consumer on ${queue}:\n${proc.out()}`);
-    await sleep(50);
-  }
-}
-
 async function fanoutAt(kind: Kind, n: number): Promise<SizeFigures> {
   const queue = `bench-growth-${kind}-${n}-${RUN}`;
   const admin = new App('bench-growth-admin', { broker: AMQP, backend: REDIS });
   const worker =
     kind === 'lab'
-      ? start([join(REPO, 'bin', 'lab.js'), 'worker', '-A', 'echo', '-Q', queue, '-c', '2', '-P', 'prefork', '--loglevel', 'warning', '-n', `bench-${RUN}-${queue}@%h`, '--broker', AMQP, '--backend', REDIS])
-      : start([HERE, '--floor-worker', queue]);
+      ? startProcess(process.execPath, [join(REPO, 'bin', 'lab.js'), 'worker', '-A', 'echo', '-Q', queue, '-c', '2', '-P', 'prefork', '--loglevel', 'warning', '-n', `bench-${RUN}-${queue}@%h`, '--broker', AMQP, '--backend', REDIS])
+      : startProcess(process.execPath, [HERE, '--floor-worker', queue]);
   try {
-    await consumerOn(admin, queue, worker);
-    const client = start([HERE, '--client', kind, queue, String(n)]);
+    await consumerAttached(admin, queue, worker);
+    const client = startProcess(process.execPath, [HERE, '--client', kind, queue, String(n)]);
     const code = await client.done;
     if (code !== 0) throw new Error(`${kind} client (n=${n}) exited ${code}:\n${client.out()}`);
     const report = JSON.parse(client.out().trim().split('\n').pop()!) as ClientReport;
@@ -164,10 +127,10 @@ async function fanoutAt(kind: Kind, n: number): Promise<SizeFigures> {
 async function concurrentClients(): Promise<{ tasksPerS: number; latency: Summary; clientRssMb: number }> {
   const queue = `bench-growth-clients-${RUN}`;
   const admin = new App('bench-growth-admin', { broker: AMQP, backend: REDIS });
-  const worker = start([join(REPO, 'bin', 'lab.js'), 'worker', '-A', 'echo', '-Q', queue, '-c', '2', '-P', 'prefork', '--loglevel', 'warning', '-n', `bench-${RUN}-${queue}@%h`, '--broker', AMQP, '--backend', REDIS]);
+  const worker = startProcess(process.execPath, [join(REPO, 'bin', 'lab.js'), 'worker', '-A', 'echo', '-Q', queue, '-c', '2', '-P', 'prefork', '--loglevel', 'warning', '-n', `bench-${RUN}-${queue}@%h`, '--broker', AMQP, '--backend', REDIS]);
   const apps = Array.from({ length: CLIENTS }, (_, i) => new App(`bench-growth-client-${i}`, { broker: AMQP, backend: REDIS, config: { task_default_queue: queue, result_expires: 600 } }));
   try {
-    await consumerOn(admin, queue, worker);
+    await consumerAttached(admin, queue, worker);
     // Connected first: the figure is the steady state, not 200 connection handshakes.
     await Promise.all(apps.map(async (a) => Promise.all([a.getBroker(), a.getBackend()])));
     const samples: number[] = [];

@@ -8,16 +8,14 @@
  *
  *   node dist/bench/monitoring.js [--tasks 3000] [--repeats 3]
  */
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { loadavg } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
 import { App, EventReceiver, Signature } from '../lab/queue/index.js';
+import { REPO, consumerAttached, startProcess } from './bench-process.js';
+import type { Proc } from './bench-process.js';
 
-const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const AMQP = process.env.LAB_BENCH_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672//';
 const REDIS = process.env.LAB_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379/0';
 const flag = (name: string, fallback: number): number => {
@@ -33,23 +31,8 @@ const MODES = [
   { key: 'events', flags: ['-E'], receiver: true },
 ] as const;
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-function startWorker(queue: string, flags: readonly string[]): { child: ChildProcess; out: () => string; stop: () => Promise<void> } {
-  const args = [join(REPO, 'bin', 'lab.js'), 'worker', '-A', 'echo', '-c', '2', '-Q', queue, '-n', `bench-${queue}@bench`, '--loglevel', 'warning', '--broker', AMQP, '--backend', REDIS, ...flags];
-  const child = spawn(process.execPath, args, { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout!.setEncoding('utf8').on('data', (c: string) => (out = (out + c).slice(-10_000)));
-  child.stderr!.setEncoding('utf8').on('data', (c: string) => (out = (out + c).slice(-10_000)));
-  const exited = new Promise<void>((r) => child.once('close', () => r()));
-  return {
-    child,
-    out: () => out,
-    async stop() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      await exited;
-    },
-  };
+function startWorker(queue: string, flags: readonly string[]): Proc {
+  return startProcess(process.execPath, [join(REPO, 'bin', 'lab.js'), 'worker', '-A', 'echo', '-c', '2', '-Q', queue, '-n', `bench-${queue}@bench`, '--loglevel', 'warning', '--broker', AMQP, '--backend', REDIS, ...flags]);
 }
 
 async function runMode(app: App, mode: (typeof MODES)[number], repeat: number): Promise<number> {
@@ -60,10 +43,7 @@ async function runMode(app: App, mode: (typeof MODES)[number], repeat: number): 
   const receiver = mode.receiver ? new EventReceiver(broker) : null;
   let events = 0;
   try {
-    for (let i = 0; ((await broker.stats(queue)).consumers ?? 0) === 0; i++) {
-      if (i > 1200 || worker.child.exitCode !== null) throw new Error(`worker did not start:\n${worker.out()}`);
-      await sleep(50);
-    }
+    await consumerAttached(app, queue, worker);
     if (receiver) {
       receiver.on('event', () => events++);
       await receiver.start();

@@ -17,8 +17,6 @@
  *
  * Workers log at WARNING (per-task INFO lines are not what is measured); both kinds alike.
  */
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { once } from 'node:events';
@@ -35,7 +33,8 @@ import type { Summary } from '../lab/report/statistics.js';
 import { formatMs, formatRatio } from '../lab/report/format.js';
 import { noWorkerGroups } from '../lab/harness/worker-groups.js';
 import { CeleryFloorClient, celeryFloorConsumer } from './celery-floor.js';
-import { cpuMsOf, descendants, memoryOf } from './proc-stats.js';
+import { cpuMsOf, memoryOf } from './proc-stats.js';
+import { consumerAttached, sleep, startProcess } from './bench-process.js';
 import { labFanout } from './lab-fanout.js';
 import type { FloorClientMode } from './celery-floor.js';
 
@@ -95,59 +94,6 @@ async function floorConsumer(queue: string, channel: string): Promise<void> {
   });
 }
 
-// ---------------------------------------------------------------- processes
-
-interface Proc {
-  child: ChildProcess;
-  pid: number;
-  out: () => string;
-  stop(): Promise<void>;
-}
-
-function start(command: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Proc {
-  const child = spawn(command, args, { cwd: options.cwd ?? REPO, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout!.setEncoding('utf8').on('data', (c: string) => (out = (out + c).slice(-20_000)));
-  child.stderr!.setEncoding('utf8').on('data', (c: string) => (out = (out + c).slice(-20_000)));
-  const exited = new Promise<void>((r) => child.once('close', () => r()));
-  return {
-    child,
-    pid: child.pid!,
-    out: () => out,
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const kids = descendants(child.pid!);
-      child.kill('SIGTERM');
-      const t = setTimeout(() => {
-        for (const p of [child.pid!, ...kids]) {
-          try {
-            process.kill(p, 'SIGKILL');
-          } catch {
-            // gone
-          }
-        }
-      }, 10_000);
-      await exited;
-      clearTimeout(t);
-    },
-  };
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** Ready = a consumer is attached to the queue (works whatever the worker's log level). */
-async function consumerAttached(app: App, queue: string, proc: Proc, timeoutMs = 60_000): Promise<void> {
-  const broker = await app.getBroker();
-  await app.ensureQueue(broker, queue);
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (((await broker.stats(queue)).consumers ?? 0) > 0) return;
-    if (proc.child.exitCode !== null) throw new Error(`worker exited:\n${proc.out()}`);
-    await sleep(50);
-  }
-  throw new Error(`no consumer on ${queue} within ${timeoutMs} ms:\n${proc.out()}`);
-}
-
 // ---------------------------------------------------------------- measurements
 
 interface Figures {
@@ -179,7 +125,7 @@ async function floor(): Promise<Figures> {
   const conn = await connect(AMQP);
   const ch = await conn.createChannel();
   await ch.assertQueue(queue, { durable: true, exclusive: false, autoDelete: false });
-  const consumer = start(process.execPath, [fileURLToPath(import.meta.url), '--floor-consumer', queue, channel]);
+  const consumer = startProcess(process.execPath, [fileURLToPath(import.meta.url), '--floor-consumer', queue, channel]);
   const sub = new Redis(REDIS);
   const waiters = new Map<string, () => void>();
   sub.on('message', (_c: string, id: string) => {
@@ -282,7 +228,7 @@ function median(xs: number[]): number {
 
 /** A node process that loads nothing, idle: what every process of a pool costs before any lab code. */
 async function bareNodeMemory(): Promise<ReturnType<typeof memoryOf>> {
-  const bare = start(process.execPath, ['-e', 'setInterval(() => undefined, 60_000)']);
+  const bare = startProcess(process.execPath, ['-e', 'setInterval(() => undefined, 60_000)']);
   try {
     await sleep(2000);
     return memoryOf(bare.pid);
@@ -306,7 +252,7 @@ async function settledMemory(pid: number): Promise<Figures['memory']> {
 async function labPool(pool: 'threads' | 'async', fanout = true): Promise<Figures> {
   const queue = `bench-lab-${pool}-${RUN}`;
   const app = clientApp(`bench-lab-${pool}`, queue);
-  const worker = start(process.execPath, [LAB_BIN, 'worker', '-A', 'echo', '-Q', queue, '-c', String(CONCURRENCY), '-P', pool, '--loglevel', 'warning', '-n', `bench-${RUN}-${queue}@%h`, '--broker', AMQP, '--backend', REDIS]);
+  const worker = startProcess(process.execPath, [LAB_BIN, 'worker', '-A', 'echo', '-Q', queue, '-c', String(CONCURRENCY), '-P', pool, '--loglevel', 'warning', '-n', `bench-${RUN}-${queue}@%h`, '--broker', AMQP, '--backend', REDIS]);
   try {
     await consumerAttached(app, queue, worker);
     await sleep(2000);
@@ -334,9 +280,9 @@ async function labRuntime(): Promise<{ figures: Figures & LabRounds; celeryFloor
   const app = clientApp('bench-lab', queue);
   const asyncApp = clientApp('bench-lab-async-rounds', asyncQueue);
   const fast = clientApp('bench-lab-no-confirm', queue, false);
-  const worker = start(process.execPath, [LAB_BIN, 'worker', '-A', 'echo', '-A', 'mergesort', '-Q', queue, '-c', String(CONCURRENCY), '-P', 'prefork', '--loglevel', 'warning', '-n', `bench-${RUN}-${queue}@%h`, '--broker', AMQP, '--backend', REDIS, '--result-serializer', SERIALIZER]);
-  const asyncWorker = start(process.execPath, [LAB_BIN, 'worker', '-A', 'echo', '-Q', asyncQueue, '-c', String(CONCURRENCY), '-P', 'async', '--loglevel', 'warning', '-n', `bench-${RUN}-${asyncQueue}@%h`, '--broker', AMQP, '--backend', REDIS]);
-  const floorWorker = start(process.execPath, [fileURLToPath(import.meta.url), '--celery-floor-consumer', floorQueue]);
+  const worker = startProcess(process.execPath, [LAB_BIN, 'worker', '-A', 'echo', '-A', 'mergesort', '-Q', queue, '-c', String(CONCURRENCY), '-P', 'prefork', '--loglevel', 'warning', '-n', `bench-${RUN}-${queue}@%h`, '--broker', AMQP, '--backend', REDIS, '--result-serializer', SERIALIZER]);
+  const asyncWorker = startProcess(process.execPath, [LAB_BIN, 'worker', '-A', 'echo', '-Q', asyncQueue, '-c', String(CONCURRENCY), '-P', 'async', '--loglevel', 'warning', '-n', `bench-${RUN}-${asyncQueue}@%h`, '--broker', AMQP, '--backend', REDIS]);
+  const floorWorker = startProcess(process.execPath, [fileURLToPath(import.meta.url), '--celery-floor-consumer', floorQueue]);
   let floorClient: CeleryFloorClient | null = null;
   let floorFast: CeleryFloorClient | null = null;
   try {
@@ -452,7 +398,7 @@ function python(args: string[], queue: string): unknown {
 async function pythonCelery(): Promise<{ py: Figures; labToPy: Figures }> {
   const queue = `bench-py-${RUN}`;
   const app = clientApp('bench-lab-to-py', queue);
-  const worker = start(PYTHON, ['-m', 'celery', '-A', 'celery_bench', 'worker', '-Q', queue, '-c', String(CONCURRENCY), '-P', 'prefork', '--loglevel', 'warning', '--without-mingle', '--without-gossip', '--without-heartbeat', '-n', `bench-${RUN}@%h`], {
+  const worker = startProcess(PYTHON, ['-m', 'celery', '-A', 'celery_bench', 'worker', '-Q', queue, '-c', String(CONCURRENCY), '-P', 'prefork', '--loglevel', 'warning', '--without-mingle', '--without-gossip', '--without-heartbeat', '-n', `bench-${RUN}@%h`], {
     cwd: PY_DIR,
     env: { BENCH_BROKER: AMQP, BENCH_BACKEND: REDIS, BENCH_QUEUE: queue, PYTHONDONTWRITEBYTECODE: '1' },
   });
