@@ -16,6 +16,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { summarize } from '../lab/report/statistics.js';
 import { formatRatio } from '../lab/report/format.js';
+import { generateSecret } from '../lab/topology/state.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const BIN = join(ROOT, 'bin', 'lab.js');
@@ -24,7 +25,7 @@ const RUNS = runsArg > 0 ? Number(process.argv[runsArg + 1]) : 3;
 const work = mkdtempSync(join(tmpdir(), 'lab-bench-smoke-'));
 const id = randomBytes(3).toString('hex');
 const vhost = `lab-bench-${id}`;
-const password = randomBytes(18).toString('base64url');
+const password = generateSecret();
 const env = { ...process.env, LAB_HOME: join(work, 'home'), LAB_REPORTS_DIR: join(work, 'reports') };
 
 function lab(args: string[], extra: NodeJS.ProcessEnv = {}): number {

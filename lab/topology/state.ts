@@ -33,9 +33,15 @@ export function stateDir(lab: string, home = labHome()): string {
   return join(home, lab);
 }
 
-/** A URL-safe random secret (base64url: A–Z a–z 0–9 - _), 32 characters by default. Safe on any command line. */
+/**
+ * A URL-safe random secret (base64url: A–Z a–z 0–9 - _), 32 characters by default. Never begins with '-', which a
+ * command line (rabbitmqctl add_user, redis-cli) would read as an option.
+ */
 export function generateSecret(bytes = 24): string {
-  return randomBytes(bytes).toString('base64url');
+  for (;;) {
+    const s = randomBytes(bytes).toString('base64url');
+    if (!s.startsWith('-')) return s;
+  }
 }
 
 export interface Endpoint {

@@ -16,6 +16,7 @@ import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { REPO_ROOT } from '../support/cli.js';
 import { needs, rabbitmq, redis, root } from '../support/prereq.js';
+import { generateSecret } from '../../lab/topology/state.js';
 import { createServer } from 'node:net';
 
 const run = promisify(execFile);
@@ -74,7 +75,7 @@ test('the example CI job as a non-root user against existing RabbitMQ and Redis'
   const id = randomBytes(3).toString('hex');
   const user = `labci${id}`;
   const vhost = `lab-ci-${id}`;
-  const password = randomBytes(18).toString('base64url');
+  const password = generateSecret();
   const base = await realpath(await mkdtemp(join(tmpdir(), 'lab-ci-job-')));
   // mkdtemp makes a 0700 folder: the user could not reach anything inside it
   await chmod(base, 0o755);
