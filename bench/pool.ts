@@ -5,9 +5,16 @@
  * twice: parent → child → parent; median and 99th percentile), then mergesort-sized jobs (a body of 250,000 ints, 1.7 MB, and the same
  * back) one at a time through one child: median and fastest round trip. bench/runtime has the whole worker.
  *
- *   node dist/bench/pool.js [--n 20000] [--big 15] [--json]
+ * Beside the pool, the floor under any prefork design: 64 bytes through a pipe to a bare forked node (no lab code)
+ * and back. Both one at a time, back to back and with `--gap` ms between calls — an echo call's children sit idle
+ * between calls, so each crossing must wake a process (on a VM, an idle vCPU). Run it under `taskset -c 0` to see
+ * what the same crossings cost when nothing has to be woken on another CPU.
+ *
+ *   node dist/bench/pool.js [--n 20000] [--big 15] [--gap 1.5] [--json]
  */
+import { fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { ChildPool, buildTaskMessage } from '../lab/queue/index.js';
 import type { Job } from '../lab/queue/index.js';
@@ -22,6 +29,8 @@ function flag(name: string, fallback: number): number {
 
 const N = flag('n', 20_000);
 const BIG = flag('big', 15);
+const GAP_MS = flag('gap', 1.5);
+const SEQUENTIAL_CALLS = Math.min(2000, N);
 const WINDOW = 8;
 const ECHO_TASKS = new URL('../scenarios/echo/tasks.js', import.meta.url).href;
 
@@ -69,24 +78,67 @@ async function small(): Promise<{ tasksPerS: number; parentUsPerTask: number; ch
   }
 }
 
-/** One echo job in flight at a time: the round trip through a child that each prefork echo call pays. */
-async function oneAtATime(): Promise<{ medianMs: number; p99Ms: number; calls: number }> {
+const pause = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+interface Sequential {
+  medianUs: number;
+  p99Us: number;
+}
+function micros(samples: number[]): Sequential {
+  const s = summarize(samples);
+  return { medianUs: s.median * 1000, p99Us: s.p99 * 1000 };
+}
+
+/** `call` one at a time (200 first unmeasured), `gapMs` apart (0: back to back); its round trips. */
+async function oneAtATime(call: () => Promise<void>, gapMs: number): Promise<Sequential> {
+  const samples: number[] = [];
+  for (let i = -200; i < SEQUENTIAL_CALLS; i++) {
+    if (gapMs > 0) await pause(gapMs);
+    const t0 = performance.now();
+    await call();
+    if (i >= 0) samples.push(performance.now() - t0);
+  }
+  return micros(samples);
+}
+
+/** The round trip through a pool child that each prefork echo call pays, back to back and spaced. */
+async function poolSequential(): Promise<{ backToBack: Sequential; spaced: Sequential }> {
   const pool = new ChildPool('prefork', 2, [ECHO_TASKS]);
   await pool.start();
+  const call = async (): Promise<void> => {
+    const o = await pool.run(job(['Python rocks!']));
+    // The echo must come back as sent: a fast wrong answer is not a figure.
+    if (o.kind !== 'success' || o.resultJson !== '"Python rocks!"') throw new Error(`echo: ${o.kind === 'success' ? o.resultJson : o.kind}`);
+  };
   try {
-    const calls = Math.min(2000, N);
-    const samples: number[] = [];
-    for (let i = -200; i < calls; i++) {
-      const t0 = performance.now();
-      const o = await pool.run(job(['Python rocks!']));
-      // The echo must come back as sent: a fast wrong answer is not a figure.
-      if (o.kind !== 'success' || o.resultJson !== '"Python rocks!"') throw new Error(`echo: ${o.kind === 'success' ? o.resultJson : o.kind}`);
-      if (i >= 0) samples.push(performance.now() - t0);
-    }
-    const s = summarize(samples);
-    return { medianMs: s.median, p99Ms: s.p99, calls };
+    return { backToBack: await oneAtATime(call, 0), spaced: await oneAtATime(call, GAP_MS) };
   } finally {
     await pool.close(true);
+  }
+}
+
+/** The floor: 64 bytes to a bare forked node over a pipe (as the pool's fd 3) and back, nothing else. */
+async function pipeSequential(): Promise<{ backToBack: Sequential; spaced: Sequential }> {
+  const child = fork(new URL(import.meta.url), ['--pipe-echo'], { stdio: ['ignore', 'inherit', 'inherit', 'pipe', 'ipc'] });
+  const pipe = child.stdio[3] as Socket;
+  const ping = Buffer.alloc(64, 7);
+  let want = 0;
+  let wake: (() => void) | null = null;
+  pipe.on('data', (chunk: Buffer) => {
+    want -= chunk.length;
+    if (want === 0) wake?.();
+  });
+  const call = (): Promise<void> =>
+    new Promise((resolve) => {
+      want = ping.length;
+      wake = resolve;
+      pipe.write(ping);
+    });
+  try {
+    await new Promise<void>((r) => child.once('message', () => r()));
+    return { backToBack: await oneAtATime(call, 0), spaced: await oneAtATime(call, GAP_MS) };
+  } finally {
+    child.kill();
   }
 }
 
@@ -112,13 +164,29 @@ async function big(): Promise<{ medianMs: number; minMs: number; bytes: number }
   }
 }
 
-const smallFigures = await small();
-const sequential = await oneAtATime();
-const bigFigures = await big();
-if (process.argv.includes('--json')) {
-  process.stdout.write(`${JSON.stringify({ n: N, small: smallFigures, sequential, big: bigFigures })}\n`);
+if (process.argv.includes('--pipe-echo')) {
+  // The bare child of pipeSequential: echo whatever arrives on fd 3.
+  const pipe = new Socket({ fd: 3, readable: true, writable: true });
+  pipe.on('data', (chunk: Buffer) => pipe.write(chunk));
+  process.on('disconnect', () => process.exit(0));
+  process.send!('ready');
 } else {
+  const smallFigures = await small();
+  const sequential = await poolSequential();
+  const pipe = await pipeSequential();
+  const bigFigures = await big();
+  report(smallFigures, sequential, pipe, bigFigures);
+}
+
+function report(smallFigures: Awaited<ReturnType<typeof small>>, sequential: Awaited<ReturnType<typeof poolSequential>>, pipe: Awaited<ReturnType<typeof pipeSequential>>, bigFigures: Awaited<ReturnType<typeof big>>): void {
+  if (process.argv.includes('--json')) {
+    process.stdout.write(`${JSON.stringify({ n: N, gapMs: GAP_MS, small: smallFigures, sequential, pipe, big: bigFigures })}\n`);
+    return;
+  }
+  const line = (what: string, s: Sequential): string => `${what}: median ${s.medianUs.toFixed(0)} µs, p99 ${s.p99Us.toFixed(0)} µs`;
   console.log(`prefork pool -c 2, ${N} echo jobs, ${WINDOW} in flight: ${Math.round(smallFigures.tasksPerS)} tasks/s; CPU per task: parent ${smallFigures.parentUsPerTask.toFixed(1)} µs, children ${smallFigures.childrenUsPerTask.toFixed(1)} µs`);
-  console.log(`prefork pool -c 2, echo one at a time × ${sequential.calls}: median ${(sequential.medianMs * 1000).toFixed(0)} µs, p99 ${(sequential.p99Ms * 1000).toFixed(0)} µs`);
+  console.log(`one at a time × ${SEQUENTIAL_CALLS}, round trip parent → child → parent, back to back | ${GAP_MS} ms apart:`);
+  console.log(`  ${line('prefork pool -c 2, echo', sequential.backToBack)} | ${line('', sequential.spaced).slice(2)}`);
+  console.log(`  ${line('bare node over a pipe, 64 B', pipe.backToBack)} | ${line('', pipe.spaced).slice(2)}`);
   console.log(`prefork pool -c 1, echo of 250,000 ints (${(bigFigures.bytes / 1e6).toFixed(2)} MB each way) × ${BIG}: median ${bigFigures.medianMs.toFixed(1)} ms, fastest ${bigFigures.minMs.toFixed(1)} ms`);
 }
