@@ -7,7 +7,11 @@
  * this shared machine lands on both alike), and every segment is reported as its median over the calls, in µs.
  * Segment medians need not add up to the median total; the total's own median is printed.
  *
- *   node dist/bench/echo-trace.js [--calls 500] [--warmup 50] [--json]
+ * `--no-confirm` publishes without publisher confirms (kombu's default): RabbitMQ then has no confirm to send while
+ * the task runs, and the client none to read — what that takes off the prefork child's part shows what the
+ * crossings compete with.
+ *
+ *   node dist/bench/echo-trace.js [--calls 500] [--warmup 50] [--no-confirm] [--json]
  */
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -35,6 +39,7 @@ function num(name: string, fallback: number): number {
 }
 const CALLS = num('calls', 500);
 const WARMUP = num('warmup', 50);
+const CONFIRM = !process.argv.includes('--no-confirm');
 const POOLS = ['prefork', 'async'] as const;
 type PoolName = (typeof POOLS)[number];
 
@@ -119,8 +124,8 @@ async function main(): Promise<void> {
   const hopsDir = mkdtempSync(join(tmpdir(), 'lab-echo-trace-'));
   const queues: Record<PoolName, string> = { prefork: `bench-trace-prefork-${run}`, async: `bench-trace-async-${run}` };
   const apps: Record<PoolName, App> = {
-    prefork: new App('bench-trace-prefork', { broker: AMQP, backend: REDIS, config: { task_default_queue: queues.prefork, result_expires: 600 } }),
-    async: new App('bench-trace-async', { broker: AMQP, backend: REDIS, config: { task_default_queue: queues.async, result_expires: 600 } }),
+    prefork: new App('bench-trace-prefork', { broker: AMQP, backend: REDIS, config: { task_default_queue: queues.prefork, result_expires: 600, broker_transport_options: { confirm_publish: CONFIRM } } }),
+    async: new App('bench-trace-async', { broker: AMQP, backend: REDIS, config: { task_default_queue: queues.async, result_expires: 600, broker_transport_options: { confirm_publish: CONFIRM } } }),
   };
   const workers = POOLS.map((p) => startWorker(p, queues[p], hopsDir));
   const calls: Record<PoolName, Map<string, ClientTimes>> = { prefork: new Map(), async: new Map() };
@@ -156,7 +161,7 @@ async function main(): Promise<void> {
     // The recorder writes when a process exits: stop the workers (and their children) before reading.
     await stopWorkers();
     const hops = readHops(hopsDir);
-    const result = { prefork: figures('prefork', calls.prefork, hops), async: figures('async', calls.async, hops), load: loadavg()[0] };
+    const result = { prefork: figures('prefork', calls.prefork, hops), async: figures('async', calls.async, hops), load: loadavg()[0], confirms: CONFIRM };
     report(result);
   } finally {
     process.off('SIGINT', interrupted).off('SIGTERM', interrupted);
@@ -164,7 +169,7 @@ async function main(): Promise<void> {
   }
 }
 
-function report(r: { prefork: PoolFigures; async: PoolFigures; load: number }): void {
+function report(r: { prefork: PoolFigures; async: PoolFigures; load: number; confirms: boolean }): void {
   if (process.argv.includes('--json')) {
     process.stdout.write(`${JSON.stringify(r)}\n`);
     return;
@@ -175,7 +180,7 @@ function report(r: { prefork: PoolFigures; async: PoolFigures; load: number }): 
   for (const [label] of SEGMENTS) lines.push(`${label.padEnd(width)}  ${us(r.prefork.segmentsUs[label]).padStart(9)}  ${us(r.async.segmentsUs[label]).padStart(9)}`);
   lines.push(`${'total, sent → result in hand'.padEnd(width)}  ${us(r.prefork.totalUs).padStart(9)}  ${us(r.async.totalUs).padStart(9)}`);
   const child = ['pipe: child reads it', 'child runs echo (decode, run, encode)', 'pipe: worker reads the outcome'].reduce((s, l) => s + (r.prefork.segmentsUs[l] ?? 0), 0);
-  lines.push('', `prefork − async: ${us(r.prefork.totalUs - r.async.totalUs)}; the child's part (pipe there, run, pipe back): ${us(child)} · ${r.prefork.calls} + ${r.async.calls} calls · load ${r.load.toFixed(2)}`);
+  lines.push('', `prefork − async: ${us(r.prefork.totalUs - r.async.totalUs)}; the child's part (pipe there, run, pipe back): ${us(child)} · ${r.prefork.calls} + ${r.async.calls} calls · publisher confirms ${r.confirms ? 'on' : 'off (the “confirmed” row is then when the publish was written)'} · load ${r.load.toFixed(2)}`);
   process.stdout.write(`${lines.join('\n')}\n`);
 }
 

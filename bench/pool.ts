@@ -7,8 +7,9 @@
  *
  * Beside the pool, the floor under any prefork design: 64 bytes through a pipe to a bare forked node (no lab code)
  * and back. Both one at a time, back to back and with `--gap` ms between calls — an echo call's children sit idle
- * between calls, so each crossing must wake a process (on a VM, an idle vCPU). Run it under `taskset -c 0` to see
- * what the same crossings cost when nothing has to be woken on another CPU.
+ * between calls, so each crossing must wake a process (on a VM, an idle vCPU), and the longer it idled the dearer the
+ * wake: in an echo benchmark a child idles a few ms between its jobs (try `--gap 5`). Run it under `taskset -c 0` to
+ * see what the same crossings cost when nothing has to be woken on another CPU.
  *
  *   node dist/bench/pool.js [--n 20000] [--big 15] [--gap 1.5] [--json]
  */
