@@ -11,6 +11,10 @@ import { descendants } from './proc-stats.js';
 
 /** The repository (dist/bench/ → ../..): where benchmarks run their processes from. */
 export const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const LAB_BIN = join(REPO, 'bin', 'lab.js');
+/** This machine's RabbitMQ and Redis, the benchmarks' broker and backend. */
+export const AMQP = process.env.LAB_BENCH_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672//';
+export const REDIS = process.env.LAB_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379/0';
 
 export interface Proc {
   child: ChildProcess;
@@ -51,6 +55,24 @@ export function startProcess(command: string, args: string[], options: { cwd?: s
       clearTimeout(t);
     },
   };
+}
+
+export interface LabWorkerOptions {
+  /** Default prefork. */
+  pool?: string;
+  /** Default 2. */
+  concurrency?: number;
+  /** More `lab worker` flags (-A mergesort, -E, --result-serializer …). */
+  args?: readonly string[];
+  /** Flags for node itself, before the script (--import …). */
+  nodeArgs?: readonly string[];
+  env?: NodeJS.ProcessEnv;
+}
+
+/** A `lab worker` serving the echo tasks on `queue` (node name `<queue>@host`), logging at WARNING, on AMQP + REDIS. */
+export function startLabWorker(queue: string, o: LabWorkerOptions = {}): Proc {
+  const args = [...(o.nodeArgs ?? []), LAB_BIN, 'worker', '-A', 'echo', '-Q', queue, '-c', String(o.concurrency ?? 2), '-P', o.pool ?? 'prefork', '--loglevel', 'warning', '-n', `${queue}@%h`, '--broker', AMQP, '--backend', REDIS, ...(o.args ?? [])];
+  return startProcess(process.execPath, args, { env: o.env });
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

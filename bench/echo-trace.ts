@@ -22,14 +22,10 @@ import { App, HOPS } from '../lab/queue/index.js';
 import type { Hop } from '../lab/queue/index.js';
 import { summarize } from '../lab/report/statistics.js';
 import type { RecordedHop } from './hops-recorder.js';
-import { REPO, consumerAttached, startProcess } from './bench-process.js';
-import type { Proc } from './bench-process.js';
+import { AMQP, REDIS, consumerAttached, startLabWorker } from './bench-process.js';
 
 const HERE = fileURLToPath(import.meta.url);
-const LAB_BIN = join(REPO, 'bin', 'lab.js');
 const RECORDER = join(dirname(HERE), 'hops-recorder.js');
-const AMQP = process.env.LAB_BENCH_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672//';
-const REDIS = process.env.LAB_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379/0';
 
 function num(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -67,10 +63,6 @@ const SEGMENTS: [string, Point, Point][] = [
 
 const now = (): number => performance.timeOrigin + performance.now();
 
-function startWorker(pool: PoolName, queue: string, hopsDir: string): Proc {
-  const args = ['--import', RECORDER, LAB_BIN, 'worker', '-A', 'echo', '-Q', queue, '-c', '2', '-P', pool, '--loglevel', 'warning', '-n', `${queue}@%h`, '--broker', AMQP, '--backend', REDIS];
-  return startProcess(process.execPath, args, { env: { LAB_HOPS_DIR: hopsDir } });
-}
 
 /** Every recorded hop in `dir`, by task id. */
 function readHops(dir: string): Map<string, Partial<Record<Hop, number>>> {
@@ -123,11 +115,9 @@ async function main(): Promise<void> {
   const run = `${Date.now().toString(36)}-${process.pid}`;
   const hopsDir = mkdtempSync(join(tmpdir(), 'lab-echo-trace-'));
   const queues: Record<PoolName, string> = { prefork: `bench-trace-prefork-${run}`, async: `bench-trace-async-${run}` };
-  const apps: Record<PoolName, App> = {
-    prefork: new App('bench-trace-prefork', { broker: AMQP, backend: REDIS, config: { task_default_queue: queues.prefork, result_expires: 600, broker_transport_options: { confirm_publish: CONFIRM } } }),
-    async: new App('bench-trace-async', { broker: AMQP, backend: REDIS, config: { task_default_queue: queues.async, result_expires: 600, broker_transport_options: { confirm_publish: CONFIRM } } }),
-  };
-  const workers = POOLS.map((p) => startWorker(p, queues[p], hopsDir));
+  const client = (p: PoolName): App => new App(`bench-trace-${p}`, { broker: AMQP, backend: REDIS, config: { task_default_queue: queues[p], result_expires: 600, broker_transport_options: { confirm_publish: CONFIRM } } });
+  const apps: Record<PoolName, App> = { prefork: client('prefork'), async: client('async') };
+  const workers = POOLS.map((pool) => startLabWorker(queues[pool], { pool, nodeArgs: ['--import', RECORDER], env: { LAB_HOPS_DIR: hopsDir } }));
   const calls: Record<PoolName, Map<string, ClientTimes>> = { prefork: new Map(), async: new Map() };
   const ids: Record<PoolName, string[]> = { prefork: [], async: [] };
   const echo = async (pool: PoolName, record: boolean): Promise<void> => {

@@ -16,7 +16,6 @@
  *   node dist/bench/growth.js [--sizes 1000,10000,100000] [--warmup 10000] [--clients 100] [--per-client 20] [--json]
  */
 import { randomBytes } from 'node:crypto';
-import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { loadavg } from 'node:os';
@@ -27,12 +26,9 @@ import { formatMs, formatRatio } from '../lab/report/format.js';
 import { CeleryFloorClient, celeryFloorConsumer } from './celery-floor.js';
 import { peakRssOf } from './proc-stats.js';
 import { labFanout } from './lab-fanout.js';
-import { consumerAttached, startProcess } from './bench-process.js';
+import { AMQP, REDIS, consumerAttached, startLabWorker, startProcess } from './bench-process.js';
 
 const HERE = fileURLToPath(import.meta.url);
-const REPO = join(dirname(HERE), '..', '..');
-const AMQP = process.env.LAB_BENCH_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672//';
-const REDIS = process.env.LAB_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379/0';
 const PREFETCH = 8;
 
 function arg(name: string, fallback: string): string {
@@ -106,7 +102,7 @@ async function fanoutAt(kind: Kind, n: number): Promise<SizeFigures> {
   const admin = new App('bench-growth-admin', { broker: AMQP, backend: REDIS });
   const worker =
     kind === 'lab'
-      ? startProcess(process.execPath, [join(REPO, 'bin', 'lab.js'), 'worker', '-A', 'echo', '-Q', queue, '-c', '2', '-P', 'prefork', '--loglevel', 'warning', '-n', `bench-${RUN}-${queue}@%h`, '--broker', AMQP, '--backend', REDIS])
+      ? startLabWorker(queue)
       : startProcess(process.execPath, [HERE, '--floor-worker', queue]);
   try {
     await consumerAttached(admin, queue, worker);
@@ -127,7 +123,7 @@ async function fanoutAt(kind: Kind, n: number): Promise<SizeFigures> {
 async function concurrentClients(): Promise<{ tasksPerS: number; latency: Summary; clientRssMb: number }> {
   const queue = `bench-growth-clients-${RUN}`;
   const admin = new App('bench-growth-admin', { broker: AMQP, backend: REDIS });
-  const worker = startProcess(process.execPath, [join(REPO, 'bin', 'lab.js'), 'worker', '-A', 'echo', '-Q', queue, '-c', '2', '-P', 'prefork', '--loglevel', 'warning', '-n', `bench-${RUN}-${queue}@%h`, '--broker', AMQP, '--backend', REDIS]);
+  const worker = startLabWorker(queue);
   const apps = Array.from({ length: CLIENTS }, (_, i) => new App(`bench-growth-client-${i}`, { broker: AMQP, backend: REDIS, config: { task_default_queue: queue, result_expires: 600 } }));
   try {
     await consumerAttached(admin, queue, worker);

@@ -10,14 +10,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import { loadavg } from 'node:os';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { App, EventReceiver, Signature } from '../lab/queue/index.js';
-import { REPO, consumerAttached, startProcess } from './bench-process.js';
-import type { Proc } from './bench-process.js';
+import { AMQP, REDIS, consumerAttached, startLabWorker } from './bench-process.js';
 
-const AMQP = process.env.LAB_BENCH_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672//';
-const REDIS = process.env.LAB_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379/0';
 const flag = (name: string, fallback: number): number => {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? Number(process.argv[i + 1]) : fallback;
@@ -31,15 +27,12 @@ const MODES = [
   { key: 'events', flags: ['-E'], receiver: true },
 ] as const;
 
-function startWorker(queue: string, flags: readonly string[]): Proc {
-  return startProcess(process.execPath, [join(REPO, 'bin', 'lab.js'), 'worker', '-A', 'echo', '-c', '2', '-Q', queue, '-n', `bench-${queue}@bench`, '--loglevel', 'warning', '--broker', AMQP, '--backend', REDIS, ...flags]);
-}
 
 async function runMode(app: App, mode: (typeof MODES)[number], repeat: number): Promise<number> {
   const queue = `bench-monitoring-${RUN}-${mode.key}-${repeat}`;
   const broker = await app.getBroker();
   await app.ensureQueue(broker, queue);
-  const worker = startWorker(queue, mode.flags);
+  const worker = startLabWorker(queue, { args: mode.flags });
   const receiver = mode.receiver ? new EventReceiver(broker) : null;
   let events = 0;
   try {

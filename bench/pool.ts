@@ -22,6 +22,7 @@ import type { Job } from '../lab/queue/index.js';
 import { summarize } from '../lab/report/statistics.js';
 import { shuffledRange } from '../scenarios/mergesort/mergesort.js';
 import { cpuMsOf } from './proc-stats.js';
+import { sleep } from './bench-process.js';
 
 function flag(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -79,8 +80,6 @@ async function small(): Promise<{ tasksPerS: number; parentUsPerTask: number; ch
   }
 }
 
-const pause = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
 interface Sequential {
   medianUs: number;
   p99Us: number;
@@ -94,7 +93,7 @@ function micros(samples: number[]): Sequential {
 async function oneAtATime(call: () => Promise<void>, gapMs: number): Promise<Sequential> {
   const samples: number[] = [];
   for (let i = -200; i < SEQUENTIAL_CALLS; i++) {
-    if (gapMs > 0) await pause(gapMs);
+    if (gapMs > 0) await sleep(gapMs);
     const t0 = performance.now();
     await call();
     if (i >= 0) samples.push(performance.now() - t0);

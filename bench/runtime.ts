@@ -22,7 +22,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { connect } from 'amqplib';
@@ -34,13 +34,10 @@ import { formatMs, formatRatio } from '../lab/report/format.js';
 import { noWorkerGroups } from '../lab/harness/worker-groups.js';
 import { CeleryFloorClient, celeryFloorConsumer } from './celery-floor.js';
 import { cpuMsOf, memoryOf } from './proc-stats.js';
-import { consumerAttached, sleep, startProcess } from './bench-process.js';
+import { AMQP, REDIS, REPO, consumerAttached, sleep, startLabWorker, startProcess } from './bench-process.js';
 import { labFanout } from './lab-fanout.js';
 import type { FloorClientMode } from './celery-floor.js';
 
-const HERE = dirname(fileURLToPath(import.meta.url)); // dist/bench
-const REPO = join(HERE, '..', '..');
-const LAB_BIN = join(REPO, 'bin', 'lab.js');
 const PY_DIR = join(REPO, 'bench', 'python');
 const PYTHON = process.env.LAB_BENCH_PYTHON ?? '/usr/bin/python3';
 
@@ -49,8 +46,6 @@ function flag(name: string, fallback: number): number {
   return i > 0 ? Number(process.argv[i + 1]) : fallback;
 }
 
-const AMQP = process.env.LAB_BENCH_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672//';
-const REDIS = process.env.LAB_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379/0';
 const CALLS = flag('calls', 2000);
 const WARMUP = flag('warmup', 200);
 const FANOUT = flag('fanout', 20_000);
@@ -252,7 +247,7 @@ async function settledMemory(pid: number): Promise<Figures['memory']> {
 async function labPool(pool: 'threads' | 'async', fanout = true): Promise<Figures> {
   const queue = `bench-lab-${pool}-${RUN}`;
   const app = clientApp(`bench-lab-${pool}`, queue);
-  const worker = startProcess(process.execPath, [LAB_BIN, 'worker', '-A', 'echo', '-Q', queue, '-c', String(CONCURRENCY), '-P', pool, '--loglevel', 'warning', '-n', `bench-${RUN}-${queue}@%h`, '--broker', AMQP, '--backend', REDIS]);
+  const worker = startLabWorker(queue, { pool, concurrency: CONCURRENCY });
   try {
     await consumerAttached(app, queue, worker);
     await sleep(2000);
@@ -280,8 +275,8 @@ async function labRuntime(): Promise<{ figures: Figures & LabRounds; celeryFloor
   const app = clientApp('bench-lab', queue);
   const asyncApp = clientApp('bench-lab-async-rounds', asyncQueue);
   const fast = clientApp('bench-lab-no-confirm', queue, false);
-  const worker = startProcess(process.execPath, [LAB_BIN, 'worker', '-A', 'echo', '-A', 'mergesort', '-Q', queue, '-c', String(CONCURRENCY), '-P', 'prefork', '--loglevel', 'warning', '-n', `bench-${RUN}-${queue}@%h`, '--broker', AMQP, '--backend', REDIS, '--result-serializer', SERIALIZER]);
-  const asyncWorker = startProcess(process.execPath, [LAB_BIN, 'worker', '-A', 'echo', '-Q', asyncQueue, '-c', String(CONCURRENCY), '-P', 'async', '--loglevel', 'warning', '-n', `bench-${RUN}-${asyncQueue}@%h`, '--broker', AMQP, '--backend', REDIS]);
+  const worker = startLabWorker(queue, { concurrency: CONCURRENCY, args: ['-A', 'mergesort', '--result-serializer', SERIALIZER] });
+  const asyncWorker = startLabWorker(asyncQueue, { pool: 'async', concurrency: CONCURRENCY });
   const floorWorker = startProcess(process.execPath, [fileURLToPath(import.meta.url), '--celery-floor-consumer', floorQueue]);
   let floorClient: CeleryFloorClient | null = null;
   let floorFast: CeleryFloorClient | null = null;
