@@ -14,8 +14,10 @@ import { hop } from '../hops.js';
 import type { ResultOnWire } from './result-bytes.js';
 
 /**
- * Jobs and results travel in batches: every message is a write to the channel and a wake-up of the other side (most
- * of a busy worker's CPU with one message per task), so each side gathers what one turn of its event loop produced.
+ * Jobs travel in batches: every message is a write to the channel and a wake-up of the other side (most of a busy
+ * worker's CPU with one message per task), so the pool gathers what one turn of its event loop sends a child. A
+ * child, running one job at a time, sends each result as it has it (the pool reads those that meet in the pipe at
+ * once); `results` is a list for the thread channel's and the wire's sake.
  */
 export type ParentMessage = { type: 'jobs'; jobs: Job[] } | { type: 'shutdown' };
 export type ChildMessage = { type: 'ready' } | { type: 'fatal'; message: string } | { type: 'results'; results: JobResult[] };
@@ -80,23 +82,17 @@ async function main(): Promise<void> {
   // One job at a time; one more may wait here (sent ahead by the pool), started the moment the current one ends.
   const ahead: Job[] = [];
   let busy = false;
-  let outbox: JobResult[] = [];
-  const flush = (): void => {
-    const results = outbox;
-    outbox = [];
-    ch.send({ type: 'results', results });
-  };
   const run = (job: Job): void => {
     busy = true;
     // A job that waited here behind another may have expired meanwhile: not run, as the pool does at a slot.
     const outcome: Promise<JobOutcome> = expiredJob(job) ? Promise.resolve({ kind: 'expired', runtimeMs: 0 }) : execute(job);
     void outcome.then((o) => {
       hop('child-ran', job.request.id);
+      // Out at once, before the next job starts: a task that ends this process must not take the last one's result
+      // with it. Waiting for the end of the turn gathered nothing (jobs run one at a time; a job sent ahead is started
+      // here, after this write) and cost an echo's round trip a turn of a child that had just woken (issue 13).
+      ch.send({ type: 'results', results: [{ seq: job.seq, outcome: o }] });
       const next = ahead.shift();
-      outbox.push({ seq: job.seq, outcome: o });
-      // Out before the next job starts: a task that ends this process must not take the last one's result with it.
-      if (next) flush();
-      else if (outbox.length === 1) setImmediate(() => outbox.length && flush());
       if (next) run(next);
       else busy = false;
     });

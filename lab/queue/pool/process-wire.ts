@@ -107,7 +107,10 @@ export function encodeJobs(jobs: readonly Job[]): Buffer {
 }
 
 export function decodeJob(head: unknown, payload: Buffer): Job {
-  return { ...(head as JobHead), body: payload };
+  // The head is a fresh object of this frame's own: completed in place, not copied (a child's cold path, issue 13).
+  const job = head as JobHead & { body?: Uint8Array };
+  job.body = payload;
+  return job as Job;
 }
 
 export interface JobResult {
@@ -143,6 +146,9 @@ export function encodeResults(results: readonly JobResult[]): Buffer {
 export function decodeResult(head: unknown, payload: Buffer): JobResult {
   const { seq, outcome, value } = head as ResultHead;
   if (outcome.kind !== 'success' || !value) return { seq, outcome };
-  const success: Success = value === 'msgpack' ? { ...outcome, resultMsgpack: payload } : { ...outcome, resultJson: utf8Text(payload) };
+  // In place, as decodeJob.
+  const success = outcome as Success;
+  if (value === 'msgpack') success.resultMsgpack = payload;
+  else success.resultJson = utf8Text(payload);
   return { seq, outcome: success };
 }
