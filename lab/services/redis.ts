@@ -20,6 +20,23 @@ export function persistenceConf(persistence: boolean): string[] {
   return persistence ? ['save ""', 'appendonly yes', 'appendfsync everysec'] : ['save ""', 'appendonly no'];
 }
 
+/**
+ * Redis 6.2 and later: `set-proc-title no`. Otherwise Redis writes its process title over the memory that held its
+ * environment, /proc/<pid>/environ reads empty, and the lab token there — what `lab down --discover` finds a lab's
+ * processes by when its state is gone — with it (on an ssh host without a supervisor Redis itself carries the token).
+ * Older Redis knows no such line and would not start with it; there, discover cannot see Redis (docs/architecture.md).
+ */
+export function procTitleConf(version: string | undefined): string[] {
+  const m = /^(\d+)\.(\d+)\./.exec(version ?? '');
+  return m && Number(m[1]) * 100 + Number(m[2]) >= 602 ? ['set-proc-title no'] : [];
+}
+
+/** `redis-server --version`'s v=…, undefined when it cannot tell. */
+async function redisVersion(ctx: ServiceContext, host: string): Promise<string | undefined> {
+  const r = await ctx.provider.exec(host, ['redis-server', '--version']).catch(() => null);
+  return r ? /v=(\S+)/.exec(r.stdout)?.[1] : undefined;
+}
+
 export const redisService: Service = {
   name: 'redis',
   role: 'backend',
@@ -44,6 +61,7 @@ export const redisService: Service = {
       'daemonize no',
       'logfile ""',
       'protected-mode yes',
+      ...procTitleConf(await redisVersion(ctx, host.name)),
       '',
     ].join('\n');
     await provider.writeFile(host.name, `${base}/redis.conf`, conf, { mode: 0o600, sudo: host.sudo });
@@ -69,8 +87,5 @@ export const redisService: Service = {
     if (brokerKindOf(ctx.topology) === 'redis') await layer(ctx, host.name, 'redis', 'the broker database', ref, () => login(createBroker(ctx.urls.brokerHere)));
   },
 
-  async version(ctx, host) {
-    const r = await ctx.provider.exec(host.name, ['redis-server', '--version']).catch(() => null);
-    return r ? /v=(\S+)/.exec(r.stdout)?.[1] : undefined;
-  },
+  version: (ctx, host) => redisVersion(ctx, host.name),
 };

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'node:test';
@@ -18,6 +18,20 @@ import { alive, lab } from '../support/cli.js';
 import { root, serviceBinaries } from '../support/prereq.js';
 
 const LAB = 'e2esshdisc';
+
+/**
+ * Pids of this machine working in a folder under one of `roots` — whatever their environment says: Redis rewrites
+ * its process title over its environment, so a token search cannot see it, and this can.
+ */
+async function workingUnder(roots: string[]): Promise<string[]> {
+  const out: string[] = [];
+  for (const e of await readdir('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    const cwd = await readlink(`/proc/${e}/cwd`).catch(() => null);
+    if (cwd && roots.some((r) => cwd === r || cwd.startsWith(`${r}/`))) out.push(`${e} (${(await readFile(`/proc/${e}/comm`, 'utf8').catch(() => '?')).trim()}) in ${cwd}`);
+  }
+  return out;
+}
 
 /** Pids of this machine whose environment holds exactly `entry` (the sshd hosts share its PID namespace). */
 async function carrying(entry: string): Promise<number[]> {
@@ -61,6 +75,7 @@ test('lab down --discover removes an ssh lab whose state is gone, by its token, 
   const mine = `${LAB_TOKEN_ENV}=${labToken(LAB, join(home, LAB))}`;
   const procs = await carrying(mine);
   assert.ok(procs.length >= 3, `the lab's processes carry its token: ${procs.length}`);
+  assert.ok((await workingUnder([`/var/lib/lab/${LAB}`, `/root/.lab/${LAB}`])).some((p) => p.includes('(redis-server)')), 'Redis runs in the lab\'s folder');
   const dirs = sshd.hosts.flatMap((h) => [`/root/.lab/${LAB}/${h.name}`, `/var/lib/lab/${LAB}/${h.name}`]).filter((d) => existsSync(d));
   assert.ok(!existsSync(decoyDir));
   assert.ok(dirs.length >= 2, `work directories: ${dirs.join(', ')}`);
@@ -73,6 +88,7 @@ test('lab down --discover removes an ssh lab whose state is gone, by its token, 
   assert.equal(d.code, 0, `${d.stdout}\n${d.stderr}`);
   assert.match(d.stdout, new RegExp(`lab ${LAB}: found by its token and removed \\d+ things \\([1-9]\\d* process(es)?, 0 units, ${dirs.length} work directories\\) on 3 hosts; left alone 1 not provably this lab's`));
   assert.deepEqual(await carrying(mine), [], 'no process of the lab is left');
+  assert.deepEqual(await workingUnder([`/root/.lab/${LAB}`, `/var/lib/lab/${LAB}`]), [], 'no process works in the lab\'s folders (Redis among them)');
   assert.deepEqual(procs.filter(alive), []);
   assert.deepEqual(dirs.filter((x) => existsSync(x)), [], 'its work directories are gone');
   // another lab's process and a folder without the lab's token stay
