@@ -1,7 +1,8 @@
 /**
  * `npm test`: every tier in turn with Node's test runner — unit, integration, e2e, interop — each tier's output as
  * it runs, then one line per tier (tests, passed, failed, time) and the total. All tiers run even when one fails,
- * so a CI log shows everything; the exit code is 1 if any test failed.
+ * so a CI log shows everything; the exit code is 1 if any test failed — or if the tests left anything of lab's on this
+ * machine that was not there before them (leftovers.ts: processes, namespaces, links, containers).
  *
  * Usage: node dist/test/support/run-tiers.js [tier…]   (default: all tiers, in this order)
  *
@@ -16,6 +17,7 @@ import { join, relative } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import type { TierReport } from './file-times-reporter.js';
+import { leftovers, snapshot } from './leftovers.js';
 
 const DIST_TEST = fileURLToPath(new URL('../', import.meta.url));
 
@@ -92,6 +94,7 @@ async function main(): Promise<number> {
   const tiers = wanted.length > 0 ? TIERS.filter((t) => wanted.includes(t.name)) : TIERS;
   const all = (await testFiles(DIST_TEST)).map((p) => ({ path: p, rel: relative(DIST_TEST, p) }));
   const scratch = await mkdtemp(join(tmpdir(), 'lab-tiers-'));
+  const before = await snapshot();
   const results: TierResult[] = [];
   try {
     for (const tier of tiers) {
@@ -104,12 +107,15 @@ async function main(): Promise<number> {
   }
   const rows = results.map((r) => `${r.tier.name.padEnd(12)} ${String(r.tests).padStart(6)} ${String(r.pass).padStart(6)} ${String(r.fail).padStart(6)} ${String(r.skipped).padStart(7)}  ${formatTime(r.seconds)}${r.exitCode !== 0 && r.fail === 0 ? `  (runner exit ${r.exitCode})` : ''}`);
   const sum = (k: 'tests' | 'pass' | 'fail' | 'skipped' | 'seconds'): number => results.reduce((n, r) => n + r[k], 0);
-  const failed = results.some((r) => r.exitCode !== 0 || r.fail > 0);
+  const left = await leftovers(before);
+  process.stdout.write(`\n== left on this machine by the tests: ${left.length === 0 ? 'nothing' : `${left.length} — a failure\n${left.map((l) => `   ${l}`).join('\n')}`}\n`);
+  const testsFailed = results.some((r) => r.exitCode !== 0 || r.fail > 0);
+  const failed = testsFailed || left.length > 0;
   const table = [
     `${'tier'.padEnd(12)} ${'tests'.padStart(6)} ${'pass'.padStart(6)} ${'fail'.padStart(6)} ${'skipped'.padStart(7)}  time`,
     ...rows,
     `${'total'.padEnd(12)} ${String(sum('tests')).padStart(6)} ${String(sum('pass')).padStart(6)} ${String(sum('fail')).padStart(6)} ${String(sum('skipped')).padStart(7)}  ${formatTime(sum('seconds'))} (${Math.round((100 * sum('seconds')) / CI_LIMIT_S)}% of CI's 90 min)`,
-    failed ? `FAILED: ${sum('fail')} test${sum('fail') === 1 ? '' : 's'} failed${results.some((r) => r.exitCode !== 0 && r.fail === 0) ? ' (or a runner exited non-zero)' : ''}` : 'all passed',
+    testsFailed ? `FAILED: ${sum('fail')} test${sum('fail') === 1 ? '' : 's'} failed${results.some((r) => r.exitCode !== 0 && r.fail === 0) ? ' (or a runner exited non-zero)' : ''}` : left.length > 0 ? `FAILED: all tests passed, but they left ${left.length} thing${left.length === 1 ? '' : 's'} on this machine (above)` : 'all passed',
   ];
   process.stdout.write(['', '== test tiers', ...table, ''].join('\n'));
   if (process.env.LAB_TIER_SUMMARY) await writeFile(process.env.LAB_TIER_SUMMARY, `${table.join('\n')}\n`).catch(() => undefined);
