@@ -8,13 +8,14 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'node:test';
 import { LAB_TOKEN_ENV, labToken } from '../../lab/providers/provider.js';
 import { startSshdLab } from '../../support/sshd-lab.js';
 import { alive, lab } from '../support/cli.js';
+import { processes } from '../support/leftovers.js';
 import { root, serviceBinaries } from '../support/prereq.js';
 
 const LAB = 'e2esshdisc';
@@ -24,13 +25,7 @@ const LAB = 'e2esshdisc';
  * its process title over its environment, so a token search cannot see it, and this can.
  */
 async function workingUnder(roots: string[]): Promise<string[]> {
-  const out: string[] = [];
-  for (const e of await readdir('/proc')) {
-    if (!/^\d+$/.test(e)) continue;
-    const cwd = await readlink(`/proc/${e}/cwd`).catch(() => null);
-    if (cwd && roots.some((r) => cwd === r || cwd.startsWith(`${r}/`))) out.push(`${e} (${(await readFile(`/proc/${e}/comm`, 'utf8').catch(() => '?')).trim()}) in ${cwd}`);
-  }
-  return out;
+  return (await processes()).filter((p) => roots.some((r) => p.cwd === r || p.cwd.startsWith(`${r}/`))).map((p) => `${p.pid} (${p.comm}) in ${p.cwd}`);
 }
 
 /** Pids of this machine whose environment holds exactly `entry` (the sshd hosts share its PID namespace). */

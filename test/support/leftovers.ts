@@ -8,7 +8,9 @@
 import { execFile } from 'node:child_process';
 import { readdir, readFile, readlink } from 'node:fs/promises';
 import { promisify } from 'node:util';
+import { parseLinks } from '../../lab/providers/netns.js';
 import { LAB_TOKEN_ENV, PROCESS_TOKEN_ENV } from '../../lab/providers/provider.js';
+import { parseProcStat } from '../../lab/topology/proc.js';
 
 const run = promisify(execFile);
 
@@ -23,22 +25,36 @@ export interface Snapshot {
 const LAB_FOLDER = /(^|\/)(\.lab|var\/lib\/lab)(\/|$)|^\/tmp\/lab-/;
 const TOKENS = [`${LAB_TOKEN_ENV}=`, `${PROCESS_TOKEN_ENV}=`];
 
-async function labProcesses(): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
+export interface ProcEntry {
+  pid: number;
+  comm: string;
+  startTime: number;
+  /** Its working directory ('' when unreadable). */
+  cwd: string;
+  /** Its environment, NAME=value each. */
+  env: string[];
+}
+
+/** Every process of this machine but this one, as /proc shows it now. */
+export async function processes(): Promise<ProcEntry[]> {
+  const out: ProcEntry[] = [];
   for (const e of await readdir('/proc')) {
     if (!/^\d+$/.test(e) || Number(e) === process.pid) continue;
     const [stat, cwd, env] = await Promise.all([
-      readFile(`/proc/${e}/stat`, 'utf8').catch(() => null),
+      readFile(`/proc/${e}/stat`, 'utf8').then(parseProcStat, () => null),
       readlink(`/proc/${e}/cwd`).catch(() => ''),
       readFile(`/proc/${e}/environ`, 'latin1').catch(() => ''),
     ]);
-    if (!stat) continue;
-    const tokened = env.split('\0').some((v) => TOKENS.some((t) => v.startsWith(t)));
-    if (!tokened && !LAB_FOLDER.test(cwd)) continue;
-    // comm may hold spaces and parentheses: the fields after its last ')' are fixed; start time is the 22nd field.
-    const close = stat.lastIndexOf(')');
-    const startTime = stat.slice(close + 2).split(' ')[19];
-    out.set(`${e}:${startTime}`, `process ${e} (${stat.slice(stat.indexOf('(') + 1, close)}) in ${cwd || '?'}`);
+    if (stat) out.push({ pid: stat.pid, comm: stat.comm, startTime: stat.startTime, cwd, env: env.split('\0') });
+  }
+  return out;
+}
+
+async function labProcesses(): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for (const p of await processes()) {
+    if (!p.env.some((v) => TOKENS.some((t) => v.startsWith(t))) && !LAB_FOLDER.test(p.cwd)) continue;
+    out.set(`${p.pid}:${p.startTime}`, `process ${p.pid} (${p.comm}) in ${p.cwd || '?'}`);
   }
   return out;
 }
@@ -65,10 +81,7 @@ async function things(): Promise<Set<string>> {
   for (const d of etc) out.add(`/etc/netns/${d}`);
   // lab's bridges are lb<hash>, its veths named for the lab; podman's own (podman0, veth… of its containers) are
   // podman's, and its containers are checked themselves.
-  for (const l of links) {
-    const name = /^\d+:\s+([^:@\s]+)/.exec(l)?.[1];
-    if (name && /^(lb|lv|lab)/.test(name)) out.add(`link ${name}`);
-  }
+  for (const name of parseLinks(links.join('\n')).keys()) if (/^(lb|lv|lab)/.test(name)) out.add(`link ${name}`);
   for (const c of containers) out.add(`container ${c}`);
   return out;
 }
