@@ -7,6 +7,7 @@
 import { availableParallelism } from 'node:os';
 import { Worker as Thread } from 'node:worker_threads';
 import type { SortReply, SortRequest } from './sort-thread.js';
+import { toNumbers } from './number-array.js';
 
 const THREAD_URL = new URL('./sort-thread.js', import.meta.url);
 
@@ -85,7 +86,7 @@ export class SortThreads {
       if (slot.busy || this.waiting.length === 0) continue;
       const { chunk, resolve, reject } = this.waiting.shift()!;
       const data = Float64Array.from(chunk);
-      slot.busy = (reply) => resolve({ sorted: Array.from(reply.data), started: reply.started, finished: reply.finished, arrived: Date.now() });
+      slot.busy = (reply) => resolve({ sorted: toNumbers(reply.data), started: reply.started, finished: reply.finished, arrived: Date.now() });
       slot.fail = reject;
       const request: SortRequest = { id: this.nextId++, data };
       slot.thread.postMessage(request, [data.buffer]);

@@ -5,6 +5,7 @@
 import { parentPort } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import { mergeSort } from './merge-sort.js';
+import { toNumbers } from './number-array.js';
 
 export interface SortRequest {
   id: number;
@@ -22,7 +23,7 @@ const port = parentPort;
 if (!port) throw new Error('sort-thread.js runs as a worker thread of mergesort\'s parallel mode');
 port.on('message', (m: SortRequest) => {
   const started = performance.timeOrigin + performance.now();
-  const sorted = Float64Array.from(mergeSort(Array.from(m.data)));
+  const sorted = Float64Array.from(mergeSort(toNumbers(m.data)));
   const reply: SortReply = { id: m.id, data: sorted, started, finished: performance.timeOrigin + performance.now() };
   port.postMessage(reply, [sorted.buffer]);
 });

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { merge, mergeSort } from '../../scenarios/mergesort/merge-sort.js';
 import { mergeAll, mergesortScenario, shuffledRange, split } from '../../scenarios/mergesort/mergesort.js';
 import { SortThreads } from '../../scenarios/mergesort/parallel.js';
+import { toNumbers } from '../../scenarios/mergesort/number-array.js';
 
 test('mergeSort sorts, including edge cases', () => {
   for (const xs of [[], [1], [2, 1], [3, 3, 1, 1], [5, -1, 0, 2.5, -7], Array.from({ length: 1000 }, (_, i) => (i * 7919) % 1000)]) {
@@ -22,6 +23,13 @@ test('merge and mergeAll combine sorted partials', () => {
   assert.deepEqual(merge([1, 4], [2, 3, 5]), [1, 2, 3, 4, 5]);
   assert.deepEqual(mergeAll([[1, 5], [2], [0, 3], [4]]), [0, 1, 2, 3, 4, 5]);
   assert.deepEqual(mergeAll([]), []);
+});
+
+test('toNumbers turns a Float64Array back into a plain array of the same numbers', () => {
+  const out = toNumbers(Float64Array.from([3, -1, 2.5, 0]));
+  assert.ok(Array.isArray(out));
+  assert.deepEqual(out, [3, -1, 2.5, 0]);
+  assert.deepEqual(toNumbers(new Float64Array(0)), []);
 });
 
 test('the shuffle is a reproducible permutation', () => {
