@@ -382,18 +382,19 @@ async function labRuntime(): Promise<{ figures: Figures & LabRounds; celeryFloor
   }
 }
 
-/**
- * mergesort n=4 of 1M ints, timed per mode in alternation: local (one sort on the master), distributed (the lab's
- * queue), and parallel — the same chunks sorted by worker threads on the master with no broker, the book's
- * multiprocessing comparison. Parallel is the floor of any distributed design on this machine: the same split,
- * sorts and merge on the same CPUs, minus serialization, broker and backend.
- */
+/** mergesort's figures per mode (below). */
 interface SortFigures {
   distributed: Summary;
   local: Summary;
   parallel: Summary;
 }
 
+/**
+ * mergesort n=4 of 1M ints, timed per mode in alternation: local (one sort on the master), distributed (the lab's
+ * queue), and parallel — the same chunks sorted by worker threads on the master with no broker, the book's
+ * multiprocessing comparison. Parallel is the floor of any distributed design on this machine: the same split,
+ * sorts and merge on the same CPUs, minus serialization, broker and backend.
+ */
 async function mergesort(queue: string): Promise<SortFigures> {
   const { mergesortScenario } = await import('../scenarios/mergesort/mergesort.js');
   const app = await mergesortScenario.app();

@@ -8,10 +8,11 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'node:test';
+import { findByEnv } from '../../lab/providers/local-process.js';
 import { LAB_TOKEN_ENV, labToken } from '../../lab/providers/provider.js';
 import { startSshdLab } from '../../support/sshd-lab.js';
 import { alive, lab } from '../support/cli.js';
@@ -26,17 +27,6 @@ const LAB = 'e2esshdisc';
  */
 async function workingUnder(roots: string[]): Promise<string[]> {
   return (await processes()).filter((p) => roots.some((r) => p.cwd === r || p.cwd.startsWith(`${r}/`))).map((p) => `${p.pid} (${p.comm}) in ${p.cwd}`);
-}
-
-/** Pids of this machine whose environment holds exactly `entry` (the sshd hosts share its PID namespace). */
-async function carrying(entry: string): Promise<number[]> {
-  const out: number[] = [];
-  for (const e of await readdir('/proc')) {
-    if (!/^\d+$/.test(e)) continue;
-    const env = await readFile(`/proc/${e}/environ`).catch(() => null);
-    if (env && env.toString('utf8').split('\0').includes(entry)) out.push(Number(e));
-  }
-  return out;
 }
 
 test('lab down --discover removes an ssh lab whose state is gone, by its token, and only that lab', { timeout: 600_000 }, async (t) => {
@@ -67,8 +57,9 @@ test('lab down --discover removes an ssh lab whose state is gone, by its token, 
   );
   const up = await run(['up', '--hosts', inventory]);
   assert.equal(up.code, 0, `${up.stdout}\n${up.stderr}`);
-  const mine = `${LAB_TOKEN_ENV}=${labToken(LAB, join(home, LAB))}`;
-  const procs = await carrying(mine);
+  // The sshd hosts share this machine's PID namespace: lab's own scan of /proc finds their processes.
+  const mine = labToken(LAB, join(home, LAB));
+  const procs = await findByEnv(LAB_TOKEN_ENV, mine);
   assert.ok(procs.length >= 3, `the lab's processes carry its token: ${procs.length}`);
   assert.ok((await workingUnder([`/var/lib/lab/${LAB}`, `/root/.lab/${LAB}`])).some((p) => p.includes('(redis-server)')), 'Redis runs in the lab\'s folder');
   const dirs = sshd.hosts.flatMap((h) => [`/root/.lab/${LAB}/${h.name}`, `/var/lib/lab/${LAB}/${h.name}`]).filter((d) => existsSync(d));
@@ -82,7 +73,7 @@ test('lab down --discover removes an ssh lab whose state is gone, by its token, 
   const d = await run(['down', '--lab', LAB, '--discover', '--hosts', inventory]);
   assert.equal(d.code, 0, `${d.stdout}\n${d.stderr}`);
   assert.match(d.stdout, new RegExp(`lab ${LAB}: found by its token and removed \\d+ things \\([1-9]\\d* process(es)?, 0 units, ${dirs.length} work directories\\) on 3 hosts; left alone 1 not provably this lab's`));
-  assert.deepEqual(await carrying(mine), [], 'no process of the lab is left');
+  assert.deepEqual(await findByEnv(LAB_TOKEN_ENV, mine), [], 'no process of the lab is left');
   assert.deepEqual(await workingUnder([`/root/.lab/${LAB}`, `/var/lib/lab/${LAB}`]), [], 'no process works in the lab\'s folders (Redis among them)');
   assert.deepEqual(procs.filter(alive), []);
   assert.deepEqual(dirs.filter((x) => existsSync(x)), [], 'its work directories are gone');
